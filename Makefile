@@ -1,0 +1,22 @@
+# Two entry points for a fresh clone: `make train` and `make test`. Each sets up .venv first.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# The CPU build of torch sits on local disk here; pass TORCH_SPEC= (empty) to keep your own torch.
+TORCH_SPEC ?= torch==2.13.0
+
+.PHONY: install train test
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -c "import torch" 2>/dev/null || [ -z "$(TORCH_SPEC)" ] || $(PY) -m pip install -q "$(TORCH_SPEC)"
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $@
+
+train: install
+	$(VENV)/bin/arc-console train $(ARGS)
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)

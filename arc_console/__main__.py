@@ -1,0 +1,3 @@
+from arc_console.cli import main
+
+raise SystemExit(main())

