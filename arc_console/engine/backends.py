@@ -1,0 +1,175 @@
+"""Load a policy to train: `hf` (transformers + peft, CPU or GPU) or `unsloth` (4-bit, GPU).
+
+The built-in tiny model is built locally on first use and cached; nothing is downloaded for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from arc_console.engine.model_factory import make_model
+
+LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
+STOP_TOKENS = ("<|return|>", "<|end|>", "<|call|>")
+TINY_MODEL_VERSION = "tiny-v1"
+
+
+class BackendError(RuntimeError):
+    """The model or backend cannot be used; the message says why in one line."""
+
+
+@dataclass
+class Policy:
+    """A causal LM ready to sample from and train, with what the rollout and losses need to know."""
+
+    model: Any  # a transformers model, usually wrapped by peft
+    tokenizer: Any
+    backend: str
+    model_name: str
+    device: torch.device
+    stop_token_ids: list[int]
+
+    def base_causal_lm(self) -> Any:
+        """The underlying *ForCausalLM, below any peft wrapper."""
+        model = self.model
+        return model.get_base_model() if hasattr(model, "get_base_model") else model
+
+    def trainable_parameters(self) -> dict[str, torch.nn.Parameter]:
+        return {name: p for name, p in self.model.named_parameters() if p.requires_grad}
+
+    def for_inference(self) -> None:
+        if self.backend == "unsloth":
+            from unsloth import FastLanguageModel
+
+            FastLanguageModel.for_inference(self.model)
+        self.model.eval()
+
+    def for_training(self) -> None:
+        if self.backend == "unsloth":
+            from unsloth import FastLanguageModel
+
+            FastLanguageModel.for_training(self.model)
+        # GPT-OSS has no dropout; train() only matters to wrappers that check the mode.
+        self.model.train()
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("ARC_CONSOLE_CACHE") or Path.home() / ".cache" / "arc-console"
+    return Path(root)
+
+
+def tiny_model_path() -> Path:
+    """The built-in tiny GPT-OSS, built (atomically) on first use."""
+    path = cache_dir() / "models" / TINY_MODEL_VERSION
+    if (path / "arc_console_model.json").exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=path.parent))
+    try:
+        make_model("tiny", staging, seed=0)
+        try:
+            staging.rename(path)
+        except OSError:
+            if not (path / "arc_console_model.json").exists():  # lost a race to another process: fine
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def resolve_backend(backend: str) -> str:
+    if backend == "auto":
+        return "unsloth" if torch.cuda.is_available() else "hf"
+    return backend
+
+
+def _resolve_model_path(model: str) -> str:
+    if model == "tiny":
+        return str(tiny_model_path())
+    path = Path(model).expanduser()
+    if path.exists():
+        if not (path / "config.json").exists():
+            raise BackendError(f"{model}: not a model folder (no config.json)")
+        return str(path)
+    if re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", model):
+        return model  # a hub id such as unsloth/gpt-oss-20b-BF16
+    raise BackendError(f"{model}: no such model folder (nor a hub id such as owner/name)")
+
+
+def _stop_token_ids(tokenizer: Any) -> list[int]:
+    ids = []
+    for token in STOP_TOKENS:
+        token_id = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(token_id, int) and token_id != tokenizer.unk_token_id:
+            ids.append(token_id)
+    if tokenizer.eos_token_id is not None and tokenizer.eos_token_id not in ids:
+        ids.append(tokenizer.eos_token_id)
+    return ids
+
+
+def load_policy(model: str, backend: str, lora_r: int, lora_alpha: int, max_seq_length: int,
+                load_in_4bit: bool = True, seed: int = 0) -> Policy:
+    backend = resolve_backend(backend)
+    path = _resolve_model_path(model)
+    if backend == "unsloth":
+        loaded, tokenizer = _load_unsloth(path, lora_r, lora_alpha, max_seq_length, load_in_4bit, seed)
+        device = next(loaded.parameters()).device
+    elif backend == "hf":
+        loaded, tokenizer, device = _load_hf(path, lora_r, lora_alpha)
+    else:
+        raise BackendError(f"unknown backend {backend!r}")
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    tokenizer.padding_side = "left"
+    return Policy(loaded, tokenizer, backend, model, device, _stop_token_ids(tokenizer))
+
+
+def _load_hf(path: str, lora_r: int, lora_alpha: int) -> tuple[Any, Any, torch.device]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+    except OSError as exc:
+        raise BackendError(f"{path}: cannot load model: {str(exc).splitlines()[0]}") from None
+    model.config.use_cache = True
+    if lora_r > 0:
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.0, target_modules=LORA_TARGETS,
+                          bias="none", task_type="CAUSAL_LM")
+        model = get_peft_model(model, lora)
+    else:
+        model.requires_grad_(True)
+    return model, tokenizer, device
+
+
+def _load_unsloth(path: str, lora_r: int, lora_alpha: int, max_seq_length: int, load_in_4bit: bool,
+                  seed: int) -> tuple[Any, Any]:
+    if not torch.cuda.is_available():
+        raise BackendError("the unsloth backend needs a CUDA GPU (use --backend hf on the CPU)")
+    try:
+        from unsloth import FastLanguageModel
+    except ImportError as exc:
+        raise BackendError(f"the unsloth backend needs unsloth: pip install 'arc-console[gpu]' ({exc})") from None
+    model, tokenizer = FastLanguageModel.from_pretrained(
+        model_name=path, max_seq_length=max_seq_length, load_in_4bit=load_in_4bit, dtype=None
+    )
+    if lora_r > 0:
+        model = FastLanguageModel.get_peft_model(
+            model, r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.0, target_modules=LORA_TARGETS,
+            bias="none", use_gradient_checkpointing="unsloth", random_state=seed,
+        )
+    return model, tokenizer

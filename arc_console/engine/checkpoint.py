@@ -1,0 +1,137 @@
+"""Save and restore the complete training state: weights being trained, optimizer, scheduler, RNG, trainer state.
+
+A checkpoint is written into a hidden staging folder and renamed into place, so checkpoints/step_N/
+is either complete or absent. Loading uses only safe loaders: safetensors for weights and
+torch.load(weights_only=True) for optimizer and RNG state.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from arc_console.atomic import atomic_write_text, fsync_dir
+from arc_console.engine.backends import Policy
+
+WEIGHTS = "trainable.safetensors"
+OPTIMIZER = "optimizer.pt"
+RNG = "rng.pt"
+STATE = "trainer_state.json"  # written last: its presence marks a complete checkpoint
+
+
+class CheckpointError(RuntimeError):
+    pass
+
+
+@dataclass
+class TrainerState:
+    step: int  # last completed step
+    problem_cursor: int
+    perfect_problems: list[str]
+    history: list[dict[str, Any]]  # metrics of every step so far
+    config: dict[str, Any]
+
+    def to_json(self) -> str:
+        return json.dumps(self.__dict__, indent=2)
+
+
+def checkpoint_dir(checkpoints: Path, step: int) -> Path:
+    return checkpoints / f"step_{step}"
+
+
+def save_checkpoint(checkpoints: Path, policy: Policy, optimizer: torch.optim.Optimizer,
+                    scheduler: torch.optim.lr_scheduler.LRScheduler, state: TrainerState) -> Path:
+    target = checkpoint_dir(checkpoints, state.step)
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-step_{state.step}-", dir=checkpoints))
+    try:
+        weights = {name: p.detach().to("cpu").contiguous() for name, p in policy.trainable_parameters().items()}
+        save_file(weights, str(staging / WEIGHTS))
+        if hasattr(policy.model, "peft_config"):
+            policy.model.save_pretrained(staging / "adapter")  # the adapter as users load it
+        torch.save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict()}, staging / OPTIMIZER)
+        rng = {"torch": torch.get_rng_state(), "python": random.getstate()}
+        if torch.cuda.is_available():
+            rng["cuda"] = torch.cuda.get_rng_state_all()
+        torch.save(rng, staging / RNG)
+        atomic_write_text(staging / STATE, state.to_json())
+        fsync_dir(staging)
+        if target.exists():
+            # Re-saving the same step (a stop right after a periodic save): swap, then drop the old one.
+            old = target.with_name(f".old-{target.name}")
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+            staging.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(target)
+        fsync_dir(checkpoints)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def latest_checkpoint(checkpoints: Path) -> Path | None:
+    complete = []
+    for path in checkpoints.glob("step_*"):
+        try:
+            number = int(path.name.split("_", 1)[1])
+        except ValueError:
+            continue
+        if (path / STATE).exists():
+            complete.append((number, path))
+    return max(complete)[1] if complete else None
+
+
+def find_checkpoint(path: Path) -> Path:
+    """A checkpoint folder, or the latest complete one of a run directory."""
+    if (path / STATE).exists():
+        return path
+    if (path / "checkpoints").is_dir():
+        found = latest_checkpoint(path / "checkpoints")
+        if found is not None:
+            return found
+        raise CheckpointError(f"{path}: the run has no complete checkpoint to resume from")
+    raise CheckpointError(f"{path}: neither a run directory nor a checkpoint")
+
+
+def read_state(checkpoint: Path) -> TrainerState:
+    try:
+        data = json.loads((checkpoint / STATE).read_text(encoding="utf-8"))
+        return TrainerState(**data)
+    except (OSError, ValueError, TypeError) as exc:
+        raise CheckpointError(f"{checkpoint}: unreadable trainer state ({exc})") from None
+
+
+def restore_checkpoint(checkpoint: Path, policy: Policy, optimizer: torch.optim.Optimizer,
+                       scheduler: torch.optim.lr_scheduler.LRScheduler) -> TrainerState:
+    state = read_state(checkpoint)
+    params = policy.trainable_parameters()
+    weights = load_file(str(checkpoint / WEIGHTS))
+    if set(weights) != set(params):
+        raise CheckpointError(f"{checkpoint}: its trained weights do not match this model and LoRA setting")
+    with torch.no_grad():
+        for name, tensor in weights.items():
+            params[name].copy_(tensor.to(params[name].device, params[name].dtype))
+    saved = torch.load(checkpoint / OPTIMIZER, weights_only=True, map_location="cpu")
+    optimizer.load_state_dict(saved["optimizer"])
+    scheduler.load_state_dict(saved["scheduler"])
+    rng = torch.load(checkpoint / RNG, weights_only=True)
+    torch.set_rng_state(rng["torch"])
+    random.setstate(_as_python_random_state(rng["python"]))
+    if "cuda" in rng and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(rng["cuda"])
+    return state
+
+
+def _as_python_random_state(value: Any) -> tuple:
+    version, internal, gauss = value
+    return (version, tuple(internal), gauss)

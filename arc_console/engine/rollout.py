@@ -1,0 +1,153 @@
+"""Sample K candidates per prompt in ONE batched generate call, each row at its own temperature."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TopPLogitsWarper
+
+from arc_console.engine.backends import Policy
+from arc_console.engine.control import RunControl
+
+ProgressCallback = Callable[[int, int, float], None]  # tokens so far, max tokens, tokens/s (all rows)
+
+
+@dataclass
+class Sample:
+    group: int  # which prompt of the batch
+    temperature: float
+    completion_ids: list[int]  # sampled tokens, the stop token included when there is one
+    text: str  # the completion as text, without its stop token
+    truncated: bool  # hit max_new_tokens without a stop token
+
+    @property
+    def num_tokens(self) -> int:
+        return len(self.completion_ids)
+
+
+@dataclass
+class Rollout:
+    prompt_ids: list[list[int]]  # one per group, unpadded
+    samples: list[Sample]
+    seconds: float
+    aborted: bool
+
+    @property
+    def tokens_generated(self) -> int:
+        return sum(s.num_tokens for s in self.samples)
+
+
+class PerRowTemperature(LogitsProcessor):
+    """Divide each row's logits by that row's temperature (generate's own warper takes one value)."""
+
+    def __init__(self, temperatures: torch.Tensor) -> None:
+        self.temperatures = temperatures.view(-1, 1)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        return scores / self.temperatures.to(scores.dtype)
+
+
+class WatchControl(StoppingCriteria):
+    """Aborts generation when a stop is requested and reports progress, between tokens."""
+
+    def __init__(self, control: RunControl | None, prompt_length: int, max_new_tokens: int, batch: int,
+                 on_progress: ProgressCallback | None, every_s: float = 0.25) -> None:
+        self.control = control
+        self.prompt_length = prompt_length
+        self.max_new_tokens = max_new_tokens
+        self.batch = batch
+        self.on_progress = on_progress
+        self.every_s = every_s
+        self.started = time.perf_counter()
+        self.last_report = 0.0
+        self.aborted = False
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor, **kwargs: object) -> torch.BoolTensor:
+        now = time.perf_counter()
+        if self.on_progress is not None and now - self.last_report >= self.every_s:
+            self.last_report = now
+            tokens = input_ids.shape[1] - self.prompt_length
+            self.on_progress(tokens, self.max_new_tokens, tokens * self.batch / max(now - self.started, 1e-9))
+        self.aborted = self.control is not None and self.control.stop_requested
+        return torch.full((input_ids.shape[0],), self.aborted, dtype=torch.bool, device=input_ids.device)
+
+
+def _prefill_shared_prompt(policy: Policy, prompt: torch.Tensor, copies: int) -> dict[str, object]:
+    """Run the prompt once and hand generate a KV cache copied to every candidate row.
+
+    All K rows share the prompt, so K prefills would compute the same keys and values K times;
+    on the CPU the prefill of a long ARC prompt dominates a short rollout.
+    """
+    from transformers import DynamicCache
+
+    cache = DynamicCache(config=policy.base_causal_lm().config)
+    policy.model(input_ids=prompt[:, :-1], past_key_values=cache, use_cache=True)
+    cache.batch_repeat_interleave(copies)
+    return {"past_key_values": cache}
+
+
+def generate_candidates(
+    policy: Policy,
+    prompts: list[str],
+    temperatures: list[float],
+    max_new_tokens: int,
+    top_p: float = 1.0,
+    control: RunControl | None = None,
+    on_progress: ProgressCallback | None = None,
+) -> Rollout:
+    """len(temperatures) candidates for every prompt, all rows in one generate call."""
+    tokenizer = policy.tokenizer
+    prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+    k = len(temperatures)
+    rows = [ids for ids in prompt_ids for _ in range(k)]
+    width = max(len(ids) for ids in rows)
+    pad = tokenizer.pad_token_id
+    input_ids = torch.tensor([[pad] * (width - len(ids)) + ids for ids in rows], device=policy.device)
+    attention_mask = torch.tensor([[0] * (width - len(ids)) + [1] * len(ids) for ids in rows], device=policy.device)
+    row_temperatures = torch.tensor(temperatures * len(prompts), dtype=torch.float32, device=policy.device)
+
+    processors = LogitsProcessorList([PerRowTemperature(row_temperatures)])
+    if top_p < 1.0:
+        processors.append(TopPLogitsWarper(top_p))  # after the temperature, as samplers apply them
+    watch = WatchControl(control, width, max_new_tokens, len(rows), on_progress)
+    policy.for_inference()
+    started = time.perf_counter()
+    with torch.no_grad():
+        shared = _prefill_shared_prompt(policy, input_ids[:1], k) if len(prompts) == 1 and policy.backend == "hf" else {}
+        output = policy.model.generate(
+            **shared,
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            do_sample=True,
+            temperature=1.0,
+            top_p=1.0,
+            top_k=0,
+            max_new_tokens=max_new_tokens,
+            logits_processor=processors,
+            stopping_criteria=StoppingCriteriaList([watch]),
+            eos_token_id=policy.stop_token_ids,
+            pad_token_id=pad,
+            use_cache=True,
+        )
+    seconds = time.perf_counter() - started
+    sequences = output if isinstance(output, torch.Tensor) else output.sequences
+    completions = sequences[:, width:].clone().tolist()  # clone: unsloth generates under inference mode
+    stops = set(policy.stop_token_ids)
+    samples = []
+    for row, generated in enumerate(completions):
+        end = next((i for i, token in enumerate(generated) if token in stops), None)
+        ids = generated if end is None else generated[: end + 1]
+        text_ids = ids if end is None else ids[:-1]
+        samples.append(
+            Sample(
+                group=row // k,
+                temperature=temperatures[row % k],
+                completion_ids=ids,
+                text=tokenizer.decode(text_ids, skip_special_tokens=False),
+                truncated=end is None and len(generated) >= max_new_tokens,
+            )
+        )
+    return Rollout(prompt_ids, samples, seconds, watch.aborted)

@@ -1,0 +1,92 @@
+"""The run directory, in the seed's layout: logs/training.log, logs/responses/step_NNN.json,
+logs/metrics.jsonl, checkpoints/step_N/, final_model/. Every write is atomic or a whole appended line."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from arc_console.atomic import atomic_write_text
+
+
+_NUMBER_LIST = re.compile(r"\[\s*(-?\d[\d\s,.-]*?)\s*\]")
+
+
+def dump_step_json(record: dict[str, Any]) -> str:
+    """Indented JSON with each grid row on one line, as the seed's README shows its grids."""
+    text = json.dumps(record, indent=2, ensure_ascii=False)
+    return _NUMBER_LIST.sub(lambda m: "[" + ", ".join(part.strip() for part in m.group(1).split(",")) + "]", text) + "\n"
+
+
+def step_file_name(step: int) -> str:
+    return f"step_{step:03d}.json"
+
+
+class RunLog:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.logs = run_dir / "logs"
+        self.responses = self.logs / "responses"
+        self.checkpoints = run_dir / "checkpoints"
+        self.final_model = run_dir / "final_model"
+        self.training_log = self.logs / "training.log"
+        self.metrics = self.logs / "metrics.jsonl"
+        for folder in (self.responses, self.checkpoints):
+            folder.mkdir(parents=True, exist_ok=True)
+
+    def log(self, text: str, level: str = "info") -> str:
+        """Append one line to training.log; returns the line as written (without the newline)."""
+        stamp = datetime.now().strftime("%Y-%m-%d %H:%M:%S")
+        line = f"{stamp} {level.upper():<7} {text}"
+        self._append(self.training_log, line)
+        return line
+
+    def write_step(self, record: dict[str, Any]) -> Path:
+        path = self.responses / step_file_name(record["step"])
+        atomic_write_text(path, dump_step_json(record))
+        return path
+
+    def append_metrics(self, metrics: dict[str, Any]) -> None:
+        self._append(self.metrics, json.dumps(metrics, separators=(",", ":")))
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        rows = []
+        try:
+            lines = self.metrics.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return rows
+        for line in lines:
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a crash
+        return rows
+
+    def rewind_to(self, step: int) -> list[int]:
+        """Forget what came after `step` (resuming from its checkpoint): metrics lines and step files
+        past it would be rewritten anyway; leaving them would make the history lie. Returns the
+        steps whose files were removed."""
+        kept = [row for row in self.read_metrics() if int(row.get("step", 0)) <= step]
+        atomic_write_text(self.metrics, "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in kept))
+        removed = []
+        for path in self.responses.glob("step_*.json"):
+            try:
+                number = int(path.stem.split("_", 1)[1])
+            except ValueError:
+                continue
+            if number > step:
+                path.unlink()
+                removed.append(number)
+        return sorted(removed)
+
+    @staticmethod
+    def _append(path: Path, line: str) -> None:
+        # One write() of a whole line, then fsync: a crash leaves at most one partial last line.
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(line + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())

@@ -1,0 +1,66 @@
+"""The headless printer: one rich line per step on stdout, for terminals without the dashboard and for logs."""
+
+from __future__ import annotations
+
+import time
+
+from rich.console import Console
+from rich.text import Text
+
+from arc_console.engine import events as ev
+
+
+def format_duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    hours, rest = divmod(seconds, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+class HeadlessPrinter:
+    """An event sink. Everything from the run (ids, paths) is printed as plain Text, never as markup."""
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False, soft_wrap=True)
+        self.max_steps = 0
+        self.start_step = 1
+        self.started = time.monotonic()
+
+    def __call__(self, event: ev.Event) -> None:
+        if isinstance(event, ev.RunStarted):
+            self.max_steps, self.start_step = event.max_steps, event.start_step
+            self.started = time.monotonic()
+            self.console.print(Text.assemble(
+                ("arc-console ", "bold"), f"{event.model} on {event.backend} ({event.device}), ",
+                f"{event.objective}, steps {event.start_step}..{event.max_steps}, run directory ",
+                (event.run_dir, "cyan")))
+        elif isinstance(event, ev.StepFinished):
+            self.console.print(self._step_line(event))
+        elif isinstance(event, ev.CheckpointSaved):
+            self.console.print(Text.assemble(("checkpoint ", "green"), event.path))
+        elif isinstance(event, ev.LogLine) and event.level in ("warning", "error"):
+            self.console.print(Text(event.text, style="yellow" if event.level == "warning" else "red"))
+        elif isinstance(event, ev.Stopped):
+            self.console.print(Text.assemble(
+                ("stopped ", "bold"), f"({event.reason.replace('_', ' ')}) after step {event.step}; ",
+                "checkpoint ", (event.checkpoint or "-", "cyan"), ", final model ", (event.final_model or "-", "cyan")))
+
+    def _step_line(self, event: ev.StepFinished) -> Text:
+        m = event.metrics
+        done = event.step - self.start_step + 1
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / done * (self.max_steps - event.step) if done > 0 else 0.0
+        line = Text()
+        line.append(f"step {event.step}/{self.max_steps} ", style="bold")
+        line.append(f"{event.problem_id:<10} ")
+        line.append(f"best {m['best_accuracy']:.2f} ", style="green" if m["perfect"] else "")
+        line.append(f"mean {m['mean_accuracy']:.2f} reward {m['reward_mean']:+.3f} ")
+        line.append(f"loss {m['loss']:.4f} " if m["loss"] is not None else "skipped ", style="" if m["loss"] is not None else "dim")
+        line.append(f"{m['tokens_per_s']:.0f} tok/s {m['step_time_s']:.1f}s ETA {format_duration(eta)}")
+        if m["perfect"]:
+            line.append("  perfect", style="bold green")
+        return line

@@ -1,0 +1,32 @@
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import pytest
+
+# One cache of the built-in tiny model for the whole session, away from the user's own cache.
+os.environ.setdefault("ARC_CONSOLE_CACHE", tempfile.mkdtemp(prefix="arc-console-test-cache-"))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# A problem the tiny model can represent: answer the 1x1 grid [[3]].
+TOY_TASK = {"train": [{"input": [[3]], "output": [[3]]}], "test": [{"input": [[3]], "output": [[3]]}]}
+
+
+@pytest.fixture
+def toy_task_file(tmp_path: Path) -> Path:
+    path = tmp_path / "toy.json"
+    path.write_text(json.dumps(TOY_TASK))
+    return path
+
+
+@pytest.fixture
+def toy_tasks_folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "toys"
+    folder.mkdir()
+    for name, colour in (("toy3", 3), ("toy5", 5), ("toy7", 7)):
+        task = {"train": [{"input": [[colour]], "output": [[colour]]}],
+                "test": [{"input": [[colour]], "output": [[colour]]}]}
+        (folder / f"{name}.json").write_text(json.dumps(task))
+    return folder

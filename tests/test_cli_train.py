@@ -1,0 +1,103 @@
+"""`arc-console train` as a user runs it: a subprocess, real files, signals, bad input."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "arc_console"]
+FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4"]
+
+
+def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+
+def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    out = run_cli("train", "--headless", "--preset", "tiny", "--max-steps", "5", "--out", str(run), *FAST)
+    assert out.returncode == 0, out.stderr
+    assert "preset tiny" in out.stderr
+    lines = [line for line in out.stdout.splitlines() if line.startswith("step ")]
+    assert len(lines) == 5 and lines[0].startswith("step 1/5 af902bf9") and "ETA" in lines[0]
+    assert f"resume with: arc-console train --resume {run}" in out.stdout
+    assert len(list((run / "logs/responses").glob("step_*.json"))) == 5
+    # A finished run is extended by resuming with a larger --max-steps; its saved settings carry over.
+    out = run_cli("train", "--headless", "--resume", str(run), "--max-steps", "7")
+    assert out.returncode == 0, out.stderr
+    assert "resuming" in out.stderr
+    assert len(list((run / "logs/responses").glob("step_*.json"))) == 7
+    state = json.loads((run / "checkpoints/step_7/trainer_state.json").read_text())
+    assert state["config"]["max_new_tokens"] == 12 and state["step"] == 7
+    # Starting a new run over an existing one is refused, nothing touched.
+    before = (run / "logs/metrics.jsonl").read_text()
+    out = run_cli("train", "--headless", "--preset", "tiny", "--out", str(run))
+    assert out.returncode == 2 and "already holds a run" in out.stderr
+    assert (run / "logs/metrics.jsonl").read_text() == before
+
+
+def test_toml_config(tmp_path: Path) -> None:
+    config = tmp_path / "run.toml"
+    config.write_text('[train]\nmax_steps = 2\nnum_candidates = 3\nmax_new_tokens = 8\noverlong_buffer = 2\n'
+                      'problems = ["a85d4709"]\n')
+    out = run_cli("train", "--headless", "--preset", "tiny", "--config", str(config), "--out", str(tmp_path / "run"))
+    assert out.returncode == 0, out.stderr
+    record = json.loads((tmp_path / "run/logs/responses/step_002.json").read_text())
+    assert record["problem_id"] == "a85d4709" and len(record["candidates"]) == 3
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_at_once_saves_and_exits_0(tmp_path: Path, signum: int) -> None:
+    run = tmp_path / "run"
+    proc = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "100000", "--out",
+                             str(run), "--max-new-tokens", "64", "--overlong-buffer", "8"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for line in proc.stdout:
+        if line.startswith("step 2/"):
+            break
+    proc.send_signal(signum)
+    rest, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert "stopping, saving a checkpoint" in rest and "resume with:" in rest
+    checkpoints = sorted((run / "checkpoints").glob("step_*"))
+    assert checkpoints and (checkpoints[-1] / "trainer_state.json").exists()
+    assert (run / "final_model/config.json").exists()
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--max-steps", "-3"], "max_steps must be at least 1"),
+        (["--max-steps", "ten"], "expected an integer"),
+        (["--preset", "huge"], "unknown preset 'huge'"),
+        (["--model", "/nonexistent/model"], "no such model folder"),
+        (["--tasks", "/nonexistent/tasks"], "no such file or folder"),
+        (["--problems", "af902bf9,nope0000"], "unknown problem id"),
+        (["--objective", "ppo"], "objective must be one of"),
+        (["--top-p", "0"], "top_p must be in"),
+        (["--resume", "/nonexistent/run"], "neither a run directory nor a checkpoint"),
+        (["--config", "/nonexistent.toml"], "cannot read config"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
+    out = run_cli("train", "--headless", "--preset", "tiny", "--out", str(tmp_path / "run"), *args)
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert lines[-1].startswith("arc-console: error:") and message in lines[-1], out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_bad_task_files_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    tasks = tmp_path / "tasks"
+    tasks.mkdir()
+    (tasks / "ragged.json").write_text(json.dumps({"train": [{"input": [[1, 2], [3]], "output": [[1]]}],
+                                                   "test": [{"input": [[1]], "output": [[1]]}]}))
+    out = run_cli("train", "--headless", "--preset", "tiny", "--tasks", str(tasks), "--problems", "",
+                  "--out", str(tmp_path / "run"))
+    assert out.returncode == 2 and "ragged.json: task ragged" in out.stderr and "rows differ" in out.stderr
+    assert "Traceback" not in out.stderr
