@@ -6,6 +6,7 @@ import argparse
 import dataclasses
 import signal
 import sys
+import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -123,9 +124,7 @@ def run_train(args: argparse.Namespace) -> int:
     print(f"arc-console: {chosen}", file=sys.stderr)
     if args.headless:
         return _train_headless(config, run_dir, checkpoint)
-    from arc_console.tui.launch import train_with_dashboard
-
-    return train_with_dashboard(config, run_dir, checkpoint, args.theme)
+    return _train_with_dashboard(config, run_dir, checkpoint, args.theme)
 
 
 def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None) -> int:
@@ -162,3 +161,71 @@ def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None)
             signal.signal(signum, handler)
     printer.console.print(f"resume with: arc-console train --resume {run_dir}", highlight=False, markup=False)
     return 0 if stopped.reason != "error" else 1
+
+
+class _EventForwarder:
+    """The trainer's event sink before and after the dashboard exists: early events wait in a buffer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer: list[Any] = []
+        self._sink: Any = None
+
+    def __call__(self, event: Any) -> None:
+        with self._lock:
+            if self._sink is None:
+                self._buffer.append(event)
+                return
+        self._sink(event)
+
+    def attach(self, sink: Any) -> None:
+        with self._lock:
+            self._sink = sink
+            buffered, self._buffer = self._buffer, []
+        for event in buffered:
+            sink(event)
+
+
+def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None) -> int:
+    from arc_console.cli import UsageError
+    from arc_console.arc import TaskError
+    from arc_console.engine.backends import BackendError
+    from arc_console.engine.checkpoint import CheckpointError
+    from arc_console.engine.control import RunControl
+    from arc_console.engine.trainer import Trainer
+    from arc_console.tui.app import ConsoleApp
+
+    control = RunControl()
+    forward = _EventForwarder()
+    trainer = Trainer(config, run_dir, forward, control, resume_from=checkpoint)
+    print(f"arc-console: loading {config.model} ...", file=sys.stderr)
+    try:
+        trainer.setup()
+    except (TaskError, BackendError, CheckpointError) as exc:
+        raise UsageError(str(exc)) from None
+    done = threading.Event()
+    outcome: dict[str, Any] = {}
+
+    def source(sink: Any, closing: threading.Event) -> None:
+        forward.attach(sink)
+        try:
+            outcome["stopped"] = trainer.run()
+        finally:
+            done.set()
+
+    app = ConsoleApp(source, mode="train", control=control, theme=theme,
+                     early_stop_perfect=config.early_stop_perfect, handle_signals=True)
+    code = app.run()
+    if not done.is_set():
+        control.request_stop()
+        print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
+        done.wait()
+    stopped = outcome.get("stopped")
+    if app.failure:
+        print(f"arc-console: error: {app.failure}", file=sys.stderr)
+        return 1
+    if stopped is not None:
+        print(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; checkpoint {stopped.checkpoint}; "
+              f"final model {stopped.final_model}")
+        print(f"resume with: arc-console train --resume {run_dir}")
+    return code if isinstance(code, int) else 0

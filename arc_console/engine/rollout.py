@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -83,10 +85,18 @@ def _prefill_shared_prompt(policy: Policy, prompt: torch.Tensor, copies: int) ->
     """
     from transformers import DynamicCache
 
-    cache = DynamicCache(config=policy.base_causal_lm().config)
-    policy.model(input_ids=prompt[:, :-1], past_key_values=cache, use_cache=True)
+    causal_lm = policy.base_causal_lm()
+    cache = DynamicCache(config=causal_lm.config)
+    name = _cache_argument(type(causal_lm))
+    policy.model(input_ids=prompt[:, :-1], use_cache=True, **{name: cache})
     cache.batch_repeat_interleave(copies)
-    return {"past_key_values": cache}
+    return {name: cache}
+
+
+@functools.cache
+def _cache_argument(model_class: type) -> str:
+    """transformers renamed `past_key_values` to `cache` after 5.17; the GPU image has 5.17."""
+    return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 def generate_candidates(

@@ -1,0 +1,1 @@
+"""The Textual console. It draws engine events and knows nothing about torch."""

@@ -1,0 +1,79 @@
+"""Theme files (TOML) from the top-level themes/ folder, turned into Textual Themes.
+
+A theme changes the console's chrome only; ARC colours are fixed (grid_render.ARC_PALETTE).
+"""
+
+from __future__ import annotations
+
+import sys
+import tomllib
+from pathlib import Path
+
+from textual.theme import Theme
+
+COLOUR_KEYS = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel", "success", "warning",
+               "error", "boost")
+DEFAULT_THEME = "arc-dark"
+
+
+class ThemeError(ValueError):
+    pass
+
+
+def theme_dirs() -> list[Path]:
+    """The repository's themes/ (editable installs) and the installed copy under sys.prefix."""
+    here = Path(__file__).resolve().parents[2] / "themes"
+    installed = Path(sys.prefix) / "share" / "arc-console" / "themes"
+    return [d for d in (here, installed) if d.is_dir()]
+
+
+def load_theme_file(path: Path) -> Theme:
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ThemeError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ThemeError(f"{path}: not valid TOML ({exc})") from None
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise ThemeError(f"{path}: needs a name")
+    if not isinstance(data.get("primary"), str):
+        raise ThemeError(f"{path}: needs a primary colour")
+    unknown = set(data) - {"name", "dark", *COLOUR_KEYS}
+    if unknown:
+        raise ThemeError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+    colours = {}
+    for key in COLOUR_KEYS:
+        if key in data:
+            value = data[key]
+            if not isinstance(value, str):
+                raise ThemeError(f"{path}: {key} must be a colour string")
+            colours[key] = value
+    dark = data.get("dark", True)
+    if not isinstance(dark, bool):
+        raise ThemeError(f"{path}: dark must be true or false")
+    try:
+        from textual.color import Color
+
+        for key, value in colours.items():
+            Color.parse(value)
+    except Exception:
+        raise ThemeError(f"{path}: {key} is not a colour: {value!r}") from None
+    return Theme(name=name.strip(), dark=dark, **colours)
+
+
+def load_themes(extra: list[Path] | None = None) -> tuple[list[Theme], list[str]]:
+    """Every theme file found; broken ones are reported, never fatal."""
+    themes, problems = [], []
+    files = [f for d in theme_dirs() for f in sorted(d.glob("*.toml"))] + list(extra or [])
+    seen = set()
+    for file in files:
+        try:
+            theme = load_theme_file(file)
+        except ThemeError as exc:
+            problems.append(str(exc))
+            continue
+        if theme.name not in seen:
+            seen.add(theme.name)
+            themes.append(theme)
+    return themes, problems

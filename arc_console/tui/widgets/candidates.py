@@ -1,0 +1,121 @@
+"""The current step: test input, target and every candidate as coloured grids, best highlighted."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import HorizontalScroll, Vertical
+from textual.widgets import Static
+
+from arc_console.textsafe import one_line
+
+from arc_console.tui.grid_render import Grid
+from arc_console.tui.widgets.grid_card import GridCard
+
+
+def candidate_badges(candidate: dict[str, Any], best_id: int | None) -> str:
+    if not candidate.get("has_grid"):
+        return "—"
+    marks = []
+    if candidate.get("candidate_id") == best_id:
+        marks.append("★")
+    if candidate.get("perfect_match"):
+        marks.append("✓")
+    elif not candidate.get("correct_size"):
+        marks.append("▢")
+    return f"{candidate.get('accuracy', 0.0):.2f} {' '.join(marks)}".strip()
+
+
+def choose_mode(grids: list[Grid | None], width: int, height: int) -> str:
+    """'full' (two characters per cell) when every card fits side by side, else 'compact'."""
+    full_width = sum(GridCard.card_size(g, "full")[0] for g in grids)
+    full_height = max((GridCard.card_size(g, "full")[1] for g in grids), default=0)
+    return "full" if full_width <= width and full_height <= height else "compact"
+
+
+def response_preview(candidate: dict[str, Any] | None, best_id: int | None) -> Text:
+    """One line of a candidate's response, as plain text: model output is never markup or escapes."""
+    if candidate is None:
+        return Text("")
+    number = candidate.get("candidate_id")
+    label = f"#{number}" + (" ★" if number == best_id else "") + " › "
+    return Text.assemble((label, "bold"), one_line(str(candidate.get("response_text", "")), 400))
+
+
+class CandidatesPanel(Vertical):
+    """The cards side by side (scrolling sideways when they do not fit) over the best response's text."""
+
+    DEFAULT_CSS = """
+    CandidatesPanel { height: 1fr; border: round $primary; padding: 0 1; }
+    CandidatesPanel > #cards { height: 1fr; }
+    CandidatesPanel #cards-empty { color: $text-muted; padding: 1 2; }
+    CandidatesPanel > #response { height: 1; color: $text-muted; }
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.border_title = "candidates"
+        self.diff = False
+        self.digits = False
+        self._state: tuple[int, str, Grid, Grid, list[float], list[dict[str, Any]], int | None] | None = None
+
+    def compose(self) -> ComposeResult:
+        with HorizontalScroll(id="cards"):
+            yield Static("waiting for the first step …", id="cards-empty")
+            yield GridCard(id="card-input")
+            yield GridCard(id="card-target")
+        yield Static(id="response")
+
+    def show_step(self, step: int, problem_id: str, test_input: Grid, target: Grid, temperatures: list[float],
+                  candidates: list[dict[str, Any]], best_id: int | None) -> None:
+        self._state = (step, problem_id, test_input, target, list(temperatures), list(candidates), best_id)
+        self.refresh_cards()
+
+    def on_resize(self) -> None:
+        self.refresh_cards()
+
+    def refresh_cards(self) -> None:
+        if self._state is None:
+            return
+        step, problem_id, test_input, target, temperatures, candidates, best_id = self._state
+        self.query_one("#cards-empty").display = not target
+        count = max(len(temperatures), len(candidates))
+        cards = self._candidate_cards(count)
+        grids = [test_input, target] + [c.get("predicted_grid") for c in candidates] + [None] * (count - len(candidates))
+        # Digits need two characters per cell: they force the full size (the panel then scrolls).
+        cards_area = self.query_one("#cards").size
+        mode = "full" if self.digits else choose_mode(grids, cards_area.width, cards_area.height)
+        self.border_title = f"step {step} · {problem_id} · input · target · {count} candidates"
+        self.border_subtitle = "★ best  ✓ perfect  ▢ wrong size  — no grid" + ("  · diff: ×× wrong cells" if self.diff else "")
+        self.query_one("#card-input", GridCard).show_grid(test_input, "input", mode=mode, digits=self.digits)
+        self.query_one("#card-target", GridCard).show_grid(target, "target", mode=mode, digits=self.digits)
+        for index, card in enumerate(cards):
+            card.display = index < count
+            if index >= count:
+                continue
+            temperature = temperatures[index] if index < len(temperatures) else None
+            label = f"#{index + 1}" + (f" T{temperature:.2f}" if temperature is not None else "")
+            if index < len(candidates):
+                candidate = candidates[index]
+                card.set_class(candidate.get("candidate_id") == best_id and bool(candidate.get("has_grid")), "best")
+                card.set_class(bool(candidate.get("perfect_match")), "perfect")
+                card.remove_class("pending")
+                card.show_grid(candidate.get("predicted_grid"), label, candidate_badges(candidate, best_id), mode,
+                               self.digits, target if self.diff else None)
+            else:
+                card.remove_class("best", "perfect")
+                card.add_class("pending")
+                card.show_grid(None, label, "", mode, note="…")
+
+        shown = next((c for c in candidates if c.get("candidate_id") == best_id), candidates[-1] if candidates else None)
+        self.query_one("#response", Static).update(response_preview(shown, best_id))
+
+    def _candidate_cards(self, count: int) -> list[GridCard]:
+        cards = list(self.query("GridCard.candidate").results(GridCard))
+        if len(cards) < count:
+            new = [GridCard(classes="candidate") for _ in range(count - len(cards))]
+            self.query_one("#cards").mount_all(new)
+            cards += new
+        return cards

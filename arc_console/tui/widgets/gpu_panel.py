@@ -1,0 +1,63 @@
+"""GPU memory (with this process's share), utilisation, temperature and power; host CPU/RAM without a GPU."""
+
+from __future__ import annotations
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+from arc_console.gpu import HardwareSample
+
+GB = 1024**3
+
+
+def memory_bar(used: int, total: int, own: int | None, width: int = 24) -> Text:
+    """A bar of `width` cells: this process's share, the rest of used memory, then free."""
+    total = max(total, 1)
+    own_cells = round(width * min(own or 0, used) / total)
+    used_cells = max(round(width * used / total), own_cells)
+    bar = Text()
+    bar.append("█" * own_cells, style="bold green")
+    bar.append("█" * (used_cells - own_cells), style="yellow")
+    bar.append("░" * (width - used_cells), style="dim")
+    return bar
+
+
+def hardware_table(sample: HardwareSample) -> Table:
+    table = Table.grid(padding=(0, 1))
+    for gpu in sample.gpus:
+        head = Text.assemble((f"GPU {gpu.index} ", "bold"), gpu.name)
+        details = Text(f"{gpu.memory_used / GB:.1f} / {gpu.memory_total / GB:.0f} GB")
+        table.add_row(head)
+        table.add_row(Text.assemble(memory_bar(gpu.memory_used, gpu.memory_total, gpu.process_memory), " ", details))
+        extras = []
+        if gpu.process_memory is not None:
+            extras.append(f"this process {gpu.process_memory / GB:.1f} GB")
+        if gpu.utilization is not None:
+            extras.append(f"util {gpu.utilization}%")
+        if gpu.temperature is not None:
+            extras.append(f"{gpu.temperature}°C")
+        if gpu.power_w is not None:
+            extras.append(f"{gpu.power_w:.0f} W")
+        table.add_row(Text("  ".join(extras), style="dim"))
+    if not sample.gpus:
+        table.add_row(Text(sample.gpu_note or "no GPU", style="italic"))
+    if sample.host is not None:
+        host = sample.host
+        table.add_row(Text.assemble(("host ", "bold"), f"CPU {host.cpu_percent:.0f}%"))
+        table.add_row(Text.assemble(memory_bar(host.memory_used, host.memory_total, host.process_rss), " ",
+                                    f"RAM {host.memory_used / GB:.1f} / {host.memory_total / GB:.0f} GB"))
+        table.add_row(Text(f"this process {host.process_rss / GB:.2f} GB", style="dim"))
+    return table
+
+
+class GpuPanel(Static):
+    DEFAULT_CSS = "GpuPanel { border: round $primary; padding: 0 1; height: 100%; }"
+
+    def on_mount(self) -> None:
+        self.border_title = "hardware"
+        self.update(Text("sampling …", style="dim"))
+
+    def show(self, sample: HardwareSample) -> None:
+        self.border_title = "GPU" if sample.gpus else "hardware (no GPU)"
+        self.update(hardware_table(sample))

@@ -1,0 +1,64 @@
+"""Accuracy history: best and mean accuracy and mean reward per step, perfect steps marked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual_plotext import PlotextPlot
+
+
+def integer_ticks(first: int, last: int, most: int = 8) -> list[int]:
+    """Whole-step ticks from first to last, at most `most` of them."""
+    stride = max(1, -(-(last - first) // (most - 1)))
+    return list(range(first, last + 1, stride))
+
+
+class AccuracyHistory(PlotextPlot):
+    DEFAULT_CSS = "AccuracyHistory { border: round $primary; height: 100%; }"
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.history: list[dict[str, Any]] = []
+        self.problem_filter: str | None = None
+        self.marked_step: int | None = None
+
+    def on_mount(self) -> None:
+        self.border_title = "accuracy"
+        self.redraw()
+
+    def show(self, history: list[dict[str, Any]], marked_step: int | None = None) -> None:
+        self.history = history
+        self.marked_step = marked_step
+        self.redraw()
+
+    def problems(self) -> list[str]:
+        return sorted({str(m.get("problem_id")) for m in self.history})
+
+    def cycle_problem(self) -> str | None:
+        """All problems -> each problem in turn -> all again; returns the new filter."""
+        options: list[str | None] = [None, *self.problems()]
+        position = options.index(self.problem_filter) if self.problem_filter in options else 0
+        self.problem_filter = options[(position + 1) % len(options)]
+        self.redraw()
+        return self.problem_filter
+
+    def redraw(self) -> None:
+        plt = self.plt
+        plt.clear_data()
+        plt.clear_figure()
+        rows = [m for m in self.history if self.problem_filter is None or m.get("problem_id") == self.problem_filter]
+        scope = self.problem_filter or "all problems"
+        self.border_title = f"accuracy · {scope} · best ━ mean ┄ reward ·"
+        if rows:
+            steps = [m["step"] for m in rows]
+            plt.plot(steps, [m.get("best_accuracy", 0.0) for m in rows], label="best", color="green", marker="braille")
+            plt.plot(steps, [m.get("mean_accuracy", 0.0) for m in rows], label="mean", color="cyan", marker="braille")
+            plt.plot(steps, [m.get("reward_mean", 0.0) for m in rows], label="reward", color="gray", marker="dot")
+            perfect = [m["step"] for m in rows if m.get("perfect")]
+            if perfect:
+                plt.scatter(perfect, [1.0] * len(perfect), marker="★", color="yellow", label="perfect")
+            if self.marked_step is not None:
+                plt.vline(self.marked_step, color="magenta")
+            plt.xticks(integer_ticks(steps[0], steps[-1]))
+        plt.xlabel("step")
+        self.refresh()

@@ -1,0 +1,55 @@
+"""The one-line status: run directory, step, problem, phase, speed, ETA, perfect count, pause."""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual.widgets import Static
+
+from arc_console.headless import format_duration
+from arc_console.textsafe import one_line
+from arc_console.tui.run_view import RunView
+
+
+def status_text(view: RunView, mode: str) -> Text:
+    text = Text(no_wrap=True, overflow="ellipsis")
+    text.append(" arc-console ", style="bold reverse")
+    text.append(f" {one_line(view.run_dir, 60)} ", style="dim")
+    if view.max_steps:
+        text.append(f" step {view.step}/{view.max_steps} ", style="bold")
+    if view.problem_id:
+        text.append(f" {one_line(view.problem_id, 24)} ")
+    if view.stopping and not view.finished:
+        text.append(" STOPPING ", style="bold black on yellow")
+    elif view.paused:
+        text.append(" PAUSED ", style="bold black on yellow")
+    elif view.pause_pending:
+        text.append(" PAUSED (after this step's safe point) ", style="bold black on yellow")
+    elif view.finished is not None:
+        text.append(f" finished: {view.finished.reason.replace('_', ' ')} ", style="bold black on green")
+    else:
+        phase = view.phase
+        if phase == "generating" and view.max_tokens:
+            phase = f"generating {view.tokens}/{view.max_tokens} tok"
+        text.append(f" {phase} ", style="bold")
+    if view.tokens_per_s:
+        text.append(f" {view.tokens_per_s:,.0f} tok/s ")
+    elapsed = view.step_elapsed()
+    if elapsed is not None and view.finished is None:
+        text.append(f" step {elapsed:.0f}s ")
+    if view.step_durations:
+        text.append(f" last {view.step_durations[-1]:.1f}s ")
+    eta = view.eta_seconds()
+    if eta is not None and view.finished is None:
+        text.append(f" ETA {format_duration(eta)} ")
+    target = f"/{view.early_stop_perfect}" if view.early_stop_perfect else ""
+    text.append(f" perfect {len(view.perfect_problems)}{target} ", style="green" if view.perfect_problems else "")
+    if mode == "watch":
+        text.append(" watching ", style="italic")
+    return text
+
+
+class StatusBar(Static):
+    DEFAULT_CSS = "StatusBar { height: 1; background: $panel; }"
+
+    def show(self, view: RunView, mode: str) -> None:
+        self.update(status_text(view, mode))

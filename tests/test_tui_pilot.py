@@ -1,0 +1,188 @@
+"""The dashboard driven by Pilot at 160x50, with a real tiny training run inside it."""
+
+import asyncio
+import json
+import threading
+from pathlib import Path
+
+from rich.text import Text
+
+from arc_console.engine import events as ev
+from arc_console.engine.control import RunControl
+from arc_console.tui.app import ConsoleApp
+from arc_console.tui.screens.confirm_stop import ConfirmStop
+from arc_console.tui.widgets.candidates import CandidatesPanel
+from arc_console.tui.widgets.gpu_panel import GpuPanel
+from arc_console.tui.widgets.log_tail import LogTail
+from arc_console.tui.widgets.status_bar import StatusBar
+
+from helpers import make_trainer
+from tui_fixtures import FixedSampler, replay_source, step_events
+
+SIZE = (160, 50)
+
+
+class Recorder:
+    """Wraps the app's sink: records events and lets a test await one of a kind."""
+
+    def __init__(self) -> None:
+        self.events: list[ev.Event] = []
+        self.arrived = threading.Condition()
+
+    def wrap(self, sink):
+        def record(event):
+            with self.arrived:
+                self.events.append(event)
+                self.arrived.notify_all()
+            sink(event)
+        return record
+
+    async def wait_for(self, predicate, timeout: float = 60.0) -> ev.Event:
+        def wait() -> ev.Event:
+            with self.arrived:
+                found = self.arrived.wait_for(lambda: next((e for e in self.events if predicate(e)), None), timeout)
+                assert found, "event never came"
+                return found
+        return await asyncio.to_thread(wait)
+
+
+def training_source(trainer, recorder: Recorder):
+    def source(sink, closing) -> None:
+        trainer.emit = recorder.wrap(sink)
+        trainer.run()
+    return source
+
+
+def status_of(app: ConsoleApp) -> str:
+    return app.query_one(StatusBar).render().plain
+
+
+async def test_pause_save_and_stop_a_real_run(tmp_path: Path) -> None:
+    control = RunControl()
+    recorder = Recorder()
+    run = tmp_path / "run"
+    trainer, _ = make_trainer(run, control=control, max_steps=10_000, max_new_tokens=24)
+    app = ConsoleApp(training_source(trainer, recorder), control=control, early_stop_perfect=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await recorder.wait_for(lambda e: isinstance(e, ev.StepFinished))
+        await pilot.pause()
+        panel = app.query_one(CandidatesPanel)
+        assert len(panel.query("GridCard.candidate")) == 4
+        assert "af902bf9" in str(panel.border_title)
+        assert "hardware" in str(app.query_one(GpuPanel).border_title)
+        assert app.query_one(LogTail).line_count >= 2
+
+        await pilot.press("p")
+        assert "PAUSED" in status_of(app)  # at once, before the trainer reaches its safe point
+        paused = await recorder.wait_for(lambda e: isinstance(e, ev.Paused))
+        await pilot.pause()
+        assert "PAUSED" in status_of(app) and control.pause_requested
+        steps_when_paused = trainer.step
+
+        await pilot.press("s")
+        saved = await recorder.wait_for(lambda e: isinstance(e, ev.CheckpointSaved) and e.reason == "requested")
+        await pilot.pause()
+        assert Path(saved.path).name == f"step_{steps_when_paused}"
+        assert any(saved.path in str(n.message) for n in app._notifications)
+        assert trainer.step == steps_when_paused == paused.step - 1
+
+        await pilot.press("p")
+        await recorder.wait_for(lambda e: isinstance(e, ev.StepFinished) and e.step > steps_when_paused)
+        await pilot.press("q")
+        assert isinstance(app.screen, ConfirmStop)
+        await pilot.press("n")
+        assert not isinstance(app.screen, ConfirmStop) and not control.stop_requested
+        await pilot.press("q")
+        await pilot.press("y")
+        assert control.stop_requested
+        assert "STOPPING" in status_of(app) or "finished: stop requested" in status_of(app)
+        stopped = await recorder.wait_for(lambda e: isinstance(e, ev.Stopped))
+        await pilot.pause()
+    assert app.return_code == 0
+    assert stopped.reason == "stop_requested"
+    steps = sorted(int(p.stem[5:]) for p in (run / "logs/responses").glob("step_*.json"))
+    assert steps == list(range(1, stopped.step + 1))
+    assert (run / f"checkpoints/step_{stopped.step}/trainer_state.json").exists()
+    assert (run / "final_model/config.json").exists()
+
+
+async def test_ctrl_c_stops_without_asking(tmp_path: Path) -> None:
+    control = RunControl()
+    recorder = Recorder()
+    trainer, _ = make_trainer(tmp_path / "run", control=control, max_steps=10_000, max_new_tokens=200,
+                              overlong_buffer=8)
+    app = ConsoleApp(training_source(trainer, recorder), control=control, sampler_factory=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await recorder.wait_for(lambda e: isinstance(e, ev.RolloutProgress))
+        await pilot.press("ctrl+c")
+        stopped = await recorder.wait_for(lambda e: isinstance(e, ev.Stopped))
+        await pilot.pause()
+    assert app.return_code == 0 and stopped.reason == "stop_requested"
+    assert (tmp_path / f"run/checkpoints/step_{stopped.step}/trainer_state.json").exists()
+
+
+async def test_keys_that_do_not_apply_are_disabled() -> None:
+    control = RunControl()
+    app = ConsoleApp(replay_source(step_events() + [ev.Stopped(3, "max_steps", "c", "f", [])]), control=control,
+                     sampler_factory=FixedSampler)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        assert app.view.finished is not None
+        assert app.check_action("toggle_pause", ()) is None and app.check_action("save", ()) is None
+        await pilot.press("p", "s")
+        assert not control.pause_requested and not control.take_save_request()
+        await pilot.press("q")  # a finished run quits without asking
+    assert app.return_code == 0
+
+
+HOSTILE = "[bold red]boom[/] \x1b[31mred\x1b[0m \x1b]0;pwned\x07 \x1b]8;;http://x\x1b\\link\x1b]8;;\x1b\\ [link=x]y[/link]"
+
+
+async def test_model_text_with_markup_and_escapes_shows_literally() -> None:
+    app = ConsoleApp(replay_source(step_events(hostile_text=HOSTILE)), sampler_factory=FixedSampler)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        await pilot.pause()
+        response = app.query_one("#response").render()
+        plain = response.plain
+        assert "[bold red]boom[/]" in plain and "[link=x]y[/link]" in plain
+        assert "\\x1b[31mred" in plain and "\\x1b]0;pwned\\x07" in plain
+        assert "\x1b" not in plain and "\x07" not in plain
+        # Nothing of it became a style: the text carries only the label's bold.
+        assert [(span.start, span.end) for span in response.spans] == [(0, len("#1 ★ › "))]
+        svg = app.export_screenshot()
+        assert "[bold red]boom[/]" in svg.replace("&#160;", " ")
+
+
+async def test_theme_switching_and_a_broken_theme_file(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text('name = "broken"\nprimary = 12\n')
+    app = ConsoleApp(replay_source(step_events()), sampler_factory=FixedSampler, theme=str(broken))
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.theme == "arc-dark"
+        assert any("primary must be a colour" in str(n.message) or "needs a primary" in str(n.message)
+                   for n in app._notifications)
+        seen = {app.theme}
+        for _ in range(3):
+            await pilot.press("t")
+            seen.add(app.theme)
+        assert {"arc-dark", "arc-light", "arc-high-contrast"} <= seen
+    app = ConsoleApp(replay_source(step_events()), sampler_factory=FixedSampler, theme="arc-light")
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        assert app.theme == "arc-light"
+
+
+async def test_real_hardware_panel_without_gpu() -> None:
+    app = ConsoleApp(replay_source([]))
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(GpuPanel)
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if "GPU" in str(panel.border_title) or "no GPU" in str(panel.border_title):
+                break
+        assert str(panel.border_title) == "hardware (no GPU)"
+        screen = app.export_screenshot().replace("&#160;", " ")
+        assert "no NVIDIA GPU" in screen and "CPU" in screen and "RAM" in screen

@@ -1,0 +1,48 @@
+"""Snapshots of the dashboard's panels from a fixed event sequence, at 160x50."""
+
+from arc_console.tui.app import ConsoleApp
+
+from tui_fixtures import FixedSampler, replay_source, step_events
+
+SIZE = (160, 50)
+
+
+def _app() -> ConsoleApp:
+    return ConsoleApp(replay_source(step_events()), sampler_factory=FixedSampler, early_stop_perfect=3)
+
+
+async def _settle(pilot) -> None:
+    for _ in range(5):
+        await pilot.pause()
+
+
+def test_dashboard_after_a_step(snap_compare) -> None:
+    assert snap_compare(_app(), terminal_size=SIZE, run_before=_settle)
+
+
+def test_dashboard_diff_view(snap_compare) -> None:
+    async def diff(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("d")
+
+    assert snap_compare(_app(), terminal_size=SIZE, run_before=diff)
+
+
+def test_dashboard_digits_and_next_theme(snap_compare) -> None:
+    async def digits(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("g", "t")
+
+    assert snap_compare(_app(), terminal_size=SIZE, run_before=digits)
+
+
+def test_help_screen(snap_compare) -> None:
+    async def help_screen(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("question_mark")
+
+    assert snap_compare(_app(), terminal_size=SIZE, run_before=help_screen)
+
+
+def test_small_terminal_uses_compact_grids(snap_compare) -> None:
+    assert snap_compare(_app(), terminal_size=(100, 32), run_before=_settle)

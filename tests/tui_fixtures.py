@@ -1,0 +1,70 @@
+"""A fixed, deterministic event sequence and hardware sample for dashboard snapshots."""
+
+from __future__ import annotations
+
+import threading
+
+from arc_console.arc import load_tasks, select_tasks
+from arc_console.engine import events as ev
+from arc_console.gpu import GpuSample, HardwareSample, HostSample
+
+GB = 1024**3
+
+
+class FixedSampler:
+    """A hardware sampler that always reads the same H200, so snapshots do not depend on this machine."""
+
+    def sample(self) -> HardwareSample:
+        gpu = GpuSample(0, "NVIDIA H200", int(17.2 * GB), int(141 * GB), int(16.8 * GB), 97, 64, 512.0)
+        return HardwareSample([gpu], HostSample(35.0, 6 * GB, 24 * GB, int(1.5 * GB)))
+
+
+def _candidate(number: int, grid, target, temperature: float, text: str) -> dict:
+    from arc_console.arc import score_grid
+
+    score = score_grid(grid, target)
+    return {"candidate_id": number, "response_text": text, "predicted_grid": grid, **score.as_dict(),
+            "temperature": temperature, "reward": score.accuracy, "tokens": 40, "truncated": False}
+
+
+def step_events(step: int = 3, hostile_text: str | None = None) -> list[ev.Event]:
+    (task,) = select_tasks(load_tasks("arc1-training"), ["af902bf9"])
+    target = task.test_output
+    wrong = [row[:] for row in target]
+    wrong[0][0] = 5
+    wrong[4][4] = 6
+    small = [row[:5] for row in target[:5]]
+    temps = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]
+    grids = [target, wrong, small, None, wrong, target, small, wrong]
+    candidates = [
+        _candidate(i + 1, g, target, temps[i], hostile_text if hostile_text and i == 0 else f"answer {i + 1}")
+        for i, g in enumerate(grids)
+    ]
+    events: list[ev.Event] = [
+        ev.RunStarted("runs/demo", "tiny", "hf", "cpu", "dapo", 1, 50, 8, ["af902bf9", "6150a2bd"]),
+    ]
+    for s in range(1, step):
+        metrics = {"step": s, "problem_id": "af902bf9" if s % 2 else "6150a2bd", "best_accuracy": 0.2 * s,
+                   "mean_accuracy": 0.1 * s, "reward_mean": 0.1 * s - 0.1, "perfect": False, "step_time_s": 2.0,
+                   "tokens_per_s": 900.0, "loss": 0.1}
+        events.append(ev.StepFinished(s, metrics["problem_id"], metrics, {"candidates": [], "target_grid": target}))
+    events.append(ev.StepStarted(step, task.id, task.test_input, target, temps))
+    events += [ev.CandidateScored(step, task.id, c) for c in candidates]
+    metrics = {"step": step, "problem_id": task.id, "best_accuracy": 1.0, "mean_accuracy": 0.7, "reward_mean": 0.8,
+               "perfect": True, "step_time_s": 2.5, "tokens_per_s": 950.0, "loss": 0.05}
+    record = {"step": step, "problem_id": task.id, "target_grid": target, "test_input": task.test_input,
+              "candidates": candidates, "best_candidate_id": 1, "best_accuracy": 1.0}
+    events.append(ev.StepFinished(step, task.id, metrics, record))
+    events.append(ev.LogLine("2026-11-30 08:00:00 INFO    step 3 problem af902bf9 best 1.00 mean 0.70"))
+    return events
+
+
+def replay_source(events: list[ev.Event]):
+    """A source that sends fixed events and then waits until the app closes."""
+
+    def source(sink, closing: threading.Event) -> None:
+        for event in events:
+            sink(event)
+        closing.wait()
+
+    return source
