@@ -186,41 +186,44 @@ class _EventForwarder:
             sink(event)
 
 
-def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None) -> int:
+def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None,
+                          headless_driver: bool = False, exit_on_finish: bool = False) -> int:
     from arc_console.cli import UsageError
     from arc_console.arc import TaskError
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
     from arc_console.engine.control import RunControl
     from arc_console.engine.trainer import Trainer
+    from arc_console.engine.trainer_thread import TrainerThread
     from arc_console.tui.app import ConsoleApp
 
     control = RunControl()
     forward = _EventForwarder()
-    trainer = Trainer(config, run_dir, forward, control, resume_from=checkpoint)
+    worker = TrainerThread(Trainer(config, run_dir, forward, control, resume_from=checkpoint))
     print(f"arc-console: loading {config.model} ...", file=sys.stderr)
-    try:
-        trainer.setup()
-    except (TaskError, BackendError, CheckpointError) as exc:
-        raise UsageError(str(exc)) from None
-    done = threading.Event()
-    outcome: dict[str, Any] = {}
+    worker.start()
+    worker.ready.wait()
+    if worker.setup_error is not None:
+        worker.join()
+        if isinstance(worker.setup_error, (TaskError, BackendError, CheckpointError)):
+            raise UsageError(str(worker.setup_error)) from None
+        raise worker.setup_error
 
     def source(sink: Any, closing: threading.Event) -> None:
         forward.attach(sink)
-        try:
-            outcome["stopped"] = trainer.run()
-        finally:
-            done.set()
+        worker.start_training()
+        worker.join()
+        if worker.run_error is not None:
+            raise worker.run_error
 
-    app = ConsoleApp(source, mode="train", control=control, theme=theme,
-                     early_stop_perfect=config.early_stop_perfect, handle_signals=True)
-    code = app.run()
-    if not done.is_set():
+    app = ConsoleApp(source, mode="train", control=control, theme=theme, early_stop_perfect=config.early_stop_perfect,
+                     handle_signals=not headless_driver, exit_on_finish=exit_on_finish)
+    code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
+    if worker.is_alive():
         control.request_stop()
         print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
-        done.wait()
-    stopped = outcome.get("stopped")
+        worker.join()
+    stopped = worker.stopped
     if app.failure:
         print(f"arc-console: error: {app.failure}", file=sys.stderr)
         return 1

@@ -41,6 +41,7 @@ EventSource = Callable[[ev.EventSink, threading.Event], Any]
 
 class ConsoleApp(App[int]):
     CSS_PATH = "app.tcss"
+    REDRAW_HZ = 8
     TITLE = "arc-console"
     BINDINGS = [
         Binding("p", "toggle_pause", "Pause/Resume", id="pause"),
@@ -67,7 +68,7 @@ class ConsoleApp(App[int]):
 
     def __init__(self, source: EventSource, mode: str = "train", control: RunControl | None = None,
                  sampler_factory: Callable[[], Any] | None = HardwareSampler, theme: str | None = None,
-                 early_stop_perfect: int = 0, handle_signals: bool = False) -> None:
+                 early_stop_perfect: int = 0, handle_signals: bool = False, exit_on_finish: bool = False) -> None:
         super().__init__()
         self.source = source
         self.mode = mode
@@ -75,10 +76,13 @@ class ConsoleApp(App[int]):
         self.sampler_factory = sampler_factory
         self.requested_theme = theme
         self.handle_signals = handle_signals
+        self.exit_on_finish = exit_on_finish
         self.view = RunView(early_stop_perfect=early_stop_perfect)
         self.closing = threading.Event()
         self.failure: str | None = None
         self.theme_names: list[str] = []
+        self._dirty: set[str] = set()
+        self._pending_log: list[str] = []
 
     # ---------------------------------------------------------------- layout and start
 
@@ -100,6 +104,7 @@ class ConsoleApp(App[int]):
         if self.sampler_factory is not None:
             self.sample_hardware()
         self.set_interval(1.0, self._tick)
+        self.set_interval(1 / self.REDRAW_HZ, self._redraw)
         if self.handle_signals:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._begin_stop)
 
@@ -157,28 +162,39 @@ class ConsoleApp(App[int]):
     # ---------------------------------------------------------------- messages
 
     def on_engine_event(self, message: EngineEvent) -> None:
+        # Events only update the model; the panels are redrawn by _redraw at most REDRAW_HZ times
+        # a second, so a flood of events costs the trainer almost nothing.
         event = message.event
-        changed = self.view.apply(event)
-        if "status" in changed:
-            self.query_one(StatusBar).show(self.view, self.mode)
-        if "candidates" in changed:
-            view = self.view
-            self.query_one(CandidatesPanel).show_step(view.step, view.problem_id, view.test_input, view.target,
-                                                      view.temperatures, view.candidates, view.best_candidate_id())
-        if "history" in changed:
-            self.query_one(AccuracyHistory).show(self.view.history)
+        self._dirty |= self.view.apply(event)
         if isinstance(event, ev.LogLine):
-            self.query_one(LogTail).add(event.text)
+            self._pending_log.append(event.text)
         elif isinstance(event, ev.CheckpointSaved) and self.mode == "train":
             self.notify(f"checkpoint saved: {event.path}", title="checkpoint", timeout=6)
         elif isinstance(event, (ev.Paused, ev.Resumed)):
             self.refresh_bindings()
         elif isinstance(event, ev.Stopped):
+            self._redraw()
             self._on_stopped(event)
+
+    def _redraw(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        view = self.view
+        if "status" in dirty:
+            self.query_one(StatusBar).show(view, self.mode)
+        if "candidates" in dirty:
+            self.query_one(CandidatesPanel).show_step(view.step, view.problem_id, view.test_input, view.target,
+                                                      view.temperatures, view.candidates, view.best_candidate_id())
+        if "history" in dirty:
+            self.query_one(AccuracyHistory).show(view.history)
+        if self._pending_log:
+            log = self.query_one(LogTail)
+            for line in self._pending_log:
+                log.add(line)
+            self._pending_log = []
 
     def _on_stopped(self, event: ev.Stopped) -> None:
         self.refresh_bindings()
-        if self.mode == "train" and (self.view.stopping or event.reason == "error"):
+        if self.mode == "train" and (self.view.stopping or self.exit_on_finish or event.reason == "error"):
             self.exit(0 if event.reason != "error" else 1)
         elif self.mode == "train":
             self.notify(f"run finished ({event.reason.replace('_', ' ')}); q quits", timeout=30)
@@ -196,7 +212,7 @@ class ConsoleApp(App[int]):
             self.exit(1)
 
     def _tick(self) -> None:
-        self.query_one(StatusBar).show(self.view, self.mode)
+        self._dirty.add("status")  # the step's elapsed time and the ETA move on their own
 
     # ---------------------------------------------------------------- actions
 

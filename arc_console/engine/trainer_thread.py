@@ -1,0 +1,52 @@
+"""One thread for all of a trainer's torch work: setup, then the run.
+
+With OpenMP, every thread that runs parallel torch ops gets its own team of worker threads;
+two teams on a small machine spin against each other (measured: 11-40% slower steps on 2 cores).
+The dashboard keeps the main thread for Textual, so the trainer is set up *and* run here.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from arc_console.engine import events as ev
+from arc_console.engine.trainer import Trainer
+
+
+class TrainerThread(threading.Thread):
+    def __init__(self, trainer: Trainer) -> None:
+        super().__init__(name="trainer", daemon=False)
+        self.trainer = trainer
+        self.ready = threading.Event()  # set after setup, failed or not
+        self.setup_error: BaseException | None = None
+        self.run_error: BaseException | None = None
+        self.stopped: ev.Stopped | None = None
+        self._go = threading.Event()
+        self._cancelled = False
+
+    def run(self) -> None:
+        try:
+            self.trainer.setup()
+        except BaseException as exc:  # reported by whoever waits on `ready`
+            self.setup_error = exc
+            return
+        finally:
+            self.ready.set()
+        self._go.wait()
+        if self._cancelled:
+            return
+        try:
+            self.stopped = self.trainer.run()
+        except BaseException as exc:
+            self.run_error = exc
+
+    def start_training(self) -> None:
+        self._go.set()
+
+    def cancel(self) -> None:
+        self._cancelled = True
+        self._go.set()
+
+    def result(self) -> Any:
+        return self.stopped
