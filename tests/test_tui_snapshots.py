@@ -46,3 +46,13 @@ def test_help_screen(snap_compare) -> None:
 
 def test_small_terminal_uses_compact_grids(snap_compare) -> None:
     assert snap_compare(_app(), terminal_size=(100, 32), run_before=_settle)
+
+
+def test_replayed_step(snap_compare) -> None:
+    from pathlib import Path
+
+    from arc_console.runfiles import list_step_files
+    from arc_console.tui.replay_app import ReplayApp
+
+    files = list_step_files(Path("tests/data"))
+    assert snap_compare(ReplayApp(files, 0, None), terminal_size=SIZE, run_before=_settle)

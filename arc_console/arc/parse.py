@@ -35,6 +35,23 @@ def final_channel(text: str) -> str | None:
     return rest[: following.start()] if following else rest
 
 
+_CHANNEL_MARKER = re.compile(r"<\|channel\|>([A-Za-z_]{1,32})(?:<\|message\|>|<\|return\|>)?")
+
+
+def split_channels(text: str) -> list[tuple[str, str]]:
+    """The response cut into (channel, content) parts; other special tokens stay, literally.
+
+    Text before any channel marker belongs to the final channel: the seed's prompt already opened it.
+    """
+    parts: list[tuple[str, str]] = []
+    position, channel = 0, "final"
+    for match in _CHANNEL_MARKER.finditer(text):
+        parts.append((channel, text[position : match.start()]))
+        channel, position = match.group(1), match.end()
+    parts.append((channel, text[position:]))
+    return [(name, body.strip("\n")) for name, body in parts if body.strip()]
+
+
 def parse_row(line: str) -> list[int] | None:
     """The cells of one grid row, or None when the line is not a row."""
     s = line.strip()

@@ -73,6 +73,13 @@ class CheckpointSaved:
 
 
 @dataclass(frozen=True)
+class HistoryLoaded:
+    """Every step's metrics at once: what watch and replay read from metrics.jsonl."""
+
+    history: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
 class LogLine:
     text: str
     level: str = "info"
@@ -105,6 +112,7 @@ Event = (
     | RolloutProgress
     | CandidateScored
     | StepFinished
+    | HistoryLoaded
     | CheckpointSaved
     | LogLine
     | Paused

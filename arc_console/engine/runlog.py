@@ -45,6 +45,10 @@ class RunLog:
         self._append(self.training_log, line)
         return line
 
+    def write_run_info(self, info: dict[str, Any]) -> None:
+        """logs/run.json: what `watch` shows about a run before its first checkpoint."""
+        atomic_write_text(self.logs / "run.json", json.dumps(info, indent=2) + "\n")
+
     def write_step(self, record: dict[str, Any]) -> Path:
         path = self.responses / step_file_name(record["step"])
         atomic_write_text(path, dump_step_json(record))

@@ -146,12 +146,15 @@ class Trainer:
     def run(self) -> ev.Stopped:
         """Train until max_steps, early stop, or a stop request. Always leaves a resumable checkpoint."""
         config = self.config
-        self.emit(ev.RunStarted(
+        started = ev.RunStarted(
             run_dir=str(self.run_dir), model=config.model, backend=self.policy.backend, device=self.device_name(),
             objective=config.objective, start_step=self.step + 1, max_steps=config.max_steps,
             num_candidates=config.num_candidates, problems=[p.task.id for p in self.problems],
             resumed_from=str(self.last_checkpoint) if self.last_checkpoint else None,
-        ))
+        )
+        self.runlog.write_run_info({**started.__dict__, "early_stop_perfect": config.early_stop_perfect,
+                                    "started": datetime.now().isoformat(timespec="seconds"), "config": config.to_dict()})
+        self.emit(started)
         self._log(f"training {config.objective} from step {self.step + 1} to {config.max_steps}: "
                   f"{len(self.problems)} problems, {config.num_candidates} candidates, run directory {self.run_dir}")
         reason = "max_steps"

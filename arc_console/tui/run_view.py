@@ -72,6 +72,13 @@ class RunView:
             return set()
         if isinstance(event, ev.StepFinished):
             return self._finish_step(event)
+        if isinstance(event, ev.HistoryLoaded):
+            self.history = list(event.history)
+            self.perfect_problems = list(dict.fromkeys(str(m.get("problem_id")) for m in self.history if m.get("perfect")))
+            self.step_durations = [float(m["step_time_s"]) for m in self.history[-20:] if m.get("step_time_s")]
+            if self.history:
+                self.completed_step = int(self.history[-1].get("step", 0))
+            return {"status", "history"}
         if isinstance(event, ev.CheckpointSaved):
             self.last_checkpoint = event.path
             return {"status"}
@@ -95,6 +102,8 @@ class RunView:
         self.step = self.completed_step = event.step
         self.problem_id = event.problem_id
         self.step_started_at = None
+        if self.finished is not None and event.step > self.finished.step:
+            self.finished = None  # a watched run was resumed
         self.target = record.get("target_grid") or self.target
         self.test_input = record.get("test_input") or self.test_input
         self.candidates = list(record.get("candidates", []))

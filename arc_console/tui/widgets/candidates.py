@@ -59,6 +59,7 @@ class CandidatesPanel(Vertical):
         self.border_title = "candidates"
         self.diff = False
         self.digits = False
+        self.selected_id: int | None = None  # replay: the candidate whose text is shown
         self._state: tuple[int, str, Grid, Grid, list[float], list[dict[str, Any]], int | None] | None = None
 
     def compose(self) -> ComposeResult:
@@ -102,6 +103,7 @@ class CandidatesPanel(Vertical):
                 card.set_class(candidate.get("candidate_id") == best_id and bool(candidate.get("has_grid")), "best")
                 card.set_class(bool(candidate.get("perfect_match")), "perfect")
                 card.remove_class("pending")
+                card.set_class(candidate.get("candidate_id") == self.selected_id, "selected")
                 card.show_grid(candidate.get("predicted_grid"), label, candidate_badges(candidate, best_id), mode,
                                self.digits, target if self.diff else None)
             else:
@@ -109,7 +111,8 @@ class CandidatesPanel(Vertical):
                 card.add_class("pending")
                 card.show_grid(None, label, "", mode, note="…")
 
-        shown = next((c for c in candidates if c.get("candidate_id") == best_id), candidates[-1] if candidates else None)
+        wanted = self.selected_id if self.selected_id is not None else best_id
+        shown = next((c for c in candidates if c.get("candidate_id") == wanted), candidates[-1] if candidates else None)
         self.query_one("#response", Static).update(response_preview(shown, best_id))
 
     def _candidate_cards(self, count: int) -> list[GridCard]:

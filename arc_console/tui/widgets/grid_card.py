@@ -16,6 +16,7 @@ class GridCard(Static):
     GridCard.best { border: heavy $success; }
     GridCard.perfect { border: double $success; }
     GridCard.pending { color: $text-muted; }
+    GridCard.selected { border: heavy $accent; }
     """
 
     def __init__(self, **kwargs: object) -> None:

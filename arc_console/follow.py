@@ -1,0 +1,141 @@
+"""RunDirFollower: turn a run directory that another process is writing into the trainer's events.
+
+`watch` runs it in a thread: it polls a few small files (metrics.jsonl, training.log, the
+checkpoints folder) and reads a step file only when its metrics line appears. It survives the run
+ending, being restarted (metrics.jsonl rewritten) or resumed.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+from arc_console.engine import events as ev
+from arc_console.runfiles import RunFileError, load_step_file, read_metrics, read_run_settings, responses_folder
+
+POLL_S = 0.25
+
+
+class RunDirFollower:
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        self.metrics_path = run_dir / "logs" / "metrics.jsonl"
+        self.log_path = run_dir / "logs" / "training.log"
+        self._metrics_signature: tuple[int, int] | None = None
+        self._history: list[dict] = []
+        self._log_offset = 0
+        self._log_partial = b""
+        self._checkpoints: set[str] = set()
+        self._settings_mtime: float | None = None
+        self._stopped_lines = 0
+
+    def __call__(self, sink: ev.EventSink, closing: threading.Event) -> None:
+        self._announce(sink)
+        self._checkpoints = self._checkpoint_names()
+        while True:
+            self.poll(sink)
+            if closing.wait(POLL_S):
+                return
+
+    def _announce(self, sink: ev.EventSink) -> None:
+        settings = read_run_settings(self.run_dir)
+        try:
+            self._settings_mtime = (self.run_dir / "logs" / "run.json").stat().st_mtime
+        except OSError:
+            self._settings_mtime = None
+        sink(ev.RunStarted(
+            run_dir=str(self.run_dir),
+            model=str(settings.get("model", "?")),
+            backend=str(settings.get("backend", "?")),
+            device=str(settings.get("device", "?")),
+            objective=str(settings.get("objective", "?")),
+            start_step=int(settings.get("start_step", 1) or 1),
+            max_steps=int(settings.get("max_steps", 0) or 0),
+            num_candidates=int(settings.get("num_candidates", 0) or 0),
+            problems=[str(p) for p in settings.get("problems", [])] if isinstance(settings.get("problems"), list) else [],
+        ))
+
+    def poll(self, sink: ev.EventSink) -> None:
+        try:
+            mtime = (self.run_dir / "logs" / "run.json").stat().st_mtime
+        except OSError:
+            mtime = None
+        if mtime != self._settings_mtime:  # a restart or a resume wrote new settings
+            self._announce(sink)
+        self._poll_metrics(sink)
+        self._poll_log(sink)
+        self._poll_checkpoints(sink)
+
+    def _poll_metrics(self, sink: ev.EventSink) -> None:
+        try:
+            stat = self.metrics_path.stat()
+        except OSError:
+            return
+        signature = (stat.st_ino, stat.st_size)
+        if signature == self._metrics_signature:
+            return
+        rewritten = self._metrics_signature is None or stat.st_ino != self._metrics_signature[0] \
+            or stat.st_size < self._metrics_signature[1]
+        self._metrics_signature = signature
+        rows = read_metrics(self.run_dir)
+        known = {row["step"] for row in self._history}
+        new_rows = [row for row in rows if row["step"] not in known]
+        if rewritten or len(rows) < len(self._history):
+            self._history = rows
+            sink(ev.HistoryLoaded(rows))
+            if rows:
+                self._emit_step(sink, rows[-1])
+            return
+        for row in new_rows:
+            self._history.append(row)
+            self._emit_step(sink, row)
+
+    def _emit_step(self, sink: ev.EventSink, metrics: dict) -> None:
+        step = int(metrics["step"])
+        path = responses_folder(self.run_dir) / f"step_{step:03d}.json"
+        try:
+            record = load_step_file(path)
+        except RunFileError as exc:
+            sink(ev.LogLine(f"watch: {exc}", "warning"))
+            record = {"candidates": []}
+        sink(ev.StepFinished(step, str(metrics.get("problem_id", record.get("problem_id", "?"))), metrics, record))
+
+    def _poll_log(self, sink: ev.EventSink) -> None:
+        try:
+            size = self.log_path.stat().st_size
+        except OSError:
+            return
+        if size < self._log_offset:  # replaced: start over
+            self._log_offset, self._log_partial = 0, b""
+        if size == self._log_offset:
+            return
+        with self.log_path.open("rb") as handle:
+            handle.seek(self._log_offset)
+            chunk = handle.read(min(size - self._log_offset, 4 * 1024 * 1024))
+        self._log_offset += len(chunk)
+        data = self._log_partial + chunk
+        *lines, self._log_partial = data.split(b"\n")
+        stop_line = None
+        for raw in lines[-500:]:
+            line = raw.decode("utf-8", errors="replace")
+            sink(ev.LogLine(line, "warning" if " WARNING " in line else "info"))
+            if " INFO    stopped (" in line:
+                stop_line = line
+            elif " INFO    training " in line:
+                stop_line = None  # started again after that stop
+        if stop_line is not None:
+            reason = stop_line.split(" stopped (", 1)[1].split(")", 1)[0]
+            sink(ev.Stopped(self._history[-1]["step"] if self._history else 0, reason))
+
+    def _checkpoint_names(self) -> set[str]:
+        try:
+            return {p.name for p in (self.run_dir / "checkpoints").iterdir() if (p / "trainer_state.json").exists()}
+        except OSError:
+            return set()
+
+    def _poll_checkpoints(self, sink: ev.EventSink) -> None:
+        names = self._checkpoint_names()
+        for name in sorted(names - self._checkpoints):
+            step = int(name.split("_", 1)[1]) if name.split("_", 1)[1].isdigit() else 0
+            sink(ev.CheckpointSaved(step, str(self.run_dir / "checkpoints" / name), "seen"))
+        self._checkpoints = names

@@ -1,0 +1,81 @@
+"""`arc-console replay` and `arc-console watch`: the console over files, never writing to them."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def add_view_parsers(subparsers: Any) -> None:
+    replay = subparsers.add_parser("replay", help="open a saved step file or a run directory",
+                                   description="Open step_NNN.json (or a run directory at its last step).")
+    replay.add_argument("path", type=Path, metavar="PATH", help="a step file, a run directory, or a folder of step files")
+    replay.add_argument("--print", action="store_true", dest="print_only", help="render the step to stdout and exit")
+    replay.add_argument("--digits", action="store_true", help="with --print: colour numbers in the cells")
+    replay.add_argument("--theme", help="a theme name")
+    replay.set_defaults(handler=run_replay)
+    watch = subparsers.add_parser("watch", help="follow a run directory live, read-only",
+                                  description="The dashboard without controls, fed by a run directory.")
+    watch.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    watch.add_argument("--theme", help="a theme name or theme file")
+    watch.set_defaults(handler=run_watch)
+
+
+def _locate(path: Path):  # -> (files, index, run_dir)
+    from arc_console.cli import UsageError
+    from arc_console.runfiles import RunFileError, StepFile, list_step_files, run_dir_of_step_file, step_number
+
+    if not path.exists():
+        raise UsageError(f"{path}: no such file or folder")
+    try:
+        if path.is_dir():
+            run_dir = path if (path / "logs" / "responses").is_dir() else None
+            folder = path / "logs" / "responses" if run_dir else path
+            files = list_step_files(folder)
+            if not files:
+                raise UsageError(f"{path}: no step_NNN.json files here")
+            return files, len(files) - 1, run_dir
+        number = step_number(path)
+        if number is None:
+            return [StepFile(path, 0)], 0, None
+        files = list_step_files(path.parent)
+        index = next(i for i, f in enumerate(files) if f.path.name == path.name)
+        return files, index, run_dir_of_step_file(path)
+    except RunFileError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def run_replay(args: argparse.Namespace) -> int:
+    from arc_console.cli import UsageError
+    from arc_console.runfiles import RunFileError, load_step_file
+
+    files, index, run_dir = _locate(args.path)
+    try:
+        record = load_step_file(files[index].path)
+    except RunFileError as exc:
+        raise UsageError(str(exc)) from None
+    if args.print_only:
+        from arc_console.replay_print import print_step
+
+        print_step(record, str(files[index].path), digits=args.digits)
+        return 0
+    from arc_console.tui.replay_app import ReplayApp
+
+    result = ReplayApp(files, index, run_dir, theme=args.theme).run()
+    return result if isinstance(result, int) else 0
+
+
+def run_watch(args: argparse.Namespace) -> int:
+    from arc_console.cli import UsageError
+    from arc_console.follow import RunDirFollower
+    from arc_console.tui.app import ConsoleApp
+
+    run_dir: Path = args.run_dir
+    if not run_dir.is_dir():
+        raise UsageError(f"{run_dir}: no such run directory")
+    if not (run_dir / "logs").is_dir() and not (run_dir / "checkpoints").is_dir():
+        print(f"arc-console: {run_dir} has no run yet; waiting for one to start", file=sys.stderr)
+    result = ConsoleApp(RunDirFollower(run_dir), mode="watch", theme=args.theme).run()
+    return result if isinstance(result, int) else 0

@@ -1,0 +1,63 @@
+"""watch: the dashboard fed by a run directory that a headless trainer writes from another process."""
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+from arc_console.engine import events as ev
+from arc_console.follow import RunDirFollower
+from arc_console.tui.app import ConsoleApp
+
+from helpers import make_trainer
+
+CLI = [sys.executable, "-m", "arc_console"]
+FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4"]
+
+
+async def wait_until(pilot, condition, timeout: float = 120.0) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "condition never held"
+        await pilot.pause(0.05)
+
+
+async def test_watch_follows_a_headless_run_through_its_end_and_a_resume(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    app = ConsoleApp(RunDirFollower(run), mode="watch", sampler_factory=None)
+    async with app.run_test(size=(160, 50)) as pilot:
+        first = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "4", "--out", str(run),
+                                  *FAST], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await wait_until(pilot, lambda: app.view.completed_step >= 1)
+        await wait_until(pilot, lambda: app.view.finished is not None and app.view.completed_step == 4)
+        assert first.wait(60) == 0
+        assert app.view.max_steps == 4 and len(app.view.history) == 4
+        assert app.view.candidates and app.view.problem_id == "25ff71a9"
+        assert app.check_action("toggle_pause", ()) is False and app.check_action("save", ()) is False
+        second = subprocess.Popen([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "6"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await wait_until(pilot, lambda: app.view.completed_step == 6 and app.view.finished is not None)
+        assert second.wait(60) == 0
+        assert [m["step"] for m in app.view.history] == [1, 2, 3, 4, 5, 6]
+        assert app.view.max_steps == 6
+        await pilot.press("q")
+    assert app.return_code == 0
+
+
+def test_follower_replays_a_finished_run(tmp_path: Path) -> None:
+    trainer, _ = make_trainer(tmp_path / "run", max_steps=3)
+    trainer.run()
+    events: list = []
+    follower = RunDirFollower(tmp_path / "run")
+    follower._announce(events.append)
+    follower.poll(events.append)
+    kinds = [type(e) for e in events]
+    assert kinds[0] is ev.RunStarted and events[0].max_steps == 3
+    assert ev.HistoryLoaded in kinds and ev.Stopped in kinds
+    finished = [e for e in events if isinstance(e, ev.StepFinished)]
+    assert finished[-1].step == 3 and len(finished[-1].record["candidates"]) == 4
+    assert sum(isinstance(e, ev.LogLine) for e in events) >= 5
+    follower.poll(events.append)  # nothing new: nothing more
+    assert len(events) == len(kinds)
