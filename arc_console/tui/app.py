@@ -96,10 +96,16 @@ class ConsoleApp(App[int]):
         yield Footer()
 
     def on_mount(self) -> None:
+        # Held, not queried: queries look at the active screen, which may be a modal one.
+        self.status_bar = self.query_one(StatusBar)
+        self.candidates_panel = self.query_one(CandidatesPanel)
+        self.history_plot = self.query_one(AccuracyHistory)
+        self.log_tail = self.query_one(LogTail)
+        self.gpu_panel = self.query_one(GpuPanel)
         self._install_themes()
         if self.mode == "watch":
             self.title = "arc-console watch"
-        self.query_one(StatusBar).show(self.view, self.mode)
+        self.status_bar.show(self.view, self.mode)
         self.run_source()
         if self.sampler_factory is not None:
             self.sample_hardware()
@@ -180,14 +186,14 @@ class ConsoleApp(App[int]):
         dirty, self._dirty = self._dirty, set()
         view = self.view
         if "status" in dirty:
-            self.query_one(StatusBar).show(view, self.mode)
+            self.status_bar.show(view, self.mode)
         if "candidates" in dirty:
-            self.query_one(CandidatesPanel).show_step(view.step, view.problem_id, view.test_input, view.target,
+            self.candidates_panel.show_step(view.step, view.problem_id, view.test_input, view.target,
                                                       view.temperatures, view.candidates, view.best_candidate_id())
         if "history" in dirty:
-            self.query_one(AccuracyHistory).show(view.history)
+            self.history_plot.show(view.history)
         if self._pending_log:
-            log = self.query_one(LogTail)
+            log = self.log_tail
             for line in self._pending_log:
                 log.add(line)
             self._pending_log = []
@@ -200,14 +206,14 @@ class ConsoleApp(App[int]):
             self.notify(f"run finished ({event.reason.replace('_', ' ')}); q quits", timeout=30)
 
     def on_hardware_sampled(self, message: HardwareSampled) -> None:
-        self.query_one(GpuPanel).show(message.sample)
+        self.gpu_panel.show(message.sample)
 
     def on_run_failed(self, message: RunFailed) -> None:
         self.failure = message.error
-        self.query_one(LogTail).add(f"ERROR {message.error}")
+        self.log_tail.add(f"ERROR {message.error}")
         self.notify(one_line(message.error), title="the run failed", severity="error", timeout=30)
         self.view.phase = "failed"
-        self.query_one(StatusBar).show(self.view, self.mode)
+        self.status_bar.show(self.view, self.mode)
         if self.view.stopping:
             self.exit(1)
 
@@ -231,7 +237,7 @@ class ConsoleApp(App[int]):
         else:
             self.view.pause_pending = False
             self.view.paused = False
-        self.query_one(StatusBar).show(self.view, self.mode)
+        self.status_bar.show(self.view, self.mode)
         self.refresh_bindings()
 
     def action_save(self) -> None:
@@ -264,21 +270,21 @@ class ConsoleApp(App[int]):
         self.view.stopping = True
         self.control.request_stop()
         self.notify("stopping: saving a checkpoint and the final model …", timeout=30)
-        self.query_one(StatusBar).show(self.view, self.mode)
+        self.status_bar.show(self.view, self.mode)
         self.refresh_bindings()
 
     def action_toggle_diff(self) -> None:
-        panel = self.query_one(CandidatesPanel)
+        panel = self.candidates_panel
         panel.diff = not panel.diff
         panel.refresh_cards()
 
     def action_toggle_digits(self) -> None:
-        panel = self.query_one(CandidatesPanel)
+        panel = self.candidates_panel
         panel.digits = not panel.digits
         panel.refresh_cards()
 
     def action_cycle_problem(self) -> None:
-        chosen = self.query_one(AccuracyHistory).cycle_problem()
+        chosen = self.history_plot.cycle_problem()
         self.notify(f"accuracy history: {chosen or 'all problems'}", timeout=2)
 
     def action_next_theme(self) -> None:

@@ -1,0 +1,34 @@
+"""`arc-console make-model`: write a GPT-OSS checkpoint with random weights and the local tokenizer."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+
+def add_make_model_parser(subparsers: Any) -> None:
+    from arc_console.engine.model_factory import SHAPES
+
+    parser = subparsers.add_parser("make-model", help="write a random-weight GPT-OSS checkpoint (no hub needed)",
+                                   description="Write a GPT-OSS model with random weights plus the local harmony "
+                                               "tokenizer, for GPU tests and benchmarks without the hub.")
+    parser.add_argument("--shape", default="tiny", choices=sorted(SHAPES), help="model shape (default tiny)")
+    parser.add_argument("--out", type=Path, required=True, metavar="DIR")
+    parser.add_argument("--dtype", default=None, choices=["float32", "bfloat16"],
+                        help="weights' dtype (default: bfloat16 for gpt-oss-20b, float32 otherwise)")
+    parser.add_argument("--device", default=None, help="build on this device (default: cuda when present)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(handler=run_make_model)
+
+
+def run_make_model(args: argparse.Namespace) -> int:
+    from arc_console.cli import UsageError
+    from arc_console.engine.model_factory import make_model
+
+    if args.out.exists() and any(args.out.iterdir()):
+        raise UsageError(f"{args.out}: exists and is not empty")
+    dtype = args.dtype or ("bfloat16" if args.shape == "gpt-oss-20b" else "float32")
+    path = make_model(args.shape, args.out, seed=args.seed, dtype=dtype, device=args.device)
+    print(f"wrote {args.shape} GPT-OSS ({dtype}) to {path}")
+    return 0

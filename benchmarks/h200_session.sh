@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# What ran on the lent H200 (no network there): bring the wheels from ../shared/gpu/wheels.sh
+# in .whl/, then:  bash benchmarks/h200_session.sh smoke|run|bench   (results under $OUT)
+set -uo pipefail
+stage=${1:-smoke}
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 ARC_CONSOLE_CACHE=/tmp/arc-cache
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+model=/tmp/gpt-oss-20b-random
+if [ ! -f $model/config.json ]; then
+  /usr/bin/time -f "make-model %e s" python3 -m arc_console make-model --shape gpt-oss-20b --out $model || exit 1
+fi
+case $stage in
+  smoke)
+    python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -5
+    python3 -m arc_console train --headless --model $model --backend unsloth --max-steps 2 --max-new-tokens 32 \
+      --checkpoint-every 1 --out /tmp/run_smoke
+    echo "train exit $?"
+    ls -la /tmp/run_smoke /tmp/run_smoke/checkpoints/* /tmp/run_smoke/final_model
+    tar czf "$OUT/smoke_logs.tar.gz" -C /tmp run_smoke/logs
+    ;;
+  run)
+    python3 -m arc_console train --headless --model $model --backend unsloth --max-steps 3 --out /tmp/h200_run
+    echo "train exit $?"
+    python3 -m arc_console train --headless --resume /tmp/h200_run --max-steps 4
+    echo "resume exit $?"
+    (cd /tmp && find h200_run -printf '%p %s\n' | sort) > "$OUT/h200_run_files.txt"
+    tar czf "$OUT/h200_run_logs.tar.gz" -C /tmp h200_run/logs
+    ;;
+  bench)
+    python3 benchmarks/gpu_step.py --model $model --out-dir "$OUT"
+    ;;
+esac
