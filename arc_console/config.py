@@ -51,7 +51,7 @@ class TrainConfig:
     lora_r: int = 16  # 0: train every weight (only sensible for small models)
     lora_alpha: int = 32
     load_in_4bit: bool = True  # unsloth backend only
-    logprob_chunk_tokens: int = 1024  # log-probs are computed this many tokens at a time
+    logprob_chunk_tokens: int = 256  # log-probs are computed this many tokens at a time
     seed: int = 0
 
     def temperatures(self) -> list[float]:

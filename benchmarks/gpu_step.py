@@ -64,6 +64,7 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=512)
     parser.add_argument("--sequential-tokens", type=int, default=128)
     parser.add_argument("--max-seq-length", type=int, default=2048)
+    parser.add_argument("--logprob-chunk", type=int, default=256, help="tokens per log-prob chunk (the trainer's default)")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     temps = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]
@@ -83,6 +84,19 @@ def main() -> None:
     result["prompt_tokens"] = prompt_tokens
 
     generate_candidates(policy, [prompt], temps, 8)  # warm-up
+    # The shared-prompt prefill must sample exactly what K separate prefills sample.
+    torch.manual_seed(0)
+    plain = generate_candidates(policy, [prompt], temps, 16, share_prefill=False)
+    torch.manual_seed(0)
+    shared = generate_candidates(policy, [prompt], temps, 16, share_prefill=True)
+    result["shared_prefill_same_tokens"] = [s.completion_ids for s in plain.samples] == [s.completion_ids for s in shared.samples]
+    torch.cuda.reset_peak_memory_stats()
+    synchronize()
+    started = time.perf_counter()
+    unshared = generate_candidates(policy, [prompt], temps, args.new_tokens, share_prefill=False)
+    synchronize()
+    result["rollout_unshared_prefill_tok_s"] = unshared.tokens_generated / (time.perf_counter() - started)
+    result["peak_rollout_unshared_prefill_gb"] = torch.cuda.max_memory_allocated() / GB
     torch.cuda.reset_peak_memory_stats()
     synchronize()
     started = time.perf_counter()
@@ -92,6 +106,8 @@ def main() -> None:
     result["rollout_batched_tokens"] = rollout.tokens_generated
     result["rollout_batched_s"] = seconds
     result["rollout_batched_tok_s"] = rollout.tokens_generated / seconds
+    result["peak_rollout_gb"] = torch.cuda.max_memory_allocated() / GB
+    torch.cuda.reset_peak_memory_stats()
 
     # The update the trainer makes: DAPO over the 8 sequences, LoRA parameters, AdamW.
     optimizer = torch.optim.AdamW(policy.trainable_parameters().values(), lr=1e-5)
@@ -104,7 +120,7 @@ def main() -> None:
         policy.for_training()
         synchronize()
         started = time.perf_counter()
-        logp, _ = completion_logprobs(policy, batch, 1024, with_grad=True)
+        logp, _ = completion_logprobs(policy, batch, args.logprob_chunk, with_grad=True)
         loss, _ = dapo_loss(logp, logp.detach(), advantages, batch.completion_mask)
         loss.backward()
         synchronize()
@@ -113,8 +129,10 @@ def main() -> None:
         optimizer.zero_grad(set_to_none=True)
     result["fwd_bwd_first_s"] = fwd_bwd[0]
     result["fwd_bwd_s"] = statistics.median(fwd_bwd[1:])
-    result["peak_step_gb"] = torch.cuda.max_memory_allocated() / GB
+    result["peak_update_gb"] = torch.cuda.max_memory_allocated() / GB
+    result["peak_step_gb"] = max(result["peak_rollout_gb"], result["peak_update_gb"])
     result["peak_step_reserved_gb"] = torch.cuda.max_memory_reserved() / GB
+    result["logprob_chunk_tokens"] = args.logprob_chunk
 
     tokens = 0
     synchronize()
@@ -136,7 +154,8 @@ def main() -> None:
             (f"rollout, the 8 one by one ({args.sequential_tokens} tokens each)", f"{result['rollout_sequential_tok_s']:.1f} tok/s"),
             ("batched / one by one", f"{result['batched_over_sequential']:.1f}x"),
             ("forward + backward, 8 sequences (warm; first call)", f"{result['fwd_bwd_s']:.2f} s; {result['fwd_bwd_first_s']:.1f} s"),
-            ("peak memory, rollout + update", f"{result['peak_step_gb']:.1f} GB allocated, {result['peak_step_reserved_gb']:.1f} GB reserved")]
+            ("peak memory, rollout + update", f"{result['peak_step_gb']:.1f} GB allocated (rollout {result['peak_rollout_gb']:.1f}, "
+             f"update {result['peak_update_gb']:.1f}), {result['peak_step_reserved_gb']:.1f} GB reserved")]
     table = "| measure | value |\n| --- | --- |\n" + "".join(f"| {a} | {b} |\n" for a, b in rows)
     stem.with_suffix(".md").write_text(f"# GPU step benchmark, {result['date']}\n\n`{result['command']}`\n\n{table}\n"
                                        f"Versions: {json.dumps(result['versions'])}\n")

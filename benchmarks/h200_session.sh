@@ -15,7 +15,7 @@ fi
 case $stage in
   smoke)
     python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -5
-    python3 -m arc_console train --headless --model $model --backend unsloth --max-steps 2 --max-new-tokens 32 \
+    python3 -m arc_console train --headless --model $model --backend unsloth --max-steps 2 --max-new-tokens 32 --overlong-buffer 8 \
       --checkpoint-every 1 --out /tmp/run_smoke
     echo "train exit $?"
     ls -la /tmp/run_smoke /tmp/run_smoke/checkpoints/* /tmp/run_smoke/final_model
@@ -24,7 +24,9 @@ case $stage in
   run)
     python3 -m arc_console train --headless --model $model --backend unsloth --max-steps 3 --out /tmp/h200_run
     echo "train exit $?"
-    python3 -m arc_console train --headless --resume /tmp/h200_run --max-steps 4
+    # A random-weight model never answers with a grid: every reward is equal and DAPO's dynamic
+    # sampling skips the update. Step 4 runs GRPO (no dynamic sampling) to exercise the update path.
+    python3 -m arc_console train --headless --resume /tmp/h200_run --max-steps 4 --objective grpo
     echo "resume exit $?"
     (cd /tmp && find h200_run -printf '%p %s\n' | sort) > "$OUT/h200_run_files.txt"
     tar czf "$OUT/h200_run_logs.tar.gz" -C /tmp h200_run/logs

@@ -36,6 +36,7 @@ class Policy:
     model_name: str
     device: torch.device
     stop_token_ids: list[int]
+    share_prefill: bool = True  # rollout.py turns it off if this backend's generate refuses a given cache
 
     def base_causal_lm(self) -> Any:
         """The underlying *ForCausalLM, below any peft wrapper."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -81,7 +82,8 @@ def _prefill_shared_prompt(policy: Policy, prompt: torch.Tensor, copies: int) ->
     """Run the prompt once and hand generate a KV cache copied to every candidate row.
 
     All K rows share the prompt, so K prefills would compute the same keys and values K times;
-    on the CPU the prefill of a long ARC prompt dominates a short rollout.
+    on the CPU the prefill of a long ARC prompt dominates a short rollout, and on the GPU the K
+    copies of eager attention's [heads, L, L] scores set the memory peak of a step.
     """
     from transformers import DynamicCache
 
@@ -107,6 +109,7 @@ def generate_candidates(
     top_p: float = 1.0,
     control: RunControl | None = None,
     on_progress: ProgressCallback | None = None,
+    share_prefill: bool = True,
 ) -> Rollout:
     """len(temperatures) candidates for every prompt, all rows in one generate call."""
     tokenizer = policy.tokenizer
@@ -125,23 +128,32 @@ def generate_candidates(
     watch = WatchControl(control, width, max_new_tokens, len(rows), on_progress)
     policy.for_inference()
     started = time.perf_counter()
+    generate_args = dict(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        do_sample=True,
+        temperature=1.0,
+        top_p=1.0,
+        top_k=0,
+        max_new_tokens=max_new_tokens,
+        logits_processor=processors,
+        stopping_criteria=StoppingCriteriaList([watch]),
+        eos_token_id=policy.stop_token_ids,
+        pad_token_id=pad,
+        use_cache=True,
+    )
     with torch.no_grad():
-        shared = _prefill_shared_prompt(policy, input_ids[:1], k) if len(prompts) == 1 and policy.backend == "hf" else {}
-        output = policy.model.generate(
-            **shared,
-            input_ids=input_ids,
-            attention_mask=attention_mask,
-            do_sample=True,
-            temperature=1.0,
-            top_p=1.0,
-            top_k=0,
-            max_new_tokens=max_new_tokens,
-            logits_processor=processors,
-            stopping_criteria=StoppingCriteriaList([watch]),
-            eos_token_id=policy.stop_token_ids,
-            pad_token_id=pad,
-            use_cache=True,
-        )
+        output = None
+        if len(prompts) == 1 and share_prefill and policy.share_prefill:
+            try:
+                # A cache handed in replaces whatever cache kind the model's generation config names.
+                output = policy.model.generate(**generate_args, **_prefill_shared_prompt(policy, input_ids[:1], k),
+                                               cache_implementation=None)
+            except (ValueError, TypeError, NotImplementedError) as exc:
+                policy.share_prefill = False  # this backend's generate wants its own cache: stop trying
+                warnings.warn(f"shared-prompt prefill unavailable on {policy.backend}: {exc}", stacklevel=2)
+        if output is None:
+            output = policy.model.generate(**generate_args)
     seconds = time.perf_counter() - started
     sequences = output if isinstance(output, torch.Tensor) else output.sequences
     completions = sequences[:, width:].clone().tolist()  # clone: unsloth generates under inference mode

@@ -213,6 +213,8 @@ class Trainer:
         config = self.config
         started = time.perf_counter()
         self._seed_step(step)
+        if self.policy.device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(self.policy.device)
         cursor_before = self.cursor
         first = [self._next_problem() for _ in range(config.problems_per_step)]
         self.emit(ev.StepStarted(step, first[0].task.id, first[0].task.test_input, first[0].task.test_output,
@@ -376,6 +378,8 @@ class Trainer:
             "generate_s": generate_seconds,
             "step_time_s": time.perf_counter() - started,
             "lr": self.scheduler.get_last_lr()[0],
+            "gpu_peak_gb": (torch.cuda.max_memory_allocated(self.policy.device) / 1024**3
+                            if self.policy.device.type == "cuda" else None),
             "timestamp": record["timestamp"],
         }
         self.runlog.append_metrics(metrics)
