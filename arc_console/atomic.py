@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -40,3 +42,18 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def as_write_error(exc: BaseException, target: Path) -> OSError:
+    """Libraries report a full disk in their own ways (torch.save: RuntimeError); make it an OSError
+    that says what happened, so callers handle every failed write alike."""
+    if isinstance(exc, OSError):
+        return exc
+    try:
+        free = shutil.disk_usage(target.parent if target.parent.exists() else target).free
+    except OSError:
+        free = 0
+    if free < 16 * 1024 * 1024:
+        return OSError(errno.ENOSPC, "No space left on device", str(target))
+    return OSError(errno.EIO, f"cannot write ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})",
+                   str(target))

@@ -34,6 +34,11 @@ FLAG_HELP = {
 }
 
 
+def describe_os_error(exc: OSError) -> str:
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{exc.strerror or exc}{where}"
+
+
 def add_train_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("train", help="train (live dashboard, or --headless)",
                                    description="Train on ARC tasks. Settings: preset < --config TOML < flags.")
@@ -154,7 +159,7 @@ def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None)
             raise UsageError(str(exc)) from None
         stopped = trainer.run()
     except OSError as exc:
-        print(f"arc-console: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
     finally:
         for signum, handler in previous.items():
@@ -224,6 +229,9 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
         print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
         worker.join()
     stopped = worker.stopped
+    if isinstance(worker.run_error, OSError):
+        print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)
+        return 1
     if app.failure:
         print(f"arc-console: error: {app.failure}", file=sys.stderr)
         return 1

@@ -10,7 +10,7 @@ from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
 from arc_console.engine.trainer import Trainer
 
-FAST = {"max_new_tokens": 12, "overlong_buffer": 4, "num_candidates": 4}
+FAST = {"model": "tiny-random", "max_new_tokens": 12, "overlong_buffer": 4, "num_candidates": 4}
 
 
 def make_trainer(run_dir: Path, control: RunControl | None = None, resume: Path | None = None,

@@ -86,6 +86,13 @@ def tiny_model_path() -> Path:
     return path
 
 
+def builtin_tiny_path() -> Path:
+    """The warm-started model shipped in the package (scripts/warm_start.py made it), or, in a
+    checkout without it, the random tiny model."""
+    shipped = Path(__file__).resolve().parent.parent / "builtin" / "tiny-arc"
+    return shipped if (shipped / "config.json").exists() else tiny_model_path()
+
+
 def resolve_backend(backend: str) -> str:
     if backend == "auto":
         return "unsloth" if torch.cuda.is_available() else "hf"
@@ -94,6 +101,8 @@ def resolve_backend(backend: str) -> str:
 
 def _resolve_model_path(model: str) -> str:
     if model == "tiny":
+        return str(builtin_tiny_path())
+    if model == "tiny-random":
         return str(tiny_model_path())
     path = Path(model).expanduser()
     if path.exists():

@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from arc_console.atomic import atomic_write_text, fsync_dir
+from arc_console.atomic import as_write_error, atomic_write_text, fsync_dir
 from arc_console.engine.backends import Policy
 
 WEIGHTS = "trainable.safetensors"
@@ -73,6 +73,9 @@ def save_checkpoint(checkpoints: Path, policy: Policy, optimizer: torch.optim.Op
         else:
             staging.rename(target)
         fsync_dir(checkpoints)
+    except Exception as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise as_write_error(exc, target) from None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -113,6 +116,17 @@ def read_state(checkpoint: Path) -> TrainerState:
 
 def restore_checkpoint(checkpoint: Path, policy: Policy, optimizer: torch.optim.Optimizer,
                        scheduler: torch.optim.lr_scheduler.LRScheduler) -> TrainerState:
+    try:
+        return _restore(checkpoint, policy, optimizer, scheduler)
+    except CheckpointError:
+        raise
+    except Exception as exc:  # a damaged or hostile file: safe loaders refuse it, we say which
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{checkpoint}: cannot be loaded ({type(exc).__name__}: {first_line[:200]})") from None
+
+
+def _restore(checkpoint: Path, policy: Policy, optimizer: torch.optim.Optimizer,
+             scheduler: torch.optim.lr_scheduler.LRScheduler) -> TrainerState:
     state = read_state(checkpoint)
     params = policy.trainable_parameters()
     weights = load_file(str(checkpoint / WEIGHTS))

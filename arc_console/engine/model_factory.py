@@ -42,6 +42,8 @@ SHAPES: dict[str, ModelShape] = {
     # About 0.3 M parameters: fast enough to train on a laptop CPU.
     "tiny": ModelShape(2, 64, 64, 4, 2, 16, 4, 2, None),
     "small": ModelShape(4, 256, 256, 8, 2, 32, 8, 2, None),
+    # The warm-started built-in model (about 1.8 M parameters, 7 MB in float32).
+    "tiny-arc": ModelShape(4, 128, 256, 4, 2, 32, 4, 2, None),
     # The real gpt-oss-20b shape (20.9 B parameters).
     "gpt-oss-20b": ModelShape(24, 2880, 2880, 64, 8, 64, 32, 4, 201088),
 }

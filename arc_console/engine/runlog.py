@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,20 @@ class RunLog:
         self.metrics = self.logs / "metrics.jsonl"
         for folder in (self.responses, self.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)
+        self.removed_leftovers = self._remove_leftovers()
+
+    def _remove_leftovers(self) -> list[str]:
+        """Staging folders and temporary files that a killed process left half-written."""
+        removed = []
+        for folder in (self.run_dir, self.checkpoints, self.logs, self.responses):
+            for path in folder.glob(".*"):
+                if path.name.startswith((".staging-", ".old-")) and path.is_dir():
+                    shutil.rmtree(path, ignore_errors=True)
+                    removed.append(str(path))
+                elif path.name.endswith(".tmp") and path.is_file():
+                    path.unlink(missing_ok=True)
+                    removed.append(str(path))
+        return removed
 
     def log(self, text: str, level: str = "info") -> str:
         """Append one line to training.log; returns the line as written (without the newline)."""

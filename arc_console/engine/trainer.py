@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from arc_console.arc import Task, TaskError, build_prompt, load_tasks, parse_response, score_grid, select_tasks
-from arc_console.atomic import fsync_dir
+from arc_console.atomic import as_write_error, fsync_dir
 from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
 from arc_console.engine.backends import Policy, load_policy
@@ -89,6 +89,8 @@ class Trainer:
     def setup(self) -> None:
         """Load tasks, model, optimizer and, when resuming, the checkpoint. Raises clear errors."""
         config = self.config
+        for leftover in self.runlog.removed_leftovers:
+            self._log(f"removed {leftover}, left half-written by an earlier process", "warning")
         checkpoint = find_checkpoint(self.resume_from) if self.resume_from else None
         tasks = load_tasks(config.tasks)
         if config.problems:
@@ -414,6 +416,9 @@ class Trainer:
                 shutil.rmtree(target)
             staging.rename(target)
             fsync_dir(self.run_dir)
+        except Exception as exc:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise as_write_error(exc, target) from None
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)
             raise

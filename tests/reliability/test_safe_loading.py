@@ -1,0 +1,45 @@
+"""Checkpoints load only through safe loaders: a pickle that would run code is refused, clearly."""
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+from pathlib import Path
+
+import torch
+
+from helpers import make_trainer
+
+CLI = [sys.executable, "-m", "arc_console"]
+
+
+class Exploit:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/arc-console-pwned",))
+
+
+def test_hostile_optimizer_pickle_is_refused(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    trainer, _ = make_trainer(run, max_steps=1)
+    trainer.run()
+    marker = Path("/tmp/arc-console-pwned")
+    marker.unlink(missing_ok=True)
+    optimizer_file = run / "checkpoints/step_1/optimizer.pt"
+    torch.save({"optimizer": Exploit(), "scheduler": {}}, optimizer_file, pickle_module=pickle)
+    out = subprocess.run([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "2"],
+                         capture_output=True, text=True)
+    assert out.returncode == 2, out.stderr
+    assert "cannot be loaded" in out.stderr and "Traceback" not in out.stderr
+    assert not marker.exists()
+
+
+def test_weights_are_safetensors_only(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    trainer, _ = make_trainer(run, max_steps=1, lora_r=4, lora_alpha=8, learning_rate=1e-3)
+    trainer.run()
+    checkpoint = run / "checkpoints/step_1"
+    assert (checkpoint / "trainable.safetensors").exists()
+    assert not list(checkpoint.rglob("*.bin"))
+    assert not list((run / "final_model").rglob("*.bin"))
+    json.loads((checkpoint / "trainer_state.json").read_text())

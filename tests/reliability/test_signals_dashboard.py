@@ -1,0 +1,70 @@
+"""SIGTERM and Ctrl+C stop a dashboard run cleanly: checkpoint, final model, exit 0. The app runs in a
+real pseudo-terminal at 160x50, as a person would run it."""
+
+import fcntl
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from arc_console.engine.checkpoint import latest_checkpoint
+
+CLI = [sys.executable, "-m", "arc_console"]
+
+
+def start_in_pty(run: Path) -> tuple[subprocess.Popen, int]:
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50"}
+    proc = subprocess.Popen([*CLI, "train", "--preset", "tiny", "--out", str(run), "--max-steps", "100000",
+                             "--max-new-tokens", "24", "--overlong-buffer", "4"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
+    os.close(slave)
+    return proc, master
+
+
+def read_until(master: int, proc: subprocess.Popen, predicate, timeout: float = 120) -> bytes:
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.2)
+        if ready:
+            try:
+                seen += os.read(master, 65536)
+            except OSError:
+                break
+        if predicate(seen) or proc.poll() is not None:
+            break
+    return seen
+
+
+@pytest.mark.parametrize("how", ["SIGTERM", "ctrl+c"])
+def test_dashboard_stops_cleanly(tmp_path: Path, how: str) -> None:
+    run = tmp_path / "run"
+    proc, master = start_in_pty(run)
+    try:
+        # The dashboard is up and training once a step file exists.
+        read_until(master, proc, lambda _: any((run / "logs/responses").glob("step_*.json")))
+        assert proc.poll() is None
+        if how == "SIGTERM":
+            proc.send_signal(signal.SIGTERM)
+        else:
+            os.write(master, b"\x03")
+        tail = read_until(master, proc, lambda _: proc.poll() is not None, timeout=120)
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert b"Traceback" not in tail
+    assert b"resume with: arc-console train --resume" in tail
+    checkpoint = latest_checkpoint(run / "checkpoints")
+    assert checkpoint is not None and (run / "final_model/config.json").exists()
