@@ -92,7 +92,8 @@ def test_resume_rewinds_files_written_after_the_checkpoint(tmp_path: Path) -> No
 
 def _mean_reward_rise(tmp_path: Path, toy_task_file: Path) -> tuple[float, float]:
     trainer, _ = make_trainer(tmp_path / "learn", tasks=str(toy_task_file), problems=[], max_steps=40,
-                              max_new_tokens=1, overlong_buffer=0, num_candidates=16, early_stop_perfect=0, seed=1)
+                              max_new_tokens=1, overlong_buffer=0, num_candidates=16, early_stop_perfect=0, seed=1,
+                              learning_rate=2e-3)
     trainer.run()
     rewards = [m["reward_mean"] for m in trainer.history]
     return sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10
@@ -117,7 +118,8 @@ def test_the_learning_test_fails_when_the_loss_sign_is_flipped(tmp_path, toy_tas
 
 def test_early_stop_after_perfect_solutions_on_different_problems(tmp_path, toy_tasks_folder) -> None:
     trainer, _ = make_trainer(tmp_path / "run", tasks=str(toy_tasks_folder), problems=[], max_steps=200,
-                              max_new_tokens=1, overlong_buffer=0, num_candidates=16, early_stop_perfect=2, seed=2)
+                              max_new_tokens=1, overlong_buffer=0, num_candidates=16, early_stop_perfect=2, seed=2,
+                              learning_rate=2e-3)
     stopped = trainer.run()
     assert stopped.reason == "early_stop" and stopped.step < 200
     assert len(set(stopped.perfect_problems)) == 2

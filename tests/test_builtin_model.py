@@ -1,0 +1,37 @@
+"""The warm-started built-in model: shipped, small, recorded, and answering with grids."""
+
+import json
+from pathlib import Path
+
+import torch
+
+from arc_console.arc import build_prompt, load_tasks, parse_response, score_grid
+from arc_console.engine.backends import builtin_tiny_path, load_policy
+
+SHIPPED = Path(__file__).resolve().parents[1] / "arc_console" / "builtin" / "tiny-arc"
+
+
+def test_shipped_checkpoint_is_small_and_says_how_it_was_made() -> None:
+    assert builtin_tiny_path() == SHIPPED
+    weights = SHIPPED / "model.safetensors"
+    assert weights.stat().st_size <= 10 * 1024 * 1024
+    made = json.loads((SHIPPED / "MADE.json").read_text())
+    for key in ("command", "seed", "train_seconds", "hardware", "heldout_greedy"):
+        assert key in made
+
+
+def test_it_answers_held_out_tasks_with_grids() -> None:
+    policy = load_policy("tiny", "hf", lora_r=0, lora_alpha=32, max_seq_length=2048)
+    stops = policy.stop_token_ids
+    tasks = load_tasks("synthetic-heldout")[:24]
+    scores = []
+    with torch.no_grad():
+        for task in tasks:
+            prompt = policy.tokenizer(build_prompt(task.train, task.test_input), add_special_tokens=False)["input_ids"]
+            out = policy.model.generate(torch.tensor([prompt]), max_new_tokens=40, do_sample=False,
+                                        eos_token_id=stops, pad_token_id=policy.tokenizer.pad_token_id)
+            text = policy.tokenizer.decode(out[0, len(prompt):], skip_special_tokens=False)
+            scores.append(score_grid(parse_response(text), task.test_output))
+    well_formed = sum(s.has_grid for s in scores) / len(scores)
+    accuracy = sum(s.accuracy for s in scores) / len(scores)
+    assert well_formed >= 0.75 and accuracy >= 0.25, (well_formed, accuracy)
