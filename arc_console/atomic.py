@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
@@ -57,3 +59,30 @@ def as_write_error(exc: BaseException, target: Path) -> OSError:
         return OSError(errno.ENOSPC, "No space left on device", str(target))
     return OSError(errno.EIO, f"cannot write ({type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''})",
                    str(target))
+
+
+@contextlib.contextmanager
+def staged_folder(target: Path) -> Iterator[Path]:
+    """Write a folder in a hidden staging folder beside `target`; on success it replaces `target` in
+    one rename (an older `target` is moved aside first and then removed), so readers and crashes see
+    the old folder or the new one. On failure the staging folder is removed and the error says
+    which folder could not be written."""
+    staging = Path(tempfile.mkdtemp(prefix=f".staging-{target.name}-", dir=target.parent))
+    try:
+        yield staging
+        fsync_dir(staging)
+        if target.exists():
+            old = target.with_name(f".old-{target.name}")
+            shutil.rmtree(old, ignore_errors=True)
+            target.rename(old)
+            staging.rename(target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            staging.rename(target)
+        fsync_dir(target.parent)
+    except Exception as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise as_write_error(exc, target) from None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise

@@ -119,8 +119,6 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
 def run_train(args: argparse.Namespace) -> int:
     from arc_console.cli import UsageError
     from arc_console.arc import TaskError
-    from arc_console.engine.backends import BackendError
-    from arc_console.engine.checkpoint import CheckpointError
 
     try:
         config, run_dir, checkpoint, chosen = _resolve(args)

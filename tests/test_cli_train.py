@@ -1,7 +1,6 @@
 """`arc-console train` as a user runs it: a subprocess, real files, signals, bad input."""
 
 import json
-import os
 import signal
 import subprocess
 import sys

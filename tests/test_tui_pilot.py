@@ -1,11 +1,9 @@
 """The dashboard driven by Pilot at 160x50, with a real tiny training run inside it."""
 
 import asyncio
-import json
 import threading
 from pathlib import Path
 
-from rich.text import Text
 
 from arc_console.config import SEED_PROBLEMS
 from arc_console.engine import events as ev

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +16,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from arc_console.atomic import as_write_error, atomic_write_text, fsync_dir
+from arc_console.atomic import atomic_write_text, staged_folder
 from arc_console.engine.backends import Policy
 
 WEIGHTS = "trainable.safetensors"
@@ -50,8 +48,7 @@ def checkpoint_dir(checkpoints: Path, step: int) -> Path:
 def save_checkpoint(checkpoints: Path, policy: Policy, optimizer: torch.optim.Optimizer,
                     scheduler: torch.optim.lr_scheduler.LRScheduler, state: TrainerState) -> Path:
     target = checkpoint_dir(checkpoints, state.step)
-    staging = Path(tempfile.mkdtemp(prefix=f".staging-step_{state.step}-", dir=checkpoints))
-    try:
+    with staged_folder(target) as staging:
         weights = {name: p.detach().to("cpu").contiguous() for name, p in policy.trainable_parameters().items()}
         save_file(weights, str(staging / WEIGHTS))
         if hasattr(policy.model, "peft_config"):
@@ -62,23 +59,6 @@ def save_checkpoint(checkpoints: Path, policy: Policy, optimizer: torch.optim.Op
             rng["cuda"] = torch.cuda.get_rng_state_all()
         torch.save(rng, staging / RNG)
         atomic_write_text(staging / STATE, state.to_json())
-        fsync_dir(staging)
-        if target.exists():
-            # Re-saving the same step (a stop right after a periodic save): swap, then drop the old one.
-            old = target.with_name(f".old-{target.name}")
-            shutil.rmtree(old, ignore_errors=True)
-            target.rename(old)
-            staging.rename(target)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            staging.rename(target)
-        fsync_dir(checkpoints)
-    except Exception as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise as_write_error(exc, target) from None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
     return target
 
 

@@ -6,8 +6,6 @@ It talks to the world only through events (events.py) and obeys a RunControl at 
 from __future__ import annotations
 
 import random
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -17,10 +15,10 @@ from typing import Any
 import torch
 
 from arc_console.arc import Task, TaskError, build_prompt, load_tasks, parse_response, score_grid, select_tasks
-from arc_console.atomic import as_write_error, fsync_dir
+from arc_console.atomic import staged_folder
 from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
-from arc_console.engine.backends import Policy, load_policy
+from arc_console.engine.backends import load_policy
 from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint
 from arc_console.engine.control import RunControl
 from arc_console.engine.logprobs import build_batch, completion_logprobs
@@ -408,20 +406,9 @@ class Trainer:
 
     def _save_final_model(self) -> Path:
         target = self.runlog.final_model
-        staging = Path(tempfile.mkdtemp(prefix=".staging-final_model-", dir=self.run_dir))
-        try:
+        with staged_folder(target) as staging:
             self.policy.model.save_pretrained(staging)
             self.policy.tokenizer.save_pretrained(staging)
-            if target.exists():
-                shutil.rmtree(target)
-            staging.rename(target)
-            fsync_dir(self.run_dir)
-        except Exception as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise as_write_error(exc, target) from None
-        except BaseException:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise
         self._log(f"final model saved: {target}")
         return target
 

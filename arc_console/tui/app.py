@@ -21,7 +21,7 @@ from textual.widgets import Footer
 
 from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
-from arc_console.gpu import HardwareSample, HardwareSampler
+from arc_console.gpu import HardwareSampler
 from arc_console.textsafe import one_line
 from arc_console.tui.messages import EngineEvent, HardwareSampled, RunFailed
 from arc_console.tui.run_view import RunView
