@@ -26,6 +26,7 @@ from arc_console.textsafe import one_line
 from arc_console.tui.messages import EngineEvent, HardwareSampled, RunFailed
 from arc_console.tui.run_view import RunView
 from arc_console.tui.screens.confirm_stop import ConfirmStop
+from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.screens.help import HelpScreen
 from arc_console.tui.themes import DEFAULT_THEME, ThemeError, load_theme_file, load_themes
 from arc_console.tui.widgets.candidates import CandidatesPanel
@@ -39,7 +40,7 @@ from arc_console.tui.widgets.status_bar import StatusBar
 EventSource = Callable[[ev.EventSink, threading.Event], Any]
 
 
-class ConsoleApp(App[int]):
+class ConsoleApp(GridViewActions, App[int]):
     CSS_PATH = "app.tcss"
     REDRAW_HZ = 8
     TITLE = "arc-console"
@@ -273,25 +274,9 @@ class ConsoleApp(App[int]):
         self.status_bar.show(self.view, self.mode)
         self.refresh_bindings()
 
-    def action_toggle_diff(self) -> None:
-        panel = self.candidates_panel
-        panel.diff = not panel.diff
-        panel.refresh_cards()
-
-    def action_toggle_digits(self) -> None:
-        panel = self.candidates_panel
-        panel.digits = not panel.digits
-        panel.refresh_cards()
-
     def action_cycle_problem(self) -> None:
         chosen = self.history_plot.cycle_problem()
         self.notify(f"accuracy history: {chosen or 'all problems'}", timeout=2)
-
-    def action_next_theme(self) -> None:
-        names = self.theme_names or [self.theme]
-        position = names.index(self.theme) if self.theme in names else -1
-        self.theme = names[(position + 1) % len(names)]
-        self.notify(f"theme: {self.theme}", timeout=2)
 
     def action_help(self) -> None:
         rows = self.HELP_ROWS if self.mode == "train" else [r for r in self.HELP_ROWS if r[0] not in ("p", "s", "Ctrl+C")]

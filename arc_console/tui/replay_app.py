@@ -17,6 +17,7 @@ from textual.widgets import Footer, Static
 from arc_console.arc.parse import split_channels
 from arc_console.runfiles import RunFileError, StepFile, load_step_file, read_metrics
 from arc_console.textsafe import one_line, visible
+from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.screens.help import HelpScreen
 from arc_console.tui.themes import DEFAULT_THEME, load_themes
 from arc_console.tui.widgets.candidates import CandidatesPanel
@@ -47,7 +48,7 @@ def response_text(candidate: dict[str, Any] | None) -> Text:
     return text
 
 
-class ReplayApp(App[int]):
+class ReplayApp(GridViewActions, App[int]):
     CSS = """
     #header { height: 1; background: $panel; }
     AccuracyHistory { height: 12; }
@@ -100,6 +101,7 @@ class ReplayApp(App[int]):
         wanted = self.requested_theme or DEFAULT_THEME
         self.theme = wanted if wanted in self.available_themes else DEFAULT_THEME
         self.query_one("#response-scroll").border_title = "response"
+        self.candidates_panel = self.query_one(CandidatesPanel)
         self.load_current()
 
     # ------------------------------------------------------------ loading and drawing
@@ -124,7 +126,7 @@ class ReplayApp(App[int]):
         header = Text(no_wrap=True, overflow="ellipsis")
         header.append(" replay ", style="bold reverse")
         header.append(f" {self.index + 1}/{len(self.files)} ", style="dim")
-        panel = self.query_one(CandidatesPanel)
+        panel = self.candidates_panel
         if self.record is None:
             header.append(f" {one_line(str(step_file.path), 120)} ")
             self.query_one("#response-text", Static).update(Text(self.error or "", style="bold red"))
@@ -167,21 +169,6 @@ class ReplayApp(App[int]):
     def action_best(self) -> None:
         self.selected = self._best_index()
         self.redraw()
-
-    def action_toggle_diff(self) -> None:
-        panel = self.query_one(CandidatesPanel)
-        panel.diff = not panel.diff
-        panel.refresh_cards()
-
-    def action_toggle_digits(self) -> None:
-        panel = self.query_one(CandidatesPanel)
-        panel.digits = not panel.digits
-        panel.refresh_cards()
-
-    def action_next_theme(self) -> None:
-        names = self.theme_names or [self.theme]
-        position = names.index(self.theme) if self.theme in names else -1
-        self.theme = names[(position + 1) % len(names)]
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.HELP_ROWS))

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from arc_console.gpu import HardwareSample
 
@@ -51,13 +52,22 @@ def hardware_table(sample: HardwareSample) -> Table:
     return table
 
 
-class GpuPanel(Static):
+class GpuPanel(Widget):
+    """Fixed-size panel (its size comes from the layout): a new sample repaints it, no layout pass."""
+
     DEFAULT_CSS = "GpuPanel { border: round $primary; padding: 0 1; height: 100%; }"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._body: RenderableType = Text("sampling …", style="dim")
 
     def on_mount(self) -> None:
         self.border_title = "hardware"
-        self.update(Text("sampling …", style="dim"))
 
     def show(self, sample: HardwareSample) -> None:
         self.border_title = "GPU" if sample.gpus else "hardware (no GPU)"
-        self.update(hardware_table(sample))
+        self._body = hardware_table(sample)
+        self.refresh()
+
+    def render(self) -> RenderableType:
+        return self._body

@@ -10,6 +10,10 @@ from arc_console.tui.grid_render import Grid, grid_size, render_grid
 CARD_CHROME = (4, 2)  # border + padding: extra (columns, rows) around the grid
 
 
+def _frozen(grid: Grid | None) -> tuple | None:
+    return None if grid is None else tuple(map(tuple, grid))
+
+
 class GridCard(Static):
     DEFAULT_CSS = """
     GridCard { width: auto; min-width: 14; height: auto; border: round $panel-lighten-2; padding: 0 1; margin: 0 1 0 0; }
@@ -22,9 +26,15 @@ class GridCard(Static):
     def __init__(self, **kwargs: object) -> None:
         super().__init__("", **kwargs)
         self.grid_data: Grid | None = None
+        self._shown: tuple | None = None
 
     def show_grid(self, grid: Grid | None, title: str, subtitle: str = "", mode: str = "full", digits: bool = False,
                   diff_against: Grid | None = None, note: str = "") -> None:
+        # Redraws come several times a second; an unchanged card must not cost a layout pass.
+        key = (title, subtitle, mode, digits, note, _frozen(grid), _frozen(diff_against))
+        if key == self._shown:
+            return
+        self._shown = key
         self.grid_data = grid
         self.border_title = Text(title)
         self.border_subtitle = Text(subtitle)

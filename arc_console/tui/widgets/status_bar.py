@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.widget import Widget
 
 from arc_console.headless import format_duration
 from arc_console.textsafe import one_line
@@ -48,8 +48,21 @@ def status_text(view: RunView, mode: str) -> Text:
     return text
 
 
-class StatusBar(Static):
-    DEFAULT_CSS = "StatusBar { height: 1; background: $panel; }"
+class StatusBar(Widget):
+    """A fixed one-line bar: updates repaint it without a layout pass (Static.update would re-layout
+    the whole screen, several times a second while generating)."""
+
+    DEFAULT_CSS = "StatusBar { height: 1; width: 1fr; background: $panel; }"
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self._text = Text()
 
     def show(self, view: RunView, mode: str) -> None:
-        self.update(status_text(view, mode))
+        text = status_text(view, mode)
+        if text.plain != self._text.plain or text.spans != self._text.spans:
+            self._text = text
+            self.refresh()
+
+    def render(self) -> Text:
+        return self._text
