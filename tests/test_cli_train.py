@@ -22,7 +22,7 @@ def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "preset tiny" in out.stderr
     lines = [line for line in out.stdout.splitlines() if line.startswith("step ")]
-    assert len(lines) == 5 and lines[0].startswith("step 1/5 af902bf9") and "ETA" in lines[0]
+    assert len(lines) == 5 and lines[0].startswith("step 1/5 6150a2bd") and "ETA" in lines[0]
     assert f"resume with: arc-console train --resume {run}" in out.stdout
     assert len(list((run / "logs/responses").glob("step_*.json"))) == 5
     # A finished run is extended by resuming with a larger --max-steps; its saved settings carry over.
