@@ -186,3 +186,15 @@ async def test_real_hardware_panel_without_gpu() -> None:
         assert str(panel.border_title) == "hardware (no GPU)"
         screen = app.export_screenshot().replace("&#160;", " ")
         assert "no NVIDIA GPU" in screen and "CPU" in screen and "RAM" in screen
+
+
+async def test_a_redraw_racing_shutdown_is_harmless() -> None:
+    # CI once saw the redraw timer fire while the panels were being removed at exit.
+    app = ConsoleApp(replay_source(step_events()), sampler_factory=FixedSampler)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        panel = app.candidates_panel
+        await panel.remove()
+        panel.refresh_cards()
+        app._dirty.add("candidates")
+        app._redraw()

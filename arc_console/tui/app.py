@@ -184,6 +184,8 @@ class ConsoleApp(GridViewActions, App[int]):
             self._on_stopped(event)
 
     def _redraw(self) -> None:
+        if not self.is_running:  # shutting down: the panels may already be gone
+            return
         dirty, self._dirty = self._dirty, set()
         view = self.view
         if "status" in dirty:

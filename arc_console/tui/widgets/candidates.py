@@ -60,14 +60,21 @@ class CandidatesPanel(Vertical):
         self.diff = False
         self.digits = False
         self.selected_id: int | None = None  # replay: the candidate whose text is shown
+        self._candidate_card_list: list[GridCard] = []
         self._state: tuple[int, str, Grid, Grid, list[float], list[dict[str, Any]], int | None] | None = None
 
     def compose(self) -> ComposeResult:
-        with HorizontalScroll(id="cards"):
-            yield Static("waiting for the first step …", id="cards-empty")
-            yield GridCard(id="card-input")
-            yield GridCard(id="card-target")
-        yield Static(id="response")
+        # The children are held, not queried: a redraw can race the app's shutdown, when queries find nothing.
+        self._cards_row = HorizontalScroll(id="cards")
+        self._empty_note = Static("waiting for the first step …", id="cards-empty")
+        self._input_card = GridCard(id="card-input")
+        self._target_card = GridCard(id="card-target")
+        self._response = Static(id="response")
+        with self._cards_row:
+            yield self._empty_note
+            yield self._input_card
+            yield self._target_card
+        yield self._response
 
     def show_step(self, step: int, problem_id: str, test_input: Grid, target: Grid, temperatures: list[float],
                   candidates: list[dict[str, Any]], best_id: int | None) -> None:
@@ -78,20 +85,20 @@ class CandidatesPanel(Vertical):
         self.refresh_cards()
 
     def refresh_cards(self) -> None:
-        if self._state is None:
+        if self._state is None or not self.is_attached:
             return
         step, problem_id, test_input, target, temperatures, candidates, best_id = self._state
-        self.query_one("#cards-empty").display = not target
+        self._empty_note.display = not target
         count = max(len(temperatures), len(candidates))
         cards = self._candidate_cards(count)
         grids = [test_input, target] + [c.get("predicted_grid") for c in candidates] + [None] * (count - len(candidates))
         # Digits need two characters per cell: they force the full size (the panel then scrolls).
-        cards_area = self.query_one("#cards").size
+        cards_area = self._cards_row.size
         mode = "full" if self.digits else choose_mode(grids, cards_area.width, cards_area.height)
         self.border_title = f"step {step} · {problem_id} · input · target · {count} candidates"
         self.border_subtitle = "★ best  ✓ perfect  ▢ wrong size  — no grid" + ("  · diff: ×× wrong cells" if self.diff else "")
-        self.query_one("#card-input", GridCard).show_grid(test_input, "input", mode=mode, digits=self.digits)
-        self.query_one("#card-target", GridCard).show_grid(target, "target", mode=mode, digits=self.digits)
+        self._input_card.show_grid(test_input, "input", mode=mode, digits=self.digits)
+        self._target_card.show_grid(target, "target", mode=mode, digits=self.digits)
         for index, card in enumerate(cards):
             card.display = index < count
             if index >= count:
@@ -113,12 +120,11 @@ class CandidatesPanel(Vertical):
 
         wanted = self.selected_id if self.selected_id is not None else best_id
         shown = next((c for c in candidates if c.get("candidate_id") == wanted), candidates[-1] if candidates else None)
-        self.query_one("#response", Static).update(response_preview(shown, best_id))
+        self._response.update(response_preview(shown, best_id))
 
     def _candidate_cards(self, count: int) -> list[GridCard]:
-        cards = list(self.query("GridCard.candidate").results(GridCard))
-        if len(cards) < count:
-            new = [GridCard(classes="candidate") for _ in range(count - len(cards))]
-            self.query_one("#cards").mount_all(new)
-            cards += new
-        return cards
+        if len(self._candidate_card_list) < count:
+            new = [GridCard(classes="candidate") for _ in range(count - len(self._candidate_card_list))]
+            self._cards_row.mount_all(new)
+            self._candidate_card_list += new
+        return self._candidate_card_list
