@@ -11,6 +11,8 @@ from typing import Any
 # The seed cycled over 5 ARC-AGI-1 training problems; af902bf9 is the one its README shows.
 SEED_PROBLEMS = ["6150a2bd", "3c9b0459", "25ff71a9", "a85d4709", "af902bf9"]
 OBJECTIVES = ("dapo", "grpo", "preference")
+ROLLOUT_ENGINES = ("auto", "static", "generate")
+ROLLOUT_EXPERTS = ("packed", "bf16")
 BACKENDS = ("auto", "hf", "unsloth")
 
 
@@ -52,6 +54,12 @@ class TrainConfig:
     lora_alpha: int = 32
     load_in_4bit: bool = True  # unsloth backend only
     logprob_chunk_tokens: int = 256  # log-probs are computed this many tokens at a time
+    # static: the preallocated-cache engine (CUDA graphs on a GPU); generate: transformers' generate;
+    # auto: static for GPT-OSS models, generate otherwise.
+    rollout_engine: str = "auto"
+    # The static engine's MoE weights on a 4-bit model: packed (dequantized layer by layer, about
+    # 1.6 GB extra on 20B) or bf16 (one copy of every expert, about 38 GB extra on 20B, faster).
+    rollout_experts: str = "packed"
     seed: int = 0
 
     def temperatures(self) -> list[float]:
@@ -195,3 +203,7 @@ def validate(config: TrainConfig) -> None:
     require(config.lora_r >= 0 and config.lora_alpha > 0, "lora_r must be 0 or more and lora_alpha positive")
     require(config.logprob_chunk_tokens >= 1, "logprob_chunk_tokens must be at least 1")
     require(bool(config.model), "model must not be empty")
+    require(config.rollout_engine in ROLLOUT_ENGINES,
+            f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, got {config.rollout_engine!r}")
+    require(config.rollout_experts in ROLLOUT_EXPERTS,
+            f"rollout_experts must be one of {', '.join(ROLLOUT_EXPERTS)}, got {config.rollout_experts!r}")

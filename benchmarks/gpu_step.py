@@ -4,9 +4,12 @@
 
 DIR is a GPT-OSS checkpoint, e.g. from `arc-console make-model --shape gpt-oss-20b --out DIR`.
 Measures: load time and memory; 8 candidates x N new tokens in ONE batched generate with
-per-candidate temperatures; the same 8 one by one (as the seed did; fewer tokens each, the rate
-is per token); forward+backward of the DAPO loss over the 8 sequences (first call and warm); the
-peak memory of rollout + update. The prompt is ARC-AGI-1 af902bf9, cut to fit 2048 - N tokens as
+per-candidate temperatures (Unsloth's generate: the baseline); the same 8 one by one (as the seed
+did; fewer tokens each, the rate is per token); every route of the static rollout engine side by
+side (CUDA graphs or eager, grouped or dense experts, experts kept 4-bit or copied to bf16), each
+with the largest |log-prob difference| from the trainer's forward pass on its sampled tokens;
+P problems x 8 candidates per rollout for P = 1, 2, 4, 8 on the default route; forward+backward
+of the DAPO loss over the 8 sequences (first call and warm); the peak memory of rollout + update. The prompt is ARC-AGI-1 af902bf9, cut to fit 2048 - N tokens as
 the trainer does. Writes JSON and a markdown table to --out-dir (default benchmarks/results).
 """
 
@@ -28,6 +31,7 @@ from arc_console.engine.backends import load_policy
 from arc_console.engine.logprobs import build_batch, completion_logprobs
 from arc_console.engine.objectives import dapo_loss, group_advantages
 from arc_console.engine.rollout import generate_candidates
+from arc_console.engine.static_rollout import StaticRolloutEngine
 
 GB = 1024**3
 
@@ -37,14 +41,89 @@ def synchronize() -> None:
         torch.cuda.synchronize()
 
 
-def fitted_prompt(tokenizer, budget: int) -> tuple[str, int]:
-    (task,) = select_tasks(load_tasks("arc1-training"), ["af902bf9"])
+def fitted_prompt(tokenizer, budget: int, task_id: str = "af902bf9") -> tuple[str, int]:
+    (task,) = select_tasks(load_tasks("arc1-training"), [task_id])
     for used in range(len(task.train), 0, -1):
         prompt = build_prompt(task.train[:used], task.test_input)
         length = len(tokenizer(prompt, add_special_tokens=False)["input_ids"])
         if length <= budget:
             return prompt, length
-    raise SystemExit("af902bf9 does not fit the budget")
+    raise SystemExit(f"{task_id} does not fit the budget")
+
+
+ROUTES = {  # name -> StaticRolloutEngine arguments; the first is the trainer's default on a GPU
+    "static_graphs_grouped_packed4bit": dict(use_graphs=True, grouped_experts=True, keep_experts_packed=True),
+    "static_graphs_dense_packed4bit": dict(use_graphs=True, grouped_experts=False, keep_experts_packed=True),
+    "static_graphs_grouped_bf16": dict(use_graphs=True, grouped_experts=True, keep_experts_packed=False),
+    "static_graphs_dense_bf16": dict(use_graphs=True, grouped_experts=False, keep_experts_packed=False),
+    "static_eager_grouped_packed4bit": dict(use_graphs=False, grouped_experts=True, keep_experts_packed=True),
+}
+DEFAULT_ROUTE = "static_graphs_grouped_packed4bit"
+
+
+def max_logprob_difference(policy, rollout, temps: list[float], chunk: int) -> float:
+    """Largest |engine log-prob - trainer log-prob| over the sampled tokens."""
+    samples = rollout.samples
+    batch = build_batch([rollout.prompt_ids[s.group] for s in samples], [s.completion_ids for s in samples],
+                        [s.temperature for s in samples], policy.tokenizer.pad_token_id, policy.device)
+    policy.for_training()
+    trainer, _ = completion_logprobs(policy, batch, chunk, with_grad=False)
+    worst = 0.0
+    for row, sample in enumerate(samples):
+        engine = torch.tensor(sample.logprobs, device=trainer.device)
+        worst = max(worst, (engine - trainer[row, : sample.num_tokens]).abs().max().item())
+    return worst
+
+
+def timed_rollout(policy, prompts: list[str], temps: list[float], new_tokens: int) -> tuple[object, float, float]:
+    """(rollout, tokens per second, peak GB during it)."""
+    torch.cuda.reset_peak_memory_stats()
+    synchronize()
+    started = time.perf_counter()
+    rollout = generate_candidates(policy, prompts, temps, new_tokens)
+    synchronize()
+    return rollout, rollout.tokens_generated / (time.perf_counter() - started), torch.cuda.max_memory_allocated() / GB
+
+
+def measure_routes(policy, prompt: str, temps: list[float], new_tokens: int, eager_tokens: int, chunk: int,
+                   result: dict) -> None:
+    result["rollout_routes"], result["rollout_route_details"] = {}, {}
+    for name, options in ROUTES.items():
+        tokens = new_tokens if options["use_graphs"] else eager_tokens
+        detail: dict = {"new_tokens": tokens, **options}
+        try:
+            policy.rollout_engine, policy.static_engine = "static", StaticRolloutEngine(policy, **options)
+            started = time.perf_counter()
+            generate_candidates(policy, [prompt], temps, tokens)  # builds the weights view, captures the graph
+            detail["first_call_s"] = time.perf_counter() - started
+            rollout, rate, peak = timed_rollout(policy, [prompt], temps, tokens)
+            detail.update(tok_s=rate, peak_gb=peak, engine_gb=policy.static_engine.memory_bytes() / GB,
+                          max_abs_logprob_diff=max_logprob_difference(policy, rollout, temps, chunk))
+            result["rollout_routes"][name] = rate
+        except Exception as exc:  # a route that fails on this GPU is reported, not fatal
+            detail["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        result["rollout_route_details"][name] = detail
+        print(name, json.dumps(detail), flush=True)
+        policy.static_engine = None
+        torch.cuda.empty_cache()
+
+
+def measure_problems_per_step(policy, temps: list[float], new_tokens: int, budget: int, result: dict) -> None:
+    policy.rollout_engine, policy.static_engine = "static", StaticRolloutEngine(policy, **ROUTES[DEFAULT_ROUTE])
+    task_ids = ["af902bf9", "6150a2bd", "3c9b0459", "25ff71a9", "a85d4709", "d4469b4b", "a416b8f3", "b1948b0a"]
+    prompts = [fitted_prompt(policy.tokenizer, budget, task_id)[0] for task_id in task_ids]
+    result["problems_per_step"], result["problems_per_step_seconds"] = {}, {}
+    for count in (1, 2, 4, 8):
+        try:
+            generate_candidates(policy, prompts[:count], temps, 8)  # capture this batch size's graph
+            rollout, rate, peak = timed_rollout(policy, prompts[:count], temps, new_tokens)
+            result["problems_per_step"][count] = rate
+            result["problems_per_step_seconds"][count] = rollout.seconds
+            result[f"peak_rollout_p{count}_gb"] = peak
+        except Exception as exc:
+            result["problems_per_step"][count] = f"{type(exc).__name__}: {str(exc)[:200]}"
+        print("P", count, result["problems_per_step"][count], flush=True)
+
 
 
 def versions() -> dict[str, str]:
@@ -62,8 +141,9 @@ def main() -> None:
     parser.add_argument("--model", required=True)
     parser.add_argument("--backend", default="unsloth")
     parser.add_argument("--new-tokens", type=int, default=512)
-    parser.add_argument("--sequential-tokens", type=int, default=128)
+    parser.add_argument("--sequential-tokens", type=int, default=32)
     parser.add_argument("--max-seq-length", type=int, default=2048)
+    parser.add_argument("--eager-tokens", type=int, default=64, help="new tokens for the (slow) eager route")
     parser.add_argument("--logprob-chunk", type=int, default=256, help="tokens per log-prob chunk (the trainer's default)")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
@@ -83,6 +163,7 @@ def main() -> None:
     prompt, prompt_tokens = fitted_prompt(policy.tokenizer, args.max_seq_length - args.new_tokens)
     result["prompt_tokens"] = prompt_tokens
 
+    policy.rollout_engine = "generate"  # Unsloth's (or transformers') generate: the baseline
     generate_candidates(policy, [prompt], temps, 8)  # warm-up
     # The shared-prompt prefill must sample exactly what K separate prefills sample.
     torch.manual_seed(0)
@@ -93,20 +174,40 @@ def main() -> None:
     torch.cuda.reset_peak_memory_stats()
     synchronize()
     started = time.perf_counter()
-    unshared = generate_candidates(policy, [prompt], temps, args.new_tokens, share_prefill=False)
-    synchronize()
-    result["rollout_unshared_prefill_tok_s"] = unshared.tokens_generated / (time.perf_counter() - started)
-    result["peak_rollout_unshared_prefill_gb"] = torch.cuda.max_memory_allocated() / GB
-    torch.cuda.reset_peak_memory_stats()
-    synchronize()
-    started = time.perf_counter()
     rollout = generate_candidates(policy, [prompt], temps, args.new_tokens)
     synchronize()
     seconds = time.perf_counter() - started
+    result["baseline_generate_tokens"] = rollout.tokens_generated
+    result["baseline_generate_s"] = seconds
+    result["baseline_unsloth_generate_tok_s"] = rollout.tokens_generated / seconds
+    result["peak_rollout_generate_gb"] = torch.cuda.max_memory_allocated() / GB
+
+    tokens = 0
+    synchronize()
+    started = time.perf_counter()
+    for temperature in temps:
+        tokens += generate_candidates(policy, [prompt], [temperature], args.sequential_tokens).tokens_generated
+    synchronize()
+    result["rollout_sequential_tokens"] = tokens
+    result["rollout_sequential_tok_s"] = tokens / (time.perf_counter() - started)
+
+    measure_routes(policy, prompt, temps, args.new_tokens, args.eager_tokens, args.logprob_chunk, result)
+    measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length - args.new_tokens, result)
+
+    # The default route's rollout feeds the update, and sets the step's rollout peak.
+    route = DEFAULT_ROUTE
+    try:
+        policy.rollout_engine, policy.static_engine = "static", StaticRolloutEngine(policy, **ROUTES[route])
+        generate_candidates(policy, [prompt], temps, 8)
+    except Exception as exc:  # keep measuring the update on the generate path, and say so
+        result["default_route_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+        route, policy.rollout_engine = "generate", "generate"
+    rollout, rate, peak = timed_rollout(policy, [prompt], temps, args.new_tokens)
     result["rollout_batched_tokens"] = rollout.tokens_generated
-    result["rollout_batched_s"] = seconds
-    result["rollout_batched_tok_s"] = rollout.tokens_generated / seconds
-    result["peak_rollout_gb"] = torch.cuda.max_memory_allocated() / GB
+    result["rollout_batched_tok_s"] = rate
+    result["rollout_batched_route"] = route
+    result["peak_rollout_gb"] = peak
+    result["speedup_over_baseline"] = rate / result["baseline_unsloth_generate_tok_s"]
     torch.cuda.reset_peak_memory_stats()
 
     # The update the trainer makes: DAPO over the 8 sequences, LoRA parameters, AdamW.
@@ -134,14 +235,6 @@ def main() -> None:
     result["peak_step_reserved_gb"] = torch.cuda.max_memory_reserved() / GB
     result["logprob_chunk_tokens"] = args.logprob_chunk
 
-    tokens = 0
-    synchronize()
-    started = time.perf_counter()
-    for temperature in temps:
-        tokens += generate_candidates(policy, [prompt], [temperature], args.sequential_tokens).tokens_generated
-    synchronize()
-    result["rollout_sequential_tokens"] = tokens
-    result["rollout_sequential_tok_s"] = tokens / (time.perf_counter() - started)
     result["batched_over_sequential"] = result["rollout_batched_tok_s"] / result["rollout_sequential_tok_s"]
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
@@ -150,9 +243,18 @@ def main() -> None:
     rows = [("GPU", result["gpu"]), ("load", f"{result['load_s']:.1f} s"),
             ("memory after load", f"{result['mem_after_load_gb']:.1f} GB"),
             ("prompt", f"{prompt_tokens} tokens"),
-            (f"rollout, 8 x {args.new_tokens} tokens, one batched generate", f"{result['rollout_batched_tok_s']:.1f} tok/s"),
+            (f"rollout, 8 x {args.new_tokens} tokens, Unsloth's batched generate (baseline)",
+             f"{result['baseline_unsloth_generate_tok_s']:.1f} tok/s"),
+            (f"rollout, 8 x {args.new_tokens} tokens, default route ({result['rollout_batched_route']})",
+             f"{result['rollout_batched_tok_s']:.1f} tok/s = {result['speedup_over_baseline']:.1f}x the baseline"),
+            *[(f"route {name}", f"{d['tok_s']:.1f} tok/s, engine {d['engine_gb']:.1f} GB, peak {d['peak_gb']:.1f} GB, "
+               f"max |logprob diff| {d['max_abs_logprob_diff']:.3g}" if "tok_s" in d else d.get("error", "?"))
+              for name, d in result["rollout_route_details"].items()],
+            *[(f"{count} problems x 8 candidates, default route",
+               f"{rate:.1f} tok/s, {result['problems_per_step_seconds'][count]:.1f} s" if isinstance(rate, float) else rate)
+              for count, rate in result["problems_per_step"].items()],
             (f"rollout, the 8 one by one ({args.sequential_tokens} tokens each)", f"{result['rollout_sequential_tok_s']:.1f} tok/s"),
-            ("batched / one by one", f"{result['batched_over_sequential']:.1f}x"),
+            ("default route / one by one", f"{result['batched_over_sequential']:.1f}x"),
             ("forward + backward, 8 sequences (warm; first call)", f"{result['fwd_bwd_s']:.2f} s; {result['fwd_bwd_first_s']:.1f} s"),
             ("peak memory, rollout + update", f"{result['peak_step_gb']:.1f} GB allocated (rollout {result['peak_rollout_gb']:.1f}, "
              f"update {result['peak_update_gb']:.1f}), {result['peak_step_reserved_gb']:.1f} GB reserved")]

@@ -142,15 +142,14 @@ def test_several_updates_per_rollout_make_clipping_live(tmp_path: Path, toy_task
 
 
 def test_dynamic_sampling_skips_equal_groups_and_refills(tmp_path: Path) -> None:
-    # A random tiny model almost never answers with a grid on real ARC problems: every candidate
-    # gets the same no-grid reward unless lengths differ, so use no overlong shaping and 1 token.
-    trainer, _ = make_trainer(tmp_path / "one", max_steps=2, max_new_tokens=1, overlong_buffer=0)
+    # At one near-zero temperature every candidate is the argmax answer: equal rewards, nothing to learn.
+    same = dict(max_new_tokens=2, overlong_buffer=0, temperature_min=1e-4, temperature_max=1e-4)
+    trainer, _ = make_trainer(tmp_path / "one", max_steps=2, **same)
     trainer.run()
     assert all(m["loss"] is None and m["skipped_groups"] == 1 for m in trainer.history)
     record = json.loads((tmp_path / "one/logs/responses/step_001.json").read_text())
     assert record["skipped"] is True
-    trainer, _ = make_trainer(tmp_path / "many", max_steps=1, max_new_tokens=1, overlong_buffer=0,
-                              problems_per_step=2, max_extra_draws=3)
+    trainer, _ = make_trainer(tmp_path / "many", max_steps=1, problems_per_step=2, max_extra_draws=3, **same)
     trainer.run()
     (metrics,) = trainer.history
     assert metrics["groups"] == 5 and metrics["skipped_groups"] == 5  # 2 drawn, 3 extra, none informative

@@ -25,6 +25,7 @@ class Sample:
     completion_ids: list[int]  # sampled tokens, the stop token included when there is one
     text: str  # the completion as text, without its stop token
     truncated: bool  # hit max_new_tokens without a stop token
+    logprobs: list[float] | None = None  # per completion token at its temperature, when the engine reports them
 
     @property
     def num_tokens(self) -> int:
@@ -111,7 +112,17 @@ def generate_candidates(
     on_progress: ProgressCallback | None = None,
     share_prefill: bool = True,
 ) -> Rollout:
-    """len(temperatures) candidates for every prompt, all rows in one generate call."""
+    """len(temperatures) candidates for every prompt, all rows in one batch.
+
+    The policy's rollout engine decides how: transformers' generate, or the static engine
+    (static_rollout.py: a preallocated cache and CUDA-graph decode steps).
+    """
+    if policy.rollout_engine == "static":
+        from arc_console.engine.static_rollout import StaticRolloutEngine  # imported here: it imports this module
+
+        if policy.static_engine is None:
+            policy.static_engine = StaticRolloutEngine(policy)
+        return policy.static_engine.generate(prompts, temperatures, max_new_tokens, top_p, control, on_progress)
     tokenizer = policy.tokenizer
     prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     k = len(temperatures)

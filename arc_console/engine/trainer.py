@@ -18,13 +18,14 @@ from arc_console.arc import Task, TaskError, build_prompt, load_tasks, parse_res
 from arc_console.atomic import staged_folder
 from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
-from arc_console.engine.backends import load_policy
+from arc_console.engine.backends import BackendError, load_policy
 from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint
 from arc_console.engine.control import RunControl
 from arc_console.engine.logprobs import build_batch, completion_logprobs
 from arc_console.engine.objectives import dapo_loss, grpo_loss, group_advantages, informative_groups, preference_loss
 from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty
 from arc_console.engine.rollout import Rollout, Sample, generate_candidates
+from arc_console.engine.static_rollout import StaticRolloutEngine
 from arc_console.engine.runlog import RunLog
 
 
@@ -100,6 +101,7 @@ class Trainer:
         trainable = sum(p.numel() for p in self.policy.trainable_parameters().values())
         self._log(f"model ready in {time.perf_counter() - started:.1f}s on {self.device_name()}: "
                   f"{trainable:,} trainable parameters ({'LoRA r=%d' % config.lora_r if config.lora_r else 'all weights'})")
+        self._choose_rollout_engine()
         self.problems = self._fit_prompts(tasks)
         self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters().values(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
@@ -114,6 +116,19 @@ class Trainer:
             removed = self.runlog.rewind_to(state.step)
             self._log(f"resumed from {checkpoint} at step {state.step}"
                       + (f"; step files {removed[0]}..{removed[-1]} will be rewritten" if removed else ""))
+
+    def _choose_rollout_engine(self) -> None:
+        config, policy = self.config, self.policy
+        gpt_oss = getattr(policy.base_causal_lm().config, "model_type", None) == "gpt_oss"
+        engine = config.rollout_engine if config.rollout_engine != "auto" else ("static" if gpt_oss else "generate")
+        if engine == "static" and not gpt_oss:
+            raise BackendError("rollout_engine static runs GPT-OSS models only; use --rollout-engine generate")
+        policy.rollout_engine = engine
+        if engine == "static":
+            policy.static_engine = StaticRolloutEngine(policy, keep_experts_packed=config.rollout_experts == "packed")
+            self._log(f"rollouts: {policy.static_engine.describe()}")
+        else:
+            self._log("rollouts: transformers' generate")
 
     def _fit_prompts(self, tasks: list[Task]) -> list[Problem]:
         """Each task's prompt within max_seq_length - max_new_tokens tokens, dropping train examples if needed."""

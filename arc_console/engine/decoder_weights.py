@@ -1,0 +1,245 @@
+"""A GPT-OSS policy's weights as plain tensors for the static decoder.
+
+The decoder reads the model's own tensors wherever they serve as they are, so training updates
+(LoRA adapters, or every weight when there is no LoRA) reach it with no copying. It copies only
+what it cannot compute with directly: 4-bit weights (dequantized once; the base never trains) and
+Unsloth's per-expert Linear layers (stacked into one [experts, in, out] tensor per projection).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+
+@dataclass
+class PackedExperts:
+    """One projection of a layer's experts left in bitsandbytes 4-bit, expert by expert (Unsloth's layout).
+
+    `dequantize_into` fills a shared [experts * out_features, in_features] buffer when the layer
+    runs, so the experts cost their 4-bit size plus one buffer instead of a bf16 copy each.
+    """
+
+    packed: list[torch.Tensor]  # each expert's packed weight, the model's own storage
+    absmax: list[torch.Tensor]  # each expert's block scales in float32 (nested scales resolved once)
+    blocksize: int
+    quant_type: str
+    out_features: int
+    in_features: int
+
+    def dequantize_into(self, out: torch.Tensor) -> None:
+        rows = self.out_features
+        for expert, (packed, absmax) in enumerate(zip(self.packed, self.absmax)):
+            torch.ops.bitsandbytes.dequantize_4bit.out(packed, absmax, self.blocksize, self.quant_type,
+                                                       (rows, self.in_features), out.dtype,
+                                                       out=out[expert * rows : (expert + 1) * rows])
+
+
+class UnsupportedModel(RuntimeError):
+    """The static decoder cannot run this model; the message says why."""
+
+
+@dataclass
+class Projection:
+    """y = x W^T + b, plus the live LoRA term scale * (x A^T) B^T when an adapter is active."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    lora_a: torch.Tensor | None = None
+    lora_b: torch.Tensor | None = None
+    lora_scale: float = 0.0
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.linear(x, self.weight, self.bias)
+        if self.lora_a is not None and self.lora_b is not None:
+            low_rank = F.linear(F.linear(x.to(self.lora_a.dtype), self.lora_a), self.lora_b)
+            y = y + (low_rank * self.lora_scale).to(y.dtype)
+        return y
+
+
+@dataclass
+class LayerWeights:
+    input_norm: torch.Tensor
+    post_attention_norm: torch.Tensor
+    q: Projection
+    k: Projection
+    v: Projection
+    o: Projection
+    sinks: torch.Tensor
+    sliding_window: int | None
+    router_weight: torch.Tensor
+    router_bias: torch.Tensor
+    gate_up: torch.Tensor | PackedExperts  # [experts, hidden, 2 * intermediate], gate and up interleaved
+    gate_up_bias: torch.Tensor  # [experts, 2 * intermediate]
+    down: torch.Tensor | PackedExperts  # [experts, intermediate, hidden]
+    down_bias: torch.Tensor  # [experts, hidden]
+
+
+@dataclass
+class DecoderWeights:
+    embed: torch.Tensor
+    layers: list[LayerWeights]
+    final_norm: torch.Tensor
+    lm_head: torch.Tensor
+    cos: torch.Tensor  # [max_positions, head_dim / 2], rotary tables in the compute dtype
+    sin: torch.Tensor
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    experts_per_token: int
+    rms_eps: float
+    swiglu_alpha: float
+    swiglu_limit: float
+    copied_bytes: int = 0  # memory the decoder holds beyond the model's own tensors
+    dtype: torch.dtype = field(default=torch.float32)
+
+    @property
+    def num_experts(self) -> int:
+        return self.layers[0].gate_up_bias.shape[0]
+
+    @property
+    def packed_experts(self) -> bool:
+        return isinstance(self.layers[0].gate_up, PackedExperts)
+
+
+def _dense(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """The weight as a plain tensor of `dtype`: 4-bit bitsandbytes weights dequantized, others as they are."""
+    quant_state = getattr(weight, "quant_state", None)
+    if quant_state is not None:
+        import bitsandbytes.functional as bnb_functional
+
+        return bnb_functional.dequantize_4bit(weight.data, quant_state).to(dtype)
+    return weight.detach().to(dtype)
+
+
+def _projection(module: Any, dtype: torch.dtype) -> Projection:
+    base = module
+    lora_a = lora_b = None
+    scale = 0.0
+    if hasattr(module, "base_layer") and hasattr(module, "lora_A"):  # a peft LoRA layer
+        base = module.base_layer
+        if getattr(module, "use_dora", {}) and any(module.use_dora.values()):
+            raise UnsupportedModel("DoRA adapters are not supported by the static decoder")
+        active = [name for name in module.active_adapters if name in module.lora_A]
+        if active and not module.merged and not module.disable_adapters:
+            name = active[0]
+            lora_a = module.lora_A[name].weight  # the live parameters: updates reach the decoder
+            lora_b = module.lora_B[name].weight
+            scale = float(module.scaling[name])
+    bias = None if base.bias is None else base.bias.detach().to(dtype)
+    return Projection(_dense(base.weight, dtype), bias, lora_a, lora_b, scale)
+
+
+def _packed(linears: Any) -> PackedExperts | None:
+    """The experts' 4-bit weights as they are, or None when they are not all bitsandbytes 4-bit."""
+    states = [getattr(m.weight, "quant_state", None) for m in linears]
+    if any(state is None for state in states):
+        return None
+    import bitsandbytes.functional as bnb_functional
+
+    absmax = []
+    for state in states:
+        if state.nested:
+            absmax.append((bnb_functional.dequantize_blockwise(state.absmax, state.state2) + state.offset).float())
+        else:
+            absmax.append(state.absmax.float())
+    out_features, in_features = states[0].shape
+    return PackedExperts([m.weight.data for m in linears], absmax, states[0].blocksize, states[0].quant_type,
+                         out_features, in_features)
+
+
+ExpertTensors = tuple[torch.Tensor | PackedExperts, torch.Tensor, torch.Tensor | PackedExperts, torch.Tensor]
+
+
+def _experts(experts: Any, dtype: torch.dtype, keep_packed: bool) -> ExpertTensors:
+    stacked = getattr(experts, "gate_up_proj", None)
+    if isinstance(stacked, torch.Tensor) and stacked.numel() > 0:  # transformers' layout: x @ W
+        return (_dense(experts.gate_up_proj, dtype), _dense(experts.gate_up_proj_bias, dtype),
+                _dense(experts.down_proj, dtype), _dense(experts.down_proj_bias, dtype))
+    if hasattr(experts, "gate_up_projs"):  # Unsloth's 4-bit layout: one Linear per expert, W x
+        def stack(linears: Any) -> tuple[torch.Tensor, torch.Tensor]:
+            weights = torch.stack([_dense(m.weight, dtype).t() for m in linears]).contiguous()
+            biases = torch.stack([_dense(m.bias, dtype) for m in linears])
+            return weights, biases
+
+        if keep_packed:
+            packed_gate_up, packed_down = _packed(experts.gate_up_projs), _packed(experts.down_projs)
+            if packed_gate_up is not None and packed_down is not None:
+                gate_up_bias = torch.stack([_dense(m.bias, dtype) for m in experts.gate_up_projs])
+                down_bias = torch.stack([_dense(m.bias, dtype) for m in experts.down_projs])
+                return packed_gate_up, gate_up_bias, packed_down, down_bias
+        gate_up, gate_up_bias = stack(experts.gate_up_projs)
+        down, down_bias = stack(experts.down_projs)
+        return gate_up, gate_up_bias, down, down_bias
+    raise UnsupportedModel(f"unknown experts layout {type(experts).__name__}")
+
+
+def extract_weights(causal_lm: Any, max_positions: int, keep_experts_packed: bool = True) -> DecoderWeights:
+    """The decoder's view of a GptOssForCausalLM (plain, peft-wrapped or Unsloth-patched).
+
+    keep_experts_packed: leave 4-bit experts packed and dequantize them layer by layer as the decoder
+    runs (little memory), instead of one bf16 copy of every expert (2 bytes a parameter, fastest).
+    """
+    config = causal_lm.config
+    if getattr(config, "model_type", None) != "gpt_oss":
+        raise UnsupportedModel(f"the static decoder runs GPT-OSS models, not {getattr(config, 'model_type', '?')}")
+    body = causal_lm.model
+    dtype = body.embed_tokens.weight.dtype
+    own = {p.data_ptr() for p in causal_lm.parameters()} | {b.data_ptr() for b in causal_lm.buffers()}
+
+    layers = []
+    for index, layer in enumerate(body.layers):
+        attention, mlp = layer.self_attn, layer.mlp
+        gate_up, gate_up_bias, down, down_bias = _experts(mlp.experts, dtype, keep_experts_packed)
+        layers.append(LayerWeights(
+            input_norm=layer.input_layernorm.weight.detach(),
+            post_attention_norm=layer.post_attention_layernorm.weight.detach(),
+            q=_projection(attention.q_proj, dtype),
+            k=_projection(attention.k_proj, dtype),
+            v=_projection(attention.v_proj, dtype),
+            o=_projection(attention.o_proj, dtype),
+            sinks=attention.sinks.detach(),
+            sliding_window=config.sliding_window if config.layer_types[index] == "sliding_attention" else None,
+            router_weight=_dense(mlp.router.weight, dtype),
+            router_bias=_dense(mlp.router.bias, dtype),
+            gate_up=gate_up, gate_up_bias=gate_up_bias, down=down, down_bias=down_bias,
+        ))
+
+    positions = torch.arange(max_positions, device=body.embed_tokens.weight.device)[None]
+    probe = torch.zeros(1, dtype=dtype, device=positions.device)
+    with torch.no_grad():
+        cos, sin = body.rotary_emb(probe, positions)
+    weights = DecoderWeights(
+        embed=body.embed_tokens.weight.detach(),
+        layers=layers,
+        final_norm=body.norm.weight.detach(),
+        lm_head=_dense(causal_lm.lm_head.weight, dtype),
+        cos=cos[0].contiguous(),
+        sin=sin[0].contiguous(),
+        num_heads=config.num_attention_heads,
+        num_kv_heads=config.num_key_value_heads,
+        head_dim=getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads,
+        experts_per_token=config.num_experts_per_tok,
+        rms_eps=config.rms_norm_eps,
+        swiglu_alpha=getattr(config, "swiglu_alpha", 1.702),
+        swiglu_limit=getattr(config, "swiglu_limit", 7.0),
+        dtype=dtype,
+    )
+    copied = {t.data_ptr(): t.numel() * t.element_size() for t in _tensors(weights) if t.data_ptr() not in own}
+    weights.copied_bytes = sum(copied.values())
+    return weights
+
+
+def _tensors(weights: DecoderWeights) -> list[torch.Tensor]:
+    found = [weights.embed, weights.final_norm, weights.lm_head, weights.cos, weights.sin]
+    for layer in weights.layers:
+        for projection in (layer.q, layer.k, layer.v, layer.o):
+            found += [t for t in (projection.weight, projection.bias) if t is not None]
+        found += [layer.input_norm, layer.post_attention_norm, layer.sinks, layer.router_weight, layer.router_bias,
+                  layer.gate_up_bias, layer.down_bias]
+        for experts in (layer.gate_up, layer.down):
+            found += experts.absmax if isinstance(experts, PackedExperts) else [experts]
+    return found

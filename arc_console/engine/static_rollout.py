@@ -1,0 +1,212 @@
+"""The fast rollout engine: shared-prompt prefill, then decode steps replayed as one CUDA graph each.
+
+Same contract as rollout.generate_candidates (K candidates per prompt, per-row temperature, top-p,
+stop tokens, abortable, progress reports) and it also returns each sampled token's log-probability.
+On a CPU it runs the same code without graphs, which is how the tests check it against transformers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from arc_console.engine.backends import Policy
+from arc_console.engine.control import RunControl
+from arc_console.engine.decoder_weights import DecoderWeights, extract_weights
+from arc_console.engine.device_sampling import sample_rows
+from arc_console.engine.rollout import ProgressCallback, Rollout, Sample
+from arc_console.engine.static_decoder import StaticDecoder
+
+LENGTH_BUCKET = 256  # caches grow in these steps, so a slightly longer prompt rarely means a new graph
+MAX_ROTARY_POSITIONS = 32768
+HOST_CHECK_EVERY = 16  # decode steps between looks at finished rows, a stop request and progress
+
+
+@dataclass
+class _DecodeState:
+    """Everything one captured decode step reads and writes, at fixed addresses."""
+
+    decoder: StaticDecoder
+    tokens: torch.Tensor  # [B] the last sampled token of each row
+    slot: torch.Tensor  # [1] the cache slot the next token goes to
+    step: torch.Tensor  # [1] the index of the next token in the output buffers
+    finished: torch.Tensor  # [B] the row has sampled a stop token
+    temperatures: torch.Tensor  # [B]
+    out_tokens: torch.Tensor  # [B, max_len]
+    out_logprobs: torch.Tensor  # [B, max_len]
+    stop_ids: torch.Tensor
+    pad_id: int
+    top_p: float
+    graph: torch.cuda.CUDAGraph | None = None
+
+    def step_once(self) -> None:
+        logits = self.decoder.decode(self.tokens, self.slot)
+        self._record(*sample_rows(logits, self.temperatures, self.top_p))
+        self.slot += 1
+
+    def _record(self, tokens: torch.Tensor, logprobs: torch.Tensor) -> None:
+        tokens = tokens.masked_fill(self.finished, self.pad_id)
+        self.out_tokens.index_copy_(1, self.step, tokens[:, None])
+        self.out_logprobs.index_copy_(1, self.step, logprobs[:, None])
+        self.finished |= torch.isin(tokens, self.stop_ids)
+        self.tokens.copy_(tokens)
+        self.step += 1
+
+
+class StaticRolloutEngine:
+    """Owns the decoder's weights view, one KV cache per batch size, and the captured decode graphs."""
+
+    def __init__(self, policy: Policy, use_graphs: bool | None = None, grouped_experts: bool | None = None,
+                 keep_experts_packed: bool = True) -> None:
+        on_gpu = policy.device.type == "cuda"
+        self.policy = policy
+        self.use_graphs = on_gpu if use_graphs is None else use_graphs
+        self.grouped_experts = on_gpu if grouped_experts is None else grouped_experts
+        self.keep_experts_packed = keep_experts_packed
+        self._weights: DecoderWeights | None = None
+        self._states: dict[int, _DecodeState] = {}
+
+    @property
+    def weights(self) -> DecoderWeights:
+        if self._weights is None:
+            causal_lm = self.policy.base_causal_lm()
+            positions = min(int(getattr(causal_lm.config, "max_position_embeddings", 4096)), MAX_ROTARY_POSITIONS)
+            self._weights = extract_weights(causal_lm, positions, self.keep_experts_packed)
+        return self._weights
+
+    def describe(self) -> str:
+        experts = "packed 4-bit experts" if self.weights.packed_experts else f"{self.weights.dtype} experts"
+        return (f"static engine ({'CUDA graphs' if self.use_graphs else 'eager'}, "
+                f"{'grouped' if self.grouped_experts else 'dense'} MoE, {experts})")
+
+    def memory_bytes(self) -> int:
+        """What the engine holds beyond the model: copied weights and KV caches."""
+        copied = self._weights.copied_bytes if self._weights else 0
+        return copied + sum(s.decoder.cache_bytes for s in self._states.values())
+
+    def generate(
+        self,
+        prompts: list[str],
+        temperatures: list[float],
+        max_new_tokens: int,
+        top_p: float = 1.0,
+        control: RunControl | None = None,
+        on_progress: ProgressCallback | None = None,
+    ) -> Rollout:
+        tokenizer = self.policy.tokenizer
+        prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
+        k = len(temperatures)
+        width = max(len(ids) for ids in prompt_ids)
+        state = self._state(len(prompts) * k, width + max_new_tokens, top_p)
+        started = time.perf_counter()
+        aborted = False
+        with torch.no_grad():
+            self._prefill(state, prompt_ids, temperatures, width)
+            done = 1
+            while done < max_new_tokens:
+                burst = min(HOST_CHECK_EVERY, max_new_tokens - done)
+                for _ in range(burst):
+                    if state.graph is not None:
+                        state.graph.replay()
+                    else:
+                        state.step_once()
+                done += burst
+                if control is not None and control.stop_requested:
+                    aborted = True
+                    break
+                if on_progress is not None:
+                    rows = len(prompts) * k
+                    on_progress(done, max_new_tokens, done * rows / max(time.perf_counter() - started, 1e-9))
+                if bool(state.finished.all()):
+                    break
+            tokens = state.out_tokens[:, :done].tolist()
+            logprobs = state.out_logprobs[:, :done].tolist()
+        seconds = time.perf_counter() - started
+        return Rollout(prompt_ids, self._samples(tokens, logprobs, temperatures, max_new_tokens), seconds, aborted)
+
+    # ------------------------------------------------------------------ internals
+
+    def _state(self, batch: int, needed_len: int, top_p: float) -> _DecodeState:
+        state = self._states.get(batch)
+        if state is not None and (state.decoder.max_len < needed_len or state.top_p != top_p):
+            del self._states[batch]
+            state = None
+            if self.use_graphs:
+                torch.cuda.empty_cache()
+        if state is None:
+            max_len = -(-needed_len // LENGTH_BUCKET) * LENGTH_BUCKET
+            state = self._new_state(batch, max_len, top_p)
+            self._states[batch] = state
+        return state
+
+    def _new_state(self, batch: int, max_len: int, top_p: float) -> _DecodeState:
+        weights = self.weights
+        device = weights.embed.device
+        policy = self.policy
+        state = _DecodeState(
+            decoder=StaticDecoder(weights, batch, max_len, self.grouped_experts),
+            tokens=torch.zeros(batch, dtype=torch.long, device=device),
+            slot=torch.zeros(1, dtype=torch.long, device=device),
+            step=torch.zeros(1, dtype=torch.long, device=device),
+            finished=torch.zeros(batch, dtype=torch.bool, device=device),
+            temperatures=torch.ones(batch, dtype=torch.float32, device=device),
+            out_tokens=torch.zeros(batch, max_len, dtype=torch.long, device=device),
+            out_logprobs=torch.zeros(batch, max_len, dtype=torch.float32, device=device),
+            stop_ids=torch.tensor(policy.stop_token_ids, dtype=torch.long, device=device),
+            pad_id=int(policy.tokenizer.pad_token_id),
+            top_p=top_p,
+        )
+        if self.use_graphs:
+            state.graph = self._capture(state)
+        return state
+
+    @staticmethod
+    def _capture(state: _DecodeState) -> torch.cuda.CUDAGraph:
+        # Warm-up on a side stream first (cuBLAS workspaces, the caching allocator), as torch.cuda.graphs asks.
+        # The warm-up steps scribble on the buffers; every generate() resets them in place.
+        with torch.no_grad():
+            side = torch.cuda.Stream()
+            side.wait_stream(torch.cuda.current_stream())
+            with torch.cuda.stream(side):
+                for _ in range(2):
+                    state.step_once()
+            torch.cuda.current_stream().wait_stream(side)
+            graph = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(graph):
+                state.step_once()
+        return graph
+
+    def _prefill(self, state: _DecodeState, prompt_ids: list[list[int]], temperatures: list[float], width: int) -> None:
+        k = len(temperatures)
+        device = state.tokens.device
+        state.finished.zero_()
+        state.step.zero_()
+        state.temperatures.copy_(torch.tensor(temperatures * len(prompt_ids), dtype=torch.float32))
+        first_logits = []
+        for group, ids in enumerate(prompt_ids):
+            prompt = torch.tensor(ids, dtype=torch.long, device=device)
+            logits = state.decoder.prefill(prompt, slice(group * k, (group + 1) * k), width)
+            first_logits.append(logits.expand(k, -1))
+        state._record(*sample_rows(torch.cat(first_logits), state.temperatures, state.top_p))
+        state.slot.fill_(width)
+
+    def _samples(self, rows: list[list[int]], logprobs: list[list[float]], temperatures: list[float],
+                 max_new_tokens: int) -> list[Sample]:
+        k = len(temperatures)
+        stops = set(self.policy.stop_token_ids)
+        samples = []
+        for row, generated in enumerate(rows):
+            end = next((i for i, token in enumerate(generated) if token in stops), None)
+            ids = generated if end is None else generated[: end + 1]
+            text_ids = ids if end is None else ids[:-1]
+            samples.append(Sample(
+                group=row // k,
+                temperature=temperatures[row % k],
+                completion_ids=ids,
+                text=self.policy.tokenizer.decode(text_ids, skip_special_tokens=False),
+                truncated=end is None and len(generated) >= max_new_tokens,
+                logprobs=logprobs[row][: len(ids)],
+            ))
+        return samples

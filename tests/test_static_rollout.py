@@ -1,0 +1,149 @@
+"""The static rollout engine on the real tiny GPT-OSS: its forward pass equals transformers' (prompts of
+different lengths, past the sliding window, with a live LoRA adapter), greedy decoding picks the same
+tokens as transformers' generate, its log-probs equal the trainer's, and sampling keeps the semantics."""
+
+import pytest
+import torch
+from transformers import TopPLogitsWarper
+
+from arc_console.arc import Pair, build_prompt
+from arc_console.engine.backends import load_policy
+from arc_console.engine.control import RunControl
+from arc_console.engine.decoder_weights import UnsupportedModel, extract_weights
+from arc_console.engine.device_sampling import sample_rows, top_p_mask
+from arc_console.engine.logprobs import build_batch, completion_logprobs
+from arc_console.engine.rollout import generate_candidates
+from arc_console.engine.static_decoder import StaticDecoder
+from arc_console.engine.static_rollout import StaticRolloutEngine
+
+PROMPT = build_prompt([Pair([[1, 2], [3, 4]], [[4, 3], [2, 1]])], [[5, 6], [7, 8]])
+SHORT_PROMPT = build_prompt([Pair([[1]], [[2]])], [[3]])
+
+
+@pytest.fixture(scope="module")
+def lora_policy():
+    policy = load_policy("tiny-random", "hf", lora_r=4, lora_alpha=8, max_seq_length=2048)
+    torch.manual_seed(0)
+    for name, parameter in policy.model.named_parameters():
+        if "lora_B" in name:  # peft starts B at zero; a trained adapter is not
+            parameter.data.normal_(0, 0.2)
+    return policy
+
+
+def reference_last_logits(policy, ids: list[int]) -> torch.Tensor:
+    with torch.no_grad():
+        return policy.model(input_ids=torch.tensor([ids])).logits[0, -1].float()
+
+
+def test_decoder_matches_transformers_past_the_sliding_window(lora_policy) -> None:
+    config = lora_policy.base_causal_lm().config
+    assert "sliding_attention" in config.layer_types
+    weights = extract_weights(lora_policy.base_causal_lm(), 1024)
+    assert weights.copied_bytes == weights.cos.nbytes + weights.sin.nbytes  # the model's own tensors, no copies
+    generator = torch.Generator().manual_seed(1)
+    prompts = [torch.randint(10, config.vocab_size, (length,), generator=generator) for length in (200, 150)]
+    width, k = 200, 2
+    decoder = StaticDecoder(weights, batch=4, max_len=width + 2 * config.sliding_window)
+    rows = [p.tolist() for p in prompts for _ in range(k)]
+    with torch.no_grad():
+        for group, prompt in enumerate(prompts):
+            first = decoder.prefill(prompt, slice(group * k, (group + 1) * k), width)
+            assert torch.allclose(first, reference_last_logits(lora_policy, prompt.tolist()), atol=1e-4)
+        for step in range(2 * config.sliding_window):  # well past the window: masks and slots both matter
+            tokens = torch.randint(10, config.vocab_size, (4,), generator=generator)
+            logits = decoder.decode(tokens, torch.tensor([width + step]))
+            for row, token in enumerate(tokens.tolist()):
+                rows[row].append(token)
+            if step % 60 == 59:
+                for row in range(4):
+                    assert torch.allclose(logits[row], reference_last_logits(lora_policy, rows[row]), atol=1e-4)
+
+
+def test_lora_updates_reach_the_engine_without_rebuilding(lora_policy) -> None:
+    engine = StaticRolloutEngine(lora_policy)
+    ids = lora_policy.tokenizer(SHORT_PROMPT, add_special_tokens=False)["input_ids"]
+    decoder = StaticDecoder(engine.weights, batch=1, max_len=len(ids) + 4)
+    adapter = next(p for n, p in lora_policy.model.named_parameters() if "lora_B" in n)
+    saved = adapter.data.clone()
+    try:
+        with torch.no_grad():
+            before = decoder.prefill(torch.tensor(ids), slice(0, 1), len(ids))
+            adapter.data.add_(0.5)  # what an optimizer step does: in place
+            after = decoder.prefill(torch.tensor(ids), slice(0, 1), len(ids))
+        assert not torch.allclose(before, after)
+        assert torch.allclose(after, reference_last_logits(lora_policy, ids), atol=1e-4)
+    finally:
+        adapter.data.copy_(saved)
+
+
+def test_greedy_static_rollout_equals_transformers_generate() -> None:
+    policy = load_policy("tiny", "hf", lora_r=0, lora_alpha=32, max_seq_length=2048)
+    ids = policy.tokenizer(PROMPT, add_special_tokens=False)["input_ids"]
+    with torch.no_grad():
+        expected = policy.model.generate(input_ids=torch.tensor([ids]), do_sample=False, max_new_tokens=40,
+                                         eos_token_id=policy.stop_token_ids, pad_token_id=policy.tokenizer.pad_token_id)
+    expected = expected[0, len(ids):].tolist()
+    policy.rollout_engine = "static"
+    rollout = generate_candidates(policy, [PROMPT], [1e-4, 1e-4], max_new_tokens=40)  # near 0: the argmax
+    for sample in rollout.samples:
+        assert sample.completion_ids == expected[: len(sample.completion_ids)]
+        assert sample.truncated == (len(sample.completion_ids) == 40 and expected[-1] not in policy.stop_token_ids)
+    assert "<|return|>" not in rollout.samples[0].text
+
+
+def test_static_rollout_logprobs_equal_the_trainers(lora_policy) -> None:
+    temps = [0.6, 0.9, 1.3]
+    torch.manual_seed(3)
+    engine = StaticRolloutEngine(lora_policy)
+    rollout = engine.generate([PROMPT, SHORT_PROMPT], temps, max_new_tokens=30)
+    assert [s.group for s in rollout.samples] == [0, 0, 0, 1, 1, 1]
+    assert [s.temperature for s in rollout.samples] == temps * 2
+    prompts = [rollout.prompt_ids[s.group] for s in rollout.samples]
+    batch = build_batch(prompts, [s.completion_ids for s in rollout.samples], temps * 2,
+                        lora_policy.tokenizer.pad_token_id, lora_policy.device)
+    trainer_logprobs, _ = completion_logprobs(lora_policy, batch, chunk_tokens=64, with_grad=False)
+    for row, sample in enumerate(rollout.samples):
+        assert len(sample.logprobs) == sample.num_tokens >= 1
+        reported = torch.tensor(sample.logprobs)
+        assert torch.allclose(reported, trainer_logprobs[row, : sample.num_tokens], atol=1e-4)
+
+
+def test_a_stop_request_aborts_the_static_rollout(lora_policy) -> None:
+    control = RunControl()
+    control.request_stop()
+    rollout = StaticRolloutEngine(lora_policy).generate([PROMPT], [1.0, 1.0], max_new_tokens=200, control=control)
+    assert rollout.aborted
+    assert all(s.num_tokens < 200 for s in rollout.samples)
+
+
+def test_sampling_follows_each_rows_temperature() -> None:
+    logits = torch.tensor([2.0, 1.0, 0.0, -1.0])
+    rows = 40_000
+    temperatures = torch.tensor([0.5, 2.0]).repeat_interleave(rows // 2)
+    torch.manual_seed(0)
+    tokens, logprobs = sample_rows(logits.expand(rows, -1).clone(), temperatures, top_p=1.0)
+    for index, temperature in enumerate((0.5, 2.0)):
+        drawn = tokens[index * rows // 2 : (index + 1) * rows // 2]
+        frequencies = torch.bincount(drawn, minlength=4).float() / drawn.numel()
+        expected = torch.softmax(logits / temperature, dim=-1)
+        assert torch.allclose(frequencies, expected, atol=0.015)
+    assert torch.allclose(logprobs[0], torch.log_softmax(logits / 0.5, -1)[tokens[0]])
+
+
+def test_top_p_keeps_what_transformers_keeps() -> None:
+    torch.manual_seed(1)
+    logprobs = torch.log_softmax(torch.randn(64, 50) * 3, dim=-1)
+    for top_p in (0.3, 0.7, 0.95):
+        expected = TopPLogitsWarper(top_p)(None, logprobs.clone()).isinf()
+        assert torch.equal(top_p_mask(logprobs, top_p), expected)
+    tokens, _ = sample_rows(logprobs, torch.ones(64), top_p=0.3)
+    assert not top_p_mask(logprobs, 0.3).gather(-1, tokens[:, None]).any()
+
+
+def test_other_architectures_are_refused_plainly() -> None:
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    model = LlamaForCausalLM(LlamaConfig(hidden_size=16, intermediate_size=16, num_hidden_layers=1,
+                                         num_attention_heads=2, vocab_size=32))
+    with pytest.raises(UnsupportedModel, match="GPT-OSS"):
+        extract_weights(model, 16)
