@@ -5,6 +5,8 @@ set -uo pipefail
 stage=${1:-smoke}
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
+# Everything also goes to $OUT as it happens: a call cut short by its time limit still brings back what it saw.
+exec > >(tee -a "$OUT/session_$stage.log") 2>&1
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 ARC_CONSOLE_CACHE=/tmp/arc-cache
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
@@ -32,6 +34,7 @@ case $stage in
     tar czf "$OUT/h200_run_logs.tar.gz" -C /tmp h200_run/logs
     ;;
   bench)
+    timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -15
     python3 benchmarks/gpu_step.py --model $model --out-dir "$OUT"
     ;;
 esac

@@ -198,3 +198,25 @@ async def test_a_redraw_racing_shutdown_is_harmless() -> None:
         panel.refresh_cards()
         app._dirty.add("candidates")
         app._redraw()
+
+
+async def test_the_log_tail_follows_and_looks_back() -> None:
+    lines = [ev.LogLine(f"line {n:02d}") for n in range(40)]
+    app = ConsoleApp(replay_source(lines), sampler_factory=FixedSampler)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause(1 / app.REDRAW_HZ + 0.05)
+        log = app.log_tail
+        assert log.line_count == 40
+        assert "line 39" in str(log.render()) and "line 20" not in str(log.render())
+        log.focus()
+        await pilot.press("pageup", "up")
+        assert log.lines_back == 9 and "9 lines back" in str(log.border_subtitle)
+        shown = str(log.render())
+        assert "line 30" in shown and "line 39" not in shown
+        log.add("line 40")  # a new line while looking back: the view stays put
+        assert str(log.render()) == shown and log.lines_back == 10
+        await pilot.press("end")
+        assert log.lines_back == 0 and "line 40" in str(log.render())
+        for _ in range(20):
+            await pilot.press("pageup")
+        assert "line 00" in str(log.render())  # stops at the oldest line

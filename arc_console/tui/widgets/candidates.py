@@ -120,7 +120,7 @@ class CandidatesPanel(Vertical):
 
         wanted = self.selected_id if self.selected_id is not None else best_id
         shown = next((c for c in candidates if c.get("candidate_id") == wanted), candidates[-1] if candidates else None)
-        self._response.update(response_preview(shown, best_id))
+        self._response.update(response_preview(shown, best_id), layout=False)
 
     def _candidate_cards(self, count: int) -> list[GridCard]:
         if len(self._candidate_card_list) < count:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from rich.text import Text
-from textual.widgets import Static
+from textual.strip import Strip
+from textual.widget import Widget
 
 from arc_console.tui.grid_render import Grid, grid_size, render_grid
 
@@ -14,9 +15,15 @@ def _frozen(grid: Grid | None) -> tuple | None:
     return None if grid is None else tuple(map(tuple, grid))
 
 
-class GridCard(Static):
+class GridCard(Widget):
+    """Sized explicitly from its grid, so a new grid of the same size costs a repaint, not a layout pass
+    (a layout pass re-renders the whole screen: most of what the dashboard cost the trainer). The grid
+    is turned into lines of segments once per change and served through the line API, which skips
+    Textual's per-repaint conversion of a styled Text (a hundred styled spans a card)."""
+
+    MIN_WIDTH = 14
     DEFAULT_CSS = """
-    GridCard { width: auto; min-width: 14; height: auto; border: round $panel-lighten-2; padding: 0 1; margin: 0 1 0 0; }
+    GridCard { width: 14; height: 3; border: round $panel-lighten-2; padding: 0 1; margin: 0 1 0 0; }
     GridCard.best { border: heavy $success; }
     GridCard.perfect { border: double $success; }
     GridCard.pending { color: $text-muted; }
@@ -24,9 +31,20 @@ class GridCard(Static):
     """
 
     def __init__(self, **kwargs: object) -> None:
-        super().__init__("", **kwargs)
+        super().__init__(**kwargs)
         self.grid_data: Grid | None = None
         self._shown: tuple | None = None
+        self._lines: list[Strip] = []
+        self._box: tuple[int, int] | None = None
+
+    def render_line(self, y: int) -> Strip:
+        line = self._lines[y] if y < len(self._lines) else Strip.blank(0)
+        return line.apply_style(self.rich_style)
+
+    def _set_content(self, text: Text) -> None:
+        console = self.app.console
+        self._lines = [Strip(list(line.render(console, end="")), line.cell_len)
+                       for line in text.split("\n", allow_blank=True)]
 
     def show_grid(self, grid: Grid | None, title: str, subtitle: str = "", mode: str = "full", digits: bool = False,
                   diff_against: Grid | None = None, note: str = "") -> None:
@@ -39,11 +57,20 @@ class GridCard(Static):
         self.border_title = Text(title)
         self.border_subtitle = Text(subtitle)
         if grid:
-            self.update(render_grid(grid, mode, digits, diff_against))
+            self._set_content(render_grid(grid, mode, digits, diff_against))
+            width, height = grid_size(grid, mode)
         else:
-            self.update(Text(note or "no grid", style="italic"))
+            content = Text.assemble((note or "no grid", "italic"))
+            self._set_content(content)
+            width, height = content.cell_len, 1
+        box = (max(self.MIN_WIDTH, width + CARD_CHROME[0]), height + CARD_CHROME[1])
+        if box != self._box:
+            self._box = box
+            self.styles.width, self.styles.height = box  # a layout pass, only when the size changes
+        self.refresh()
 
     @staticmethod
     def card_size(grid: Grid | None, mode: str) -> tuple[int, int]:
+        """The space a card takes, its right margin included."""
         width, height = grid_size(grid, mode) if grid else (8, 1)
-        return width + CARD_CHROME[0] + 1, height + CARD_CHROME[1]
+        return max(GridCard.MIN_WIDTH, width + CARD_CHROME[0]) + 1, height + CARD_CHROME[1]

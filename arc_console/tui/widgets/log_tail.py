@@ -1,20 +1,78 @@
-"""The last lines of training.log, as plain text."""
+"""The last lines of training.log, as plain text, with a scroll-back that does not re-lay-out the screen."""
 
 from __future__ import annotations
 
-from textual.widgets import Log
+from collections import deque
+from itertools import islice
+
+from rich.text import Text
+from textual import events
+from textual.binding import Binding
+from textual.widget import Widget
 
 from arc_console.textsafe import visible
 
 
-class LogTail(Log):
-    DEFAULT_CSS = "LogTail { border: round $primary; height: 10; }"
+class LogTail(Widget, can_focus=True):
+    """Shows the newest lines that fit; the wheel or the arrow keys look further back.
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(max_lines=1000, auto_scroll=True, **kwargs)
+    Not a scroll view on purpose: a scroll view's virtual size grows with every line, and each
+    growth is a layout pass of the whole screen, the largest cost the dashboard put on the trainer.
+    Here a new line repaints this panel only.
+    """
+
+    DEFAULT_CSS = """
+    LogTail { border: round $primary; height: 10; }
+    LogTail:focus { background-tint: $foreground 5%; }
+    """
+    BINDINGS = [
+        Binding("up", "look_back(1)", "older", show=False),
+        Binding("down", "look_back(-1)", "newer", show=False),
+        Binding("pageup", "look_back(8)", "older", show=False),
+        Binding("pagedown", "look_back(-8)", "newer", show=False),
+        Binding("end", "follow", "follow", show=False),
+    ]
+
+    def __init__(self, max_lines: int = 1000, **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.lines: deque[str] = deque(maxlen=max_lines)
+        self.lines_back = 0  # 0: following the newest line
+
+    @property
+    def line_count(self) -> int:
+        return len(self.lines)
 
     def on_mount(self) -> None:
         self.border_title = "training.log"
 
     def add(self, line: str) -> None:
-        self.write_line(visible(line))
+        self.lines.append(visible(line))
+        if self.lines_back:  # looking back: keep the same lines in view
+            self._set_lines_back(self.lines_back + 1)
+        self.refresh()
+
+    def render(self) -> Text:
+        height = max(1, self.content_size.height)
+        end = len(self.lines) - self.lines_back
+        shown = islice(self.lines, max(0, end - height), max(0, end))
+        return Text("\n".join(shown), no_wrap=True, overflow="ellipsis")
+
+    def action_look_back(self, lines: int) -> None:
+        self._set_lines_back(self.lines_back + lines)
+
+    def action_follow(self) -> None:
+        self._set_lines_back(0)
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        event.stop()
+        self.action_look_back(3)
+
+    def on_mouse_scroll_down(self, event: events.MouseScrollDown) -> None:
+        event.stop()
+        self.action_look_back(-3)
+
+    def _set_lines_back(self, lines: int) -> None:
+        oldest_view = max(0, len(self.lines) - max(1, self.content_size.height))
+        self.lines_back = min(max(0, lines), oldest_view)
+        self.border_subtitle = f"{self.lines_back} lines back · End follows" if self.lines_back else ""
+        self.refresh()
