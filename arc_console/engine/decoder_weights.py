@@ -208,17 +208,14 @@ def extract_weights(causal_lm: Any, max_positions: int, keep_experts_packed: boo
             gate_up=gate_up, gate_up_bias=gate_up_bias, down=down, down_bias=down_bias,
         ))
 
-    positions = torch.arange(max_positions, device=body.embed_tokens.weight.device)[None]
-    probe = torch.zeros(1, dtype=dtype, device=positions.device)
-    with torch.no_grad():
-        cos, sin = body.rotary_emb(probe, positions)
+    cos, sin = _rotary_tables(body.rotary_emb, max_positions, dtype, body.embed_tokens.weight.device)
     weights = DecoderWeights(
         embed=body.embed_tokens.weight.detach(),
         layers=layers,
         final_norm=body.norm.weight.detach(),
         lm_head=_dense(causal_lm.lm_head.weight, dtype),
-        cos=cos[0].contiguous(),
-        sin=sin[0].contiguous(),
+        cos=cos,
+        sin=sin,
         num_heads=config.num_attention_heads,
         num_kv_heads=config.num_key_value_heads,
         head_dim=getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads,
@@ -231,6 +228,22 @@ def extract_weights(causal_lm: Any, max_positions: int, keep_experts_packed: boo
     copied = {t.data_ptr(): t.numel() * t.element_size() for t in _tensors(weights) if t.data_ptr() not in own}
     weights.copied_bytes = sum(copied.values())
     return weights
+
+
+def _rotary_tables(rotary: Any, positions: int, dtype: torch.dtype, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin for every position, as transformers' GptOssRotaryEmbedding computes them.
+
+    From its inverse frequencies and scaling (YaRN's included) rather than by calling it, since
+    backends may patch its forward; the call is the fallback for a module without them."""
+    with torch.no_grad():
+        inv_freq = getattr(rotary, "inv_freq", None)
+        scaling = getattr(rotary, "attention_scaling", None)
+        position = torch.arange(positions, device=device)
+        if inv_freq is None or scaling is None:
+            cos, sin = rotary(torch.zeros(1, dtype=dtype, device=device), position[None])
+            return cos[0].contiguous(), sin[0].contiguous()
+        angles = position[:, None].float() * inv_freq.to(device=device, dtype=torch.float32)[None, :]
+        return (angles.cos() * scaling).to(dtype), (angles.sin() * scaling).to(dtype)
 
 
 def _tensors(weights: DecoderWeights) -> list[torch.Tensor]:

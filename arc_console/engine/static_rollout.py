@@ -50,7 +50,7 @@ class _DecodeState:
         tokens = tokens.masked_fill(self.finished, self.pad_id)
         self.out_tokens.index_copy_(1, self.step, tokens[:, None])
         self.out_logprobs.index_copy_(1, self.step, logprobs[:, None])
-        self.finished |= torch.isin(tokens, self.stop_ids)
+        self.finished |= (tokens[:, None] == self.stop_ids[None, :]).any(dim=-1)
         self.tokens.copy_(tokens)
         self.step += 1
 
@@ -77,7 +77,8 @@ class StaticRolloutEngine:
         return self._weights
 
     def describe(self) -> str:
-        experts = "packed 4-bit experts" if self.weights.packed_experts else f"{self.weights.dtype} experts"
+        dtype = str(self.weights.dtype).removeprefix("torch.")
+        experts = "packed 4-bit experts" if self.weights.packed_experts else f"{dtype} experts"
         return (f"static engine ({'CUDA graphs' if self.use_graphs else 'eager'}, "
                 f"{'grouped' if self.grouped_experts else 'dense'} MoE, {experts})")
 
