@@ -147,3 +147,64 @@ def test_other_architectures_are_refused_plainly() -> None:
                                          num_attention_heads=2, vocab_size=32))
     with pytest.raises(UnsupportedModel, match="GPT-OSS"):
         extract_weights(model, 16)
+
+
+class _Packed4bitLinear(torch.nn.Module):
+    """What bitsandbytes leaves in an Unsloth 4-bit expert: packed NF4 weight with its quant_state, a bias."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        import bitsandbytes.functional as bnb_functional
+
+        super().__init__()
+        packed, state = bnb_functional.quantize_4bit(weight.contiguous(), quant_type="nf4", compress_statistics=True)
+        self.weight = torch.nn.Parameter(packed, requires_grad=False)
+        self.weight.quant_state = state
+        self.bias = torch.nn.Parameter(bias.clone(), requires_grad=False)
+        self.dequantized = bnb_functional.dequantize_4bit(packed, state)
+
+
+class _UnslothStyleExperts(torch.nn.Module):
+    """Unsloth's GptOssExpertsBnb4bit layout: one 4-bit Linear per expert (W x), no stacked tensors."""
+
+    def __init__(self, experts) -> None:
+        super().__init__()
+        count = experts.gate_up_proj.shape[0]
+        self.gate_up_projs = torch.nn.ModuleList(
+            _Packed4bitLinear(experts.gate_up_proj[e].t(), experts.gate_up_proj_bias[e]) for e in range(count))
+        self.down_projs = torch.nn.ModuleList(
+            _Packed4bitLinear(experts.down_proj[e].t(), experts.down_proj_bias[e]) for e in range(count))
+        self.gate_up_proj = torch.empty(0)  # Unsloth keeps empty buffers under the stacked names
+
+
+def test_unsloth_4bit_experts_packed_or_copied_match_transformers(lora_policy) -> None:
+    causal_lm = lora_policy.base_causal_lm()
+    originals = [layer.mlp.experts for layer in causal_lm.model.layers]
+    saved = [(e.gate_up_proj.data.clone(), e.down_proj.data.clone()) for e in originals]
+    try:
+        unsloth_style = [_UnslothStyleExperts(experts) for experts in originals]
+        for layer, experts in zip(causal_lm.model.layers, unsloth_style):
+            layer.mlp.experts = experts
+        packed = extract_weights(causal_lm, 512, keep_experts_packed=True)
+        copied = extract_weights(causal_lm, 512, keep_experts_packed=False)
+        assert packed.packed_experts and not copied.packed_experts
+        # The reference: transformers' own experts holding exactly the dequantized weights.
+        for layer, experts, fake in zip(causal_lm.model.layers, originals, unsloth_style):
+            layer.mlp.experts = experts
+            experts.gate_up_proj.data.copy_(torch.stack([m.dequantized.t() for m in fake.gate_up_projs]))
+            experts.down_proj.data.copy_(torch.stack([m.dequantized.t() for m in fake.down_projs]))
+        ids = torch.randint(10, causal_lm.config.vocab_size, (90,), generator=torch.Generator().manual_seed(2))
+        for weights in (packed, copied):
+            decoder = StaticDecoder(weights, batch=2, max_len=96)
+            with torch.no_grad():
+                first = decoder.prefill(ids[:80], slice(0, 2), 80)
+                assert torch.allclose(first, reference_last_logits(lora_policy, ids[:80].tolist()), atol=1e-4)
+                for step in range(10):  # decode: few tokens, so the dense all-experts path
+                    logits = decoder.decode(ids[80 + step].repeat(2), torch.tensor([80 + step]))
+                expected = reference_last_logits(lora_policy, ids.tolist())
+                assert torch.allclose(logits[0], expected, atol=1e-4) and torch.allclose(logits[1], expected, atol=1e-4)
+        assert packed.copied_bytes < copied.copied_bytes
+    finally:
+        for layer, experts, (gate_up, down) in zip(causal_lm.model.layers, originals, saved):
+            layer.mlp.experts = experts
+            experts.gate_up_proj.data.copy_(gate_up)
+            experts.down_proj.data.copy_(down)

@@ -32,10 +32,14 @@ class PackedExperts:
 
     def dequantize_into(self, out: torch.Tensor) -> None:
         rows = self.out_features
+        shape = (rows, self.in_features)
+        operator = torch.ops.bitsandbytes.dequantize_4bit
         for expert, (packed, absmax) in enumerate(zip(self.packed, self.absmax)):
-            torch.ops.bitsandbytes.dequantize_4bit.out(packed, absmax, self.blocksize, self.quant_type,
-                                                       (rows, self.in_features), out.dtype,
-                                                       out=out[expert * rows : (expert + 1) * rows])
+            target = out[expert * rows : (expert + 1) * rows]
+            if out.is_cuda:  # straight into the buffer: no allocation inside a CUDA graph
+                operator.out(packed, absmax, self.blocksize, self.quant_type, shape, out.dtype, out=target)
+            else:  # bitsandbytes has no CPU kernel for the .out form
+                target.copy_(operator.default(packed, absmax, self.blocksize, self.quant_type, shape, out.dtype))
 
 
 class UnsupportedModel(RuntimeError):
