@@ -168,19 +168,25 @@ def generate_candidates(
     seconds = time.perf_counter() - started
     sequences = output if isinstance(output, torch.Tensor) else output.sequences
     completions = sequences[:, width:].clone().tolist()  # clone: unsloth generates under inference mode
+    return Rollout(prompt_ids, to_samples(policy, completions, temperatures, max_new_tokens), seconds, watch.aborted)
+
+
+def to_samples(policy: Policy, completions: list[list[int]], temperatures: list[float], max_new_tokens: int,
+               logprobs: list[list[float]] | None = None) -> list[Sample]:
+    """Rows of generated tokens (K rows per prompt, in order) cut after their first stop token."""
+    k = len(temperatures)
     stops = set(policy.stop_token_ids)
     samples = []
     for row, generated in enumerate(completions):
         end = next((i for i, token in enumerate(generated) if token in stops), None)
         ids = generated if end is None else generated[: end + 1]
         text_ids = ids if end is None else ids[:-1]
-        samples.append(
-            Sample(
-                group=row // k,
-                temperature=temperatures[row % k],
-                completion_ids=ids,
-                text=tokenizer.decode(text_ids, skip_special_tokens=False),
-                truncated=end is None and len(generated) >= max_new_tokens,
-            )
-        )
-    return Rollout(prompt_ids, samples, seconds, watch.aborted)
+        samples.append(Sample(
+            group=row // k,
+            temperature=temperatures[row % k],
+            completion_ids=ids,
+            text=policy.tokenizer.decode(text_ids, skip_special_tokens=False),
+            truncated=end is None and len(generated) >= max_new_tokens,
+            logprobs=None if logprobs is None else logprobs[row][: len(ids)],
+        ))
+    return samples

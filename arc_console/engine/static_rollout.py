@@ -16,7 +16,7 @@ from arc_console.engine.backends import Policy
 from arc_console.engine.control import RunControl
 from arc_console.engine.decoder_weights import DecoderWeights, extract_weights
 from arc_console.engine.device_sampling import sample_rows
-from arc_console.engine.rollout import ProgressCallback, Rollout, Sample
+from arc_console.engine.rollout import ProgressCallback, Rollout, to_samples
 from arc_console.engine.static_decoder import StaticDecoder
 
 LENGTH_BUCKET = 256  # caches grow in these steps, so a slightly longer prompt rarely means a new graph
@@ -125,7 +125,7 @@ class StaticRolloutEngine:
             tokens = state.out_tokens[:, :done].tolist()
             logprobs = state.out_logprobs[:, :done].tolist()
         seconds = time.perf_counter() - started
-        return Rollout(prompt_ids, self._samples(tokens, logprobs, temperatures, max_new_tokens), seconds, aborted)
+        return Rollout(prompt_ids, to_samples(self.policy, tokens, temperatures, max_new_tokens, logprobs), seconds, aborted)
 
     # ------------------------------------------------------------------ internals
 
@@ -192,22 +192,3 @@ class StaticRolloutEngine:
             first_logits.append(logits.expand(k, -1))
         state._record(*sample_rows(torch.cat(first_logits), state.temperatures, state.top_p))
         state.slot.fill_(width)
-
-    def _samples(self, rows: list[list[int]], logprobs: list[list[float]], temperatures: list[float],
-                 max_new_tokens: int) -> list[Sample]:
-        k = len(temperatures)
-        stops = set(self.policy.stop_token_ids)
-        samples = []
-        for row, generated in enumerate(rows):
-            end = next((i for i, token in enumerate(generated) if token in stops), None)
-            ids = generated if end is None else generated[: end + 1]
-            text_ids = ids if end is None else ids[:-1]
-            samples.append(Sample(
-                group=row // k,
-                temperature=temperatures[row % k],
-                completion_ids=ids,
-                text=self.policy.tokenizer.decode(text_ids, skip_special_tokens=False),
-                truncated=end is None and len(generated) >= max_new_tokens,
-                logprobs=logprobs[row][: len(ids)],
-            ))
-        return samples
