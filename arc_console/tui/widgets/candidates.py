@@ -94,7 +94,9 @@ class CandidatesPanel(Vertical):
         grids = [test_input, target] + [c.get("predicted_grid") for c in candidates] + [None] * (count - len(candidates))
         # Digits need two characters per cell: they force the full size (the panel then scrolls).
         cards_area = self._cards_row.size
-        mode = "full" if self.digits else choose_mode(grids, cards_area.width, cards_area.height)
+        # Cards without a grid keep the target's size (GridCard's reserve), so they count as the target.
+        sized = grids[:2] + [grid or target for grid in grids[2:]]
+        mode = "full" if self.digits else choose_mode(sized, cards_area.width, cards_area.height)
         self.border_title = f"step {step} · {problem_id} · input · target · {count} candidates"
         self.border_subtitle = "★ best  ✓ perfect  ▢ wrong size  — no grid" + ("  · diff: ×× wrong cells" if self.diff else "")
         self._input_card.show_grid(test_input, "input", mode=mode, digits=self.digits)
@@ -112,11 +114,11 @@ class CandidatesPanel(Vertical):
                 card.remove_class("pending")
                 card.set_class(candidate.get("candidate_id") == self.selected_id, "selected")
                 card.show_grid(candidate.get("predicted_grid"), label, candidate_badges(candidate, best_id), mode,
-                               self.digits, target if self.diff else None)
+                               self.digits, target if self.diff else None, reserve=target)
             else:
                 card.remove_class("best", "perfect")
                 card.add_class("pending")
-                card.show_grid(None, label, "", mode, note="…")
+                card.show_grid(None, label, "", mode, note="…", reserve=target)
 
         wanted = self.selected_id if self.selected_id is not None else best_id
         shown = next((c for c in candidates if c.get("candidate_id") == wanted), candidates[-1] if candidates else None)

@@ -47,9 +47,11 @@ class GridCard(Widget):
                        for line in text.split("\n", allow_blank=True)]
 
     def show_grid(self, grid: Grid | None, title: str, subtitle: str = "", mode: str = "full", digits: bool = False,
-                  diff_against: Grid | None = None, note: str = "") -> None:
+                  diff_against: Grid | None = None, note: str = "", reserve: Grid | None = None) -> None:
+        """reserve: without a grid, take the size this grid would (the target's, so that a pending
+        card does not change size, and the screen's layout, when its answer arrives)."""
         # Redraws come several times a second; an unchanged card must not cost a layout pass.
-        key = (title, subtitle, mode, digits, note, _frozen(grid), _frozen(diff_against))
+        key = (title, subtitle, mode, digits, note, _frozen(grid), _frozen(diff_against), _frozen(reserve))
         if key == self._shown:
             return
         self._shown = key
@@ -62,7 +64,8 @@ class GridCard(Widget):
         else:
             content = Text.assemble((note or "no grid", "italic"))
             self._set_content(content)
-            width, height = content.cell_len, 1
+            width, height = grid_size(reserve, mode) if reserve else (0, 0)
+            width, height = max(width, content.cell_len), max(height, 1)
         box = (max(self.MIN_WIDTH, width + CARD_CHROME[0]), height + CARD_CHROME[1])
         if box != self._box:
             self._box = box
