@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import signal
 import sys
 import threading
@@ -189,6 +190,19 @@ class _EventForwarder:
             sink(event)
 
 
+DASHBOARD_NICENESS = 5
+
+
+def _yield_cpu_to_the_trainer() -> None:
+    """Lower this thread's priority, and so that of the dashboard threads it starts (Linux threads
+    inherit it); the trainer's threads, started before, keep theirs. On a machine with as many busy
+    threads as cores, a redraw then waits for a free core instead of stalling a torch op."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), DASHBOARD_NICENESS)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the dashboard simply competes
+        pass
+
+
 def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None,
                           headless_driver: bool = False, exit_on_finish: bool = False) -> int:
     from arc_console.cli import UsageError
@@ -221,6 +235,7 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
 
     app = ConsoleApp(source, mode="train", control=control, theme=theme, early_stop_perfect=config.early_stop_perfect,
                      handle_signals=not headless_driver, exit_on_finish=exit_on_finish)
+    _yield_cpu_to_the_trainer()
     code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
     if worker.is_alive():
         control.request_stop()
