@@ -42,7 +42,7 @@ has_cuda = has_gpu and __import__("torch").cuda.is_available()
 
 
 @pytest.mark.skipif(not has_cuda, reason="needs CUDA (CI has none)")
-def test_cuda_graph_decode_equals_eager_decode_on_unsloth_4bit() -> None:
+def test_static_engine_on_unsloth_4bit_graphs_equal_eager_and_logprobs_agree() -> None:
     import torch
 
     from arc_console.arc import Pair, build_prompt
@@ -52,20 +52,23 @@ def test_cuda_graph_decode_equals_eager_decode_on_unsloth_4bit() -> None:
 
     policy = load_policy("tiny", "unsloth", lora_r=16, lora_alpha=32, max_seq_length=2048)
     prompt = build_prompt([Pair([[1, 2], [3, 4]], [[4, 3], [2, 1]])], [[5, 6], [7, 8]])
-    temps = [1e-4] * 4  # the argmax: graph and eager runs must pick the same tokens
-    rollouts = {}
-    for graphs in (False, True):
-        for grouped in (False, True):
-            engine = StaticRolloutEngine(policy, use_graphs=graphs, grouped_experts=grouped)
-            rollouts[graphs, grouped] = engine.generate([prompt, prompt], temps, max_new_tokens=32)
-    reference = [s.completion_ids for s in rollouts[False, False].samples]
-    for rollout in rollouts.values():
-        assert [s.completion_ids for s in rollout.samples] == reference
-    samples = StaticRolloutEngine(policy).generate([prompt], [0.7, 1.0, 1.3], max_new_tokens=32).samples
-    batch = build_batch([policy.tokenizer(prompt, add_special_tokens=False)["input_ids"]] * 3,
-                        [s.completion_ids for s in samples], [0.7, 1.0, 1.3], policy.tokenizer.pad_token_id, policy.device)
-    policy.for_training()
-    trainer_logprobs, _ = completion_logprobs(policy, batch, 256, with_grad=False)
-    for row, sample in enumerate(samples):
-        difference = (torch.tensor(sample.logprobs, device="cuda") - trainer_logprobs[row, : sample.num_tokens]).abs()
-        assert difference.max().item() < 0.1  # bf16 kernels differ; the values are the same distribution's
+    prompt_ids = policy.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    temps = [0.7, 1.0, 1.3]
+    for grouped in (False, True):
+        notices = []
+        tokens = {}
+        for graphs in (False, True):  # the same kernels, replayed or launched: the same greedy tokens
+            engine = StaticRolloutEngine(policy, use_graphs=graphs, grouped_experts=grouped, on_notice=notices.append)
+            greedy = engine.generate([prompt, prompt], [1e-4] * 2, max_new_tokens=32)
+            tokens[graphs] = [s.completion_ids for s in greedy.samples]
+        assert not notices, notices  # neither grouped experts nor graph capture was refused
+        assert tokens[True] == tokens[False]
+        samples = engine.generate([prompt], temps, max_new_tokens=32).samples
+        batch = build_batch([prompt_ids] * 3, [s.completion_ids for s in samples], temps,
+                            policy.tokenizer.pad_token_id, policy.device)
+        policy.for_training()
+        trainer_logprobs, _ = completion_logprobs(policy, batch, 256, with_grad=False)
+        for row, sample in enumerate(samples):
+            engine_logprobs = torch.tensor(sample.logprobs, device="cuda")
+            difference = (engine_logprobs - trainer_logprobs[row, : sample.num_tokens]).abs()
+            assert difference.max().item() < 0.1  # bf16 kernels differ; the distribution is the same

@@ -208,3 +208,14 @@ def test_unsloth_4bit_experts_packed_or_copied_match_transformers(lora_policy) -
             layer.mlp.experts = experts
             experts.gate_up_proj.data.copy_(gate_up)
             experts.down_proj.data.copy_(down)
+
+
+def test_what_the_machine_refuses_is_dropped_with_a_notice(lora_policy) -> None:
+    # CUDA graphs cannot be captured on a CPU: the engine says so once and decodes step by step.
+    notices = []
+    engine = StaticRolloutEngine(lora_policy, use_graphs=True, on_notice=notices.append)
+    first = engine.generate([PROMPT], [1e-4, 1e-4], max_new_tokens=12)
+    again = engine.generate([PROMPT], [1e-4, 1e-4], max_new_tokens=12)
+    assert len(notices) == 1 and "CUDA-graph capture failed" in notices[0]
+    assert not engine.use_graphs and "eager" in engine.describe()
+    assert [s.completion_ids for s in first.samples] == [s.completion_ids for s in again.samples]

@@ -8,6 +8,7 @@ On a CPU it runs the same code without graphs, which is how the tests check it a
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -22,6 +23,10 @@ from arc_console.engine.static_decoder import StaticDecoder
 LENGTH_BUCKET = 256  # caches grow in these steps, so a slightly longer prompt rarely means a new graph
 MAX_ROTARY_POSITIONS = 32768
 HOST_CHECK_EVERY = 16  # decode steps between looks at finished rows, a stop request and progress
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
 
 
 @dataclass
@@ -59,9 +64,10 @@ class StaticRolloutEngine:
     """Owns the decoder's weights view, one KV cache per batch size, and the captured decode graphs."""
 
     def __init__(self, policy: Policy, use_graphs: bool | None = None, grouped_experts: bool | None = None,
-                 keep_experts_packed: bool = True) -> None:
+                 keep_experts_packed: bool = True, on_notice: Callable[[str], None] | None = None) -> None:
         on_gpu = policy.device.type == "cuda"
         self.policy = policy
+        self.on_notice = on_notice  # told when the engine gives up grouped experts or CUDA graphs
         self.use_graphs = on_gpu if use_graphs is None else use_graphs
         self.grouped_experts = on_gpu if grouped_experts is None else grouped_experts
         self.keep_experts_packed = keep_experts_packed
@@ -159,9 +165,31 @@ class StaticRolloutEngine:
             pad_id=int(policy.tokenizer.pad_token_id),
             top_p=top_p,
         )
-        if self.use_graphs:
-            state.graph = self._capture(state)
+        self._prepare(state)
         return state
+
+    def _prepare(self, state: _DecodeState) -> None:
+        """A trial step, then the graph capture, dropping what this GPU or torch build refuses (grouped
+        experts, then CUDA graphs) with a notice, rather than failing the run in the middle of a rollout."""
+        with torch.no_grad():
+            try:
+                state.step_once()
+            except RuntimeError as exc:
+                if not self.grouped_experts:
+                    raise
+                self.grouped_experts = state.decoder.grouped_experts = False
+                self._notice(f"grouped experts unavailable ({_first_line(exc)}); using dense experts")
+                state.step_once()
+        if self.use_graphs:
+            try:
+                state.graph = self._capture(state)
+            except RuntimeError as exc:
+                self.use_graphs = False
+                self._notice(f"CUDA-graph capture failed ({_first_line(exc)}); decoding step by step")
+
+    def _notice(self, message: str) -> None:
+        if self.on_notice is not None:
+            self.on_notice(message)
 
     @staticmethod
     def _capture(state: _DecodeState) -> torch.cuda.CUDAGraph:

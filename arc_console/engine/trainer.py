@@ -125,7 +125,8 @@ class Trainer:
             raise BackendError("rollout_engine static runs GPT-OSS models only; use --rollout-engine generate")
         policy.rollout_engine = engine
         if engine == "static":
-            policy.static_engine = StaticRolloutEngine(policy, keep_experts_packed=config.rollout_experts == "packed")
+            policy.static_engine = StaticRolloutEngine(policy, keep_experts_packed=config.rollout_experts == "packed",
+                                                       on_notice=lambda message: self._log(message, "warning"))
             self._log(f"rollouts: {policy.static_engine.describe()}")
         else:
             self._log("rollouts: transformers' generate")
