@@ -1,6 +1,7 @@
 """Warm start for the built-in CPU model: supervised training on synthetic ARC-like tasks.
 
     python scripts/warm_start.py [--minutes 9] [--seed 0] [--out arc_console/builtin/tiny-arc]
+                                 [--max-side 4] [--init MODEL_DIR]
 
 A GPT-OSS of the "tiny-arc" shape (about 1.8 M parameters) learns, by teacher forcing on the
 seed's prompt format, to answer with the test output grid followed by <|return|>. The loss is on
@@ -77,6 +78,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--out", type=Path, default=Path("arc_console/builtin/tiny-arc"))
+    parser.add_argument("--max-side", type=int, default=MAX_SIDE, help="largest grid side of the tasks (3 = 3x3 only)")
+    parser.add_argument("--init", type=Path, help="continue from this model instead of random weights")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     random.seed(args.seed)
@@ -86,9 +89,9 @@ def main() -> None:
     config = build_config(SHAPES["tiny-arc"], len(tokenizer))
     config.pad_token_id = tokenizer.pad_token_id
     config.eos_token_id = [tokenizer.convert_tokens_to_ids(t) for t in ("<|return|>", "<|end|>", "<|call|>")]
-    model = GptOssForCausalLM(config)
+    model = GptOssForCausalLM.from_pretrained(args.init) if args.init else GptOssForCausalLM(config)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
-    heldout = make_tasks(4, "heldout", max_side=MAX_SIDE, train_pairs=TRAIN_PAIRS)
+    heldout = make_tasks(4, "heldout", max_side=args.max_side, train_pairs=TRAIN_PAIRS)
     names = list(FAMILIES)
     started = time.monotonic()
     budget = args.minutes * 60
@@ -96,7 +99,7 @@ def main() -> None:
     while time.monotonic() - started < budget:
         tasks = []
         for _ in range(args.batch):
-            tasks.append(make_task(names[index % len(names)], index // len(names), "train", max_side=MAX_SIDE,
+            tasks.append(make_task(names[index % len(names)], index // len(names), "train", max_side=args.max_side,
                                    train_pairs=TRAIN_PAIRS))
             index += 1
         progress = (time.monotonic() - started) / budget
@@ -125,7 +128,8 @@ def main() -> None:
             "steps": step, "batch": args.batch, "examples_seen": index, "final_loss": sum(losses[-25:]) / 25,
             "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}",
             "parameters": sum(p.numel() for p in model.parameters()),
-            "task_grids": f"synthetic, 3x3..{MAX_SIDE}x{MAX_SIDE}, {TRAIN_PAIRS} train pairs",
+            "task_grids": f"synthetic, 3x3..{args.max_side}x{args.max_side}, {TRAIN_PAIRS} train pairs"
+                          + (f", continued from {args.init}" if args.init else ""),
             "heldout_greedy": results}
     (args.out / "MADE.json").write_text(json.dumps(made, indent=2) + "\n")
     print(json.dumps(made, indent=2))
