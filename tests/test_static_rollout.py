@@ -219,3 +219,13 @@ def test_what_the_machine_refuses_is_dropped_with_a_notice(lora_policy) -> None:
     assert len(notices) == 1 and "CUDA-graph capture failed" in notices[0]
     assert not engine.use_graphs and "eager" in engine.describe()
     assert [s.completion_ids for s in first.samples] == [s.completion_ids for s in again.samples]
+
+
+def test_building_the_engine_draws_nothing_from_the_callers_random_stream(lora_policy) -> None:
+    # A resumed run builds its engine at a later step than the original run did: same samples anyway.
+    engine = StaticRolloutEngine(lora_policy)
+    torch.manual_seed(5)
+    fresh = engine.generate([PROMPT], [1.0, 1.3], max_new_tokens=16)  # builds the cache state here
+    torch.manual_seed(5)
+    reused = engine.generate([PROMPT], [1.0, 1.3], max_new_tokens=16)
+    assert [s.completion_ids for s in fresh.samples] == [s.completion_ids for s in reused.samples]

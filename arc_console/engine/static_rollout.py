@@ -170,7 +170,15 @@ class StaticRolloutEngine:
 
     def _prepare(self, state: _DecodeState) -> None:
         """A trial step, then the graph capture, dropping what this GPU or torch build refuses (grouped
-        experts, then CUDA graphs) with a notice, rather than failing the run in the middle of a rollout."""
+        experts, then CUDA graphs) with a notice, rather than failing the run in the middle of a rollout.
+
+        Their random draws come from a forked generator: a state is built when a run first needs it,
+        so drawing from the step's own stream would make a resumed run sample differently."""
+        device = state.tokens.device
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            self._try_step_and_capture(state)
+
+    def _try_step_and_capture(self, state: _DecodeState) -> None:
         with torch.no_grad():
             try:
                 state.step_once()
