@@ -126,6 +126,12 @@ def measure_problems_per_step(policy, temps: list[float], new_tokens: int, budge
 
 
 
+def save_partial(result: dict, out_dir: Path) -> None:
+    """Write what is measured so far: a run cut short by the device's time limit still leaves its figures."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"gpu_step_{result['date']}.partial.json").write_text(json.dumps(result, indent=2) + "\n")
+
+
 def versions() -> dict[str, str]:
     found = {}
     for name in ("torch", "transformers", "peft", "unsloth", "unsloth_zoo", "trl", "bitsandbytes", "arc-console"):
@@ -190,9 +196,12 @@ def main() -> None:
     synchronize()
     result["rollout_sequential_tokens"] = tokens
     result["rollout_sequential_tok_s"] = tokens / (time.perf_counter() - started)
+    save_partial(result, args.out_dir)
 
     measure_routes(policy, prompt, temps, args.new_tokens, args.eager_tokens, args.logprob_chunk, result)
+    save_partial(result, args.out_dir)
     measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length - args.new_tokens, result)
+    save_partial(result, args.out_dir)
 
     # The default route's rollout feeds the update, and sets the step's rollout peak.
     route = DEFAULT_ROUTE
@@ -239,6 +248,7 @@ def main() -> None:
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = args.out_dir / f"gpu_step_{result['date']}"
+    (args.out_dir / f"gpu_step_{result['date']}.partial.json").unlink(missing_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     rows = [("GPU", result["gpu"]), ("load", f"{result['load_s']:.1f} s"),
             ("memory after load", f"{result['mem_after_load_gb']:.1f} GB"),

@@ -35,6 +35,6 @@ case $stage in
     ;;
   bench)
     timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -15
-    python3 benchmarks/gpu_step.py --model $model --out-dir "$OUT"
+    python3 benchmarks/gpu_step.py --model $model --sequential-tokens 16 --out-dir "$OUT"
     ;;
 esac
