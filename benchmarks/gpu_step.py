@@ -52,13 +52,31 @@ def fitted_prompt(tokenizer, budget: int, task_id: str = "af902bf9") -> tuple[st
 
 
 ROUTES = {  # name -> StaticRolloutEngine arguments; the first is the trainer's default on a GPU
-    "static_graphs_grouped_packed4bit": dict(use_graphs=True, grouped_experts=True, keep_experts_packed=True),
-    "static_graphs_dense_packed4bit": dict(use_graphs=True, grouped_experts=False, keep_experts_packed=True),
+    "static_graphs_grouped_packed4bit_fused": dict(use_graphs=True, grouped_experts=True, keep_experts_packed=True),
+    "static_graphs_grouped_packed4bit_dequant": dict(use_graphs=True, grouped_experts=True, keep_experts_packed=True,
+                                                     fused_4bit_experts=False),
+    "static_graphs_dense_packed4bit_dequant": dict(use_graphs=True, grouped_experts=False, keep_experts_packed=True),
     "static_graphs_grouped_bf16": dict(use_graphs=True, grouped_experts=True, keep_experts_packed=False),
-    "static_graphs_dense_bf16": dict(use_graphs=True, grouped_experts=False, keep_experts_packed=False),
-    "static_eager_grouped_packed4bit": dict(use_graphs=False, grouped_experts=True, keep_experts_packed=True),
+    "static_eager_grouped_packed4bit_fused": dict(use_graphs=False, grouped_experts=True, keep_experts_packed=True),
 }
-DEFAULT_ROUTE = "static_graphs_grouped_packed4bit"
+DEFAULT_ROUTE = "static_graphs_grouped_packed4bit_fused"
+
+
+def trainer_logprob_noise(policy, rollout, chunk: int) -> float:
+    """Largest |difference| between the trainer's own log-probs of the same tokens, computed in one batch
+    and row by row: the bf16 noise floor against which the engine's difference is read."""
+    samples = rollout.samples
+    rows = [(rollout.prompt_ids[s.group], s.completion_ids, s.temperature) for s in samples]
+    policy.for_training()
+    together = build_batch(*map(list, zip(*rows)), policy.tokenizer.pad_token_id, policy.device)
+    batched, _ = completion_logprobs(policy, together, chunk, with_grad=False)
+    worst = 0.0
+    for row, (prompt, completion, temperature) in enumerate(rows):
+        alone = build_batch([prompt], [completion], [temperature], policy.tokenizer.pad_token_id, policy.device)
+        single, _ = completion_logprobs(policy, alone, chunk, with_grad=False)
+        count = len(completion)
+        worst = max(worst, (single[0, :count] - batched[row, :count]).abs().max().item())
+    return worst
 
 
 def max_logprob_difference(policy, rollout, temps: list[float], chunk: int) -> float:
@@ -91,11 +109,14 @@ def measure_routes(policy, prompt: str, temps: list[float], new_tokens: int, eag
     for name, options in ROUTES.items():
         tokens = new_tokens if options["use_graphs"] else eager_tokens
         detail: dict = {"new_tokens": tokens, **options}
+        notices: list[str] = []
         try:
-            policy.rollout_engine, policy.static_engine = "static", StaticRolloutEngine(policy, **options)
+            engine = StaticRolloutEngine(policy, on_notice=notices.append, **options)
+            policy.rollout_engine, policy.static_engine = "static", engine
             started = time.perf_counter()
             generate_candidates(policy, [prompt], temps, tokens)  # builds the weights view, captures the graph
             detail["first_call_s"] = time.perf_counter() - started
+            detail["engine"], detail["notices"] = engine.describe(), notices
             rollout, rate, peak = timed_rollout(policy, [prompt], temps, tokens)
             detail.update(tok_s=rate, peak_gb=peak, engine_gb=policy.static_engine.memory_bytes() / GB,
                           max_abs_logprob_diff=max_logprob_difference(policy, rollout, temps, chunk))
@@ -217,6 +238,7 @@ def main() -> None:
     result["rollout_batched_route"] = route
     result["peak_rollout_gb"] = peak
     result["speedup_over_baseline"] = rate / result["baseline_unsloth_generate_tok_s"]
+    result["trainer_logprob_noise_floor"] = trainer_logprob_noise(policy, rollout, args.logprob_chunk)
     torch.cuda.reset_peak_memory_stats()
 
     # The update the trainer makes: DAPO over the 8 sequences, LoRA parameters, AdamW.
@@ -260,6 +282,7 @@ def main() -> None:
             *[(f"route {name}", f"{d['tok_s']:.1f} tok/s, engine {d['engine_gb']:.1f} GB, peak {d['peak_gb']:.1f} GB, "
                f"max |logprob diff| {d['max_abs_logprob_diff']:.3g}" if "tok_s" in d else d.get("error", "?"))
               for name, d in result["rollout_route_details"].items()],
+            ("trainer's own log-prob noise (one batch vs row by row)", f"{result['trainer_logprob_noise_floor']:.3g}"),
             *[(f"{count} problems x 8 candidates, default route",
                f"{rate:.1f} tok/s, {result['problems_per_step_seconds'][count]:.1f} s" if isinstance(rate, float) else rate)
               for count, rate in result["problems_per_step"].items()],

@@ -34,7 +34,7 @@ case $stage in
     tar czf "$OUT/h200_run_logs.tar.gz" -C /tmp h200_run/logs
     ;;
   bench)
-    timeout 150 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -15
+    timeout 150 python3 -m pytest -q -s -p no:cacheprovider tests/test_gpu.py > "$OUT/test_gpu.log" 2>&1; grep -v -i warn "$OUT/test_gpu.log" | tail -40
     python3 benchmarks/gpu_step.py --model $model --sequential-tokens 16 --out-dir "$OUT"
     ;;
 esac

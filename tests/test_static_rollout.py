@@ -149,21 +149,32 @@ def test_other_architectures_are_refused_plainly() -> None:
         extract_weights(model, 16)
 
 
+def _quantized(weight: torch.Tensor) -> torch.nn.Parameter:
+    """`weight` as bitsandbytes leaves it after a 4-bit load: packed NF4 bytes carrying their quant_state."""
+    import bitsandbytes.functional as bnb_functional
+
+    packed, state = bnb_functional.quantize_4bit(weight.contiguous(), quant_type="nf4", compress_statistics=True)
+    parameter = torch.nn.Parameter(packed, requires_grad=False)
+    parameter.quant_state = state
+    return parameter
+
+
+def _dequantized(parameter: torch.nn.Parameter) -> torch.Tensor:
+    import bitsandbytes.functional as bnb_functional
+
+    return bnb_functional.dequantize_4bit(parameter.data, parameter.quant_state)
+
+
 class _Packed4bitLinear(torch.nn.Module):
     """What bitsandbytes leaves in an Unsloth 4-bit expert: packed NF4 weight with its quant_state, a bias."""
 
     def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
-        import bitsandbytes.functional as bnb_functional
-
         super().__init__()
-        packed, state = bnb_functional.quantize_4bit(weight.contiguous(), quant_type="nf4", compress_statistics=True)
-        self.weight = torch.nn.Parameter(packed, requires_grad=False)
-        self.weight.quant_state = state
+        self.weight = _quantized(weight)
         self.bias = torch.nn.Parameter(bias.clone(), requires_grad=False)
-        self.dequantized = bnb_functional.dequantize_4bit(packed, state)
 
 
-class _UnslothStyleExperts(torch.nn.Module):
+class _UnslothSplitExperts(torch.nn.Module):
     """Unsloth's GptOssExpertsBnb4bit layout: one 4-bit Linear per expert (W x), no stacked tensors."""
 
     def __init__(self, experts) -> None:
@@ -175,23 +186,42 @@ class _UnslothStyleExperts(torch.nn.Module):
             _Packed4bitLinear(experts.down_proj[e].t(), experts.down_proj_bias[e]) for e in range(count))
         self.gate_up_proj = torch.empty(0)  # Unsloth keeps empty buffers under the stacked names
 
+    def dequantized(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return (torch.stack([_dequantized(m.weight).t() for m in self.gate_up_projs]),
+                torch.stack([_dequantized(m.weight).t() for m in self.down_projs]))
 
-def test_unsloth_4bit_experts_packed_or_copied_match_transformers(lora_policy) -> None:
+
+class _QuantizedStackExperts(torch.nn.Module):
+    """A 16-bit checkpoint with fused experts loaded in 4-bit: each [E, in, out] stack quantized whole."""
+
+    def __init__(self, experts) -> None:
+        super().__init__()
+        self.gate_up_proj, self.down_proj = _quantized(experts.gate_up_proj.data), _quantized(experts.down_proj.data)
+        self.gate_up_proj_bias, self.down_proj_bias = experts.gate_up_proj_bias, experts.down_proj_bias
+
+    def dequantized(self) -> tuple[torch.Tensor, torch.Tensor]:
+        return _dequantized(self.gate_up_proj), _dequantized(self.down_proj)
+
+
+@pytest.mark.parametrize("layout", [_UnslothSplitExperts, _QuantizedStackExperts], ids=["split", "stacked"])
+def test_4bit_experts_packed_or_copied_match_transformers(lora_policy, layout) -> None:
     causal_lm = lora_policy.base_causal_lm()
     originals = [layer.mlp.experts for layer in causal_lm.model.layers]
     saved = [(e.gate_up_proj.data.clone(), e.down_proj.data.clone()) for e in originals]
     try:
-        unsloth_style = [_UnslothStyleExperts(experts) for experts in originals]
-        for layer, experts in zip(causal_lm.model.layers, unsloth_style):
+        quantized = [layout(experts) for experts in originals]
+        for layer, experts in zip(causal_lm.model.layers, quantized):
             layer.mlp.experts = experts
         packed = extract_weights(causal_lm, 512, keep_experts_packed=True)
         copied = extract_weights(causal_lm, 512, keep_experts_packed=False)
         assert packed.packed_experts and not copied.packed_experts
+        assert packed.layers[0].gate_up.split == (layout is _UnslothSplitExperts)
         # The reference: transformers' own experts holding exactly the dequantized weights.
-        for layer, experts, fake in zip(causal_lm.model.layers, originals, unsloth_style):
+        for layer, experts, fake in zip(causal_lm.model.layers, originals, quantized):
             layer.mlp.experts = experts
-            experts.gate_up_proj.data.copy_(torch.stack([m.dequantized.t() for m in fake.gate_up_projs]))
-            experts.down_proj.data.copy_(torch.stack([m.dequantized.t() for m in fake.down_projs]))
+            gate_up, down = fake.dequantized()
+            experts.gate_up_proj.data.copy_(gate_up)
+            experts.down_proj.data.copy_(down)
         ids = torch.randint(10, causal_lm.config.vocab_size, (90,), generator=torch.Generator().manual_seed(2))
         for weights in (packed, copied):
             decoder = StaticDecoder(weights, batch=2, max_len=96)

@@ -2,8 +2,9 @@
 
 The decoder reads the model's own tensors wherever they serve as they are, so training updates
 (LoRA adapters, or every weight when there is no LoRA) reach it with no copying. It copies only
-what it cannot compute with directly: 4-bit weights (dequantized once; the base never trains) and
-Unsloth's per-expert Linear layers (stacked into one [experts, in, out] tensor per projection).
+what it cannot compute with directly: 4-bit attention weights (dequantized once; the base never trains).
+4-bit experts stay packed and are dequantized layer by layer as the decoder runs (or read by a fused
+4-bit kernel), unless a bf16 copy is asked for.
 """
 
 from __future__ import annotations
@@ -17,29 +18,47 @@ import torch.nn.functional as F
 
 @dataclass
 class PackedExperts:
-    """One projection of a layer's experts left in bitsandbytes 4-bit, expert by expert (Unsloth's layout).
+    """One projection of a layer's experts left in bitsandbytes 4-bit, in one of two layouts:
 
-    `dequantize_into` fills a shared [experts * out_features, in_features] buffer when the layer
-    runs, so the experts cost their 4-bit size plus one buffer instead of a bf16 copy each.
+    - split (Unsloth's pre-quantized layout): one Linear4bit per expert, each W of [out, in];
+    - stacked (a 16-bit checkpoint quantized at load): one [experts, in, out] stack, as transformers holds it.
+
+    `dequantize_into` fills a shared buffer of `buffer_shape` when the layer runs, so the experts cost
+    their 4-bit size plus one buffer instead of a bf16 copy each; `matrices` views it as [E, in, out].
     """
 
-    packed: list[torch.Tensor]  # each expert's packed weight, the model's own storage
-    absmax: list[torch.Tensor]  # each expert's block scales in float32 (nested scales resolved once)
+    packed: list[torch.Tensor]  # the packed bytes, the model's own storage: one per expert, or one stack
+    absmax: list[torch.Tensor]  # block scales in float32 (nested scales resolved once), one per piece
     blocksize: int
     quant_type: str
-    out_features: int
+    num_experts: int
     in_features: int
+    out_features: int
+    stack: torch.Tensor | None = None  # the stacked Params4bit itself, for kernels that read 4-bit directly
+
+    @property
+    def split(self) -> bool:
+        return self.stack is None
+
+    @property
+    def buffer_shape(self) -> tuple[int, int, int]:
+        if self.split:
+            return (self.num_experts, self.out_features, self.in_features)
+        return (self.num_experts, self.in_features, self.out_features)
 
     def dequantize_into(self, out: torch.Tensor) -> None:
-        rows = self.out_features
-        shape = (rows, self.in_features)
+        piece_shape = out.shape[1:] if self.split else out.shape
+        pieces = out if self.split else out[None]
         operator = torch.ops.bitsandbytes.dequantize_4bit
-        for expert, (packed, absmax) in enumerate(zip(self.packed, self.absmax)):
-            target = out[expert * rows : (expert + 1) * rows]
+        for target, packed, absmax in zip(pieces, self.packed, self.absmax):
             if out.is_cuda:  # straight into the buffer: no allocation inside a CUDA graph
-                operator.out(packed, absmax, self.blocksize, self.quant_type, shape, out.dtype, out=target)
+                operator.out(packed, absmax, self.blocksize, self.quant_type, piece_shape, out.dtype, out=target)
             else:  # bitsandbytes has no CPU kernel for the .out form
-                target.copy_(operator.default(packed, absmax, self.blocksize, self.quant_type, shape, out.dtype))
+                target.copy_(operator.default(packed, absmax, self.blocksize, self.quant_type, piece_shape, out.dtype))
+
+    def matrices(self, buffer: torch.Tensor) -> torch.Tensor:
+        """The dequantized buffer as [E, in, out] (x @ W), a view."""
+        return buffer.transpose(1, 2) if self.split else buffer
 
 
 class UnsupportedModel(RuntimeError):
@@ -115,7 +134,9 @@ def _dense(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     if quant_state is not None:
         import bitsandbytes.functional as bnb_functional
 
-        return bnb_functional.dequantize_4bit(weight.data, quant_state).to(dtype)
+        dense = bnb_functional.dequantize_4bit(weight.data, quant_state)
+        shape = getattr(weight, "_original_shape", None)
+        return (dense if shape is None else dense.reshape(shape)).to(dtype)
     return weight.detach().to(dtype)
 
 
@@ -137,22 +158,29 @@ def _projection(module: Any, dtype: torch.dtype) -> Projection:
     return Projection(_dense(base.weight, dtype), bias, lora_a, lora_b, scale)
 
 
-def _packed(linears: Any) -> PackedExperts | None:
-    """The experts' 4-bit weights as they are, or None when they are not all bitsandbytes 4-bit."""
+def _float_absmax(state: Any) -> torch.Tensor:
+    if state.nested:
+        import bitsandbytes.functional as bnb_functional
+
+        return (bnb_functional.dequantize_blockwise(state.absmax, state.state2) + state.offset).float()
+    return state.absmax.float()
+
+
+def _packed_split(linears: Any) -> PackedExperts | None:
+    """Per-expert 4-bit Linears as they are, or None when they are not all bitsandbytes 4-bit."""
     states = [getattr(m.weight, "quant_state", None) for m in linears]
     if any(state is None for state in states):
         return None
-    import bitsandbytes.functional as bnb_functional
-
-    absmax = []
-    for state in states:
-        if state.nested:
-            absmax.append((bnb_functional.dequantize_blockwise(state.absmax, state.state2) + state.offset).float())
-        else:
-            absmax.append(state.absmax.float())
     out_features, in_features = states[0].shape
-    return PackedExperts([m.weight.data for m in linears], absmax, states[0].blocksize, states[0].quant_type,
-                         out_features, in_features)
+    return PackedExperts([m.weight.data for m in linears], [_float_absmax(s) for s in states], states[0].blocksize,
+                         states[0].quant_type, len(states), in_features, out_features)
+
+
+def _packed_stack(stack: torch.Tensor) -> PackedExperts:
+    state = stack.quant_state
+    experts, in_features, out_features = tuple(getattr(stack, "_original_shape", None) or state.shape)
+    return PackedExperts([stack.data], [_float_absmax(state)], state.blocksize, state.quant_type, experts,
+                         in_features, out_features, stack=stack)
 
 
 ExpertTensors = tuple[torch.Tensor | PackedExperts, torch.Tensor, torch.Tensor | PackedExperts, torch.Tensor]
@@ -161,8 +189,11 @@ ExpertTensors = tuple[torch.Tensor | PackedExperts, torch.Tensor, torch.Tensor |
 def _experts(experts: Any, dtype: torch.dtype, keep_packed: bool) -> ExpertTensors:
     stacked = getattr(experts, "gate_up_proj", None)
     if isinstance(stacked, torch.Tensor) and stacked.numel() > 0:  # transformers' layout: x @ W
-        return (_dense(experts.gate_up_proj, dtype), _dense(experts.gate_up_proj_bias, dtype),
-                _dense(experts.down_proj, dtype), _dense(experts.down_proj_bias, dtype))
+        biases = _dense(experts.gate_up_proj_bias, dtype), _dense(experts.down_proj_bias, dtype)
+        quantized = getattr(stacked, "quant_state", None) is not None
+        if keep_packed and quantized and getattr(experts.down_proj, "quant_state", None) is not None:
+            return _packed_stack(experts.gate_up_proj), biases[0], _packed_stack(experts.down_proj), biases[1]
+        return _dense(experts.gate_up_proj, dtype), biases[0], _dense(experts.down_proj, dtype), biases[1]
     if hasattr(experts, "gate_up_projs"):  # Unsloth's 4-bit layout: one Linear per expert, W x
         def stack(linears: Any) -> tuple[torch.Tensor, torch.Tensor]:
             weights = torch.stack([_dense(m.weight, dtype).t() for m in linears]).contiguous()
@@ -170,7 +201,7 @@ def _experts(experts: Any, dtype: torch.dtype, keep_packed: bool) -> ExpertTenso
             return weights, biases
 
         if keep_packed:
-            packed_gate_up, packed_down = _packed(experts.gate_up_projs), _packed(experts.down_projs)
+            packed_gate_up, packed_down = _packed_split(experts.gate_up_projs), _packed_split(experts.down_projs)
             if packed_gate_up is not None and packed_down is not None:
                 gate_up_bias = torch.stack([_dense(m.bias, dtype) for m in experts.gate_up_projs])
                 down_bias = torch.stack([_dense(m.bias, dtype) for m in experts.down_projs])

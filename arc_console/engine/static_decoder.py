@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from arc_console.engine.decoder_weights import DecoderWeights, LayerWeights, PackedExperts
+from arc_console.engine.nf4_kernel import GroupedMatmul, nf4_grouped_matmul
 
 DENSE_MOE_MAX_TOKENS = 64  # up to this many tokens every expert runs on every token (no data-dependent shapes)
 
@@ -60,17 +61,23 @@ def swiglu(gate_up: torch.Tensor, alpha: float, limit: float) -> torch.Tensor:
     return (up + 1) * (gate * torch.sigmoid(gate * alpha))
 
 
+def route(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(router logits [N, E], each token's top-k experts [N, k], their mixing weights [N, k])."""
+    router_logits = F.linear(x, layer.router_weight, layer.router_bias)
+    top_values, top_experts = torch.topk(router_logits, weights.experts_per_token, dim=-1)
+    return router_logits, top_experts, torch.softmax(top_values, dim=-1)
+
+
 def moe(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights, gate_up_w: torch.Tensor, down_w: torch.Tensor,
         grouped: bool = False) -> torch.Tensor:
     """Top-k routed experts for x [N, H]: dense over all experts for few tokens, per expert otherwise.
 
     gate_up_w [E, H, 2I] and down_w [E, I, H] are the layer's expert matrices (maybe just dequantized).
     """
-    router_logits = F.linear(x, layer.router_weight, layer.router_bias)
-    top_values, top_experts = torch.topk(router_logits, weights.experts_per_token, dim=-1)
-    routing = torch.softmax(top_values, dim=-1)
+    router_logits, top_experts, routing = route(x, layer, weights)
     if grouped:
-        return _moe_grouped(x, layer, weights, gate_up_w, down_w, top_experts, routing)
+        return moe_grouped(x, layer, weights, lambda rows, ends: torch._grouped_mm(rows, gate_up_w, offs=ends),
+                           lambda rows, ends: torch._grouped_mm(rows, down_w, offs=ends), top_experts, routing)
     if x.shape[0] <= DENSE_MOE_MAX_TOKENS:
         # Reads each expert's weights once for all tokens: at decode the step is bound by those reads.
         experts = gate_up_w.shape[0]
@@ -90,21 +97,21 @@ def moe(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights, gate_up_w
     return out
 
 
-def _moe_grouped(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights, gate_up_w: torch.Tensor,
-                 down_w: torch.Tensor, top_experts: torch.Tensor, routing: torch.Tensor) -> torch.Tensor:
-    """Routed rows sorted by expert through torch._grouped_mm: only the experts in use are read."""
-    experts = gate_up_w.shape[0]
+def moe_grouped(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights, gate_up_mm: GroupedMatmul,
+                down_mm: GroupedMatmul, top_experts: torch.Tensor, routing: torch.Tensor) -> torch.Tensor:
+    """Routed rows sorted by expert through two grouped GEMMs: only the experts in use are read."""
+    experts = layer.gate_up_bias.shape[0]
     flat = top_experts.reshape(-1)
     order = torch.argsort(flat, stable=True)
     token_of_row = order // weights.experts_per_token
     counts = torch.zeros(experts, dtype=torch.int32, device=x.device).scatter_add_(
         0, flat, torch.ones_like(flat, dtype=torch.int32))
-    offsets = torch.cumsum(counts, 0, dtype=torch.int32)
+    row_ends = torch.cumsum(counts, 0, dtype=torch.int32)
     rows = x[token_of_row]
     sorted_experts = flat[order]
-    hidden = torch._grouped_mm(rows, gate_up_w, offs=offsets) + layer.gate_up_bias[sorted_experts]
+    hidden = gate_up_mm(rows, row_ends) + layer.gate_up_bias[sorted_experts]
     hidden = swiglu(hidden, weights.swiglu_alpha, weights.swiglu_limit)
-    outputs = torch._grouped_mm(hidden, down_w, offs=offsets) + layer.down_bias[sorted_experts]
+    outputs = down_mm(hidden, row_ends) + layer.down_bias[sorted_experts]
     outputs = outputs * routing.reshape(-1)[order, None].to(outputs.dtype)
     return torch.zeros_like(x).index_add_(0, token_of_row, outputs)
 
@@ -112,7 +119,8 @@ def _moe_grouped(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights, 
 class StaticDecoder:
     """A KV cache for `batch` rows of up to `max_len` tokens and the forward passes that fill it."""
 
-    def __init__(self, weights: DecoderWeights, batch: int, max_len: int, grouped_experts: bool = False) -> None:
+    def __init__(self, weights: DecoderWeights, batch: int, max_len: int, grouped_experts: bool = False,
+                 fused_4bit_experts: bool = False) -> None:
         if max_len > weights.cos.shape[0]:
             raise ValueError(f"max_len {max_len} exceeds the rotary table ({weights.cos.shape[0]} positions)")
         self.weights = weights
@@ -128,21 +136,23 @@ class StaticDecoder:
         self._gate_up_buffer = self._down_buffer = None
         if weights.packed_experts:  # one dequantization target shared by every layer, in turn
             gate_up, down = weights.layers[0].gate_up, weights.layers[0].down
-            self._gate_up_buffer = torch.empty(weights.num_experts * gate_up.out_features, gate_up.in_features,
-                                               dtype=weights.dtype, device=device)
-            self._down_buffer = torch.empty(weights.num_experts * down.out_features, down.in_features,
-                                            dtype=weights.dtype, device=device)
+            self._gate_up_buffer = torch.empty(gate_up.buffer_shape, dtype=weights.dtype, device=device)
+            self._down_buffer = torch.empty(down.buffer_shape, dtype=weights.dtype, device=device)
+        # Decode steps with grouped experts may read packed stacks through a fused 4-bit kernel instead.
+        self.fused_4bit_kernels: list[tuple[GroupedMatmul, GroupedMatmul]] | None = None
+        if fused_4bit_experts and grouped_experts and weights.packed_experts:
+            kernels = [(nf4_grouped_matmul(layer.gate_up, weights.dtype), nf4_grouped_matmul(layer.down, weights.dtype))
+                       for layer in weights.layers]
+            if all(a is not None and b is not None for a, b in kernels):
+                self.fused_4bit_kernels = kernels
 
     def expert_matrices(self, layer: LayerWeights) -> tuple[torch.Tensor, torch.Tensor]:
         """The layer's experts as [E, H, 2I] and [E, I, H] (views of freshly dequantized buffers when packed)."""
         if not isinstance(layer.gate_up, PackedExperts) or not isinstance(layer.down, PackedExperts):
             return layer.gate_up, layer.down
-        experts = self.weights.num_experts
         layer.gate_up.dequantize_into(self._gate_up_buffer)
         layer.down.dequantize_into(self._down_buffer)
-        gate_up = self._gate_up_buffer.view(experts, layer.gate_up.out_features, layer.gate_up.in_features)
-        down = self._down_buffer.view(experts, layer.down.out_features, layer.down.in_features)
-        return gate_up.transpose(1, 2), down.transpose(1, 2)
+        return layer.gate_up.matrices(self._gate_up_buffer), layer.down.matrices(self._down_buffer)
 
     @property
     def cache_bytes(self) -> int:
@@ -198,6 +208,10 @@ class StaticDecoder:
             self.values[index].index_copy_(2, slot, v)
             attended = attend(q, self.keys[index], self.values[index], allowed[:, None, :], layer.sinks)[:, 0]
             x = x + layer.o(attended)
-            x = x + moe(rms_norm(x, layer.post_attention_norm, w.rms_eps), layer, w, *self.expert_matrices(layer),
-                        grouped=self.grouped_experts)
+            normed = rms_norm(x, layer.post_attention_norm, w.rms_eps)
+            if self.grouped_experts and self.fused_4bit_kernels is not None:
+                _, top_experts, routing = route(normed, layer, w)
+                x = x + moe_grouped(normed, layer, w, *self.fused_4bit_kernels[index], top_experts, routing)
+            else:
+                x = x + moe(normed, layer, w, *self.expert_matrices(layer), grouped=self.grouped_experts)
         return F.linear(rms_norm(x, w.final_norm, w.rms_eps), w.lm_head).float()

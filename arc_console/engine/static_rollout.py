@@ -17,6 +17,7 @@ from arc_console.engine.backends import Policy
 from arc_console.engine.control import RunControl
 from arc_console.engine.decoder_weights import DecoderWeights, extract_weights
 from arc_console.engine.device_sampling import sample_rows
+from arc_console.engine.nf4_kernel import nf4_grouped_matmul
 from arc_console.engine.rollout import ProgressCallback, Rollout, to_samples
 from arc_console.engine.static_decoder import StaticDecoder
 
@@ -64,13 +65,15 @@ class StaticRolloutEngine:
     """Owns the decoder's weights view, one KV cache per batch size, and the captured decode graphs."""
 
     def __init__(self, policy: Policy, use_graphs: bool | None = None, grouped_experts: bool | None = None,
-                 keep_experts_packed: bool = True, on_notice: Callable[[str], None] | None = None) -> None:
+                 keep_experts_packed: bool = True, fused_4bit_experts: bool = True,
+                 on_notice: Callable[[str], None] | None = None) -> None:
         on_gpu = policy.device.type == "cuda"
         self.policy = policy
         self.on_notice = on_notice  # told when the engine gives up grouped experts or CUDA graphs
         self.use_graphs = on_gpu if use_graphs is None else use_graphs
         self.grouped_experts = on_gpu if grouped_experts is None else grouped_experts
         self.keep_experts_packed = keep_experts_packed
+        self.fused_4bit_experts = fused_4bit_experts  # grouped decode reads packed stacks with a 4-bit kernel, where one exists
         self._weights: DecoderWeights | None = None
         self._states: dict[int, _DecodeState] = {}
 
@@ -84,9 +87,17 @@ class StaticRolloutEngine:
 
     def describe(self) -> str:
         dtype = str(self.weights.dtype).removeprefix("torch.")
-        experts = "packed 4-bit experts" if self.weights.packed_experts else f"{dtype} experts"
+        experts = f"{dtype} experts"
+        if self.weights.packed_experts:
+            experts = "packed 4-bit experts"
+            if self.grouped_experts and self._fused_kernel_available():
+                experts += " read by the fused NF4 kernel"
         return (f"static engine ({'CUDA graphs' if self.use_graphs else 'eager'}, "
                 f"{'grouped' if self.grouped_experts else 'dense'} MoE, {experts})")
+
+    def _fused_kernel_available(self) -> bool:
+        first = self.weights.layers[0]
+        return self.fused_4bit_experts and nf4_grouped_matmul(first.gate_up, self.weights.dtype) is not None
 
     def memory_bytes(self) -> int:
         """What the engine holds beyond the model: copied weights and KV caches."""
@@ -153,7 +164,7 @@ class StaticRolloutEngine:
         device = weights.embed.device
         policy = self.policy
         state = _DecodeState(
-            decoder=StaticDecoder(weights, batch, max_len, self.grouped_experts),
+            decoder=StaticDecoder(weights, batch, max_len, self.grouped_experts, self.fused_4bit_experts),
             tokens=torch.zeros(batch, dtype=torch.long, device=device),
             slot=torch.zeros(1, dtype=torch.long, device=device),
             step=torch.zeros(1, dtype=torch.long, device=device),
@@ -182,8 +193,11 @@ class StaticRolloutEngine:
         with torch.no_grad():
             try:
                 state.step_once()
-            except RuntimeError as exc:
-                if not self.grouped_experts:
+            except Exception as exc:  # Triton raises its own types
+                if state.decoder.fused_4bit_kernels is not None:
+                    self._drop_fused_kernel(state, exc)
+                    return
+                if not self.grouped_experts or not isinstance(exc, RuntimeError):
                     raise
                 self.grouped_experts = state.decoder.grouped_experts = False
                 self._notice(f"grouped experts unavailable ({_first_line(exc)}); using dense experts")
@@ -192,8 +206,16 @@ class StaticRolloutEngine:
             try:
                 state.graph = self._capture(state)
             except RuntimeError as exc:
+                if state.decoder.fused_4bit_kernels is not None:
+                    self._drop_fused_kernel(state, exc)
+                    return
                 self.use_graphs = False
                 self._notice(f"CUDA-graph capture failed ({_first_line(exc)}); decoding step by step")
+
+    def _drop_fused_kernel(self, state: _DecodeState, exc: BaseException) -> None:
+        self.fused_4bit_experts, state.decoder.fused_4bit_kernels = False, None
+        self._notice(f"fused 4-bit expert kernel failed ({_first_line(exc)}); dequantizing experts instead")
+        self._try_step_and_capture(state)
 
     def _notice(self, message: str) -> None:
         if self.on_notice is not None:

@@ -1,0 +1,41 @@
+"""A fused 4-bit grouped GEMM for NF4 expert stacks, where the machine has one.
+
+Unsloth Zoo ships a Triton kernel (`torch.ops.unsloth_zoo.nf4_grouped_mm`) that multiplies rows sorted
+by expert with a bitsandbytes NF4 [experts, in, out] stack, decoding the 4-bit weights inside the GEMM.
+A decode step then reads half a byte per expert weight instead of dequantizing a 16-bit copy first
+and reading that: on the 20B shape the experts are most of the bytes a step reads. It exists only
+where Unsloth is installed, on CUDA; everywhere else the decoder dequantizes into a buffer instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from arc_console.engine.decoder_weights import PackedExperts
+
+# (rows sorted by expert [M, in], each expert's inclusive row end [E] int32) -> [M, out]
+GroupedMatmul = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def nf4_grouped_matmul(experts: PackedExperts, compute_dtype: torch.dtype) -> GroupedMatmul | None:
+    """The fused kernel bound to this stack, or None where it cannot serve (no Unsloth, no CUDA, a
+    per-expert split layout, a quantization it does not decode)."""
+    if experts.stack is None or not experts.stack.is_cuda:
+        return None
+    try:
+        from unsloth_zoo.temporary_patches import moe_nf4_grouped as zoo
+    except Exception:  # not installed, or a version without the kernel
+        return None
+    try:
+        spec = zoo.nf4_grouped_spec(experts.stack, lambda stack: stack, compute_dtype, mode="1")
+    except Exception:
+        return None
+    if spec is None or (spec["K"], spec["N"]) != (experts.in_features, experts.out_features):
+        return None
+
+    def matmul(rows: torch.Tensor, row_ends: torch.Tensor) -> torch.Tensor:
+        return zoo.nf4_grouped_mm(rows, row_ends, spec)
+
+    return matmul
