@@ -153,43 +153,8 @@ def save_partial(result: dict, out_dir: Path) -> None:
     (out_dir / f"gpu_step_{result['date']}.partial.json").write_text(json.dumps(result, indent=2) + "\n")
 
 
-def versions() -> dict[str, str]:
-    found = {}
-    for name in ("torch", "transformers", "peft", "unsloth", "unsloth_zoo", "trl", "bitsandbytes", "arc-console"):
-        try:
-            found[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
-    return found
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--model", required=True)
-    parser.add_argument("--backend", default="unsloth")
-    parser.add_argument("--new-tokens", type=int, default=512)
-    parser.add_argument("--sequential-tokens", type=int, default=32)
-    parser.add_argument("--max-seq-length", type=int, default=2048)
-    parser.add_argument("--eager-tokens", type=int, default=64, help="new tokens for the (slow) eager route")
-    parser.add_argument("--logprob-chunk", type=int, default=256, help="tokens per log-prob chunk (the trainer's default)")
-    parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
-    args = parser.parse_args()
-    temps = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]
-    result: dict = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
-                    "date": date.today().isoformat(), "command": "python benchmarks/gpu_step.py " + " ".join(sys.argv[1:]),
-                    "versions": versions(), "candidates": len(temps), "new_tokens": args.new_tokens,
-                    "sequential_new_tokens": args.sequential_tokens}
-
-    synchronize()
-    started = time.perf_counter()
-    policy = load_policy(args.model, args.backend, lora_r=16, lora_alpha=32, max_seq_length=args.max_seq_length)
-    synchronize()
-    result["load_s"] = time.perf_counter() - started
-    result["mem_after_load_gb"] = torch.cuda.memory_allocated() / GB
-    result["trainable_parameters"] = sum(p.numel() for p in policy.trainable_parameters().values())
-    prompt, prompt_tokens = fitted_prompt(policy.tokenizer, args.max_seq_length - args.new_tokens)
-    result["prompt_tokens"] = prompt_tokens
-
+def measure_baseline_and_routes(policy, prompt: str, temps: list[float], args: argparse.Namespace, result: dict) -> None:
+    """Unsloth's generate (the baseline), the 8 one by one, every engine route, and P problems per rollout."""
     policy.rollout_engine = "generate"  # Unsloth's (or transformers') generate: the baseline
     generate_candidates(policy, [prompt], temps, 8)  # warm-up
     # The shared-prompt prefill must sample exactly what K separate prefills sample.
@@ -224,6 +189,49 @@ def main() -> None:
     measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length - args.new_tokens, result)
     save_partial(result, args.out_dir)
 
+
+def versions() -> dict[str, str]:
+    found = {}
+    for name in ("torch", "transformers", "peft", "unsloth", "unsloth_zoo", "trl", "bitsandbytes", "arc-console"):
+        try:
+            found[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return found
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--backend", default="unsloth")
+    parser.add_argument("--new-tokens", type=int, default=512)
+    parser.add_argument("--sequential-tokens", type=int, default=32)
+    parser.add_argument("--max-seq-length", type=int, default=2048)
+    parser.add_argument("--eager-tokens", type=int, default=64, help="new tokens for the (slow) eager route")
+    parser.add_argument("--logprob-chunk", type=int, default=256, help="tokens per log-prob chunk (the trainer's default)")
+    parser.add_argument("--default-route-only", action="store_true",
+                        help="skip the baseline, the other routes and the P sweep: the default route's rollout and the update")
+    parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    temps = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]
+    result: dict = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
+                    "date": date.today().isoformat(), "command": "python benchmarks/gpu_step.py " + " ".join(sys.argv[1:]),
+                    "versions": versions(), "candidates": len(temps), "new_tokens": args.new_tokens,
+                    "sequential_new_tokens": args.sequential_tokens}
+
+    synchronize()
+    started = time.perf_counter()
+    policy = load_policy(args.model, args.backend, lora_r=16, lora_alpha=32, max_seq_length=args.max_seq_length)
+    synchronize()
+    result["load_s"] = time.perf_counter() - started
+    result["mem_after_load_gb"] = torch.cuda.memory_allocated() / GB
+    result["trainable_parameters"] = sum(p.numel() for p in policy.trainable_parameters().values())
+    prompt, prompt_tokens = fitted_prompt(policy.tokenizer, args.max_seq_length - args.new_tokens)
+    result["prompt_tokens"] = prompt_tokens
+
+    if not args.default_route_only:
+        measure_baseline_and_routes(policy, prompt, temps, args, result)
+
     # The default route's rollout feeds the update, and sets the step's rollout peak.
     route = DEFAULT_ROUTE
     try:
@@ -237,7 +245,8 @@ def main() -> None:
     result["rollout_batched_tok_s"] = rate
     result["rollout_batched_route"] = route
     result["peak_rollout_gb"] = peak
-    result["speedup_over_baseline"] = rate / result["baseline_unsloth_generate_tok_s"]
+    if "baseline_unsloth_generate_tok_s" in result:
+        result["speedup_over_baseline"] = rate / result["baseline_unsloth_generate_tok_s"]
     result["trainer_logprob_noise_floor"] = trainer_logprob_noise(policy, rollout, args.logprob_chunk)
     torch.cuda.reset_peak_memory_stats()
 
@@ -266,9 +275,13 @@ def main() -> None:
     result["peak_step_reserved_gb"] = torch.cuda.max_memory_reserved() / GB
     result["logprob_chunk_tokens"] = args.logprob_chunk
 
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    if args.default_route_only:
+        (args.out_dir / f"gpu_step_{result['date']}_default_route.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+        return
     result["batched_over_sequential"] = result["rollout_batched_tok_s"] / result["rollout_sequential_tok_s"]
 
-    args.out_dir.mkdir(parents=True, exist_ok=True)
     stem = args.out_dir / f"gpu_step_{result['date']}"
     (args.out_dir / f"gpu_step_{result['date']}.partial.json").unlink(missing_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")

@@ -42,7 +42,10 @@ has_cuda = has_gpu and __import__("torch").cuda.is_available()
 
 
 @pytest.mark.skipif(not has_cuda, reason="needs CUDA (CI has none)")
-def test_static_engine_on_unsloth_4bit_graphs_equal_eager_and_logprobs_agree() -> None:
+def test_static_engine_on_unsloth_4bit_every_route_agrees_with_the_trainer() -> None:
+    """Every MoE route, replayed from a CUDA graph or launched step by step, samples tokens whose
+    log-probs the trainer's forward pass reproduces: in the mean (a wrong mask, rotary or expert would
+    move every token) and at worst (bf16 kernels round differently)."""
     import torch
 
     from arc_console.arc import Pair, build_prompt
@@ -55,30 +58,28 @@ def test_static_engine_on_unsloth_4bit_graphs_equal_eager_and_logprobs_agree() -
     prompt_ids = policy.tokenizer(prompt, add_special_tokens=False)["input_ids"]
     temps = [0.7, 1.0, 1.3]
     problems = []  # every route is checked before failing, so one GPU run shows all that is wrong
-    routes = {"dense": dict(grouped_experts=False), "grouped, dequantized": dict(grouped_experts=True, fused_4bit_experts=False),
+    routes = {"dense": dict(grouped_experts=False),
+              "grouped, dequantized": dict(grouped_experts=True, fused_4bit_experts=False),
               "grouped, fused 4-bit kernel": dict(grouped_experts=True, fused_4bit_experts=True)}
     for name, options in routes.items():
-        notices = []
-        tokens = {}
-        for graphs in (False, True):  # the same kernels, replayed or launched: the same greedy tokens
+        for graphs in (True, False):
+            label = f"{name}, {'graphs' if graphs else 'eager'}"
+            notices = []
             engine = StaticRolloutEngine(policy, use_graphs=graphs, on_notice=notices.append, **options)
-            greedy = engine.generate([prompt, prompt], [1e-4] * 2, max_new_tokens=32)
-            tokens[graphs] = [s.completion_ids for s in greedy.samples]
-        described = engine.describe()
-        if notices:
-            problems.append(f"{name}: refused: {notices}")
-        if options.get("fused_4bit_experts") and "fused NF4 kernel" not in described:
-            problems.append(f"{name}: the kernel is not in use: {described}")
-        if tokens[True] != tokens[False]:
-            problems.append(f"{name}: graph and eager greedy tokens differ: {tokens[True][0][:12]} vs {tokens[False][0][:12]}")
-        samples = engine.generate([prompt], temps, max_new_tokens=32).samples
-        batch = build_batch([prompt_ids] * 3, [s.completion_ids for s in samples], temps,
-                            policy.tokenizer.pad_token_id, policy.device)
-        policy.for_training()
-        trainer_logprobs, _ = completion_logprobs(policy, batch, 256, with_grad=False)
-        worst = max((torch.tensor(s.logprobs, device="cuda") - trainer_logprobs[row, : s.num_tokens]).abs().max().item()
-                    for row, s in enumerate(samples))
-        print(f"{name}: {described}; max |engine - trainer log-prob| {worst:.4f}")
-        if worst >= 0.1:  # bf16 kernels differ; the distribution is the same
-            problems.append(f"{name}: max |engine - trainer log-prob| {worst:.3f}")
+            samples = engine.generate([prompt], temps, max_new_tokens=48).samples
+            described = engine.describe()
+            if notices:
+                problems.append(f"{label}: refused: {notices}")
+            if options.get("fused_4bit_experts") and "fused NF4 kernel" not in described:
+                problems.append(f"{label}: the kernel is not in use: {described}")
+            batch = build_batch([prompt_ids] * 3, [s.completion_ids for s in samples], temps,
+                                policy.tokenizer.pad_token_id, policy.device)
+            policy.for_training()
+            trainer_logprobs, _ = completion_logprobs(policy, batch, 256, with_grad=False)
+            differences = torch.cat([(torch.tensor(s.logprobs, device="cuda") - trainer_logprobs[row, : s.num_tokens]).abs()
+                                     for row, s in enumerate(samples)])
+            worst, mean = differences.max().item(), differences.mean().item()
+            print(f"{label}: {described}; |engine - trainer log-prob| max {worst:.4f} mean {mean:.4f}")
+            if worst >= 0.3 or mean >= 0.03:
+                problems.append(f"{label}: |engine - trainer log-prob| max {worst:.3f} mean {mean:.4f}")
     assert not problems, "; ".join(problems)

@@ -28,9 +28,7 @@ class PackedExperts:
     """
 
     packed: list[torch.Tensor]  # the packed bytes, the model's own storage: one per expert, or one stack
-    absmax: list[torch.Tensor]  # block scales in float32 (nested scales resolved once), one per piece
-    blocksize: int
-    quant_type: str
+    states: list[Any]  # each piece's bitsandbytes QuantState (its scales stay nested: no float32 copy)
     num_experts: int
     in_features: int
     out_features: int
@@ -47,14 +45,14 @@ class PackedExperts:
         return (self.num_experts, self.in_features, self.out_features)
 
     def dequantize_into(self, out: torch.Tensor) -> None:
-        piece_shape = out.shape[1:] if self.split else out.shape
+        import bitsandbytes.functional as bnb_functional
+
         pieces = out if self.split else out[None]
-        operator = torch.ops.bitsandbytes.dequantize_4bit
-        for target, packed, absmax in zip(pieces, self.packed, self.absmax):
-            if out.is_cuda:  # straight into the buffer: no allocation inside a CUDA graph
-                operator.out(packed, absmax, self.blocksize, self.quant_type, piece_shape, out.dtype, out=target)
+        for target, packed, state in zip(pieces, self.packed, self.states):
+            if out.is_cuda:  # straight into the buffer
+                bnb_functional.dequantize_4bit(packed, state, out=target)
             else:  # bitsandbytes has no CPU kernel for the .out form
-                target.copy_(operator.default(packed, absmax, self.blocksize, self.quant_type, piece_shape, out.dtype))
+                target.copy_(bnb_functional.dequantize_4bit(packed, state))
 
     def matrices(self, buffer: torch.Tensor) -> torch.Tensor:
         """The dequantized buffer as [E, in, out] (x @ W), a view."""
@@ -158,29 +156,19 @@ def _projection(module: Any, dtype: torch.dtype) -> Projection:
     return Projection(_dense(base.weight, dtype), bias, lora_a, lora_b, scale)
 
 
-def _float_absmax(state: Any) -> torch.Tensor:
-    if state.nested:
-        import bitsandbytes.functional as bnb_functional
-
-        return (bnb_functional.dequantize_blockwise(state.absmax, state.state2) + state.offset).float()
-    return state.absmax.float()
-
-
 def _packed_split(linears: Any) -> PackedExperts | None:
     """Per-expert 4-bit Linears as they are, or None when they are not all bitsandbytes 4-bit."""
     states = [getattr(m.weight, "quant_state", None) for m in linears]
     if any(state is None for state in states):
         return None
     out_features, in_features = states[0].shape
-    return PackedExperts([m.weight.data for m in linears], [_float_absmax(s) for s in states], states[0].blocksize,
-                         states[0].quant_type, len(states), in_features, out_features)
+    return PackedExperts([m.weight.data for m in linears], states, len(states), in_features, out_features)
 
 
 def _packed_stack(stack: torch.Tensor) -> PackedExperts:
     state = stack.quant_state
     experts, in_features, out_features = tuple(getattr(stack, "_original_shape", None) or state.shape)
-    return PackedExperts([stack.data], [_float_absmax(state)], state.blocksize, state.quant_type, experts,
-                         in_features, out_features, stack=stack)
+    return PackedExperts([stack.data], [state], experts, in_features, out_features, stack=stack)
 
 
 ExpertTensors = tuple[torch.Tensor | PackedExperts, torch.Tensor, torch.Tensor | PackedExperts, torch.Tensor]
@@ -289,5 +277,6 @@ def _tensors(weights: DecoderWeights) -> list[torch.Tensor]:
         found += [layer.input_norm, layer.post_attention_norm, layer.sinks, layer.router_weight, layer.router_bias,
                   layer.gate_up_bias, layer.down_bias]
         for experts in (layer.gate_up, layer.down):
-            found += experts.absmax if isinstance(experts, PackedExperts) else [experts]
+            if not isinstance(experts, PackedExperts):
+                found.append(experts)
     return found
