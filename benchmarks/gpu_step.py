@@ -247,6 +247,7 @@ def main() -> None:
     result["peak_rollout_gb"] = peak
     if "baseline_unsloth_generate_tok_s" in result:
         result["speedup_over_baseline"] = rate / result["baseline_unsloth_generate_tok_s"]
+    result["rollout_batched_max_abs_logprob_diff"] = max_logprob_difference(policy, rollout, temps, args.logprob_chunk)
     result["trainer_logprob_noise_floor"] = trainer_logprob_noise(policy, rollout, args.logprob_chunk)
     torch.cuda.reset_peak_memory_stats()
 
