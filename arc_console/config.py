@@ -57,8 +57,9 @@ class TrainConfig:
     # static: the preallocated-cache engine (CUDA graphs on a GPU); generate: transformers' generate;
     # auto: static for GPT-OSS models, generate otherwise.
     rollout_engine: str = "auto"
-    # The static engine's MoE weights on a 4-bit model: packed (dequantized layer by layer, about
-    # 1.6 GB extra on 20B) or bf16 (one copy of every expert, about 38 GB extra on 20B, faster).
+    # The static engine's MoE weights on a 4-bit model: packed (read by a fused 4-bit kernel where
+    # Unsloth Zoo has one, else dequantized layer by layer; a 20B step peaks at 18.8 GB) or bf16 (one
+    # copy of every expert, about 37 GB extra on 20B, 1.6x faster decoding).
     rollout_experts: str = "packed"
     seed: int = 0
 
