@@ -16,7 +16,7 @@ from arc_console.tui.widgets.log_tail import LogTail
 from arc_console.tui.widgets.status_bar import StatusBar
 
 from helpers import make_trainer
-from tui_fixtures import FixedSampler, replay_source, step_events
+from tui_fixtures import FixedSampler, replay_source, step_events, until_painted
 
 SIZE = (160, 50)
 
@@ -142,8 +142,7 @@ HOSTILE = "[bold red]boom[/] \x1b[31mred\x1b[0m \x1b]0;pwned\x07 \x1b]8;;http://
 async def test_model_text_with_markup_and_escapes_shows_literally() -> None:
     app = ConsoleApp(replay_source(step_events(hostile_text=HOSTILE)), sampler_factory=FixedSampler)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause()
-        await pilot.pause()
+        await until_painted(pilot, app)
         response = app.query_one("#response").render()
         plain = response.plain
         assert "[bold red]boom[/]" in plain and "[link=x]y[/link]" in plain
@@ -204,7 +203,7 @@ async def test_the_log_tail_follows_and_looks_back() -> None:
     lines = [ev.LogLine(f"line {n:02d}") for n in range(40)]
     app = ConsoleApp(replay_source(lines), sampler_factory=FixedSampler)
     async with app.run_test(size=SIZE) as pilot:
-        await pilot.pause(1 / app.REDRAW_HZ + 0.05)
+        await until_painted(pilot, app)
         log = app.log_tail
         assert log.line_count == 40
         assert "line 39" in str(log.render()) and "line 20" not in str(log.render())

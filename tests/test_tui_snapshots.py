@@ -2,7 +2,7 @@
 
 from arc_console.tui.app import ConsoleApp
 
-from tui_fixtures import FixedSampler, replay_source, step_events
+from tui_fixtures import FixedSampler, replay_source, step_events, until_painted
 
 SIZE = (160, 50)
 
@@ -12,6 +12,8 @@ def _app() -> ConsoleApp:
 
 
 async def _settle(pilot) -> None:
+    if isinstance(pilot.app, ConsoleApp):
+        await until_painted(pilot, pilot.app)
     for _ in range(5):
         await pilot.pause()
 

@@ -68,3 +68,13 @@ def replay_source(events: list[ev.Event]):
         closing.wait()
 
     return source
+
+
+async def until_painted(pilot, app, timeout: float = 10.0) -> None:
+    """Wait until every event the app has received is on screen (panels are painted band by band)."""
+    for _ in range(int(timeout / 0.05)):
+        await pilot.pause(0.05)
+        if app.painted:
+            await pilot.pause()
+            return
+    raise AssertionError("the dashboard did not finish painting")

@@ -43,6 +43,8 @@ EventSource = Callable[[ev.EventSink, threading.Event], Any]
 class ConsoleApp(GridViewActions, App[int]):
     CSS_PATH = "app.tcss"
     REDRAW_HZ = 8
+    # Panels that sit together on screen, top to bottom; see _next_band.
+    BANDS = (("status", "gpu", "history"), ("candidates",), ("log",))
     TITLE = "arc-console"
     BINDINGS = [
         Binding("p", "toggle_pause", "Pause/Resume", id="pause"),
@@ -84,6 +86,8 @@ class ConsoleApp(GridViewActions, App[int]):
         self.theme_names: list[str] = []
         self._dirty: set[str] = set()
         self._pending_log: list[str] = []
+        self._last_band = -1
+        self._hardware = None  # the latest hardware sample, painted with the top band
 
     # ---------------------------------------------------------------- layout and start
 
@@ -180,26 +184,53 @@ class ConsoleApp(GridViewActions, App[int]):
         elif isinstance(event, (ev.Paused, ev.Resumed)):
             self.refresh_bindings()
         elif isinstance(event, ev.Stopped):
-            self._redraw()
+            for _ in self.BANDS:  # the final state, every band at once
+                self._redraw()
             self._on_stopped(event)
 
     def _redraw(self) -> None:
         if not self.is_running:  # shutting down: the panels may already be gone
             return
-        dirty, self._dirty = self._dirty, set()
+        if self._pending_log:
+            self._dirty.add("log")
+        band = self._next_band()
+        if band is None:
+            return
+        dirty = self._dirty & set(band)
+        self._dirty -= dirty
         view = self.view
         if "status" in dirty:
             self.status_bar.show(view, self.mode)
-        if "candidates" in dirty:
-            self.candidates_panel.show_step(view.step, view.problem_id, view.test_input, view.target,
-                                                      view.temperatures, view.candidates, view.best_candidate_id())
+        if "gpu" in dirty and self._hardware is not None:
+            self.gpu_panel.show(self._hardware)
         if "history" in dirty:
             self.history_plot.show(view.history)
-        if self._pending_log:
+        if "candidates" in dirty:
+            self.candidates_panel.show_step(view.step, view.problem_id, view.test_input, view.target,
+                                            view.temperatures, view.candidates, view.best_candidate_id())
+        if "log" in dirty:
             log = self.log_tail
             for line in self._pending_log:
                 log.add(line)
             self._pending_log = []
+
+    @property
+    def painted(self) -> bool:
+        """Every change the panels have been told about is on screen."""
+        return not self._dirty and not self._pending_log
+
+    def _next_band(self) -> tuple[str, ...] | None:
+        """The next screen band with something to paint, taking the bands in turn.
+
+        Textual repaints, in one frame, the rectangle around everything that changed: the status line
+        (top) and the log (bottom) changing together cost a whole-screen render. One band per redraw
+        keeps each frame's rectangle small; a band waits at most len(BANDS) - 1 redraws."""
+        for offset in range(1, len(self.BANDS) + 1):
+            index = (self._last_band + offset) % len(self.BANDS)
+            if self._dirty & set(self.BANDS[index]):
+                self._last_band = index
+                return self.BANDS[index]
+        return None
 
     def _on_stopped(self, event: ev.Stopped) -> None:
         self.refresh_bindings()
@@ -209,7 +240,8 @@ class ConsoleApp(GridViewActions, App[int]):
             self.notify(f"run finished ({event.reason.replace('_', ' ')}); q quits", timeout=30)
 
     def on_hardware_sampled(self, message: HardwareSampled) -> None:
-        self.gpu_panel.show(message.sample)
+        self._hardware = message.sample
+        self._dirty.add("gpu")
 
     def on_run_failed(self, message: RunFailed) -> None:
         self.failure = message.error
