@@ -1,12 +1,18 @@
 import json
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
 import pytest
 
 # One cache of the built-in tiny model for the whole session, away from the user's own cache.
-os.environ.setdefault("ARC_CONSOLE_CACHE", tempfile.mkdtemp(prefix="arc-console-test-cache-"))
+if "ARC_CONSOLE_CACHE" not in os.environ:
+    _SESSION_CACHE = tempfile.mkdtemp(prefix="arc-console-test-cache-")
+    os.environ["ARC_CONSOLE_CACHE"] = _SESSION_CACHE
+
+    def pytest_unconfigure(config: pytest.Config) -> None:
+        shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
