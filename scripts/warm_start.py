@@ -1,7 +1,7 @@
 """Warm start for the built-in CPU model: supervised training on synthetic ARC-like tasks.
 
     python scripts/warm_start.py [--minutes 9] [--seed 0] [--out arc_console/builtin/tiny-arc]
-                                 [--max-side 4] [--init MODEL_DIR]
+                                 [--max-side 4] [--init MODEL_DIR] [--small-share 0.75]
 
 A GPT-OSS of the "tiny-arc" shape (about 1.8 M parameters) learns, by teacher forcing on the
 seed's prompt format, to answer with the test output grid followed by <|return|>. The loss is on
@@ -80,6 +80,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("arc_console/builtin/tiny-arc"))
     parser.add_argument("--max-side", type=int, default=MAX_SIDE, help="largest grid side of the tasks (3 = 3x3 only)")
     parser.add_argument("--init", type=Path, help="continue from this model instead of random weights")
+    parser.add_argument("--small-share", type=float, default=0.0,
+                        help="share of training tasks drawn at exactly 3x3 (the rest up to --max-side): a 3x3 "
+                             "curriculum that keeps replaying larger grids")
     args = parser.parse_args()
     torch.manual_seed(args.seed)
     random.seed(args.seed)
@@ -96,10 +99,12 @@ def main() -> None:
     started = time.monotonic()
     budget = args.minutes * 60
     step, losses, index = 0, [], 0
+    side_draw = random.Random(args.seed + 1)
     while time.monotonic() - started < budget:
         tasks = []
         for _ in range(args.batch):
-            tasks.append(make_task(names[index % len(names)], index // len(names), "train", max_side=args.max_side,
+            side = 3 if side_draw.random() < args.small_share else args.max_side
+            tasks.append(make_task(names[index % len(names)], index // len(names), "train", max_side=side,
                                    train_pairs=TRAIN_PAIRS))
             index += 1
         progress = (time.monotonic() - started) / budget
@@ -117,6 +122,7 @@ def main() -> None:
             print(f"step {step} loss {sum(losses[-25:]) / 25:.4f} {time.monotonic() - started:.0f}s", flush=True)
     seconds = time.monotonic() - started
     results = evaluate(model, tokenizer, heldout)
+    results["3x3"] = evaluate(model, tokenizer, make_tasks(4, "heldout", max_side=3, train_pairs=TRAIN_PAIRS))
     print(json.dumps(results), flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out)
@@ -129,6 +135,7 @@ def main() -> None:
             "hardware": f"{platform.machine()} CPU, {os.cpu_count()} cores, torch {torch.__version__}",
             "parameters": sum(p.numel() for p in model.parameters()),
             "task_grids": f"synthetic, 3x3..{args.max_side}x{args.max_side}, {TRAIN_PAIRS} train pairs"
+                          + (f", {args.small_share:.0%} drawn at 3x3" if args.small_share else "")
                           + (f", continued from {args.init}" if args.init else ""),
             "heldout_greedy": results}
     (args.out / "MADE.json").write_text(json.dumps(made, indent=2) + "\n")

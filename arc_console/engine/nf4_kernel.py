@@ -5,6 +5,8 @@ by expert with a bitsandbytes NF4 [experts, in, out] stack, decoding the 4-bit w
 A decode step then reads half a byte per expert weight instead of dequantizing a 16-bit copy first
 and reading that: on the 20B shape the experts are most of the bytes a step reads. It exists only
 where Unsloth is installed, on CUDA; everywhere else the decoder dequantizes into a buffer instead.
+The module is not public API (seen working with unsloth_zoo 2026.10.9 on the H200): any failure to
+find or use it leaves the decoder on the dequantizing path, with a notice when it fails mid-way.
 """
 
 from __future__ import annotations
