@@ -5,7 +5,7 @@
 Each objective trains for --steps steps on the held-out synthetic tasks (`--tasks synthetic-heldout`:
 tasks the warm start never saw), once per seed. Before and after, every task is answered with
 8 sampled candidates (fixed seed, the training temperatures) and scored: mean pixel accuracy and
-the share of perfect candidates. Writes benchmarks/results/learning_DATE.json and learning_DATE.png
+the share of perfect candidates. Writes benchmarks/results/learning_DATE_stepsN.json and .png
 (needs matplotlib for the plot).
 """
 
@@ -115,11 +115,12 @@ def main() -> None:
             for s in args.seeds]
     today = date.today().isoformat()
     results = Path(__file__).parent / "results"
-    png = results / f"learning_{today}.png"
+    stem = f"learning_{today}_steps{args.steps}"
+    png = results / f"{stem}.png"
     result = {"date": today, "command": "python benchmarks/learning.py " + " ".join(sys.argv[1:]),
               "steps": args.steps, "seeds": args.seeds, "summary": summarise(runs), "runs": runs,
               "plot": png.name if plot(runs, png) else None}
-    (results / f"learning_{today}.json").write_text(json.dumps(result, indent=2) + "\n")
+    (results / f"{stem}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result["summary"], indent=2))
 
 
