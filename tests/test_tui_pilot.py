@@ -16,7 +16,7 @@ from arc_console.tui.widgets.log_tail import LogTail
 from arc_console.tui.widgets.status_bar import StatusBar
 
 from helpers import make_trainer
-from tui_fixtures import FixedSampler, replay_source, step_events, until_painted
+from tui_fixtures import FixedSampler, replay_source, step_events, until, until_painted
 
 SIZE = (160, 50)
 
@@ -64,9 +64,8 @@ async def test_pause_save_and_stop_a_real_run(tmp_path: Path) -> None:
     app = ConsoleApp(training_source(trainer, recorder), control=control, early_stop_perfect=3)
     async with app.run_test(size=SIZE) as pilot:
         await recorder.wait_for(lambda e: isinstance(e, ev.StepFinished))
-        await pilot.pause(1 / app.REDRAW_HZ + 0.05)
         panel = app.query_one(CandidatesPanel)
-        assert len(panel.query("GridCard.candidate")) == 4
+        await until(pilot, lambda: len(panel.query("GridCard.candidate")) == 4 and app.log_tail.line_count >= 2)
         # The steps are fast: by now the panel may show a later step than the first.
         assert any(problem in str(panel.border_title) for problem in SEED_PROBLEMS)
         assert "hardware" in str(app.query_one(GpuPanel).border_title)

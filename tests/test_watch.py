@@ -1,6 +1,5 @@
 """watch: the dashboard fed by a run directory that a headless trainer writes from another process."""
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
@@ -10,17 +9,10 @@ from arc_console.follow import RunDirFollower
 from arc_console.tui.app import ConsoleApp
 
 from helpers import make_trainer
+from tui_fixtures import until
 
 CLI = [sys.executable, "-m", "arc_console"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4"]
-
-
-async def wait_until(pilot, condition, timeout: float = 120.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "condition never held"
-        await pilot.pause(0.05)
 
 
 async def test_watch_follows_a_headless_run_through_its_end_and_a_resume(tmp_path: Path) -> None:
@@ -30,15 +22,15 @@ async def test_watch_follows_a_headless_run_through_its_end_and_a_resume(tmp_pat
     async with app.run_test(size=(160, 50)) as pilot:
         first = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "4", "--out", str(run),
                                   *FAST], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        await wait_until(pilot, lambda: app.view.completed_step >= 1)
-        await wait_until(pilot, lambda: app.view.finished is not None and app.view.completed_step == 4)
+        await until(pilot, lambda: app.view.completed_step >= 1, timeout=120)
+        await until(pilot, lambda: app.view.finished is not None and app.view.completed_step == 4, timeout=120)
         assert first.wait(60) == 0
         assert app.view.max_steps == 4 and len(app.view.history) == 4
         assert app.view.candidates and app.view.problem_id == "a85d4709"
         assert app.check_action("toggle_pause", ()) is False and app.check_action("save", ()) is False
         second = subprocess.Popen([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "6"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        await wait_until(pilot, lambda: app.view.completed_step == 6 and app.view.finished is not None)
+        await until(pilot, lambda: app.view.completed_step == 6 and app.view.finished is not None, timeout=120)
         assert second.wait(60) == 0
         assert [m["step"] for m in app.view.history] == [1, 2, 3, 4, 5, 6]
         assert app.view.max_steps == 6

@@ -78,3 +78,12 @@ async def until_painted(pilot, app, timeout: float = 10.0) -> None:
             await pilot.pause()
             return
     raise AssertionError("the dashboard did not finish painting")
+
+
+async def until(pilot, condition, timeout: float = 10.0) -> None:
+    """Wait until condition() holds on a live dashboard (where events keep arriving, so `painted` may never settle)."""
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await pilot.pause(0.05)
+    assert condition(), "the dashboard did not reach the expected state"
