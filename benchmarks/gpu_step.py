@@ -1,16 +1,19 @@
 """One GPU step at the seed's settings on a GPT-OSS model, measured piece by piece.
 
-    python benchmarks/gpu_step.py --model DIR [--backend unsloth] [--new-tokens 512] [--sequential-tokens 128]
+    python benchmarks/gpu_step.py --model DIR [--backend unsloth] [--new-tokens 512] [--sequential-tokens 32]
+                                  [--default-route-only]
 
 DIR is a GPT-OSS checkpoint, e.g. from `arc-console make-model --shape gpt-oss-20b --out DIR`.
 Measures: load time and memory; 8 candidates x N new tokens in ONE batched generate with
 per-candidate temperatures (Unsloth's generate: the baseline); the same 8 one by one (as the seed
-did; fewer tokens each, the rate is per token); every route of the static rollout engine side by
-side (CUDA graphs or eager, grouped or dense experts, experts kept 4-bit or copied to bf16), each
+did; fewer tokens each, the rate is per token); the static rollout engine's routes side by side
+(ROUTES: 4-bit experts through the fused NF4 kernel or dequantized per layer, or bf16 copies), each
 with the largest |log-prob difference| from the trainer's forward pass on its sampled tokens;
 P problems x 8 candidates per rollout for P = 1, 2, 4, 8 on the default route; forward+backward
 of the DAPO loss over the 8 sequences (first call and warm); the peak memory of rollout + update. The prompt is ARC-AGI-1 af902bf9, cut to fit 2048 - N tokens as
-the trainer does. Writes JSON and a markdown table to --out-dir (default benchmarks/results).
+the trainer does. Writes JSON and a markdown table to --out-dir (default benchmarks/results);
+--default-route-only measures only the default route, its log-prob agreement and the update, and
+writes gpu_step_DATE_default_route.json.
 """
 
 from __future__ import annotations
@@ -103,11 +106,9 @@ def timed_rollout(policy, prompts: list[str], temps: list[float], new_tokens: in
     return rollout, rollout.tokens_generated / (time.perf_counter() - started), torch.cuda.max_memory_allocated() / GB
 
 
-def measure_routes(policy, prompt: str, temps: list[float], new_tokens: int, eager_tokens: int, chunk: int,
-                   result: dict) -> None:
+def measure_routes(policy, prompt: str, temps: list[float], tokens: int, chunk: int, result: dict) -> None:
     result["rollout_routes"], result["rollout_route_details"] = {}, {}
     for name, options in ROUTES.items():
-        tokens = new_tokens if options["use_graphs"] else eager_tokens
         detail: dict = {"new_tokens": tokens, **options}
         notices: list[str] = []
         try:
@@ -184,7 +185,7 @@ def measure_baseline_and_routes(policy, prompt: str, temps: list[float], args: a
     result["rollout_sequential_tok_s"] = tokens / (time.perf_counter() - started)
     save_partial(result, args.out_dir)
 
-    measure_routes(policy, prompt, temps, args.new_tokens, args.eager_tokens, args.logprob_chunk, result)
+    measure_routes(policy, prompt, temps, args.new_tokens, args.logprob_chunk, result)
     save_partial(result, args.out_dir)
     measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length - args.new_tokens, result)
     save_partial(result, args.out_dir)
@@ -207,7 +208,6 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=512)
     parser.add_argument("--sequential-tokens", type=int, default=32)
     parser.add_argument("--max-seq-length", type=int, default=2048)
-    parser.add_argument("--eager-tokens", type=int, default=64, help="new tokens for the (slow) eager route")
     parser.add_argument("--logprob-chunk", type=int, default=256, help="tokens per log-prob chunk (the trainer's default)")
     parser.add_argument("--default-route-only", action="store_true",
                         help="skip the baseline, the other routes and the P sweep: the default route's rollout and the update")

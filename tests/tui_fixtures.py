@@ -70,16 +70,6 @@ def replay_source(events: list[ev.Event]):
     return source
 
 
-async def until_painted(pilot, app, timeout: float = 10.0) -> None:
-    """Wait until every event the app has received is on screen (panels are painted band by band)."""
-    for _ in range(int(timeout / 0.05)):
-        await pilot.pause(0.05)
-        if app.painted:
-            await pilot.pause()
-            return
-    raise AssertionError("the dashboard did not finish painting")
-
-
 async def until(pilot, condition, timeout: float = 10.0) -> None:
     """Wait until condition() holds on a live dashboard (where events keep arriving, so `painted` may never settle)."""
     for _ in range(int(timeout / 0.05)):
@@ -87,3 +77,10 @@ async def until(pilot, condition, timeout: float = 10.0) -> None:
             return
         await pilot.pause(0.05)
     assert condition(), "the dashboard did not reach the expected state"
+
+
+async def until_painted(pilot, app, timeout: float = 10.0) -> None:
+    """Wait until every event the app has received is on screen (panels are painted band by band)."""
+    await pilot.pause(0.05)  # let the source's events arrive first
+    await until(pilot, lambda: app.painted, timeout)
+    await pilot.pause()

@@ -179,6 +179,7 @@ class ConsoleApp(GridViewActions, App[int]):
         self._dirty |= self.view.apply(event)
         if isinstance(event, ev.LogLine):
             self._pending_log.append(event.text)
+            self._dirty.add("log")
         elif isinstance(event, ev.CheckpointSaved) and self.mode == "train":
             self.notify(f"checkpoint saved: {event.path}", title="checkpoint", timeout=6)
         elif isinstance(event, (ev.Paused, ev.Resumed)):
@@ -191,8 +192,6 @@ class ConsoleApp(GridViewActions, App[int]):
     def _redraw(self) -> None:
         if not self.is_running:  # shutting down: the panels may already be gone
             return
-        if self._pending_log:
-            self._dirty.add("log")
         band = self._next_band()
         if band is None:
             return
@@ -217,7 +216,7 @@ class ConsoleApp(GridViewActions, App[int]):
     @property
     def painted(self) -> bool:
         """Every change the panels have been told about is on screen."""
-        return not self._dirty and not self._pending_log
+        return not self._dirty
 
     def _next_band(self) -> tuple[str, ...] | None:
         """The next screen band with something to paint, taking the bands in turn.
