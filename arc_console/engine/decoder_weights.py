@@ -9,11 +9,20 @@ what it cannot compute with directly: 4-bit attention weights (dequantized once;
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
-import torch.nn.functional as F
+
+from arc_console.engine.decoder_ops import EAGER_OPS, DecodeOps
+from arc_console.engine.fp8_experts import Fp8Experts, quantize_experts
+
+EXPERT_FORMATS = ("packed", "bf16", "fp8")
+
+# A grouped GEMM over one projection's experts: (rows sorted by expert [M, in], each expert's
+# inclusive row end [E] int32) -> [M, out]. Fused kernels read compact experts this way.
+GroupedMatmul = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass
@@ -59,6 +68,11 @@ class PackedExperts:
         return buffer.transpose(1, 2) if self.split else buffer
 
 
+# Experts the decoder cannot multiply as they are: each fills a [E, in, out] buffer layer by layer
+# (dequantize_into, matrices), or a fused kernel reads them directly.
+CompactExperts = PackedExperts | Fp8Experts
+
+
 class UnsupportedModel(RuntimeError):
     """The static decoder cannot run this model; the message says why."""
 
@@ -73,12 +87,8 @@ class Projection:
     lora_b: torch.Tensor | None = None
     lora_scale: float = 0.0
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        y = F.linear(x, self.weight, self.bias)
-        if self.lora_a is not None and self.lora_b is not None:
-            low_rank = F.linear(F.linear(x.to(self.lora_a.dtype), self.lora_a), self.lora_b)
-            y = y + (low_rank * self.lora_scale).to(y.dtype)
-        return y
+    def __call__(self, x: torch.Tensor, ops: DecodeOps = EAGER_OPS) -> torch.Tensor:
+        return ops.project(x, self.weight, self.bias, self.lora_a, self.lora_b, self.lora_scale)
 
 
 @dataclass
@@ -93,9 +103,9 @@ class LayerWeights:
     sliding_window: int | None
     router_weight: torch.Tensor
     router_bias: torch.Tensor
-    gate_up: torch.Tensor | PackedExperts  # [experts, hidden, 2 * intermediate], gate and up interleaved
+    gate_up: torch.Tensor | CompactExperts  # [experts, hidden, 2 * intermediate], gate and up interleaved
     gate_up_bias: torch.Tensor  # [experts, 2 * intermediate]
-    down: torch.Tensor | PackedExperts  # [experts, intermediate, hidden]
+    down: torch.Tensor | CompactExperts  # [experts, intermediate, hidden]
     down_bias: torch.Tensor  # [experts, hidden]
 
 
@@ -122,8 +132,14 @@ class DecoderWeights:
         return self.layers[0].gate_up_bias.shape[0]
 
     @property
-    def packed_experts(self) -> bool:
-        return isinstance(self.layers[0].gate_up, PackedExperts)
+    def compact_experts(self) -> bool:
+        """The experts are 4-bit packed or fp8: a decode step dequantizes them or reads them with a fused kernel."""
+        return isinstance(self.layers[0].gate_up, (PackedExperts, Fp8Experts))
+
+    @property
+    def experts_format(self) -> str:
+        first = self.layers[0].gate_up
+        return "packed" if isinstance(first, PackedExperts) else "fp8" if isinstance(first, Fp8Experts) else "bf16"
 
 
 def _dense(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -171,7 +187,15 @@ def _packed_stack(stack: torch.Tensor) -> PackedExperts:
     return PackedExperts([stack.data], [state], experts, in_features, out_features, stack=stack)
 
 
-ExpertTensors = tuple[torch.Tensor | PackedExperts, torch.Tensor, torch.Tensor | PackedExperts, torch.Tensor]
+ExpertTensors = tuple[torch.Tensor | CompactExperts, torch.Tensor, torch.Tensor | CompactExperts, torch.Tensor]
+
+
+def _as_fp8(experts: torch.Tensor | PackedExperts, dtype: torch.dtype) -> Fp8Experts:
+    if isinstance(experts, PackedExperts):
+        buffer = torch.empty(experts.buffer_shape, dtype=dtype, device=experts.packed[0].device)
+        experts.dequantize_into(buffer)
+        return quantize_experts(experts.matrices(buffer))
+    return quantize_experts(experts)
 
 
 def _experts(experts: Any, dtype: torch.dtype, keep_packed: bool) -> ExpertTensors:
@@ -200,12 +224,16 @@ def _experts(experts: Any, dtype: torch.dtype, keep_packed: bool) -> ExpertTenso
     raise UnsupportedModel(f"unknown experts layout {type(experts).__name__}")
 
 
-def extract_weights(causal_lm: Any, max_positions: int, keep_experts_packed: bool = True) -> DecoderWeights:
+def extract_weights(causal_lm: Any, max_positions: int, experts_format: str = "packed") -> DecoderWeights:
     """The decoder's view of a GptOssForCausalLM (plain, peft-wrapped or Unsloth-patched).
 
-    keep_experts_packed: leave 4-bit experts packed and dequantize them layer by layer as the decoder
-    runs (little memory), instead of one bf16 copy of every expert (2 bytes a parameter, fastest).
+    experts_format: "packed" leaves 4-bit experts packed, dequantized layer by layer or read by a
+    fused kernel as the decoder runs (little memory; 16-bit experts are used as they are); "bf16"
+    copies 4-bit experts once into the compute dtype (2 bytes a parameter); "fp8" copies every
+    expert into float8 with per-column scales (1 byte a parameter, read by a scaled grouped GEMM).
     """
+    if experts_format not in EXPERT_FORMATS:
+        raise ValueError(f"experts_format must be one of {', '.join(EXPERT_FORMATS)}, got {experts_format!r}")
     config = causal_lm.config
     if getattr(config, "model_type", None) != "gpt_oss":
         raise UnsupportedModel(f"the static decoder runs GPT-OSS models, not {getattr(config, 'model_type', '?')}")
@@ -216,7 +244,9 @@ def extract_weights(causal_lm: Any, max_positions: int, keep_experts_packed: boo
     layers = []
     for index, layer in enumerate(body.layers):
         attention, mlp = layer.self_attn, layer.mlp
-        gate_up, gate_up_bias, down, down_bias = _experts(mlp.experts, dtype, keep_experts_packed)
+        gate_up, gate_up_bias, down, down_bias = _experts(mlp.experts, dtype, experts_format != "bf16")
+        if experts_format == "fp8":
+            gate_up, down = _as_fp8(gate_up, dtype), _as_fp8(down, dtype)
         layers.append(LayerWeights(
             input_norm=layer.input_layernorm.weight.detach(),
             post_attention_norm=layer.post_attention_layernorm.weight.detach(),
@@ -250,6 +280,8 @@ def extract_weights(causal_lm: Any, max_positions: int, keep_experts_packed: boo
     )
     copied = {t.data_ptr(): t.numel() * t.element_size() for t in _tensors(weights) if t.data_ptr() not in own}
     weights.copied_bytes = sum(copied.values())
+    if experts_format == "fp8":
+        weights.copied_bytes += sum(experts.nbytes for layer in layers for experts in (layer.gate_up, layer.down))
     return weights
 
 
@@ -277,6 +309,6 @@ def _tensors(weights: DecoderWeights) -> list[torch.Tensor]:
         found += [layer.input_norm, layer.post_attention_norm, layer.sinks, layer.router_weight, layer.router_bias,
                   layer.gate_up_bias, layer.down_bias]
         for experts in (layer.gate_up, layer.down):
-            if not isinstance(experts, PackedExperts):
+            if isinstance(experts, torch.Tensor):
                 found.append(experts)
     return found

@@ -11,14 +11,9 @@ find or use it leaves the decoder on the dequantizing path, with a notice when i
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import torch
 
-from arc_console.engine.decoder_weights import PackedExperts
-
-# (rows sorted by expert [M, in], each expert's inclusive row end [E] int32) -> [M, out]
-GroupedMatmul = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+from arc_console.engine.decoder_weights import GroupedMatmul, PackedExperts
 
 
 def nf4_grouped_matmul(experts: PackedExperts, compute_dtype: torch.dtype) -> GroupedMatmul | None:

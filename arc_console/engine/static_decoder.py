@@ -16,56 +16,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from arc_console.engine.decoder_weights import DecoderWeights, LayerWeights, PackedExperts
-from arc_console.engine.nf4_kernel import GroupedMatmul, nf4_grouped_matmul
+from arc_console.engine.decoder_ops import EAGER_OPS, DecodeOps, attend, rms_norm, rotate, route, swiglu
+from arc_console.engine.decoder_weights import CompactExperts, DecoderWeights, GroupedMatmul, LayerWeights, PackedExperts
+from arc_console.engine.fp8_experts import fp8_grouped_matmul
+from arc_console.engine.nf4_kernel import nf4_grouped_matmul
 
 DENSE_MOE_MAX_TOKENS = 64  # up to this many tokens every expert runs on every token (no data-dependent shapes)
-
-
-def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
-    x32 = x.float()
-    x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + eps)
-    return (weight * x32).to(x.dtype)
-
-
-def rotate(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """GPT-OSS rotary embedding (halves, not interleaved); cos/sin broadcast over heads."""
-    first, second = torch.chunk(x, 2, dim=-1)
-    return torch.cat((first * cos - second * sin, second * cos + first * sin), dim=-1)
-
-
-def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor, sinks: torch.Tensor) -> torch.Tensor:
-    """Grouped-query attention with GPT-OSS's per-head sink logit.
-
-    q [B, Hq, Tq, D]; k, v [B, Hkv, Tk, D]; allowed [B or 1, Tq, Tk] bool. Returns [B, Tq, Hq * D].
-    Query heads are grouped by their shared KV head instead of repeating K and V in memory.
-    """
-    batch, heads, queries, dim = q.shape
-    kv_heads, keys = k.shape[1], k.shape[2]
-    group = heads // kv_heads
-    grouped = q.reshape(batch, kv_heads, group * queries, dim)
-    scores = torch.matmul(grouped, k.transpose(-1, -2)).float() * dim**-0.5
-    scores = scores.view(batch, kv_heads, group, queries, keys)
-    scores = scores.masked_fill(~allowed[:, None, None], float("-inf"))
-    sink = sinks.float().view(1, kv_heads, group, 1, 1).expand(batch, -1, -1, queries, 1)
-    combined = torch.cat([scores, sink], dim=-1)
-    probs = torch.softmax(combined - combined.amax(dim=-1, keepdim=True), dim=-1)[..., :-1]
-    out = torch.matmul(probs.to(v.dtype).view(batch, kv_heads, group * queries, keys), v)
-    return out.view(batch, kv_heads, group, queries, dim).permute(0, 3, 1, 2, 4).reshape(batch, queries, heads * dim)
-
-
-def swiglu(gate_up: torch.Tensor, alpha: float, limit: float) -> torch.Tensor:
-    gate, up = gate_up[..., ::2], gate_up[..., 1::2]
-    gate = gate.clamp(max=limit)
-    up = up.clamp(min=-limit, max=limit)
-    return (up + 1) * (gate * torch.sigmoid(gate * alpha))
-
-
-def route(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """(router logits [N, E], each token's top-k experts [N, k], their mixing weights [N, k])."""
-    router_logits = F.linear(x, layer.router_weight, layer.router_bias)
-    top_values, top_experts = torch.topk(router_logits, weights.experts_per_token, dim=-1)
-    return router_logits, top_experts, torch.softmax(top_values, dim=-1)
 
 
 def moe(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights, gate_up_w: torch.Tensor, down_w: torch.Tensor,
@@ -74,7 +30,7 @@ def moe(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights, gate_up_w
 
     gate_up_w [E, H, 2I] and down_w [E, I, H] are the layer's expert matrices (maybe just dequantized).
     """
-    router_logits, top_experts, routing = route(x, layer, weights)
+    router_logits, top_experts, routing = route(x, layer.router_weight, layer.router_bias, weights.experts_per_token)
     if grouped:
         return moe_grouped(x, layer, weights, lambda rows, ends: torch._grouped_mm(rows, gate_up_w, offs=ends),
                            lambda rows, ends: torch._grouped_mm(rows, down_w, offs=ends), top_experts, routing)
@@ -97,36 +53,36 @@ def moe(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights, gate_up_w
     return out
 
 
+def fused_expert_matmul(experts: CompactExperts, compute_dtype: torch.dtype,
+                        ops: DecodeOps = EAGER_OPS) -> GroupedMatmul | None:
+    """A kernel that reads these compact experts as they are (NF4 or fp8), or None where none runs here."""
+    if isinstance(experts, PackedExperts):
+        return nf4_grouped_matmul(experts, compute_dtype)
+    return fp8_grouped_matmul(experts, compute_dtype, ops.quantize_rows)
+
+
 def moe_grouped(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights, gate_up_mm: GroupedMatmul,
-                down_mm: GroupedMatmul, top_experts: torch.Tensor, routing: torch.Tensor) -> torch.Tensor:
+                down_mm: GroupedMatmul, top_experts: torch.Tensor, routing: torch.Tensor,
+                ops: DecodeOps = EAGER_OPS) -> torch.Tensor:
     """Routed rows sorted by expert through two grouped GEMMs: only the experts in use are read."""
-    experts = layer.gate_up_bias.shape[0]
-    flat = top_experts.reshape(-1)
-    order = torch.argsort(flat, stable=True)
-    token_of_row = order // weights.experts_per_token
-    counts = torch.zeros(experts, dtype=torch.int32, device=x.device).scatter_add_(
-        0, flat, torch.ones_like(flat, dtype=torch.int32))
-    row_ends = torch.cumsum(counts, 0, dtype=torch.int32)
-    rows = x[token_of_row]
-    sorted_experts = flat[order]
-    hidden = gate_up_mm(rows, row_ends) + layer.gate_up_bias[sorted_experts]
-    hidden = swiglu(hidden, weights.swiglu_alpha, weights.swiglu_limit)
-    outputs = down_mm(hidden, row_ends) + layer.down_bias[sorted_experts]
-    outputs = outputs * routing.reshape(-1)[order, None].to(outputs.dtype)
-    return torch.zeros_like(x).index_add_(0, token_of_row, outputs)
+    rows, order, token_of_row, sorted_experts, row_ends = ops.sort_by_expert(x, top_experts, weights.num_experts)
+    hidden = ops.expert_activation(gate_up_mm(rows, row_ends), layer.gate_up_bias, sorted_experts,
+                                   weights.swiglu_alpha, weights.swiglu_limit)
+    return ops.combine_experts(down_mm(hidden, row_ends), layer.down_bias, sorted_experts, routing, order, token_of_row, x)
 
 
 class StaticDecoder:
     """A KV cache for `batch` rows of up to `max_len` tokens and the forward passes that fill it."""
 
     def __init__(self, weights: DecoderWeights, batch: int, max_len: int, grouped_experts: bool = False,
-                 fused_4bit_experts: bool = False) -> None:
+                 fused_experts: bool = False, ops: DecodeOps = EAGER_OPS) -> None:
         if max_len > weights.cos.shape[0]:
             raise ValueError(f"max_len {max_len} exceeds the rotary table ({weights.cos.shape[0]} positions)")
         self.weights = weights
         self.batch = batch
         self.max_len = max_len
         self.grouped_experts = grouped_experts
+        self.ops = ops  # the decode step's functions, eager or compiled (the prefill's are always eager)
         device = weights.embed.device
         shape = (batch, weights.num_kv_heads, max_len, weights.head_dim)
         self.keys = [torch.zeros(shape, dtype=weights.dtype, device=device) for _ in weights.layers]
@@ -134,21 +90,21 @@ class StaticDecoder:
         self.slot_index = torch.arange(max_len, device=device)
         self.pads = torch.zeros(batch, dtype=torch.long, device=device)
         self._gate_up_buffer = self._down_buffer = None
-        if weights.packed_experts:  # one dequantization target shared by every layer, in turn
+        if weights.compact_experts:  # one dequantization target shared by every layer, in turn
             gate_up, down = weights.layers[0].gate_up, weights.layers[0].down
             self._gate_up_buffer = torch.empty(gate_up.buffer_shape, dtype=weights.dtype, device=device)
             self._down_buffer = torch.empty(down.buffer_shape, dtype=weights.dtype, device=device)
-        # Decode steps with grouped experts may read packed stacks through a fused 4-bit kernel instead.
-        self.fused_4bit_kernels: list[tuple[GroupedMatmul, GroupedMatmul]] | None = None
-        if fused_4bit_experts and grouped_experts and weights.packed_experts:
-            kernels = [(nf4_grouped_matmul(layer.gate_up, weights.dtype), nf4_grouped_matmul(layer.down, weights.dtype))
-                       for layer in weights.layers]
+        # Decode steps with grouped experts may read compact experts through a fused kernel instead.
+        self.fused_kernels: list[tuple[GroupedMatmul, GroupedMatmul]] | None = None
+        if fused_experts and grouped_experts and weights.compact_experts:
+            kernels = [(fused_expert_matmul(layer.gate_up, weights.dtype, ops),
+                        fused_expert_matmul(layer.down, weights.dtype, ops)) for layer in weights.layers]
             if all(a is not None and b is not None for a, b in kernels):
-                self.fused_4bit_kernels = kernels
+                self.fused_kernels = kernels
 
     def expert_matrices(self, layer: LayerWeights) -> tuple[torch.Tensor, torch.Tensor]:
-        """The layer's experts as [E, H, 2I] and [E, I, H] (views of freshly dequantized buffers when packed)."""
-        if not isinstance(layer.gate_up, PackedExperts) or not isinstance(layer.down, PackedExperts):
+        """The layer's experts as [E, H, 2I] and [E, I, H] (views of freshly dequantized buffers when compact)."""
+        if isinstance(layer.gate_up, torch.Tensor) and isinstance(layer.down, torch.Tensor):
             return layer.gate_up, layer.down
         layer.gate_up.dequantize_into(self._gate_up_buffer)
         layer.down.dequantize_into(self._down_buffer)
@@ -184,34 +140,43 @@ class StaticDecoder:
             self.values[index][rows, :, start:width] = v
             attended = attend(q[None], k[None], v[None], allowed[None], layer.sinks)[0]
             x = x + layer.o(attended)
-            x = x + moe(rms_norm(x, layer.post_attention_norm, w.rms_eps), layer, w, *self.expert_matrices(layer))
+            x = x + self._prefill_experts(rms_norm(x, layer.post_attention_norm, w.rms_eps), index, layer)
         last = rms_norm(x[-1:], w.final_norm, w.rms_eps)
         return F.linear(last, w.lm_head).float()[0]
+
+    def _prefill_experts(self, normed: torch.Tensor, index: int, layer: LayerWeights) -> torch.Tensor:
+        """A prompt's MoE: through the fused kernel or one grouped GEMM when decoding uses them (no host
+        sync per expert), else expert by expert."""
+        w = self.weights
+        if self.grouped_experts and self.fused_kernels is not None:
+            _, top_experts, routing = route(normed, layer.router_weight, layer.router_bias, w.experts_per_token)
+            return moe_grouped(normed, layer, w, *self.fused_kernels[index], top_experts, routing)
+        return moe(normed, layer, w, *self.expert_matrices(layer), grouped=self.grouped_experts)
 
     def decode(self, tokens: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
         """One token per row: tokens [B] go into cache slot `slot` (a 1-element device tensor);
         returns float32 logits [B, vocab]. Allocates nothing on the host, never synchronises."""
-        w = self.weights
+        w, ops = self.weights, self.ops
         positions = slot - self.pads  # [B]
         cos, sin = w.cos[positions][:, None, None], w.sin[positions][:, None, None]  # [B, 1, 1, D/2]
         visible = (self.slot_index[None, :] >= self.pads[:, None]) & (self.slot_index[None, :] <= slot)
+        masks = {None: visible[:, None, :]}  # per sliding window, built once a step rather than once a layer
+        for window in {layer.sliding_window for layer in w.layers} - {None}:
+            masks[window] = (visible & (self.slot_index[None, :] > slot - window))[:, None, :]
         x = w.embed[tokens]
         for index, layer in enumerate(w.layers):
-            allowed = visible
-            if layer.sliding_window is not None:
-                allowed = visible & (self.slot_index[None, :] > slot - layer.sliding_window)
-            normed = rms_norm(x, layer.input_norm, w.rms_eps)
-            q = rotate(layer.q(normed).view(self.batch, w.num_heads, 1, w.head_dim), cos, sin)
-            k = rotate(layer.k(normed).view(self.batch, w.num_kv_heads, 1, w.head_dim), cos, sin)
-            v = layer.v(normed).view(self.batch, w.num_kv_heads, 1, w.head_dim)
+            normed = ops.rms_norm(x, layer.input_norm, w.rms_eps)
+            q = ops.rotate(layer.q(normed, ops).view(self.batch, w.num_heads, 1, w.head_dim), cos, sin)
+            k = ops.rotate(layer.k(normed, ops).view(self.batch, w.num_kv_heads, 1, w.head_dim), cos, sin)
+            v = layer.v(normed, ops).view(self.batch, w.num_kv_heads, 1, w.head_dim)
             self.keys[index].index_copy_(2, slot, k)
             self.values[index].index_copy_(2, slot, v)
-            attended = attend(q, self.keys[index], self.values[index], allowed[:, None, :], layer.sinks)[:, 0]
-            x = x + layer.o(attended)
-            normed = rms_norm(x, layer.post_attention_norm, w.rms_eps)
-            if self.grouped_experts and self.fused_4bit_kernels is not None:
-                _, top_experts, routing = route(normed, layer, w)
-                x = x + moe_grouped(normed, layer, w, *self.fused_4bit_kernels[index], top_experts, routing)
+            attended = ops.attend(q, self.keys[index], self.values[index], masks[layer.sliding_window], layer.sinks)[:, 0]
+            x = x + layer.o(attended, ops)
+            normed = ops.rms_norm(x, layer.post_attention_norm, w.rms_eps)
+            if self.grouped_experts and self.fused_kernels is not None:
+                _, top_experts, routing = ops.route(normed, layer.router_weight, layer.router_bias, w.experts_per_token)
+                x = x + moe_grouped(normed, layer, w, *self.fused_kernels[index], top_experts, routing, ops)
             else:
                 x = x + moe(normed, layer, w, *self.expert_matrices(layer), grouped=self.grouped_experts)
-        return F.linear(rms_norm(x, w.final_norm, w.rms_eps), w.lm_head).float()
+        return F.linear(ops.rms_norm(x, w.final_norm, w.rms_eps), w.lm_head).float()

@@ -10,19 +10,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from arc_console.engine.backends import Policy
 from arc_console.engine.control import RunControl
+from arc_console.engine.decoder_ops import EAGER_OPS, DecodeOps
 from arc_console.engine.decoder_weights import DecoderWeights, extract_weights
+from arc_console.engine.fp8_experts import scaled_grouped_mm_available
 from arc_console.engine.device_sampling import sample_rows
-from arc_console.engine.nf4_kernel import nf4_grouped_matmul
 from arc_console.engine.rollout import ProgressCallback, Rollout, to_samples
-from arc_console.engine.static_decoder import StaticDecoder
+from arc_console.engine.static_decoder import StaticDecoder, fused_expert_matmul
 
 LENGTH_BUCKET = 256  # caches grow in these steps, so a slightly longer prompt rarely means a new graph
 MAX_ROTARY_POSITIONS = 32768
+FP8_HEADROOM_BYTES = 12 * 1024**3  # what a rollout and a DAPO update need beyond the loaded 20B (measured 7 GB)
 HOST_CHECK_EVERY = 16  # decode steps between looks at finished rows, a stop request and progress
 
 
@@ -61,19 +64,35 @@ class _DecodeState:
         self.step += 1
 
 
+def auto_experts_format(causal_lm: Any) -> str:
+    """fp8 copies where the scaled grouped GEMM runs and the GPU has room for them beside a training
+    step (an H200 with the 20B: 19 GB of copies, 127 GB free), else the experts as the model holds them."""
+    device = causal_lm.model.embed_tokens.weight.device
+    if not scaled_grouped_mm_available(device):
+        return "packed"
+    config = causal_lm.config
+    per_layer = config.num_local_experts * 3 * config.hidden_size * config.intermediate_size  # gate, up, down
+    fp8_bytes = config.num_hidden_layers * per_layer  # one byte a weight
+    free, _ = torch.cuda.mem_get_info(device)
+    return "fp8" if free >= fp8_bytes + FP8_HEADROOM_BYTES else "packed"
+
+
 class StaticRolloutEngine:
     """Owns the decoder's weights view, one KV cache per batch size, and the captured decode graphs."""
 
     def __init__(self, policy: Policy, use_graphs: bool | None = None, grouped_experts: bool | None = None,
-                 keep_experts_packed: bool = True, fused_4bit_experts: bool = True,
+                 experts_format: str = "auto", fused_experts: bool = True, compiled_ops: bool | None = None,
                  on_notice: Callable[[str], None] | None = None) -> None:
         on_gpu = policy.device.type == "cuda"
         self.policy = policy
         self.on_notice = on_notice  # told when the engine gives up grouped experts or CUDA graphs
         self.use_graphs = on_gpu if use_graphs is None else use_graphs
         self.grouped_experts = on_gpu if grouped_experts is None else grouped_experts
-        self.keep_experts_packed = keep_experts_packed
-        self.fused_4bit_experts = fused_4bit_experts  # grouped decode reads packed stacks with a 4-bit kernel, where one exists
+        self.experts_format = experts_format  # auto | packed | bf16 | fp8: see extract_weights and auto_experts_format
+        self.fused_experts = fused_experts  # grouped decode reads 4-bit or fp8 experts with a fused kernel, where one exists
+        # The decode step's elementwise chains fused by torch.compile (GPU default; see decoder_ops).
+        self.compiled_ops = on_gpu if compiled_ops is None else compiled_ops
+        self._ops: DecodeOps | None = None
         self._weights: DecoderWeights | None = None
         self._states: dict[int, _DecodeState] = {}
 
@@ -82,22 +101,25 @@ class StaticRolloutEngine:
         if self._weights is None:
             causal_lm = self.policy.base_causal_lm()
             positions = min(int(getattr(causal_lm.config, "max_position_embeddings", 4096)), MAX_ROTARY_POSITIONS)
-            self._weights = extract_weights(causal_lm, positions, self.keep_experts_packed)
+            if self.experts_format == "auto":
+                self.experts_format = auto_experts_format(causal_lm)
+            self._weights = extract_weights(causal_lm, positions, self.experts_format)
         return self._weights
 
     def describe(self) -> str:
         dtype = str(self.weights.dtype).removeprefix("torch.")
-        experts = f"{dtype} experts"
-        if self.weights.packed_experts:
-            experts = "packed 4-bit experts"
-            if self.grouped_experts and self._fused_kernel_available():
-                experts += " read by the fused NF4 kernel"
+        experts = {"packed": "packed 4-bit experts", "fp8": "fp8 expert copies"}.get(self.weights.experts_format,
+                                                                                   f"{dtype} experts")
+        if self.weights.compact_experts and self.grouped_experts and self._fused_kernel_available():
+            experts += (" read by the fused NF4 kernel" if self.weights.experts_format == "packed"
+                        else " read by the scaled fp8 grouped GEMM")
         return (f"static engine ({'CUDA graphs' if self.use_graphs else 'eager'}, "
+                f"{'compiled' if self.compiled_ops else 'plain'} ops, "
                 f"{'grouped' if self.grouped_experts else 'dense'} MoE, {experts})")
 
     def _fused_kernel_available(self) -> bool:
         first = self.weights.layers[0]
-        return self.fused_4bit_experts and nf4_grouped_matmul(first.gate_up, self.weights.dtype) is not None
+        return self.fused_experts and fused_expert_matmul(first.gate_up, self.weights.dtype) is not None
 
     def memory_bytes(self) -> int:
         """What the engine holds beyond the model: copied weights and KV caches."""
@@ -164,7 +186,7 @@ class StaticRolloutEngine:
         device = weights.embed.device
         policy = self.policy
         state = _DecodeState(
-            decoder=StaticDecoder(weights, batch, max_len, self.grouped_experts, self.fused_4bit_experts),
+            decoder=StaticDecoder(weights, batch, max_len, self.grouped_experts, self.fused_experts, self._decode_ops()),
             tokens=torch.zeros(batch, dtype=torch.long, device=device),
             slot=torch.zeros(1, dtype=torch.long, device=device),
             step=torch.zeros(1, dtype=torch.long, device=device),
@@ -193,8 +215,11 @@ class StaticRolloutEngine:
         with torch.no_grad():
             try:
                 state.step_once()
-            except Exception as exc:  # Triton raises its own types
-                if state.decoder.fused_4bit_kernels is not None:
+            except Exception as exc:  # Triton and the compiler raise their own types
+                if self.compiled_ops:
+                    self._drop_compiled_ops(state, exc)
+                    return
+                if state.decoder.fused_kernels is not None:
                     self._drop_fused_kernel(state, exc)
                     return
                 if not self.grouped_experts or not isinstance(exc, RuntimeError):
@@ -205,16 +230,36 @@ class StaticRolloutEngine:
         if self.use_graphs:
             try:
                 state.graph = self._capture(state)
-            except RuntimeError as exc:
-                if state.decoder.fused_4bit_kernels is not None:
+            except Exception as exc:
+                if self.compiled_ops:
+                    self._drop_compiled_ops(state, exc)
+                    return
+                if not isinstance(exc, RuntimeError):
+                    raise
+                if state.decoder.fused_kernels is not None:
                     self._drop_fused_kernel(state, exc)
                     return
                 self.use_graphs = False
                 self._notice(f"CUDA-graph capture failed ({_first_line(exc)}); decoding step by step")
 
+    def _decode_ops(self) -> DecodeOps:
+        if not self.compiled_ops:
+            return EAGER_OPS
+        if self._ops is None:
+            self._ops = DecodeOps.compiled()
+        return self._ops
+
+    def _drop_compiled_ops(self, state: _DecodeState, exc: BaseException) -> None:
+        self.compiled_ops = False
+        state.decoder = StaticDecoder(state.decoder.weights, state.decoder.batch, state.decoder.max_len,
+                                      self.grouped_experts, self.fused_experts, EAGER_OPS)
+        self._notice(f"compiling the decode step failed ({_first_line(exc)}); running its ops uncompiled")
+        self._try_step_and_capture(state)
+
     def _drop_fused_kernel(self, state: _DecodeState, exc: BaseException) -> None:
-        self.fused_4bit_experts, state.decoder.fused_4bit_kernels = False, None
-        self._notice(f"fused 4-bit expert kernel failed ({_first_line(exc)}); dequantizing experts instead")
+        self.fused_experts, state.decoder.fused_kernels = False, None
+        self._notice(f"fused {self.weights.experts_format} expert kernel failed ({_first_line(exc)}); "
+                     "dequantizing experts instead")
         self._try_step_and_capture(state)
 
     def _notice(self, message: str) -> None:

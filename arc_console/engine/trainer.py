@@ -125,9 +125,11 @@ class Trainer:
             raise BackendError("rollout_engine static runs GPT-OSS models only; use --rollout-engine generate")
         policy.rollout_engine = engine
         if engine == "static":
-            policy.static_engine = StaticRolloutEngine(policy, keep_experts_packed=config.rollout_experts == "packed",
+            policy.static_engine = StaticRolloutEngine(policy, experts_format=config.rollout_experts,
                                                        on_notice=lambda message: self._log(message, "warning"))
-            self._log(f"rollouts: {policy.static_engine.describe()}")
+            engine = policy.static_engine
+            self._log(f"rollouts: {engine.describe()}, holding {engine.memory_bytes() / 1024**3:.1f} GB beyond the model"
+                      + (" (--rollout-experts packed holds less, decodes slower)" if engine.experts_format == "fp8" else ""))
         else:
             self._log("rollouts: transformers' generate")
 
