@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from arc_console.config import DEMO_PROBLEMS, SEED_PROBLEMS, build_config
+
 CLI = [sys.executable, "-m", "arc_console"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4"]
 
@@ -22,7 +24,7 @@ def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "preset tiny" in out.stderr
     lines = [line for line in out.stdout.splitlines() if line.startswith("step ")]
-    assert len(lines) == 5 and lines[0].startswith("step 1/5 6150a2bd") and "ETA" in lines[0]
+    assert len(lines) == 5 and lines[0].startswith(f"step 1/5 {DEMO_PROBLEMS[0]}") and "ETA" in lines[0]
     assert f"resume with: arc-console train --resume {run}" in out.stdout
     assert len(list((run / "logs/responses").glob("step_*.json"))) == 5
     # A finished run is extended by resuming with a larger --max-steps; its saved settings carry over.
@@ -42,11 +44,23 @@ def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
 def test_toml_config(tmp_path: Path) -> None:
     config = tmp_path / "run.toml"
     config.write_text('[train]\nmax_steps = 2\nnum_candidates = 3\nmax_new_tokens = 8\noverlong_buffer = 2\n'
-                      'problems = ["a85d4709"]\n')
+                      'tasks = "arc1-training"\nproblems = ["a85d4709"]\n')
     out = run_cli("train", "--headless", "--preset", "tiny", "--config", str(config), "--out", str(tmp_path / "run"))
     assert out.returncode == 0, out.stderr
     record = json.loads((tmp_path / "run/logs/responses/step_002.json").read_text())
     assert record["problem_id"] == "a85d4709" and len(record["candidates"]) == 3
+
+
+def test_a_presets_problems_go_with_its_tasks(tmp_path: Path) -> None:
+    assert build_config("tiny", None, {}).problems == DEMO_PROBLEMS
+    assert build_config("gpt-oss-20b", None, {}).problems == SEED_PROBLEMS
+    # Other tasks without ids: every task of them (the preset's ids name tasks of its own source).
+    assert build_config("tiny", None, {"tasks": "arc1-training"}).problems == []
+    assert build_config("tiny", None, {"tasks": "arc1-training", "problems": "af902bf9"}).problems == ["af902bf9"]
+    assert build_config("gpt-oss-20b", None, {"tasks": "arc1-training"}).problems == SEED_PROBLEMS  # its own source
+    config = tmp_path / "run.toml"
+    config.write_text('tasks = "arc1-training"\n')
+    assert build_config("tiny", config, {}).problems == []
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

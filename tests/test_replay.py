@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from arc_console.config import DEMO_PROBLEMS
 from arc_console.runfiles import list_step_files
 from arc_console.tui.replay_app import ReplayApp
 from arc_console.tui.widgets.candidates import CandidatesPanel
@@ -55,7 +56,7 @@ async def test_navigation_over_a_real_run(run_dir: Path) -> None:
     app = ReplayApp(files, 1, run_dir)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        assert "step 2 " in header(app) and "3c9b0459" in header(app)
+        assert "step 2 " in header(app) and DEMO_PROBLEMS[1] in header(app)
         panel = app.query_one(CandidatesPanel)
         assert len(panel.query("GridCard.candidate")) == 4
         start = app.selected

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import arc_console.engine.trainer as trainer_module
+from arc_console.config import DEMO_PROBLEMS
 from arc_console.engine import events as ev
 from arc_console.engine.checkpoint import latest_checkpoint
 from arc_console.engine.control import RunControl
@@ -26,7 +27,7 @@ def test_run_directory_is_complete(tmp_path: Path) -> None:
     assert stopped.reason == "max_steps" and stopped.step == 3
     assert sorted(p.name for p in (run / "logs/responses").iterdir()) == ["step_001.json", "step_002.json", "step_003.json"]
     record = json.loads((run / "logs/responses/step_002.json").read_text())
-    assert SEED_STEP_KEYS <= set(record) and record["problem_id"] == "3c9b0459"
+    assert SEED_STEP_KEYS <= set(record) and record["problem_id"] == DEMO_PROBLEMS[1]
     assert len(record["candidates"]) == 4
     for candidate in record["candidates"]:
         assert SEED_CANDIDATE_KEYS | {"temperature", "reward", "tokens", "truncated"} <= set(candidate)
@@ -40,7 +41,7 @@ def test_run_directory_is_complete(tmp_path: Path) -> None:
         assert (run / "checkpoints/step_3" / name).is_file()
     assert (run / "final_model/config.json").is_file() and (run / "final_model/tokenizer.json").is_file()
     log = (run / "logs/training.log").read_text()
-    assert "step 3 problem 25ff71a9" in log and "stopped (max_steps)" in log
+    assert f"step 3 problem {DEMO_PROBLEMS[2]}" in log and "stopped (max_steps)" in log
     kinds = [type(e).__name__ for e in events]
     for kind in ("RunStarted", "StepStarted", "PhaseChanged", "CandidateScored", "StepFinished", "CheckpointSaved",
                  "LogLine", "Stopped"):
@@ -198,4 +199,4 @@ def test_stop_during_generation_discards_the_step(tmp_path: Path) -> None:
                               overlong_buffer=10)
     resumed.run()
     record = json.loads((tmp_path / "run/logs/responses/step_002.json").read_text())
-    assert record["problem_id"] == "3c9b0459"  # the discarded step's problem comes back
+    assert record["problem_id"] == DEMO_PROBLEMS[1]  # the discarded step's problem comes back

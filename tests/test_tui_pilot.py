@@ -5,7 +5,7 @@ import threading
 from pathlib import Path
 
 
-from arc_console.config import SEED_PROBLEMS
+from arc_console.config import DEMO_PROBLEMS
 from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
 from arc_console.tui.app import ConsoleApp
@@ -67,7 +67,7 @@ async def test_pause_save_and_stop_a_real_run(tmp_path: Path) -> None:
         panel = app.query_one(CandidatesPanel)
         await until(pilot, lambda: len(panel.query("GridCard.candidate")) == 4 and app.log_tail.line_count >= 2)
         # The steps are fast: by now the panel may show a later step than the first.
-        assert any(problem in str(panel.border_title) for problem in SEED_PROBLEMS)
+        assert any(problem in str(panel.border_title) for problem in DEMO_PROBLEMS)
         assert "hardware" in str(app.query_one(GpuPanel).border_title)
         assert app.query_one(LogTail).line_count >= 2
 

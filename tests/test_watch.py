@@ -4,6 +4,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from arc_console.config import DEMO_PROBLEMS
 from arc_console.engine import events as ev
 from arc_console.follow import RunDirFollower
 from arc_console.tui.app import ConsoleApp
@@ -26,7 +27,7 @@ async def test_watch_follows_a_headless_run_through_its_end_and_a_resume(tmp_pat
         await until(pilot, lambda: app.view.finished is not None and app.view.completed_step == 4, timeout=120)
         assert first.wait(60) == 0
         assert app.view.max_steps == 4 and len(app.view.history) == 4
-        assert app.view.candidates and app.view.problem_id == "a85d4709"
+        assert app.view.candidates and app.view.problem_id == DEMO_PROBLEMS[3]
         assert app.check_action("toggle_pause", ()) is False and app.check_action("save", ()) is False
         second = subprocess.Popen([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "6"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
