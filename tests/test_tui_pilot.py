@@ -4,6 +4,7 @@ import asyncio
 import threading
 from pathlib import Path
 
+import pytest
 
 from arc_console.config import DEMO_PROBLEMS
 from arc_console.engine import events as ev
@@ -218,3 +219,10 @@ async def test_the_log_tail_follows_and_looks_back() -> None:
         for _ in range(20):
             await pilot.press("pageup")
         assert "line 00" in str(log.render())  # stops at the oldest line
+
+
+def test_the_trend_is_the_mean_of_the_last_steps() -> None:
+    from arc_console.tui.widgets.history import trailing_mean
+
+    assert trailing_mean([], 3) == []
+    assert trailing_mean([0.0, 0.3, 0.6, 0.9, 0.0], 3) == pytest.approx([0.0, 0.15, 0.3, 0.6, 0.5])

@@ -1,4 +1,4 @@
-"""Accuracy history: best and mean accuracy and mean reward per step, perfect steps marked."""
+"""Accuracy history: best and mean accuracy and mean reward per step, the trend of the mean, perfect steps marked."""
 
 from __future__ import annotations
 
@@ -11,6 +11,20 @@ def integer_ticks(first: int, last: int, most: int = 8) -> list[int]:
     """Whole-step ticks from first to last, at most `most` of them."""
     stride = max(1, -(-(last - first) // (most - 1)))
     return list(range(first, last + 1, stride))
+
+
+TREND_WINDOW = 20  # steps: several passes over a few problems, so the trend is not the problem order
+
+
+def trailing_mean(values: list[float], window: int) -> list[float]:
+    """Each value's mean with the window - 1 before it (fewer at the start)."""
+    means, total = [], 0.0
+    for index, value in enumerate(values):
+        total += value
+        if index >= window:
+            total -= values[index - window]
+        means.append(total / min(index + 1, window))
+    return means
 
 
 class AccuracyHistory(PlotextPlot):
@@ -48,11 +62,15 @@ class AccuracyHistory(PlotextPlot):
         plt.clear_figure()
         rows = [m for m in self.history if self.problem_filter is None or m.get("problem_id") == self.problem_filter]
         scope = self.problem_filter or "all problems"
-        self.border_title = f"accuracy · {scope} · best ━ mean ┄ reward ·"
+        self.border_title = f"accuracy · {scope} · best ━ mean ┄ trend ━ reward ·"
         if rows:
             steps = [m["step"] for m in rows]
             plt.plot(steps, [m.get("best_accuracy", 0.0) for m in rows], label="best", color="green", marker="braille")
-            plt.plot(steps, [m.get("mean_accuracy", 0.0) for m in rows], label="mean", color="cyan", marker="braille")
+            means = [m.get("mean_accuracy", 0.0) for m in rows]
+            plt.plot(steps, means, label="mean", color="cyan", marker="braille")
+            if len(rows) > 1:
+                plt.plot(steps, trailing_mean(means, TREND_WINDOW), label=f"mean of {TREND_WINDOW}", color="orange",
+                         marker="hd")
             plt.plot(steps, [m.get("reward_mean", 0.0) for m in rows], label="reward", color="gray", marker="dot")
             perfect = [m["step"] for m in rows if m.get("perfect")]
             if perfect:
