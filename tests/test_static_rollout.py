@@ -40,7 +40,10 @@ def test_decoder_matches_transformers_past_the_sliding_window(lora_policy) -> No
     config = lora_policy.base_causal_lm().config
     assert "sliding_attention" in config.layer_types
     weights = extract_weights(lora_policy.base_causal_lm(), 1024)
-    assert weights.copied_bytes == weights.cos.nbytes + weights.sin.nbytes  # the model's own tensors, no copies
+    # The model's own tensors, except q, k and v joined for one GEMM (a copy: the LoRA-wrapped base is frozen)
+    assert all(layer.qkv is not None for layer in weights.layers)
+    joined = sum(layer.qkv.weight.nbytes + layer.qkv.bias.nbytes for layer in weights.layers)
+    assert weights.copied_bytes == weights.cos.nbytes + weights.sin.nbytes + joined
     generator = torch.Generator().manual_seed(1)
     prompts = [torch.randint(10, config.vocab_size, (length,), generator=generator) for length in (200, 150)]
     width, k = 200, 2
@@ -75,6 +78,15 @@ def test_lora_updates_reach_the_engine_without_rebuilding(lora_policy) -> None:
         assert torch.allclose(after, reference_last_logits(lora_policy, ids), atol=1e-4)
     finally:
         adapter.data.copy_(saved)
+
+
+def test_a_trained_base_is_read_in_place_not_joined() -> None:
+    # With every weight training (lora_r=0, the tiny preset), q, k and v stay the model's own tensors.
+    policy = load_policy("tiny-random", "hf", lora_r=0, lora_alpha=8, max_seq_length=2048)
+    weights = StaticRolloutEngine(policy).weights
+    assert all(layer.qkv is None for layer in weights.layers)
+    q_proj = policy.base_causal_lm().model.layers[0].self_attn.q_proj.weight
+    assert weights.layers[0].q.weight.data_ptr() == q_proj.data_ptr()
 
 
 def test_greedy_static_rollout_equals_transformers_generate() -> None:

@@ -41,6 +41,19 @@ def project(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, lo
     return y
 
 
+def project_joined(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+                   lora_as: tuple[torch.Tensor, ...], lora_bs: tuple[torch.Tensor, ...], lora_scale: float) -> torch.Tensor:
+    """Several projections of the same x whose base weights are joined along the output: one base GEMM
+    and one LoRA-A GEMM (the adapters' A matrices stacked each call, since they train) for all."""
+    y = F.linear(x, weight, bias)
+    if lora_as:
+        low = F.linear(x.to(lora_as[0].dtype), torch.cat(lora_as))
+        parts = low.split([a.shape[0] for a in lora_as], dim=-1)
+        low_rank = torch.cat([F.linear(part, b) for part, b in zip(parts, lora_bs)], dim=-1)
+        y = y + (low_rank * lora_scale).to(y.dtype)
+    return y
+
+
 def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, allowed: torch.Tensor, sinks: torch.Tensor) -> torch.Tensor:
     """Grouped-query attention with GPT-OSS's per-head sink logit.
 
@@ -109,6 +122,7 @@ class DecodeOps:
     rms_norm: Callable = rms_norm
     rotate: Callable = rotate
     project: Callable = project
+    project_joined: Callable = project_joined
     attend: Callable = attend
     route: Callable = route
     sort_by_expert: Callable = sort_by_expert

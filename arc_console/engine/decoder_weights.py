@@ -92,6 +92,46 @@ class Projection:
 
 
 @dataclass
+class JoinedQKV:
+    """q, k and v with their base weights joined into one [q + k + v outputs, hidden] matrix (views of
+    it serve each alone), so a decode step runs one GEMM where it ran three. Only for frozen bases:
+    the join is a copy, which training updates of the base would not reach."""
+
+    weight: torch.Tensor
+    bias: torch.Tensor | None
+    lora_as: tuple[torch.Tensor, ...]  # the live adapter parameters, or () without adapters
+    lora_bs: tuple[torch.Tensor, ...]
+    lora_scale: float
+    sizes: tuple[int, int, int]
+
+    def __call__(self, x: torch.Tensor, ops: DecodeOps = EAGER_OPS) -> tuple[torch.Tensor, ...]:
+        joined = ops.project_joined(x, self.weight, self.bias, self.lora_as, self.lora_bs, self.lora_scale)
+        return tuple(joined.split(self.sizes, dim=-1))
+
+
+def join_qkv(q: Projection, k: Projection, v: Projection, base_frozen: bool) -> JoinedQKV | None:
+    """The joined form of q, k, v, with q, k, v rewired to views of its weight; None where joining
+    would change what the decoder computes (a trained base, mixed adapters or scales)."""
+    parts = (q, k, v)
+    adapters = [p.lora_a is not None and p.lora_b is not None for p in parts]
+    if not base_frozen or len(set(adapters)) != 1 or len({p.lora_scale for p in parts}) != 1:
+        return None
+    if len({p.bias is None for p in parts}) != 1:
+        return None
+    weight = torch.cat([p.weight for p in parts])
+    bias = None if q.bias is None else torch.cat([p.bias for p in parts])
+    sizes = tuple(p.weight.shape[0] for p in parts)
+    for part, piece in zip(parts, weight.split(sizes)):
+        part.weight = piece
+    if bias is not None:
+        for part, piece in zip(parts, bias.split(sizes)):
+            part.bias = piece
+    with_lora = adapters[0]
+    return JoinedQKV(weight, bias, tuple(p.lora_a for p in parts) if with_lora else (),
+                     tuple(p.lora_b for p in parts) if with_lora else (), q.lora_scale, sizes)
+
+
+@dataclass
 class LayerWeights:
     input_norm: torch.Tensor
     post_attention_norm: torch.Tensor
@@ -107,6 +147,7 @@ class LayerWeights:
     gate_up_bias: torch.Tensor  # [experts, 2 * intermediate]
     down: torch.Tensor | CompactExperts  # [experts, intermediate, hidden]
     down_bias: torch.Tensor  # [experts, hidden]
+    qkv: JoinedQKV | None = None  # q, k, v in one GEMM, where the base is frozen
 
 
 @dataclass
@@ -152,6 +193,11 @@ def _dense(weight: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
         shape = getattr(weight, "_original_shape", None)
         return (dense if shape is None else dense.reshape(shape)).to(dtype)
     return weight.detach().to(dtype)
+
+
+def _base_weight(module: Any) -> torch.Tensor:
+    """A projection's base weight, under a peft LoRA layer or not."""
+    return getattr(module, "base_layer", module).weight
 
 
 def _projection(module: Any, dtype: torch.dtype) -> Projection:
@@ -247,18 +293,18 @@ def extract_weights(causal_lm: Any, max_positions: int, experts_format: str = "p
         gate_up, gate_up_bias, down, down_bias = _experts(mlp.experts, dtype, experts_format != "bf16")
         if experts_format == "fp8":
             gate_up, down = _as_fp8(gate_up, dtype), _as_fp8(down, dtype)
+        q, k, v = (_projection(m, dtype) for m in (attention.q_proj, attention.k_proj, attention.v_proj))
         layers.append(LayerWeights(
             input_norm=layer.input_layernorm.weight.detach(),
             post_attention_norm=layer.post_attention_layernorm.weight.detach(),
-            q=_projection(attention.q_proj, dtype),
-            k=_projection(attention.k_proj, dtype),
-            v=_projection(attention.v_proj, dtype),
+            q=q, k=k, v=v,
             o=_projection(attention.o_proj, dtype),
             sinks=attention.sinks.detach(),
             sliding_window=config.sliding_window if config.layer_types[index] == "sliding_attention" else None,
             router_weight=_dense(mlp.router.weight, dtype),
             router_bias=_dense(mlp.router.bias, dtype),
             gate_up=gate_up, gate_up_bias=gate_up_bias, down=down, down_bias=down_bias,
+            qkv=join_qkv(q, k, v, base_frozen=not _base_weight(attention.q_proj).requires_grad),
         ))
 
     cos, sin = _rotary_tables(body.rotary_emb, max_positions, dtype, body.embed_tokens.weight.device)

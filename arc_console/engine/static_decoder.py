@@ -131,10 +131,10 @@ class StaticDecoder:
             allowed = causal
             if layer.sliding_window is not None:
                 allowed = causal & (positions[None, :] > positions[:, None] - layer.sliding_window)
-            normed = rms_norm(x, layer.input_norm, w.rms_eps)
-            q = layer.q(normed).view(length, w.num_heads, w.head_dim).transpose(0, 1)
-            k = layer.k(normed).view(length, w.num_kv_heads, w.head_dim).transpose(0, 1)
-            v = layer.v(normed).view(length, w.num_kv_heads, w.head_dim).transpose(0, 1)
+            q, k, v = self._qkv(layer, rms_norm(x, layer.input_norm, w.rms_eps), EAGER_OPS)
+            q = q.view(length, w.num_heads, w.head_dim).transpose(0, 1)
+            k = k.view(length, w.num_kv_heads, w.head_dim).transpose(0, 1)
+            v = v.view(length, w.num_kv_heads, w.head_dim).transpose(0, 1)
             q, k = rotate(q, cos[None], sin[None]), rotate(k, cos[None], sin[None])
             self.keys[index][rows, :, start:width] = k
             self.values[index][rows, :, start:width] = v
@@ -143,6 +143,12 @@ class StaticDecoder:
             x = x + self._prefill_experts(rms_norm(x, layer.post_attention_norm, w.rms_eps), index, layer)
         last = rms_norm(x[-1:], w.final_norm, w.rms_eps)
         return F.linear(last, w.lm_head).float()[0]
+
+    @staticmethod
+    def _qkv(layer: LayerWeights, normed: torch.Tensor, ops: DecodeOps) -> tuple[torch.Tensor, ...]:
+        if layer.qkv is not None:
+            return layer.qkv(normed, ops)
+        return layer.q(normed, ops), layer.k(normed, ops), layer.v(normed, ops)
 
     def _prefill_experts(self, normed: torch.Tensor, index: int, layer: LayerWeights) -> torch.Tensor:
         """A prompt's MoE: through the fused kernel or one grouped GEMM when decoding uses them (no host
@@ -165,10 +171,10 @@ class StaticDecoder:
             masks[window] = (visible & (self.slot_index[None, :] > slot - window))[:, None, :]
         x = w.embed[tokens]
         for index, layer in enumerate(w.layers):
-            normed = ops.rms_norm(x, layer.input_norm, w.rms_eps)
-            q = ops.rotate(layer.q(normed, ops).view(self.batch, w.num_heads, 1, w.head_dim), cos, sin)
-            k = ops.rotate(layer.k(normed, ops).view(self.batch, w.num_kv_heads, 1, w.head_dim), cos, sin)
-            v = layer.v(normed, ops).view(self.batch, w.num_kv_heads, 1, w.head_dim)
+            q, k, v = self._qkv(layer, ops.rms_norm(x, layer.input_norm, w.rms_eps), ops)
+            q = ops.rotate(q.reshape(self.batch, w.num_heads, 1, w.head_dim), cos, sin)
+            k = ops.rotate(k.reshape(self.batch, w.num_kv_heads, 1, w.head_dim), cos, sin)
+            v = v.reshape(self.batch, w.num_kv_heads, 1, w.head_dim)
             self.keys[index].index_copy_(2, slot, k)
             self.values[index].index_copy_(2, slot, v)
             attended = ops.attend(q, self.keys[index], self.values[index], masks[layer.sliding_window], layer.sinks)[:, 0]
