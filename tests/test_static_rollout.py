@@ -313,6 +313,39 @@ def test_the_compiled_decode_step_samples_what_the_plain_one_samples(lora_policy
         assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs)) < 1e-4
 
 
+def test_fused_expert_kernels_serve_decode_and_prefill(lora_policy, monkeypatch) -> None:
+    # No fused kernel runs on a CPU; a stand-in with the same contract (rows sorted by expert, row ends)
+    # checks the plumbing around it, and that prompts get kernels built with the eager helpers.
+    import arc_console.engine.static_decoder as static_decoder
+    from arc_console.engine.decoder_ops import EAGER_OPS, DecodeOps
+
+    built_with = []
+
+    def stand_in(experts, dtype, ops):
+        built_with.append(ops)
+        matrices = torch.empty(experts.buffer_shape, dtype=dtype)
+        experts.dequantize_into(matrices)
+        return lambda rows, ends: torch._grouped_mm(rows, matrices, offs=ends)
+
+    weights = extract_weights(lora_policy.base_causal_lm(), 512, experts_format="fp8")
+    ids = torch.randint(10, 60, (40,), generator=torch.Generator().manual_seed(4))
+    logits = {}
+    monkeypatch.setattr(static_decoder, "fused_expert_matmul", stand_in)
+    for fused in (False, True):
+        decoder = StaticDecoder(weights, batch=2, max_len=48, grouped_experts=True, fused_experts=fused,
+                                ops=DecodeOps())  # a distinct set, as compiled ops are
+        assert (decoder.fused_kernels is not None) == fused
+        with torch.no_grad():
+            first = decoder.prefill(ids[:32], slice(0, 2), 32)
+            for step in range(8):
+                last = decoder.decode(ids[32 + step].repeat(2), torch.tensor([32 + step]))
+        logits[fused] = (first, last)
+    assert torch.allclose(logits[True][0], logits[False][0], atol=1e-4)
+    assert torch.allclose(logits[True][1], logits[False][1], atol=1e-4)
+    layers = len(weights.layers)
+    assert sum(ops is EAGER_OPS for ops in built_with) == 2 * layers and len(built_with) == 4 * layers
+
+
 def test_what_the_machine_refuses_is_dropped_with_a_notice(lora_policy) -> None:
     # CUDA graphs cannot be captured on a CPU: the engine says so once and decodes step by step.
     notices = []

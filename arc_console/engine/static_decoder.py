@@ -97,10 +97,17 @@ class StaticDecoder:
         # Decode steps with grouped experts may read compact experts through a fused kernel instead.
         self.fused_kernels: list[tuple[GroupedMatmul, GroupedMatmul]] | None = None
         if fused_experts and grouped_experts and weights.compact_experts:
-            kernels = [(fused_expert_matmul(layer.gate_up, weights.dtype, ops),
-                        fused_expert_matmul(layer.down, weights.dtype, ops)) for layer in weights.layers]
+            kernels = self._fused_kernels(ops)
             if all(a is not None and b is not None for a, b in kernels):
                 self.fused_kernels = kernels
+                # Prompts vary in length: their kernels take eager helpers, since compiled ones are
+                # compiled for the decode step's fixed shapes (a new shape would recompile mid-run).
+                self._prefill_kernels = kernels if ops is EAGER_OPS else self._fused_kernels(EAGER_OPS)
+
+    def _fused_kernels(self, ops: DecodeOps) -> list[tuple[GroupedMatmul | None, GroupedMatmul | None]]:
+        dtype = self.weights.dtype
+        return [(fused_expert_matmul(layer.gate_up, dtype, ops), fused_expert_matmul(layer.down, dtype, ops))
+                for layer in self.weights.layers]
 
     def expert_matrices(self, layer: LayerWeights) -> tuple[torch.Tensor, torch.Tensor]:
         """The layer's experts as [E, H, 2I] and [E, I, H] (views of freshly dequantized buffers when compact)."""
@@ -156,7 +163,7 @@ class StaticDecoder:
         w = self.weights
         if self.grouped_experts and self.fused_kernels is not None:
             _, top_experts, routing = route(normed, layer.router_weight, layer.router_bias, w.experts_per_token)
-            return moe_grouped(normed, layer, w, *self.fused_kernels[index], top_experts, routing)
+            return moe_grouped(normed, layer, w, *self._prefill_kernels[index], top_experts, routing)
         return moe(normed, layer, w, *self.expert_matrices(layer), grouped=self.grouped_experts)
 
     def decode(self, tokens: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
