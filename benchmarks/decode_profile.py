@@ -97,9 +97,6 @@ def profile_route(policy, route: str, prompt: str, steps: int) -> dict:
     if "graph_ms_per_step" in result:
         result["graph_gap_ms_per_step"] = result["graph_ms_per_step"] - result["kernel_ms_per_step"]
     policy.static_engine = None
-    del engine, state
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
     return result
 
 
@@ -123,6 +120,8 @@ def main() -> None:
             result["routes"][route] = profile_route(policy, route, prompt, args.steps)
         except Exception as exc:  # one route failing says so and leaves the others measured
             result["routes"][route] = {"error": f"{type(exc).__name__}: {str(exc)[:300]}"}
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()  # the route's engine and caches are gone with profile_route's frame
         summary = {k: v for k, v in result["routes"][route].items() if k != "top_kernels"}
         print(route, json.dumps(summary), flush=True)
         for kernel in result["routes"][route].get("top_kernels", [])[:12]:

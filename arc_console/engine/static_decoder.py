@@ -16,8 +16,22 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from arc_console.engine.decoder_ops import EAGER_OPS, DecodeOps, attend, rms_norm, rotate, route, swiglu
-from arc_console.engine.decoder_weights import CompactExperts, DecoderWeights, GroupedMatmul, LayerWeights, PackedExperts
+from arc_console.engine.decoder_ops import (
+    EAGER_OPS,
+    DecodeOps,
+    attend,
+    rms_norm,
+    rotate,
+    route,
+    swiglu,
+)
+from arc_console.engine.decoder_weights import (
+    CompactExperts,
+    DecoderWeights,
+    GroupedMatmul,
+    LayerWeights,
+    PackedExperts,
+)
 from arc_console.engine.fp8_experts import fp8_grouped_matmul
 from arc_console.engine.nf4_kernel import nf4_grouped_matmul
 

@@ -18,8 +18,8 @@ from arc_console.engine.backends import Policy
 from arc_console.engine.control import RunControl
 from arc_console.engine.decoder_ops import EAGER_OPS, DecodeOps
 from arc_console.engine.decoder_weights import DecoderWeights, extract_weights
-from arc_console.engine.fp8_experts import scaled_grouped_mm_available
 from arc_console.engine.device_sampling import sample_rows
+from arc_console.engine.fp8_experts import scaled_grouped_mm_available
 from arc_console.engine.rollout import ProgressCallback, Rollout, to_samples
 from arc_console.engine.static_decoder import StaticDecoder, fused_expert_matmul
 
