@@ -103,13 +103,13 @@ class StaticDecoder:
         self.values = [torch.zeros(shape, dtype=weights.dtype, device=device) for _ in weights.layers]
         self.slot_index = torch.arange(max_len, device=device)
         self.pads = torch.zeros(batch, dtype=torch.long, device=device)
-        self._gate_up_buffer = self._down_buffer = None
-        if weights.compact_experts:  # one dequantization target shared by every layer, in turn
-            gate_up, down = weights.layers[0].gate_up, weights.layers[0].down
-            self._gate_up_buffer = torch.empty(gate_up.buffer_shape, dtype=weights.dtype, device=device)
-            self._down_buffer = torch.empty(down.buffer_shape, dtype=weights.dtype, device=device)
+        # Compact experts are dequantized into one target shared by every layer in turn, made on first
+        # need: where fused kernels read them (the GPU default) it is never needed (1.6 GB on 20B).
+        self._gate_up_buffer: torch.Tensor | None = None
+        self._down_buffer: torch.Tensor | None = None
         # Decode steps with grouped experts may read compact experts through a fused kernel instead.
         self.fused_kernels: list[tuple[GroupedMatmul, GroupedMatmul]] | None = None
+        self._prefill_kernels: list[tuple[GroupedMatmul, GroupedMatmul]] | None = None
         if fused_experts and grouped_experts and weights.compact_experts:
             kernels = self._fused_kernels(ops)
             if all(a is not None and b is not None for a, b in kernels):
@@ -127,6 +127,10 @@ class StaticDecoder:
         """The layer's experts as [E, H, 2I] and [E, I, H] (views of freshly dequantized buffers when compact)."""
         if isinstance(layer.gate_up, torch.Tensor) and isinstance(layer.down, torch.Tensor):
             return layer.gate_up, layer.down
+        if self._gate_up_buffer is None or self._down_buffer is None:
+            device, dtype = self.weights.embed.device, self.weights.dtype
+            self._gate_up_buffer = torch.empty(layer.gate_up.buffer_shape, dtype=dtype, device=device)
+            self._down_buffer = torch.empty(layer.down.buffer_shape, dtype=dtype, device=device)
         layer.gate_up.dequantize_into(self._gate_up_buffer)
         layer.down.dequantize_into(self._down_buffer)
         return layer.gate_up.matrices(self._gate_up_buffer), layer.down.matrices(self._down_buffer)
@@ -161,7 +165,9 @@ class StaticDecoder:
             self.values[index][rows, :, start:width] = v
             attended = attend(q[None], k[None], v[None], allowed[None], layer.sinks)[0]
             x = x + layer.o(attended)
-            x = x + self._prefill_experts(rms_norm(x, layer.post_attention_norm, w.rms_eps), index, layer)
+            # Through the fused kernels, or one grouped GEMM, when decoding uses them: no host sync per expert.
+            x = x + self._experts(rms_norm(x, layer.post_attention_norm, w.rms_eps), index, layer,
+                                  self._prefill_kernels, EAGER_OPS)
         last = rms_norm(x[-1:], w.final_norm, w.rms_eps)
         return F.linear(last, w.lm_head).float()[0]
 
@@ -171,13 +177,13 @@ class StaticDecoder:
             return layer.qkv(normed, ops)
         return layer.q(normed, ops), layer.k(normed, ops), layer.v(normed, ops)
 
-    def _prefill_experts(self, normed: torch.Tensor, index: int, layer: LayerWeights) -> torch.Tensor:
-        """A prompt's MoE: through the fused kernel or one grouped GEMM when decoding uses them (no host
-        sync per expert), else expert by expert."""
+    def _experts(self, normed: torch.Tensor, index: int, layer: LayerWeights,
+                 kernels: list[tuple[GroupedMatmul, GroupedMatmul]] | None, ops: DecodeOps) -> torch.Tensor:
+        """The layer's MoE through its fused kernels where they serve, else through its (dequantized) matrices."""
         w = self.weights
-        if self.grouped_experts and self.fused_kernels is not None:
-            _, top_experts, routing = route(normed, layer.router_weight, layer.router_bias, w.experts_per_token)
-            return moe_grouped(normed, layer, w, *self._prefill_kernels[index], top_experts, routing)
+        if self.grouped_experts and self.fused_kernels is not None and kernels is not None:
+            _, top_experts, routing = ops.route(normed, layer.router_weight, layer.router_bias, w.experts_per_token)
+            return moe_grouped(normed, layer, w, *kernels[index], top_experts, routing, ops)
         return moe(normed, layer, w, *self.expert_matrices(layer), grouped=self.grouped_experts)
 
     def decode(self, tokens: torch.Tensor, slot: torch.Tensor) -> torch.Tensor:
@@ -200,10 +206,6 @@ class StaticDecoder:
             self.values[index].index_copy_(2, slot, v)
             attended = ops.attend(q, self.keys[index], self.values[index], masks[layer.sliding_window], layer.sinks)[:, 0]
             x = x + layer.o(attended, ops)
-            normed = ops.rms_norm(x, layer.post_attention_norm, w.rms_eps)
-            if self.grouped_experts and self.fused_kernels is not None:
-                _, top_experts, routing = ops.route(normed, layer.router_weight, layer.router_bias, w.experts_per_token)
-                x = x + moe_grouped(normed, layer, w, *self.fused_kernels[index], top_experts, routing, ops)
-            else:
-                x = x + moe(normed, layer, w, *self.expert_matrices(layer), grouped=self.grouped_experts)
+            x = x + self._experts(ops.rms_norm(x, layer.post_attention_norm, w.rms_eps), index, layer,
+                                  self.fused_kernels, ops)
         return F.linear(ops.rms_norm(x, w.final_norm, w.rms_eps), w.lm_head).float()
