@@ -2,9 +2,9 @@
 
 The decoder reads the model's own tensors wherever they serve as they are, so training updates
 (LoRA adapters, or every weight when there is no LoRA) reach it with no copying. It copies only
-what it cannot compute with directly: 4-bit attention weights (dequantized once; the base never trains).
-4-bit experts stay packed and are dequantized layer by layer as the decoder runs (or read by a fused
-4-bit kernel), unless a bf16 copy is asked for.
+what it cannot compute with directly: 4-bit attention weights (dequantized once; the base never trains),
+and q, k, v joined into one matrix where the base is frozen. 4-bit experts stay packed, dequantized layer
+by layer as the decoder runs or read by a fused 4-bit kernel, unless a bf16 or fp8 copy is asked for.
 """
 
 from __future__ import annotations
@@ -326,8 +326,6 @@ def extract_weights(causal_lm: Any, max_positions: int, experts_format: str = "p
     )
     copied = {t.data_ptr(): t.numel() * t.element_size() for t in _tensors(weights) if t.data_ptr() not in own}
     weights.copied_bytes = sum(copied.values())
-    if experts_format == "fp8":
-        weights.copied_bytes += sum(experts.nbytes for layer in layers for experts in (layer.gate_up, layer.down))
     return weights
 
 
@@ -357,4 +355,6 @@ def _tensors(weights: DecoderWeights) -> list[torch.Tensor]:
         for experts in (layer.gate_up, layer.down):
             if isinstance(experts, torch.Tensor):
                 found.append(experts)
+            elif isinstance(experts, Fp8Experts):
+                found += [experts.data, experts.scale]
     return found

@@ -96,7 +96,6 @@ class StaticDecoder:
         self.batch = batch
         self.max_len = max_len
         self.grouped_experts = grouped_experts
-        self.ops = ops  # the decode step's functions, eager or compiled (the prefill's are always eager)
         device = weights.embed.device
         shape = (batch, weights.num_kv_heads, max_len, weights.head_dim)
         self.keys = [torch.zeros(shape, dtype=weights.dtype, device=device) for _ in weights.layers]
@@ -107,10 +106,15 @@ class StaticDecoder:
         # need: where fused kernels read them (the GPU default) it is never needed (1.6 GB on 20B).
         self._gate_up_buffer: torch.Tensor | None = None
         self._down_buffer: torch.Tensor | None = None
+        self.use_ops(ops, fused_experts)
+
+    def use_ops(self, ops: DecodeOps, fused_experts: bool = True) -> None:
+        """Decode with these ops (and fused expert kernels where asked and available), the cache kept."""
+        self.ops = ops  # the decode step's functions, eager or compiled (the prefill's are always eager)
         # Decode steps with grouped experts may read compact experts through a fused kernel instead.
         self.fused_kernels: list[tuple[GroupedMatmul, GroupedMatmul]] | None = None
         self._prefill_kernels: list[tuple[GroupedMatmul, GroupedMatmul]] | None = None
-        if fused_experts and grouped_experts and weights.compact_experts:
+        if fused_experts and self.grouped_experts and self.weights.compact_experts:
             kernels = self._fused_kernels(ops)
             if all(a is not None and b is not None for a, b in kernels):
                 self.fused_kernels = kernels

@@ -251,8 +251,7 @@ class StaticRolloutEngine:
 
     def _drop_compiled_ops(self, state: _DecodeState, exc: BaseException) -> None:
         self.compiled_ops = False
-        state.decoder = StaticDecoder(state.decoder.weights, state.decoder.batch, state.decoder.max_len,
-                                      self.grouped_experts, self.fused_experts, EAGER_OPS)
+        state.decoder.use_ops(EAGER_OPS, self.fused_experts)
         self._notice(f"compiling the decode step failed ({_first_line(exc)}); running its ops uncompiled")
         self._try_step_and_capture(state)
 
