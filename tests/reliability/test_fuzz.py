@@ -4,6 +4,7 @@
 import io
 import json
 import string
+import tempfile
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings, strategies as st
@@ -60,8 +61,8 @@ def test_corrupt_step_files_through_replay_print(tmp_path: Path, data, cut: int)
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutations())
 async def test_corrupt_step_files_in_the_app(tmp_path: Path, data) -> None:
-    folder = tmp_path / f"f{abs(hash(json.dumps(data))) % 10**8}"
-    folder.mkdir()
+    # tmp_path is shared by every example hypothesis draws (and it may draw the same one twice)
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))
     (folder / "step_001.json").write_text(json.dumps(data))
     app = ReplayApp(list_step_files(folder), 0, None)
     async with app.run_test(size=(160, 50)) as pilot:
