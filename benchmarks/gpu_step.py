@@ -57,6 +57,9 @@ def fitted_prompt(tokenizer, budget: int, task_id: str = "af902bf9") -> tuple[st
 ROUTES = {  # name -> StaticRolloutEngine arguments; the first is the trainer's default on an H200
     # (--rollout-experts auto picks fp8 copies there). Every route compiles its decode ops unless it says so.
     "static_graphs_grouped_fp8": dict(use_graphs=True, grouped_experts=True, experts_format="fp8"),
+    # The adapters run beside the base (two small float32 GEMMs a projection) instead of folded into it.
+    "static_graphs_grouped_fp8_lora_beside": dict(use_graphs=True, grouped_experts=True, experts_format="fp8",
+                                                  merge_lora=False),
     "static_graphs_grouped_packed4bit_fused": dict(use_graphs=True, grouped_experts=True, experts_format="packed"),
     "static_graphs_grouped_packed4bit_fused_uncompiled": dict(use_graphs=True, grouped_experts=True,
                                                               experts_format="packed", compiled_ops=False),

@@ -63,8 +63,13 @@ def test_decoder_matches_transformers_past_the_sliding_window(lora_policy) -> No
                     assert torch.allclose(logits[row], reference_last_logits(lora_policy, rows[row]), atol=1e-4)
 
 
-def test_lora_updates_reach_the_engine_without_rebuilding(lora_policy) -> None:
-    engine = StaticRolloutEngine(lora_policy)
+@pytest.mark.parametrize("merge_lora", [True, False], ids=["folded", "beside"])
+def test_lora_updates_reach_the_engine_without_rebuilding(lora_policy, merge_lora) -> None:
+    # Folded adapters reach the weights at the refresh every generate() starts with; adapters run
+    # beside the base are read live. Either way the decoder (and a graph captured over it) is kept.
+    engine = StaticRolloutEngine(lora_policy, merge_lora=merge_lora)
+    assert bool(engine.weights.merged_lora) == merge_lora
+    assert ("LoRA folded" in engine.describe()) == merge_lora
     ids = lora_policy.tokenizer(SHORT_PROMPT, add_special_tokens=False)["input_ids"]
     decoder = StaticDecoder(engine.weights, batch=1, max_len=len(ids) + 4)
     adapter = next(p for n, p in lora_policy.model.named_parameters() if "lora_B" in n)
@@ -72,12 +77,27 @@ def test_lora_updates_reach_the_engine_without_rebuilding(lora_policy) -> None:
     try:
         with torch.no_grad():
             before = decoder.prefill(torch.tensor(ids), slice(0, 1), len(ids))
+            assert torch.allclose(before, reference_last_logits(lora_policy, ids), atol=1e-4)
             adapter.data.add_(0.5)  # what an optimizer step does: in place
+            engine.weights.refresh_lora()
             after = decoder.prefill(torch.tensor(ids), slice(0, 1), len(ids))
         assert not torch.allclose(before, after)
         assert torch.allclose(after, reference_last_logits(lora_policy, ids), atol=1e-4)
     finally:
         adapter.data.copy_(saved)
+        engine.weights.refresh_lora()
+
+
+def test_folding_lora_leaves_the_model_untouched(lora_policy) -> None:
+    causal_lm = lora_policy.base_causal_lm()
+    before = {name: p.detach().clone() for name, p in causal_lm.named_parameters()}
+    weights = extract_weights(causal_lm, 512, merge_lora=True)
+    weights.refresh_lora()
+    layers = len(weights.layers)
+    assert len(weights.merged_lora) == 4 * layers  # q, k, v and o of every layer
+    own = {p.data_ptr() for p in causal_lm.parameters()}
+    assert all(m.target.data_ptr() not in own for m in weights.merged_lora)
+    assert all(torch.equal(p, before[name]) for name, p in causal_lm.named_parameters())
 
 
 def test_a_trained_base_is_read_in_place_not_joined() -> None:
@@ -365,3 +385,32 @@ def test_building_the_engine_draws_nothing_from_the_callers_random_stream(lora_p
     torch.manual_seed(5)
     reused = engine.generate([PROMPT], [1.0, 1.3], max_new_tokens=16)
     assert [s.completion_ids for s in fresh.samples] == [s.completion_ids for s in reused.samples]
+
+
+@pytest.mark.parametrize("tokens", [8, 200])
+def test_counting_sort_of_routed_rows_equals_a_stable_sort(tokens, monkeypatch) -> None:
+    import arc_console.engine.decoder_ops as ops
+
+    generator = torch.Generator().manual_seed(tokens)
+    experts, k, hidden = 32, 4, 6
+    top = torch.stack([torch.randperm(experts, generator=generator)[:k] for _ in range(tokens)])
+    x = torch.randn(tokens, hidden, generator=generator)
+    counted = ops.sort_by_expert(x, top, experts)
+    monkeypatch.setattr(ops, "RANK_SORT_MAX_ROWS", 0)  # the sort-kernel path, which prompts take
+    sorted_ = ops.sort_by_expert(x, top, experts)
+    for a, b in zip(counted, sorted_):
+        assert torch.equal(a, b)
+    rows, place, row_experts, row_ends = counted
+    order = torch.argsort(top.reshape(-1), stable=True)
+    assert torch.equal(row_experts, top.reshape(-1)[order])
+    assert torch.equal(rows, x[order // k])
+    assert torch.equal(rows[place], x.repeat_interleave(k, dim=0))  # place undoes the sort
+    assert row_ends.tolist() == torch.cumsum(torch.bincount(top.reshape(-1), minlength=experts), 0).tolist()
+    # Combining: each token's outputs weighted by its routing, whatever order the rows went in.
+    routing = torch.softmax(torch.randn(tokens, k, generator=generator), dim=-1)
+    outputs = torch.randn(tokens * k, hidden, generator=generator)
+    bias = torch.randn(experts, hidden, generator=generator)
+    combined = ops.combine_experts(outputs, bias, row_experts, routing, place)
+    expected = torch.zeros(tokens, hidden).index_add_(
+        0, order // k, (outputs + bias[row_experts]) * routing.reshape(-1)[order, None])
+    assert torch.allclose(combined, expected, atol=1e-5)

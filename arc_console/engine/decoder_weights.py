@@ -5,6 +5,10 @@ The decoder reads the model's own tensors wherever they serve as they are, so tr
 what it cannot compute with directly: 4-bit attention weights (dequantized once; the base never trains),
 and q, k, v joined into one matrix where the base is frozen. 4-bit experts stay packed, dequantized layer
 by layer as the decoder runs or read by a fused 4-bit kernel, unless a bf16 or fp8 copy is asked for.
+
+With merge_lora, a frozen base's LoRA adapters are folded into those copies (W + scale * B A) instead of
+run beside them: a decode step then has no adapter kernels at all, and `refresh_lora` re-folds the live
+adapters in place (the engine does so before every rollout, so training updates still reach it).
 """
 
 from __future__ import annotations
@@ -71,6 +75,25 @@ class PackedExperts:
 # Experts the decoder cannot multiply as they are: each fills a [E, in, out] buffer layer by layer
 # (dequantize_into, matrices), or a fused kernel reads them directly.
 CompactExperts = PackedExperts | Fp8Experts
+
+
+@dataclass
+class MergedLoRA:
+    """One projection's live adapter folded into the weight the decoder reads: target = base + scale * B A,
+    computed in float32 and rounded once to the target's dtype. The target keeps its address (captured
+    CUDA graphs read it); `base` gives the frozen base weight, dequantized anew for a 4-bit base so the
+    fold costs no second copy of it."""
+
+    target: torch.Tensor
+    base: Callable[[], torch.Tensor]
+    lora_a: torch.Tensor
+    lora_b: torch.Tensor
+    scale: float
+
+    def refresh(self) -> None:
+        with torch.no_grad():
+            delta = torch.matmul(self.lora_b.float(), self.lora_a.float()).mul_(self.scale)
+            self.target.copy_(delta.add_(self.base().float()))
 
 
 class UnsupportedModel(RuntimeError):
@@ -167,6 +190,12 @@ class DecoderWeights:
     swiglu_limit: float
     copied_bytes: int = 0  # memory the decoder holds beyond the model's own tensors
     dtype: torch.dtype = field(default=torch.float32)
+    merged_lora: list[MergedLoRA] = field(default_factory=list)  # adapters folded into the weights
+
+    def refresh_lora(self) -> None:
+        """Fold the adapters' current values into the weights (in place): after training, before decoding."""
+        for merged in self.merged_lora:
+            merged.refresh()
 
     @property
     def num_experts(self) -> int:
@@ -216,6 +245,21 @@ def _projection(module: Any, dtype: torch.dtype) -> Projection:
             scale = float(module.scaling[name])
     bias = None if base.bias is None else base.bias.detach().to(dtype)
     return Projection(_dense(base.weight, dtype), bias, lora_a, lora_b, scale)
+
+
+def _merge_lora(projection: Projection, module: Any, dtype: torch.dtype) -> MergedLoRA | None:
+    """Fold the projection's adapter into its weight (a copy, made here if the weight is the model's own
+    tensor); the projection then runs without adapter. None where it has no adapter."""
+    if projection.lora_a is None or projection.lora_b is None:
+        return None
+    base = _base_weight(module)
+    if projection.weight.data_ptr() == base.data_ptr():
+        projection.weight = projection.weight.clone()
+    quantized = getattr(base, "quant_state", None) is not None
+    merged = MergedLoRA(projection.weight, (lambda: _dense(base, dtype)) if quantized else base.detach,
+                        projection.lora_a, projection.lora_b, projection.lora_scale)
+    projection.lora_a = projection.lora_b = None
+    return merged
 
 
 def _packed_split(linears: Any) -> PackedExperts | None:
@@ -270,13 +314,16 @@ def _experts(experts: Any, dtype: torch.dtype, keep_packed: bool) -> ExpertTenso
     raise UnsupportedModel(f"unknown experts layout {type(experts).__name__}")
 
 
-def extract_weights(causal_lm: Any, max_positions: int, experts_format: str = "packed") -> DecoderWeights:
+def extract_weights(causal_lm: Any, max_positions: int, experts_format: str = "packed",
+                    merge_lora: bool = False) -> DecoderWeights:
     """The decoder's view of a GptOssForCausalLM (plain, peft-wrapped or Unsloth-patched).
 
     experts_format: "packed" leaves 4-bit experts packed, dequantized layer by layer or read by a
     fused kernel as the decoder runs (little memory; 16-bit experts are used as they are); "bf16"
     copies 4-bit experts once into the compute dtype (2 bytes a parameter); "fp8" copies every
     expert into float8 with per-column scales (1 byte a parameter, read by a scaled grouped GEMM).
+    merge_lora: fold the adapters of a frozen base into the attention weights (see MergedLoRA); the
+    caller refreshes them after each update with DecoderWeights.refresh_lora.
     """
     if experts_format not in EXPERT_FORMATS:
         raise ValueError(f"experts_format must be one of {', '.join(EXPERT_FORMATS)}, got {experts_format!r}")
@@ -288,23 +335,30 @@ def extract_weights(causal_lm: Any, max_positions: int, experts_format: str = "p
     own = {p.data_ptr() for p in causal_lm.parameters()} | {b.data_ptr() for b in causal_lm.buffers()}
 
     layers = []
+    merged: list[MergedLoRA] = []
     for index, layer in enumerate(body.layers):
         attention, mlp = layer.self_attn, layer.mlp
         gate_up, gate_up_bias, down, down_bias = _experts(mlp.experts, dtype, experts_format != "bf16")
         if experts_format == "fp8":
             gate_up, down = _as_fp8(gate_up, dtype), _as_fp8(down, dtype)
-        q, k, v = (_projection(m, dtype) for m in (attention.q_proj, attention.k_proj, attention.v_proj))
+        modules = (attention.q_proj, attention.k_proj, attention.v_proj, attention.o_proj)
+        q, k, v, o = (_projection(m, dtype) for m in modules)
+        base_frozen = not _base_weight(attention.q_proj).requires_grad
+        qkv = join_qkv(q, k, v, base_frozen)
+        if merge_lora and base_frozen:  # after the join: q, k and v fold into views of the joined copy
+            merged += [m for m in map(_merge_lora, (q, k, v, o), modules, [dtype] * 4) if m is not None]
+            if qkv is not None:
+                qkv.lora_as = qkv.lora_bs = ()
         layers.append(LayerWeights(
             input_norm=layer.input_layernorm.weight.detach(),
             post_attention_norm=layer.post_attention_layernorm.weight.detach(),
-            q=q, k=k, v=v,
-            o=_projection(attention.o_proj, dtype),
+            q=q, k=k, v=v, o=o,
             sinks=attention.sinks.detach(),
             sliding_window=config.sliding_window if config.layer_types[index] == "sliding_attention" else None,
             router_weight=_dense(mlp.router.weight, dtype),
             router_bias=_dense(mlp.router.bias, dtype),
             gate_up=gate_up, gate_up_bias=gate_up_bias, down=down, down_bias=down_bias,
-            qkv=join_qkv(q, k, v, base_frozen=not _base_weight(attention.q_proj).requires_grad),
+            qkv=qkv,
         ))
 
     cos, sin = _rotary_tables(body.rotary_emb, max_positions, dtype, body.embed_tokens.weight.device)
@@ -323,7 +377,9 @@ def extract_weights(causal_lm: Any, max_positions: int, experts_format: str = "p
         swiglu_alpha=getattr(config, "swiglu_alpha", 1.702),
         swiglu_limit=getattr(config, "swiglu_limit", 7.0),
         dtype=dtype,
+        merged_lora=merged,
     )
+    weights.refresh_lora()
     copied = {t.data_ptr(): t.numel() * t.element_size() for t in _tensors(weights) if t.data_ptr() not in own}
     weights.copied_bytes = sum(copied.values())
     return weights

@@ -82,7 +82,7 @@ class StaticRolloutEngine:
 
     def __init__(self, policy: Policy, use_graphs: bool | None = None, grouped_experts: bool | None = None,
                  experts_format: str = "auto", fused_experts: bool = True, compiled_ops: bool | None = None,
-                 on_notice: Callable[[str], None] | None = None) -> None:
+                 merge_lora: bool = True, on_notice: Callable[[str], None] | None = None) -> None:
         on_gpu = policy.device.type == "cuda"
         self.policy = policy
         self.on_notice = on_notice  # told when the engine gives up grouped experts or CUDA graphs
@@ -92,6 +92,9 @@ class StaticRolloutEngine:
         self.fused_experts = fused_experts  # grouped decode reads 4-bit or fp8 experts with a fused kernel, where one exists
         # The decode step's elementwise chains fused by torch.compile (GPU default; see decoder_ops).
         self.compiled_ops = on_gpu if compiled_ops is None else compiled_ops
+        # A frozen base's adapters folded into the attention weights, re-folded before each rollout
+        # (no adapter kernels in a decode step); else run beside the base, as the trainer runs them.
+        self.merge_lora = merge_lora
         self._ops: DecodeOps | None = None
         self._weights: DecoderWeights | None = None
         self._states: dict[int, _DecodeState] = {}
@@ -103,7 +106,7 @@ class StaticRolloutEngine:
             positions = min(int(getattr(causal_lm.config, "max_position_embeddings", 4096)), MAX_ROTARY_POSITIONS)
             if self.experts_format == "auto":
                 self.experts_format = auto_experts_format(causal_lm)
-            self._weights = extract_weights(causal_lm, positions, self.experts_format)
+            self._weights = extract_weights(causal_lm, positions, self.experts_format, self.merge_lora)
         return self._weights
 
     def describe(self) -> str:
@@ -113,9 +116,10 @@ class StaticRolloutEngine:
         if self.weights.compact_experts and self.grouped_experts and self._fused_kernel_available():
             experts += (" read by the fused NF4 kernel" if self.weights.experts_format == "packed"
                         else " read by the scaled fp8 grouped GEMM")
+        lora = ", LoRA folded into the weights" if self.weights.merged_lora else ""
         return (f"static engine ({'CUDA graphs' if self.use_graphs else 'eager'}, "
                 f"{'compiled' if self.compiled_ops else 'plain'} ops, "
-                f"{'grouped' if self.grouped_experts else 'dense'} MoE, {experts})")
+                f"{'grouped' if self.grouped_experts else 'dense'} MoE, {experts}{lora})")
 
     def _fused_kernel_available(self) -> bool:
         first = self.weights.layers[0]
@@ -143,6 +147,7 @@ class StaticRolloutEngine:
         started = time.perf_counter()
         aborted = False
         with torch.no_grad():
+            self.weights.refresh_lora()  # the adapters as the last update left them
             self._prefill(state, prompt_ids, temperatures, width)
             done = 1
             while done < max_new_tokens:
