@@ -89,17 +89,32 @@ def route(x: torch.Tensor, router_weight: torch.Tensor, router_bias: torch.Tenso
     return router_logits, top_experts, torch.softmax(top_values, dim=-1)
 
 
+RANK_SORT_MAX_ROWS = 512  # up to this many routed rows (a decode step's), sort by counting, not with a sort kernel
+
+
 def sort_by_expert(x: torch.Tensor, top_experts: torch.Tensor,
-                   num_experts: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Each (token, expert) pair as one row, sorted by expert: (rows [N*k, H], order, token of each row,
-    expert of each row, each expert's inclusive row end [E] int32) for a grouped GEMM."""
+                   num_experts: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Each (token, expert) pair as one row, sorted by expert (stable): (rows [N*k, H], where each pair's
+    row went [N*k], expert of each row, each expert's inclusive row end [E] int32) for a grouped GEMM.
+
+    For a decode step's few rows each pair's place is counted with comparisons (elementwise work that
+    compiles into one fused kernel) instead of a sort kernel, a scatter and a cumsum."""
     flat = top_experts.reshape(-1)
-    order = torch.argsort(flat, stable=True)
-    token_of_row = order // top_experts.shape[1]
-    counts = torch.zeros(num_experts, dtype=torch.int32, device=x.device).scatter_add_(
-        0, flat, torch.ones_like(flat, dtype=torch.int32))
-    row_ends = torch.cumsum(counts, 0, dtype=torch.int32)
-    return x[token_of_row], order, token_of_row, flat[order], row_ends
+    pairs = flat.shape[0]
+    index = torch.arange(pairs, device=x.device)
+    if pairs <= RANK_SORT_MAX_ROWS:
+        earlier = (flat[None, :] < flat[:, None]) | ((flat[None, :] == flat[:, None]) & (index[None, :] < index[:, None]))
+        place = earlier.sum(dim=1)
+        experts = torch.arange(num_experts, device=x.device)
+        row_ends = (flat[None, :] <= experts[:, None]).sum(dim=1, dtype=torch.int32)
+    else:
+        order = torch.argsort(flat, stable=True)
+        place = torch.empty_like(order).scatter_(0, order, index)
+        counts = torch.zeros(num_experts, dtype=torch.int32, device=x.device).scatter_add_(
+            0, flat, torch.ones_like(flat, dtype=torch.int32))
+        row_ends = torch.cumsum(counts, 0, dtype=torch.int32)
+    pair_of_row = torch.empty_like(place).scatter_(0, place, index)
+    return x[pair_of_row // top_experts.shape[1]], place, flat[pair_of_row], row_ends
 
 
 def expert_activation(hidden: torch.Tensor, gate_up_bias: torch.Tensor, sorted_experts: torch.Tensor,
@@ -108,11 +123,13 @@ def expert_activation(hidden: torch.Tensor, gate_up_bias: torch.Tensor, sorted_e
 
 
 def combine_experts(outputs: torch.Tensor, down_bias: torch.Tensor, sorted_experts: torch.Tensor,
-                    routing: torch.Tensor, order: torch.Tensor, token_of_row: torch.Tensor,
-                    x: torch.Tensor) -> torch.Tensor:
-    """Each token's mix of its experts' outputs (rows in expert order), [N, H]."""
-    outputs = (outputs + down_bias[sorted_experts]) * routing.reshape(-1)[order, None].to(outputs.dtype)
-    return torch.zeros_like(x).index_add_(0, token_of_row, outputs)
+                    routing: torch.Tensor, place: torch.Tensor) -> torch.Tensor:
+    """Each token's mix of its experts' outputs (rows in expert order; `place` says where each of a
+    token's pairs went), [N, H]: a gather and a sum over k, no scatter."""
+    outputs = outputs + down_bias[sorted_experts]
+    tokens, k = routing.shape
+    mine = outputs[place].view(tokens, k, -1) * routing[..., None].to(outputs.dtype)
+    return mine.sum(dim=1)
 
 
 @dataclass(frozen=True)

@@ -79,10 +79,10 @@ def moe_grouped(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights, g
                 down_mm: GroupedMatmul, top_experts: torch.Tensor, routing: torch.Tensor,
                 ops: DecodeOps = EAGER_OPS) -> torch.Tensor:
     """Routed rows sorted by expert through two grouped GEMMs: only the experts in use are read."""
-    rows, order, token_of_row, sorted_experts, row_ends = ops.sort_by_expert(x, top_experts, weights.num_experts)
+    rows, place, sorted_experts, row_ends = ops.sort_by_expert(x, top_experts, weights.num_experts)
     hidden = ops.expert_activation(gate_up_mm(rows, row_ends), layer.gate_up_bias, sorted_experts,
                                    weights.swiglu_alpha, weights.swiglu_limit)
-    return ops.combine_experts(down_mm(hidden, row_ends), layer.down_bias, sorted_experts, routing, order, token_of_row, x)
+    return ops.combine_experts(down_mm(hidden, row_ends), layer.down_bias, sorted_experts, routing, place)
 
 
 class StaticDecoder:
