@@ -89,11 +89,11 @@ def test_static_engine_on_unsloth_4bit_every_route_agrees_with_the_trainer() -> 
                                      for row, s in enumerate(samples)])
             worst, mean = differences.max().item(), differences.mean().item()
             print(f"{label}: {described}; |engine - trainer log-prob| max {worst:.4f} mean {mean:.4f}")
-            # The compiled step fuses what the trainer rounds op by op: seen on the H200, max 0.10-0.54 and
-            # mean 0.011-0.022 (plain ops: max 0.03-0.13, mean <= 0.007). The max is one token's, and moves
-            # from run to run; the mean is what a wrong mask, rotary or expert would move. fp8 copies also
-            # round every expert weight (3 mantissa bits).
-            max_allowed, mean_allowed = (1.0, 0.04) if options.get("experts_format") == "fp8" else (1.0, 0.03)
+            # The compiled step fuses what the trainer rounds op by op, and folded adapters are rounded into
+            # bf16 weights once: seen on the H200 with this live adapter, max 0.10-0.89 and mean 0.011-0.030
+            # (benchmarks/results/h200_session5). The max is one token's and moves from run to run;
+            # the mean is what a wrong mask, rotary, expert or fold would move.
+            max_allowed, mean_allowed = 1.0, 0.04
             if worst >= max_allowed or mean >= mean_allowed:
                 problems.append(f"{label}: |engine - trainer log-prob| max {worst:.3f} mean {mean:.4f}")
     assert not problems, "; ".join(problems)
