@@ -1,19 +1,21 @@
 """One GPU step at the seed's settings on a GPT-OSS model, measured piece by piece.
 
     python benchmarks/gpu_step.py --model DIR [--backend unsloth] [--new-tokens 512] [--sequential-tokens 32]
-                                  [--default-route-only]
+                                  [--default-route-only | --problems-per-step-only]
 
 DIR is a GPT-OSS checkpoint, e.g. from `arc-console make-model --shape gpt-oss-20b --out DIR`.
 Measures: load time and memory; 8 candidates x N new tokens in ONE batched generate with
 per-candidate temperatures (Unsloth's generate: the baseline); the same 8 one by one (as the seed
 did; fewer tokens each, the rate is per token); the static rollout engine's routes side by side
-(ROUTES: fp8 expert copies, 4-bit experts through the fused NF4 kernel, bf16 copies), each
-with the largest |log-prob difference| from the trainer's forward pass on its sampled tokens;
-P problems x 8 candidates per rollout for P = 1, 2, 4, 8 on the default route; forward+backward
+(ROUTES: fp8 expert copies with the LoRA folded in or beside the base, 4-bit experts through the
+fused NF4 kernel, bf16 copies), each with the largest |log-prob difference| from the trainer's forward
+pass on its sampled tokens; P problems x 8 candidates per rollout for P = 1, 2, 4, 8 on the default
+route, each followed by the DAPO update over its P x 8 sequences (the step time); forward+backward
 of the DAPO loss over the 8 sequences (first call and warm); the peak memory of rollout + update. The prompt is ARC-AGI-1 af902bf9, cut to fit 2048 - N tokens as
 the trainer does. Writes JSON and a markdown table to --out-dir (default benchmarks/results);
 --default-route-only measures only the default route, its log-prob agreement and the update, and
-writes gpu_step_DATE_default_route.json.
+writes gpu_step_DATE_default_route.json; --problems-per-step-only only the P sweep
+(gpu_step_DATE_problems_per_step.json).
 """
 
 from __future__ import annotations
@@ -135,11 +137,36 @@ def measure_routes(policy, prompt: str, temps: list[float], tokens: int, chunk: 
         torch.cuda.empty_cache()
 
 
-def measure_problems_per_step(policy, temps: list[float], new_tokens: int, budget: int, result: dict) -> None:
+def dapo_update(policy, rollout, optimizer, chunk: int) -> float:
+    """One DAPO update over the rollout's sequences as the trainer makes it (random advantages per group):
+    returns the seconds of forward + backward, then takes the optimizer step."""
+    samples = rollout.samples
+    batch = build_batch([rollout.prompt_ids[s.group] for s in samples], [s.completion_ids for s in samples],
+                        [s.temperature for s in samples], policy.tokenizer.pad_token_id, policy.device)
+    groups = len(rollout.prompt_ids)
+    advantages = group_advantages(torch.randn(groups, len(samples) // groups, device=policy.device)).flatten()
+    policy.for_training()
+    synchronize()
+    started = time.perf_counter()
+    logp, _ = completion_logprobs(policy, batch, chunk, with_grad=True)
+    loss, _ = dapo_loss(logp, logp.detach(), advantages, batch.completion_mask)
+    loss.backward()
+    synchronize()
+    seconds = time.perf_counter() - started
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return seconds
+
+
+def measure_problems_per_step(policy, temps: list[float], new_tokens: int, budget: int, chunk: int, result: dict) -> None:
+    """P problems x 8 candidates in one rollout, then the update over its P x 8 sequences: the step's two parts."""
     policy.rollout_engine, policy.static_engine = "static", StaticRolloutEngine(policy, **ROUTES[DEFAULT_ROUTE])
+    optimizer = torch.optim.AdamW(policy.trainable_parameters().values(), lr=1e-5)
     task_ids = ["af902bf9", "6150a2bd", "3c9b0459", "25ff71a9", "a85d4709", "d4469b4b", "a416b8f3", "b1948b0a"]
     prompts = [fitted_prompt(policy.tokenizer, budget, task_id)[0] for task_id in task_ids]
-    result["problems_per_step"], result["problems_per_step_seconds"] = {}, {}
+    for key in ("problems_per_step", "problems_per_step_seconds", "problems_per_step_update_s",
+                "problems_per_step_step_s", "problems_per_step_peak_gb"):
+        result[key] = {}
     for count in (1, 2, 4, 8):
         try:
             generate_candidates(policy, prompts[:count], temps, 8)  # capture this batch size's graph
@@ -147,10 +174,17 @@ def measure_problems_per_step(policy, temps: list[float], new_tokens: int, budge
             result["problems_per_step"][count] = rate
             result["problems_per_step_seconds"][count] = rollout.seconds
             result[f"peak_rollout_p{count}_gb"] = peak
+            dapo_update(policy, rollout, optimizer, chunk)  # a new batch shape's first update warms up
+            torch.cuda.reset_peak_memory_stats()
+            update = dapo_update(policy, rollout, optimizer, chunk)
+            result["problems_per_step_update_s"][count] = update
+            result["problems_per_step_step_s"][count] = rollout.seconds + update
+            result["problems_per_step_peak_gb"][count] = max(peak, torch.cuda.max_memory_allocated() / GB)
         except Exception as exc:
             result["problems_per_step"][count] = f"{type(exc).__name__}: {str(exc)[:200]}"
-        print("P", count, result["problems_per_step"][count], flush=True)
-
+        print("P", count, result["problems_per_step"][count], result["problems_per_step_step_s"].get(count), flush=True)
+    policy.static_engine = None
+    torch.cuda.empty_cache()
 
 
 def save_partial(result: dict, out_dir: Path) -> None:
@@ -192,7 +226,8 @@ def measure_baseline_and_routes(policy, prompt: str, temps: list[float], args: a
 
     measure_routes(policy, prompt, temps, args.new_tokens, args.logprob_chunk, result)
     save_partial(result, args.out_dir)
-    measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length - args.new_tokens, result)
+    measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length - args.new_tokens,
+                              args.logprob_chunk, result)
     save_partial(result, args.out_dir)
 
 
@@ -216,6 +251,8 @@ def main() -> None:
     parser.add_argument("--logprob-chunk", type=int, default=256, help="tokens per log-prob chunk (the trainer's default)")
     parser.add_argument("--default-route-only", action="store_true",
                         help="skip the baseline, the other routes and the P sweep: the default route's rollout and the update")
+    parser.add_argument("--problems-per-step-only", action="store_true",
+                        help="only the P sweep: P problems x 8 per rollout and the update, P = 1, 2, 4, 8")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     temps = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]
@@ -234,6 +271,12 @@ def main() -> None:
     prompt, prompt_tokens = fitted_prompt(policy.tokenizer, args.max_seq_length - args.new_tokens)
     result["prompt_tokens"] = prompt_tokens
 
+    if args.problems_per_step_only:
+        measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length - args.new_tokens,
+                                  args.logprob_chunk, result)
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / f"gpu_step_{result['date']}_problems_per_step.json").write_text(json.dumps(result, indent=2) + "\n")
+        return
     if not args.default_route_only:
         measure_baseline_and_routes(policy, prompt, temps, args, result)
 
@@ -258,22 +301,7 @@ def main() -> None:
 
     # The update the trainer makes: DAPO over the 8 sequences, LoRA parameters, AdamW.
     optimizer = torch.optim.AdamW(policy.trainable_parameters().values(), lr=1e-5)
-    samples = rollout.samples
-    batch = build_batch([rollout.prompt_ids[0]] * len(samples), [s.completion_ids for s in samples], temps,
-                        policy.tokenizer.pad_token_id, policy.device)
-    advantages = group_advantages(torch.randn(1, len(samples), device=policy.device)).flatten()
-    fwd_bwd = []
-    for _ in range(3):
-        policy.for_training()
-        synchronize()
-        started = time.perf_counter()
-        logp, _ = completion_logprobs(policy, batch, args.logprob_chunk, with_grad=True)
-        loss, _ = dapo_loss(logp, logp.detach(), advantages, batch.completion_mask)
-        loss.backward()
-        synchronize()
-        fwd_bwd.append(time.perf_counter() - started)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+    fwd_bwd = [dapo_update(policy, rollout, optimizer, args.logprob_chunk) for _ in range(3)]
     result["fwd_bwd_first_s"] = fwd_bwd[0]
     result["fwd_bwd_s"] = statistics.median(fwd_bwd[1:])
     result["peak_update_gb"] = torch.cuda.max_memory_allocated() / GB
@@ -303,7 +331,9 @@ def main() -> None:
               for name, d in result["rollout_route_details"].items()],
             ("trainer's own log-prob noise (one batch vs row by row)", f"{result['trainer_logprob_noise_floor']:.3g}"),
             *[(f"{count} problems x 8 candidates, default route",
-               f"{rate:.1f} tok/s, {result['problems_per_step_seconds'][count]:.1f} s" if isinstance(rate, float) else rate)
+               f"{rate:.1f} tok/s, rollout {result['problems_per_step_seconds'][count]:.1f} s + update "
+               f"{result['problems_per_step_update_s'][count]:.1f} s, peak {result['problems_per_step_peak_gb'][count]:.1f} GB"
+               if isinstance(rate, float) else rate)
               for count, rate in result["problems_per_step"].items()],
             (f"rollout, the 8 one by one ({args.sequential_tokens} tokens each)", f"{result['rollout_sequential_tok_s']:.1f} tok/s"),
             ("default route / one by one", f"{result['batched_over_sequential']:.1f}x"),
