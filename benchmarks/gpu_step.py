@@ -139,7 +139,7 @@ def measure_routes(policy, prompt: str, temps: list[float], tokens: int, chunk: 
 
 def dapo_update(policy, rollout, optimizer, chunk: int) -> float:
     """One DAPO update over the rollout's sequences as the trainer makes it (random advantages per group):
-    returns the seconds of forward + backward, then takes the optimizer step."""
+    returns the seconds of forward + backward, then takes the optimizer step (if one is given)."""
     samples = rollout.samples
     batch = build_batch([rollout.prompt_ids[s.group] for s in samples], [s.completion_ids for s in samples],
                         [s.temperature for s in samples], policy.tokenizer.pad_token_id, policy.device)
@@ -153,32 +153,35 @@ def dapo_update(policy, rollout, optimizer, chunk: int) -> float:
     loss.backward()
     synchronize()
     seconds = time.perf_counter() - started
-    optimizer.step()
-    optimizer.zero_grad(set_to_none=True)
+    if optimizer is not None:
+        optimizer.step()
+    policy.model.zero_grad(set_to_none=True)
     return seconds
 
 
 def measure_problems_per_step(policy, temps: list[float], new_tokens: int, budget: int, chunk: int, result: dict) -> None:
-    """P problems x 8 candidates in one rollout, then the update over its P x 8 sequences: the step's two parts."""
+    """P problems x 8 candidates in one rollout, then the update over its P x 8 sequences: the step's two parts.
+    The update takes no optimizer step, so every P decodes the same model."""
     policy.rollout_engine, policy.static_engine = "static", StaticRolloutEngine(policy, **ROUTES[DEFAULT_ROUTE])
-    optimizer = torch.optim.AdamW(policy.trainable_parameters().values(), lr=1e-5)
     task_ids = ["af902bf9", "6150a2bd", "3c9b0459", "25ff71a9", "a85d4709", "d4469b4b", "a416b8f3", "b1948b0a"]
     prompts = [fitted_prompt(policy.tokenizer, budget, task_id)[0] for task_id in task_ids]
-    for key in ("problems_per_step", "problems_per_step_seconds", "problems_per_step_update_s",
+    for key in ("problems_per_step", "problems_per_step_seconds", "problems_per_step_tokens", "problems_per_step_update_s",
                 "problems_per_step_step_s", "problems_per_step_peak_gb"):
         result[key] = {}
     for count in (1, 2, 4, 8):
         try:
-            generate_candidates(policy, prompts[:count], temps, 8)  # capture this batch size's graph
+            # A full-length first call: the graph for this batch size and cache length, and its compile.
+            generate_candidates(policy, prompts[:count], temps, new_tokens)
             rollout, rate, peak = timed_rollout(policy, prompts[:count], temps, new_tokens)
             result["problems_per_step"][count] = rate
-            result["problems_per_step_seconds"][count] = rollout.seconds
+            result["problems_per_step_seconds"][count] = rollout.tokens_generated / rate
+            result["problems_per_step_tokens"][count] = rollout.tokens_generated
             result[f"peak_rollout_p{count}_gb"] = peak
-            dapo_update(policy, rollout, optimizer, chunk)  # a new batch shape's first update warms up
+            dapo_update(policy, rollout, None, chunk)  # a new batch shape's first update warms up
             torch.cuda.reset_peak_memory_stats()
-            update = dapo_update(policy, rollout, optimizer, chunk)
+            update = dapo_update(policy, rollout, None, chunk)
             result["problems_per_step_update_s"][count] = update
-            result["problems_per_step_step_s"][count] = rollout.seconds + update
+            result["problems_per_step_step_s"][count] = result["problems_per_step_seconds"][count] + update
             result["problems_per_step_peak_gb"][count] = max(peak, torch.cuda.max_memory_allocated() / GB)
         except Exception as exc:
             result["problems_per_step"][count] = f"{type(exc).__name__}: {str(exc)[:200]}"
@@ -284,7 +287,7 @@ def main() -> None:
     route = DEFAULT_ROUTE
     try:
         policy.rollout_engine, policy.static_engine = "static", StaticRolloutEngine(policy, **ROUTES[route])
-        generate_candidates(policy, [prompt], temps, 8)
+        generate_candidates(policy, [prompt], temps, args.new_tokens)  # capture at the measured cache length
     except Exception as exc:  # keep measuring the update on the generate path, and say so
         result["default_route_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
         route, policy.rollout_engine = "generate", "generate"
