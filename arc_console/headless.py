@@ -59,7 +59,11 @@ class HeadlessPrinter:
         line.append(f"{event.problem_id:<10} ")
         line.append(f"best {m['best_accuracy']:.2f} ", style="green" if m["perfect"] else "")
         line.append(f"mean {m['mean_accuracy']:.2f} reward {m['reward_mean']:+.3f} ")
-        line.append(f"loss {m['loss']:.4f} " if m["loss"] is not None else "skipped ", style="" if m["loss"] is not None else "dim")
+        if m["loss"] is not None:
+            # A policy-gradient loss sits near 0 (ratio 1, advantages centred): the gradient norm shows the update.
+            line.append(f"loss {m['loss']:.4f} grad {m['grad_norm']:.2f} ")
+        else:
+            line.append("skipped ", style="dim")
         line.append(f"{m['tokens_per_s']:.0f} tok/s {m['step_time_s']:.1f}s ETA {format_duration(eta)}")
         if m["perfect"]:
             line.append("  perfect", style="bold green")

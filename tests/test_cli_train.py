@@ -27,6 +27,10 @@ def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
     assert len(lines) == 5 and lines[0].startswith(f"step 1/5 {DEMO_PROBLEMS[0]}") and "ETA" in lines[0]
     assert f"resume with: arc-console train --resume {run}" in out.stdout
     assert len(list((run / "logs/responses").glob("step_*.json"))) == 5
+    metrics = [json.loads(line) for line in (run / "logs/metrics.jsonl").read_text().splitlines()]
+    for line, step in zip(lines, metrics):  # each line shows its update's gradient norm, or that it was skipped
+        expected = f"grad {step['grad_norm']:.2f} " if step["loss"] is not None else " skipped "
+        assert expected in line, (line, step)
     # A finished run is extended by resuming with a larger --max-steps; its saved settings carry over.
     out = run_cli("train", "--headless", "--resume", str(run), "--max-steps", "7")
     assert out.returncode == 0, out.stderr

@@ -403,7 +403,8 @@ class Trainer:
         self.runlog.append_metrics(metrics)
         self.history.append(metrics)
         self.step = step
-        loss_text = f"loss {metrics['loss']:.4f}" if metrics["loss"] is not None else "no update"
+        loss_text = (f"loss {metrics['loss']:.4f} grad norm {metrics['grad_norm']:.2f}" if metrics["loss"] is not None
+                     else "no update")
         self._log(f"step {step} problem {head.problem.task.id} best {metrics['best_accuracy']:.2f} "
                   f"mean {metrics['mean_accuracy']:.2f} reward {metrics['reward_mean']:+.3f} {loss_text} "
                   f"grids {metrics['grids']}/{len(accuracies)} {metrics['tokens_per_s']:.0f} tok/s "
