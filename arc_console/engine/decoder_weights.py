@@ -6,8 +6,8 @@ what it cannot compute with directly: 4-bit attention weights (dequantized once;
 and q, k, v joined into one matrix where the base is frozen. 4-bit experts stay packed, dequantized layer
 by layer as the decoder runs or read by a fused 4-bit kernel, unless a bf16 or fp8 copy is asked for.
 
-With merge_lora, a frozen base's LoRA adapters are folded into those copies (W + scale * B A) instead of
-run beside them: a decode step then has no adapter kernels at all, and `refresh_lora` re-folds the live
+With merge_lora, a frozen base's LoRA adapters are folded into copies of its attention weights (W + scale
+* B A; the copies above where they exist, else new ones) instead of run beside them: a decode step then has no adapter kernels at all, and `refresh_lora` re-folds the live
 adapters in place (the engine does so before every rollout, so training updates still reach it).
 """
 
