@@ -105,15 +105,15 @@ def sort_by_expert(x: torch.Tensor, top_experts: torch.Tensor,
     if pairs <= RANK_SORT_MAX_ROWS:
         earlier = (flat[None, :] < flat[:, None]) | ((flat[None, :] == flat[:, None]) & (index[None, :] < index[:, None]))
         place = earlier.sum(dim=1)
+        pair_of_row = torch.empty_like(place).scatter_(0, place, index)
         experts = torch.arange(num_experts, device=x.device)
         row_ends = (flat[None, :] <= experts[:, None]).sum(dim=1, dtype=torch.int32)
     else:
-        order = torch.argsort(flat, stable=True)
-        place = torch.empty_like(order).scatter_(0, order, index)
+        pair_of_row = torch.argsort(flat, stable=True)
+        place = torch.empty_like(pair_of_row).scatter_(0, pair_of_row, index)
         counts = torch.zeros(num_experts, dtype=torch.int32, device=x.device).scatter_add_(
             0, flat, torch.ones_like(flat, dtype=torch.int32))
         row_ends = torch.cumsum(counts, 0, dtype=torch.int32)
-    pair_of_row = torch.empty_like(place).scatter_(0, place, index)
     return x[pair_of_row // top_experts.shape[1]], place, flat[pair_of_row], row_ends
 
 

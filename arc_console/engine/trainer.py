@@ -127,9 +127,9 @@ class Trainer:
         if engine == "static":
             policy.static_engine = StaticRolloutEngine(policy, experts_format=config.rollout_experts,
                                                        on_notice=lambda message: self._log(message, "warning"))
-            engine = policy.static_engine
-            self._log(f"rollouts: {engine.describe()}, holding {engine.memory_bytes() / 1024**3:.1f} GB beyond the model"
-                      + (" (--rollout-experts packed holds less, decodes slower)" if engine.experts_format == "fp8" else ""))
+            static = policy.static_engine
+            self._log(f"rollouts: {static.describe()}, holding {static.memory_bytes() / 1024**3:.1f} GB beyond the model"
+                      + (" (--rollout-experts packed holds less, decodes slower)" if static.experts_format == "fp8" else ""))
         else:
             self._log("rollouts: transformers' generate")
 
