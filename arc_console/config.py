@@ -18,6 +18,8 @@ OBJECTIVES = ("dapo", "grpo", "preference")
 ROLLOUT_ENGINES = ("auto", "static", "generate")
 ROLLOUT_EXPERTS = ("auto", "packed", "bf16", "fp8")
 BACKENDS = ("auto", "hf", "unsloth")
+REWARDS = ("pixel", "changed", "foreground")  # engine/rewards.py's REWARD_VARIANTS, by name
+SCALE_REWARDS = ("group", "none")
 
 
 class ConfigError(ValueError):
@@ -32,6 +34,7 @@ class TrainConfig:
     problems: list[str] = field(default_factory=lambda: list(SEED_PROBLEMS))  # empty: every task
     max_steps: int = 500  # total, resumed steps included
     checkpoint_every: int = 50
+    checkpoint_minutes: float = 30.0  # also checkpoint when this many minutes passed since the last one
     early_stop_perfect: int = 3  # distinct problems solved perfectly; 0 turns early stop off
     num_candidates: int = 8
     temperature_min: float = 0.6
@@ -51,6 +54,9 @@ class TrainConfig:
     updates_per_rollout: int = 1
     problems_per_step: int = 1
     max_extra_draws: int = 4  # DAPO dynamic sampling: extra problems drawn per step to fill the batch
+    scale_rewards: str = "group"  # group: advantages divided by the group's population std; none: Dr. GRPO
+    mask_truncated: bool = False  # DAPO overlong filtering: truncated completions leave the loss
+    reward: str = "pixel"  # the accuracy term: pixel | changed | foreground (engine/rewards.py)
     reward_size_bonus: float = 0.1
     reward_perfect_bonus: float = 0.5
     reward_no_grid_penalty: float = 0.1
@@ -200,6 +206,10 @@ def validate(config: TrainConfig) -> None:
 
     require(config.max_steps >= 1, f"max_steps must be at least 1, got {config.max_steps}")
     require(config.checkpoint_every >= 1, f"checkpoint_every must be at least 1, got {config.checkpoint_every}")
+    require(config.checkpoint_minutes > 0, f"checkpoint_minutes must be positive, got {config.checkpoint_minutes}")
+    require(config.reward in REWARDS, f"reward must be one of {', '.join(REWARDS)}, got {config.reward!r}")
+    require(config.scale_rewards in SCALE_REWARDS,
+            f"scale_rewards must be one of {', '.join(SCALE_REWARDS)}, got {config.scale_rewards!r}")
     require(config.early_stop_perfect >= 0, "early_stop_perfect must be 0 (off) or more")
     require(2 <= config.num_candidates <= 256, f"num_candidates must be 2..256, got {config.num_candidates}")
     require(0 < config.temperature_min <= config.temperature_max, "temperatures must satisfy 0 < min <= max")

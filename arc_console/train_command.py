@@ -32,6 +32,11 @@ FLAG_HELP = {
     "objective": "dapo | grpo | preference (the seed's rule)",
     "early_stop_perfect": "stop after perfect solutions on this many problems (0: never)",
     "lora_r": "LoRA rank (0: train every weight)",
+    "checkpoint_minutes": "also save a checkpoint when this many minutes passed since the last one (default 30)",
+    "max_extra_draws": "DAPO: extra problems drawn per step while fewer than --problems-per-step groups are informative",
+    "scale_rewards": "group (advantage / the group's population std) | none (Dr. GRPO: reward - group mean)",
+    "mask_truncated": "DAPO overlong filtering: completions cut at --max-new-tokens leave the loss (still in group stats)",
+    "reward": "the accuracy term: pixel (the seed's) | changed (cells the task changes) | foreground (non-0 cells)",
 }
 
 
@@ -53,7 +58,8 @@ def add_train_parser(subparsers: Any) -> None:
     for spec in dataclasses.fields(TrainConfig):
         flag = "--" + spec.name.replace("_", "-")
         if spec.type == "bool":
-            settings.add_argument(flag, dest=f"set_{spec.name}", action=argparse.BooleanOptionalAction, default=None)
+            settings.add_argument(flag, dest=f"set_{spec.name}", action=argparse.BooleanOptionalAction, default=None,
+                                  help=FLAG_HELP.get(spec.name))
         else:
             settings.add_argument(flag, dest=f"set_{spec.name}", default=None, metavar=spec.name.split("_")[-1].upper(),
                                   help=FLAG_HELP.get(spec.name))

@@ -23,4 +23,8 @@ def make_trainer(run_dir: Path, control: RunControl | None = None, resume: Path 
 
 
 def without_timing(record: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in record.items() if k != "timestamp"}
+    """A step record without its wall-clock stamps (the refill draws in extra_groups carry their own)."""
+    kept = {k: v for k, v in record.items() if k != "timestamp"}
+    if "extra_groups" in kept:
+        kept["extra_groups"] = [without_timing(group) for group in kept["extra_groups"]]
+    return kept

@@ -21,7 +21,8 @@ SEED_CANDIDATE_KEYS = {"candidate_id", "response_text", "predicted_grid", "accur
 
 
 def test_run_directory_is_complete(tmp_path: Path) -> None:
-    trainer, events = make_trainer(tmp_path / "run", max_steps=3, checkpoint_every=2)
+    # No refill draws: one problem per step, so step 2 is the second problem.
+    trainer, events = make_trainer(tmp_path / "run", max_steps=3, checkpoint_every=2, max_extra_draws=0)
     stopped = trainer.run()
     run = tmp_path / "run"
     assert stopped.reason == "max_steps" and stopped.step == 3
@@ -145,9 +146,14 @@ def test_several_updates_per_rollout_make_clipping_live(tmp_path: Path, toy_task
 def test_dynamic_sampling_skips_equal_groups_and_refills(tmp_path: Path) -> None:
     # At one near-zero temperature every candidate is the argmax answer: equal rewards, nothing to learn.
     same = dict(max_new_tokens=2, overlong_buffer=0, temperature_min=1e-4, temperature_max=1e-4)
-    trainer, _ = make_trainer(tmp_path / "one", max_steps=2, **same)
+    trainer, _ = make_trainer(tmp_path / "one", max_steps=2, max_extra_draws=3, **same)
     trainer.run()
-    assert all(m["loss"] is None and m["skipped_groups"] == 1 for m in trainer.history)
+    # Every draw degenerate: the step refilled up to --max-extra-draws, then trained on nothing.
+    assert all(m["loss"] is None and m["groups_drawn"] == 4 and m["groups_kept"] == 0 and m["skipped_groups"] == 4
+               for m in trainer.history)
+    record = json.loads((tmp_path / "one/logs/responses/step_001.json").read_text())
+    assert record["skipped"] and len(record["extra_groups"]) == 3
+    assert all(not g["kept"] and g["dropped"] == "degenerate" for g in record["extra_groups"])
     record = json.loads((tmp_path / "one/logs/responses/step_001.json").read_text())
     assert record["skipped"] is True
     trainer, _ = make_trainer(tmp_path / "many", max_steps=1, problems_per_step=2, max_extra_draws=3, **same)

@@ -22,18 +22,31 @@ from dataclasses import dataclass
 import torch
 
 
+SCALE_REWARDS = ("group", "none")
+
+
 @dataclass
 class LossStats:
     loss: float
     clip_fraction: float  # share of tokens where the clipped surrogate was the one taken
     ratio_mean: float
+    clip_low_fraction: float = 0.0  # tokens held at 1 - eps_low (ratio below it, advantage < 0)
+    clip_high_fraction: float = 0.0  # tokens held at 1 + eps_high (ratio above it, advantage > 0)
+    approx_kl: float = 0.0  # k3 estimate of KL(old || new) over the loss's tokens; 0 on a rollout's first update
 
 
-def group_advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
-    """GRPO/DAPO advantage: each reward standardised within its group. rewards: [G, K] -> [G, K]."""
-    mean = rewards.mean(dim=1, keepdim=True)
-    std = rewards.std(dim=1, keepdim=True, unbiased=False)
-    return (rewards - mean) / (std + eps)
+def group_advantages(rewards: torch.Tensor, scale: str = "group", eps: float = 1e-6) -> torch.Tensor:
+    """GRPO/DAPO advantage: each reward minus its group's mean, divided by the group's population std
+    (scale "group"; TRL divides by the sample std) or not divided at all (scale "none", Dr. GRPO).
+    rewards: [G, K] -> [G, K]. A group whose rewards are all equal gets exactly 0: its float32 mean can
+    differ from the rewards by rounding, and that noise divided by a std of ~0 is not a signal."""
+    if scale not in SCALE_REWARDS:
+        raise ValueError(f"scale must be one of {SCALE_REWARDS}, got {scale!r}")
+    centred = rewards - rewards.mean(dim=1, keepdim=True)
+    if scale == "group":
+        centred = centred / (rewards.std(dim=1, keepdim=True, unbiased=False) + eps)
+    flat = (rewards.max(dim=1, keepdim=True).values - rewards.min(dim=1, keepdim=True).values) == 0
+    return torch.where(flat, torch.zeros_like(centred), centred)
 
 
 def informative_groups(rewards: torch.Tensor) -> torch.Tensor:
@@ -56,12 +69,20 @@ def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, advantages: to
 
 
 def _masked_stats(per_token: torch.Tensor, was_clipped: torch.Tensor, ratio: torch.Tensor, mask: torch.Tensor,
-                  loss: torch.Tensor) -> LossStats:
+                  loss: torch.Tensor, advantages: torch.Tensor, eps_low: float, eps_high: float) -> LossStats:
     tokens = mask.sum().clamp(min=1)
+    ratio = ratio.detach()
+    advantage = advantages.unsqueeze(1)
+    low = ((ratio < 1.0 - eps_low) & (advantage < 0)).float()
+    high = ((ratio > 1.0 + eps_high) & (advantage > 0)).float()
+    approx_kl = (ratio - 1.0) - torch.log(ratio)  # Schulman's k3: unbiased, never negative
     return LossStats(
         loss=float(loss.detach()),
         clip_fraction=float((was_clipped * mask).sum() / tokens),
-        ratio_mean=float((ratio.detach() * mask).sum() / tokens),
+        ratio_mean=float((ratio * mask).sum() / tokens),
+        clip_low_fraction=float((low * mask).sum() / tokens),
+        clip_high_fraction=float((high * mask).sum() / tokens),
+        approx_kl=float((approx_kl * mask).sum() / tokens),
     )
 
 
@@ -71,7 +92,7 @@ def dapo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tens
     so long answers weigh by their length rather than being shrunk to one sequence's worth."""
     per_token, was_clipped, ratio = clipped_surrogate(logp, old_logp, advantages, eps_low, eps_high)
     loss = (per_token * mask).sum() / mask.sum().clamp(min=1)
-    return loss, _masked_stats(per_token, was_clipped, ratio, mask, loss)
+    return loss, _masked_stats(per_token, was_clipped, ratio, mask, loss, advantages, eps_low, eps_high)
 
 
 def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
@@ -79,8 +100,9 @@ def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tens
     """GRPO eq. 3 (beta = 0): symmetric clip, mean over each sequence's tokens, then over sequences."""
     per_token, was_clipped, ratio = clipped_surrogate(logp, old_logp, advantages, eps, eps)
     per_sequence = (per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+    # Rows masked out by --mask-truncated count as zeros in the mean over sequences, as in TRL.
     loss = per_sequence.mean()
-    return loss, _masked_stats(per_token, was_clipped, ratio, mask, loss)
+    return loss, _masked_stats(per_token, was_clipped, ratio, mask, loss, advantages, eps, eps)
 
 
 def preference_loss(logp: torch.Tensor, mask: torch.Tensor, accuracies: torch.Tensor,

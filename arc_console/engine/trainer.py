@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -21,49 +20,17 @@ from arc_console.engine import events as ev
 from arc_console.engine.backends import BackendError, load_policy
 from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint
 from arc_console.engine.control import RunControl
+from arc_console.engine.dynamic_sampling import draw_groups
+from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, raise_if_injected, traceback_lines
 from arc_console.engine.logprobs import build_batch, completion_logprobs
-from arc_console.engine.objectives import dapo_loss, grpo_loss, group_advantages, informative_groups, preference_loss
-from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty
-from arc_console.engine.rollout import Rollout, Sample, generate_candidates
+from arc_console.engine.objectives import dapo_loss, grpo_loss, group_advantages, preference_loss
+from arc_console.engine.phase_timer import PhaseTimer
+from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty, reward_accuracy
+from arc_console.engine.rollout import Rollout, generate_candidates
 from arc_console.engine.static_rollout import StaticRolloutEngine
 from arc_console.engine.runlog import RunLog
-
-
-@dataclass
-class Problem:
-    task: Task
-    prompt: str
-    examples_used: int
-
-
-@dataclass
-class Group:
-    """One problem's K candidates, scored."""
-
-    problem: Problem
-    prompt_ids: list[int]
-    samples: list[Sample]
-    candidates: list[dict[str, Any]] = field(default_factory=list)
-    rewards: list[float] = field(default_factory=list)
-
-    @property
-    def accuracies(self) -> list[float]:
-        return [c["accuracy"] for c in self.candidates]
-
-    def record(self, step: int) -> dict[str, Any]:
-        """The seed's step schema (plus per-candidate extras and the test input)."""
-        best = max(range(len(self.candidates)), key=lambda i: self.candidates[i]["accuracy"])
-        return {
-            "step": step,
-            "problem_id": self.problem.task.id,
-            "prompt": self.problem.prompt,
-            "target_grid": self.problem.task.test_output,
-            "candidates": self.candidates,
-            "best_candidate_id": self.candidates[best]["candidate_id"],
-            "best_accuracy": self.candidates[best]["accuracy"],
-            "timestamp": datetime.now().isoformat(timespec="seconds"),
-            "test_input": self.problem.task.test_input,
-        }
+from arc_console.engine.step_groups import Group, Problem
+from arc_console.engine.step_metrics import step_metrics
 
 
 class Trainer:
@@ -82,6 +49,8 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.last_checkpoint_step: int | None = None
         self.last_checkpoint: Path | None = None
+        self.last_checkpoint_time = time.monotonic()
+        self.timer = PhaseTimer()
 
     # ---------------------------------------------------------------- setup
 
@@ -175,25 +144,31 @@ class Trainer:
         self.emit(started)
         self._log(f"training {config.objective} from step {self.step + 1} to {config.max_steps}: "
                   f"{len(self.problems)} problems, {config.num_candidates} candidates, run directory {self.run_dir}")
-        reason = "max_steps"
+        self.last_checkpoint_time = time.monotonic()
+        try:
+            reason = self._loop()
+        except Exception as exc:  # noqa: BLE001 - every failure must still leave a checkpoint and the model
+            return self._fail(exc)
+        return self._finish(reason)
+
+    def _loop(self) -> str:
+        config = self.config
         if self.step >= config.max_steps:
             self._log(f"already at step {self.step} of {config.max_steps}: nothing to do")
         while self.step < config.max_steps:
             if not self._safe_point(self.step + 1):
-                reason = "stop_requested"
-                break
+                return "stop_requested"
             if not self._run_step(self.step + 1):
-                reason = "stop_requested"
-                break
+                return "stop_requested"
             if self._early_stop_reached():
-                reason = "early_stop"
                 self._log(f"early stop: perfect solutions on {len(self.perfect_problems)} problems "
                           f"({', '.join(self.perfect_problems)})")
-                break
+                return "early_stop"
             periodic = self.step % config.checkpoint_every == 0
-            if self.control.take_save_request() or periodic:
-                self._checkpoint("periodic" if periodic else "requested")
-        return self._finish(reason)
+            timed = time.monotonic() - self.last_checkpoint_time >= config.checkpoint_minutes * 60
+            if self.control.take_save_request() or periodic or timed:
+                self._checkpoint("periodic" if periodic else "timed" if timed else "requested")
+        return "max_steps"
 
     def _early_stop_reached(self) -> bool:
         target = self.config.early_stop_perfect
@@ -227,84 +202,67 @@ class Trainer:
         return problem
 
     def _run_step(self, step: int) -> bool:
-        """One step: rollout, scoring, update, files. False when generation was aborted by a stop."""
+        """One step: rollout(s), scoring, update, files. False when generation was aborted by a stop."""
         config = self.config
         started = time.perf_counter()
+        self.timer = PhaseTimer()
         self._seed_step(step)
         if self.policy.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.policy.device)
         cursor_before = self.cursor
-        first = [self._next_problem() for _ in range(config.problems_per_step)]
-        self.emit(ev.StepStarted(step, first[0].task.id, first[0].task.test_input, first[0].task.test_output,
-                                 config.temperatures()))
-        groups, generate_seconds, tokens = self._rollout(step, first)
-        if groups is None:
+        self.tokens_generated = 0
+        self._step_started_sent = False
+        draws = draw_groups(lambda problems: self._rollout(step, problems), self._next_problem, config.objective,
+                            config.problems_per_step, config.max_extra_draws)
+        if draws is None:
             self.cursor = cursor_before
             return False
-        kept = self._informative(groups)
-        extra_draws = 0
-        while (config.objective == "dapo" and config.problems_per_step > 1 and len(kept) < config.problems_per_step
-               and extra_draws < config.max_extra_draws):
-            wanted = min(config.problems_per_step - len(kept), config.max_extra_draws - extra_draws)
-            extra_draws += wanted
-            more, seconds, more_tokens = self._rollout(step, [self._next_problem() for _ in range(wanted)])
-            if more is None:
-                self.cursor = cursor_before
-                return False
-            groups += more
-            generate_seconds += seconds
-            tokens += more_tokens
-            kept = self._informative(groups)
-        if config.objective == "dapo":
-            kept = kept[: config.problems_per_step]
-        update = self._update(step, kept) if kept else {}
-        if not kept:
-            self._log(f"step {step}: all rewards equal, no gradient (skipped update)")
-        self._write_step(step, groups, kept, update, started, generate_seconds, tokens)
+        raise_if_injected(step)
+        update = self._update(step, draws.kept) if draws.kept else {}
+        if not draws.kept:
+            self._log(f"step {step}: all {len(draws.groups)} groups drawn had equal rewards, no gradient (skipped update)")
+        self._write_step(step, draws.groups, draws.kept, update, started)
         return True
 
-    def _informative(self, groups: list[Group]) -> list[Group]:
-        """Groups that carry a gradient. DAPO's dynamic sampling drops all-equal groups; GRPO keeps
-        every group (they add zero advantage but still count in its mean); the seed's rule needs a
-        best and a worst that differ."""
-        if self.config.objective == "grpo":
-            return list(groups)
-        if not groups:
-            return []
-        rewards = torch.tensor([g.rewards for g in groups])
-        accuracies = torch.tensor([g.accuracies for g in groups])
-        useful = informative_groups(rewards if self.config.objective == "dapo" else accuracies)
-        return [g for g, keep in zip(groups, useful.tolist()) if keep]
-
-    def _rollout(self, step: int, problems: list[Problem]) -> tuple[list[Group] | None, float, int]:
+    def _rollout(self, step: int, problems: list[Problem]) -> list[Group] | None:
         config = self.config
+        if not self._step_started_sent:
+            first = problems[0]
+            self.emit(ev.StepStarted(step, first.task.id, first.task.test_input, first.task.test_output,
+                                     config.temperatures()))
+            self._step_started_sent = True
         self.emit(ev.PhaseChanged(step, "generating"))
 
         def progress(tokens: int, max_tokens: int, rate: float) -> None:
             self.emit(ev.RolloutProgress(step, tokens, max_tokens, rate))
 
-        rollout: Rollout = generate_candidates(
-            self.policy, [p.prompt for p in problems], config.temperatures(), config.max_new_tokens,
-            config.top_p, self.control, progress)
+        with self.timer.phase("rollout"):
+            rollout: Rollout = generate_candidates(
+                self.policy, [p.prompt for p in problems], config.temperatures(), config.max_new_tokens,
+                config.top_p, self.control, progress)
+        self.tokens_generated += rollout.tokens_generated
         if rollout.aborted:
             self._log(f"step {step}: generation stopped by request; the step is discarded")
-            return None, rollout.seconds, rollout.tokens_generated
+            return None
         self.emit(ev.PhaseChanged(step, "scoring"))
         k = config.num_candidates
         groups = []
-        for index, problem in enumerate(problems):
-            group = Group(problem, rollout.prompt_ids[index], rollout.samples[index * k : (index + 1) * k])
-            self._score(step, group)
-            groups.append(group)
-        return groups, rollout.seconds, rollout.tokens_generated
+        with self.timer.phase("scoring"):
+            for index, problem in enumerate(problems):
+                group = Group(problem, rollout.prompt_ids[index], rollout.samples[index * k : (index + 1) * k])
+                self._score(step, group)
+                groups.append(group)
+        return groups
 
     def _score(self, step: int, group: Group) -> None:
         target = group.problem.task.test_output
         for number, sample in enumerate(group.samples, start=1):
             predicted = parse_response(sample.text)
             score = score_grid(predicted, target)
-            reward = grid_reward(score, self.weights) + overlong_penalty(
-                sample.num_tokens, self.config.max_new_tokens, self.config.overlong_buffer)
+            accuracy = reward_accuracy(self.config.reward, predicted, target, group.problem.task.test_input, score)
+            task_reward = grid_reward(score, self.weights, accuracy)
+            reward = task_reward + overlong_penalty(sample.num_tokens, self.config.max_new_tokens,
+                                                    self.config.overlong_buffer)
             candidate = {
                 "candidate_id": number,
                 "response_text": sample.text,
@@ -320,9 +278,10 @@ class Trainer:
             }
             group.candidates.append(candidate)
             group.rewards.append(reward)
+            group.task_rewards.append(task_reward)
             self.emit(ev.CandidateScored(step, group.problem.task.id, candidate))
 
-    def _update(self, step: int, groups: list[Group]) -> dict[str, float]:
+    def _update(self, step: int, groups: list[Group]) -> dict[str, float | None]:
         config = self.config
         self.emit(ev.PhaseChanged(step, "updating"))
         k = config.num_candidates
@@ -330,84 +289,79 @@ class Trainer:
         batch = build_batch([g.prompt_ids for g in groups for _ in g.samples], [s.completion_ids for s in samples],
                             [s.temperature for s in samples], self.policy.tokenizer.pad_token_id, self.policy.device)
         rewards = torch.tensor([g.rewards for g in groups], dtype=torch.float32, device=self.policy.device)
-        advantages = group_advantages(rewards).flatten()
+        advantages = group_advantages(rewards, config.scale_rewards).flatten()
         accuracies = torch.tensor([a for g in groups for a in g.accuracies], device=self.policy.device)
+        loss_mask = batch.completion_mask
+        if config.mask_truncated:
+            # DAPO's overlong filtering: a truncated completion still shaped its group's advantages above,
+            # but none of its tokens enters the loss or the token count.
+            kept_rows = torch.tensor([not s.truncated for s in samples], device=loss_mask.device)
+            loss_mask = loss_mask * kept_rows.unsqueeze(1).to(loss_mask.dtype)
         params = list(self.policy.trainable_parameters().values())
         self.policy.for_training()
         old_logp = None
         if config.updates_per_rollout > 1 and config.objective != "preference":
-            old_logp, _ = completion_logprobs(self.policy, batch, config.logprob_chunk_tokens, with_grad=False)
-        stats: dict[str, float] = {}
-        for update in range(config.updates_per_rollout):
-            logp, entropy = completion_logprobs(self.policy, batch, config.logprob_chunk_tokens, with_grad=True)
-            reference = old_logp if old_logp is not None else logp.detach()
-            if config.objective == "dapo":
-                loss, loss_stats = dapo_loss(logp, reference, advantages, batch.completion_mask, config.eps_low, config.eps_high)
-            elif config.objective == "grpo":
-                loss, loss_stats = grpo_loss(logp, reference, advantages, batch.completion_mask, config.grpo_eps)
-            else:
-                loss, loss_stats = preference_loss(logp, batch.completion_mask, accuracies, k)
+            with self.timer.phase("old_logprobs"):
+                old_logp, _ = completion_logprobs(self.policy, batch, config.logprob_chunk_tokens, with_grad=False)
+        stats: dict[str, float | None] = {}
+        with self.timer.phase("update"):
+            for update in range(config.updates_per_rollout):
+                logp, entropy = completion_logprobs(self.policy, batch, config.logprob_chunk_tokens, with_grad=True)
+                reference = old_logp if old_logp is not None else logp.detach()
+                if config.objective == "dapo":
+                    loss, loss_stats = dapo_loss(logp, reference, advantages, loss_mask, config.eps_low, config.eps_high)
+                elif config.objective == "grpo":
+                    loss, loss_stats = grpo_loss(logp, reference, advantages, loss_mask, config.grpo_eps)
+                else:
+                    loss, loss_stats = preference_loss(logp, loss_mask, accuracies, k)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
+                self.optimizer.step()
+                if update == 0:
+                    mask = batch.completion_mask
+                    stats = {"entropy": float((entropy * mask).sum() / mask.sum().clamp(min=1))}
+                # The last update's figures: with several updates per rollout that is where the policy
+                # has moved furthest from the one that sampled.
+                stats.update(loss=loss_stats.loss, grad_norm=float(grad_norm), clip_fraction=loss_stats.clip_fraction,
+                             clip_low_fraction=loss_stats.clip_low_fraction,
+                             clip_high_fraction=loss_stats.clip_high_fraction, ratio_mean=loss_stats.ratio_mean,
+                             approx_kl=loss_stats.approx_kl if old_logp is not None else None)
+            self.scheduler.step()
             self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-            self.optimizer.step()
-            if update == 0:
-                mask = batch.completion_mask
-                stats = {"entropy": float((entropy * mask).sum() / mask.sum().clamp(min=1))}
-            stats.update(loss=loss_stats.loss, grad_norm=float(grad_norm), clip_fraction=loss_stats.clip_fraction)
-        self.scheduler.step()
-        self.optimizer.zero_grad(set_to_none=True)
         return stats
 
-    def _write_step(self, step: int, groups: list[Group], kept: list[Group], update: dict[str, float],
-                    started: float, generate_seconds: float, tokens: int) -> None:
+    def _write_step(self, step: int, groups: list[Group], kept: list[Group], update: dict[str, float | None],
+                    started: float) -> None:
         head = groups[0]
         record = head.record(step)
         record["objective"] = self.config.objective
         record["skipped"] = head not in kept
+        record["groups_drawn"] = len(groups)
+        record["groups_kept"] = len(kept)
         if len(groups) > 1:
-            record["extra_groups"] = [dict(g.record(step), skipped=g not in kept) for g in groups[1:]]
+            record["extra_groups"] = [dict(g.record(step), kept=g in kept, skipped=g not in kept,
+                                           dropped=None if g in kept else "degenerate") for g in groups[1:]]
         self.emit(ev.PhaseChanged(step, "writing"))
-        self.runlog.write_step(record)
+        with self.timer.phase("writing"):
+            self.runlog.write_step(record)
         for group in groups:
             if any(c["perfect_match"] for c in group.candidates) and group.problem.task.id not in self.perfect_problems:
                 self.perfect_problems.append(group.problem.task.id)
-        accuracies = head.accuracies
-        rewards = torch.tensor([r for g in groups for r in g.rewards])
-        metrics = {
-            "step": step,
-            "problem_id": head.problem.task.id,
-            "best_accuracy": max(accuracies),
-            "mean_accuracy": sum(accuracies) / len(accuracies),
-            "worst_accuracy": min(accuracies),
-            "reward_mean": float(rewards.mean()),
-            "reward_std": float(rewards.std(unbiased=False)),
-            "perfect": any(c["perfect_match"] for c in head.candidates),
-            "perfect_problems": len(self.perfect_problems),
-            "grids": sum(c["has_grid"] for c in head.candidates),
-            "loss": update.get("loss"),
-            "grad_norm": update.get("grad_norm"),
-            "clip_fraction": update.get("clip_fraction"),
-            "entropy": update.get("entropy"),
-            "skipped_groups": len(groups) - len(kept),
-            "groups": len(groups),
-            "tokens_generated": tokens,
-            "tokens_per_s": tokens / generate_seconds if generate_seconds > 0 else 0.0,
-            "generate_s": generate_seconds,
-            "step_time_s": time.perf_counter() - started,
-            "lr": self.scheduler.get_last_lr()[0],
-            "gpu_peak_gb": (torch.cuda.max_memory_allocated(self.policy.device) / 1024**3
-                            if self.policy.device.type == "cuda" else None),
-            "timestamp": record["timestamp"],
-        }
+        gpu_peak = (torch.cuda.max_memory_allocated(self.policy.device) / 1024**3
+                    if self.policy.device.type == "cuda" else None)
+        metrics = step_metrics(step, groups, kept, update, len(self.perfect_problems), self.tokens_generated,
+                               self.timer.as_metrics(), time.perf_counter() - started, self.scheduler.get_last_lr()[0],
+                               gpu_peak, record["timestamp"])
         self.runlog.append_metrics(metrics)
         self.history.append(metrics)
         self.step = step
         loss_text = (f"loss {metrics['loss']:.4f} grad norm {metrics['grad_norm']:.2f}" if metrics["loss"] is not None
                      else "no update")
+        draws_text = f" groups {len(kept)}/{len(groups)} kept" if len(groups) > 1 else ""
         self._log(f"step {step} problem {head.problem.task.id} best {metrics['best_accuracy']:.2f} "
                   f"mean {metrics['mean_accuracy']:.2f} reward {metrics['reward_mean']:+.3f} {loss_text} "
-                  f"grids {metrics['grids']}/{len(accuracies)} {metrics['tokens_per_s']:.0f} tok/s "
+                  f"grids {metrics['grids']}/{len(head.accuracies)}{draws_text} {metrics['tokens_per_s']:.0f} tok/s "
                   f"{metrics['step_time_s']:.1f}s")
         self.emit(ev.StepFinished(step, head.problem.task.id, metrics, record))
 
@@ -419,6 +373,7 @@ class Trainer:
                              self.config.to_dict())
         path = save_checkpoint(self.runlog.checkpoints, self.policy, self.optimizer, self.scheduler, state)
         self.last_checkpoint_step, self.last_checkpoint = self.step, path
+        self.last_checkpoint_time = time.monotonic()
         self._log(f"checkpoint saved ({reason}): {path}")
         self.emit(ev.CheckpointSaved(self.step, str(path), reason))
         return path
@@ -437,6 +392,34 @@ class Trainer:
         final_model = self._save_final_model()
         self._log(f"stopped ({reason}) after step {self.step}")
         stopped = ev.Stopped(self.step, reason, str(self.last_checkpoint), str(final_model), list(self.perfect_problems))
+        self.emit(stopped)
+        return stopped
+
+    def _fail(self, exc: Exception) -> ev.Stopped:
+        """A step raised: log it, keep what the last completed step earned (its checkpoint and the model),
+        and report reason "error". A failure while saving is logged too; the run still ends."""
+        failed_step = self.step + 1
+        error = f"step {failed_step} failed: {one_line(exc)}"
+        self._log(error, "error")
+        for line in traceback_lines(exc):
+            self.runlog.log(line, "error")
+        if is_out_of_memory(exc):
+            self._log(OOM_HINT, "error")
+            if self.policy.device.type == "cuda":
+                torch.cuda.empty_cache()
+        # The checkpoint carries the last completed step's number, cursor and history. A failure after
+        # the failed step's optimizer.step would leave its update in the saved weights; before it (rollout,
+        # scoring, the forward and backward passes: where OOM strikes) the weights are the completed step's.
+        final_model = None
+        try:
+            if self.last_checkpoint_step != self.step:
+                self._checkpoint("error")
+            final_model = str(self._save_final_model())
+        except Exception as save_exc:  # noqa: BLE001 - the original error is what the user must see
+            self._log(f"could not save after the failure: {one_line(save_exc)}", "error")
+        self._log(f"stopped (error) after step {self.step}")
+        stopped = ev.Stopped(self.step, "error", str(self.last_checkpoint) if self.last_checkpoint else None,
+                             final_model, list(self.perfect_problems), error=error)
         self.emit(stopped)
         return stopped
 

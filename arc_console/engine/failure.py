@@ -1,0 +1,45 @@
+"""What to say when a step raises: one line for the user, a hint for CUDA out-of-memory, and a test
+hook that makes a chosen step fail (for the crash tests; not a user setting)."""
+
+from __future__ import annotations
+
+import os
+import traceback
+
+import torch
+
+# ARC_CONSOLE_TEST_RAISE_AT_STEP=N makes step N raise inside its update; N:oom raises torch's CUDA
+# out-of-memory error instead, so both paths run on a CPU.
+RAISE_AT_STEP = "ARC_CONSOLE_TEST_RAISE_AT_STEP"
+
+OOM_HINT = ("hint: CUDA ran out of memory: lower --max-new-tokens or --problems-per-step, "
+            "or use --rollout-experts packed")
+
+
+class InjectedFailure(RuntimeError):
+    """Raised by the test hook."""
+
+
+def raise_if_injected(step: int) -> None:
+    wanted = os.environ.get(RAISE_AT_STEP, "")
+    number, _, kind = wanted.partition(":")
+    if not number.strip().isdigit() or int(number) != step:
+        return
+    if kind == "oom":
+        raise torch.OutOfMemoryError(f"CUDA out of memory (injected at step {step} by {RAISE_AT_STEP})")
+    raise InjectedFailure(f"injected failure at step {step} ({RAISE_AT_STEP})")
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    return isinstance(exc, torch.OutOfMemoryError) or "CUDA out of memory" in str(exc)
+
+
+def one_line(exc: BaseException) -> str:
+    """`Type: first line of the message`, at most 300 characters."""
+    lines = str(exc).strip().splitlines()
+    text = f"{type(exc).__name__}: {lines[0]}" if lines else type(exc).__name__
+    return text[:300]
+
+
+def traceback_lines(exc: BaseException) -> list[str]:
+    return "".join(traceback.format_exception(exc)).rstrip().splitlines()

@@ -1,0 +1,48 @@
+"""A step's unit of work: one problem and its K scored candidates."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from arc_console.arc import Task
+from arc_console.engine.rollout import Sample
+
+
+@dataclass
+class Problem:
+    task: Task
+    prompt: str
+    examples_used: int
+
+
+@dataclass
+class Group:
+    """One problem's K candidates, scored."""
+
+    problem: Problem
+    prompt_ids: list[int]
+    samples: list[Sample]
+    candidates: list[dict[str, Any]] = field(default_factory=list)
+    rewards: list[float] = field(default_factory=list)  # what the policy is trained on
+    task_rewards: list[float] = field(default_factory=list)  # the same before the overlong penalty
+
+    @property
+    def accuracies(self) -> list[float]:
+        return [c["accuracy"] for c in self.candidates]
+
+    def record(self, step: int) -> dict[str, Any]:
+        """The seed's step schema (plus per-candidate extras and the test input)."""
+        best = max(range(len(self.candidates)), key=lambda i: self.candidates[i]["accuracy"])
+        return {
+            "step": step,
+            "problem_id": self.problem.task.id,
+            "prompt": self.problem.prompt,
+            "target_grid": self.problem.task.test_output,
+            "candidates": self.candidates,
+            "best_candidate_id": self.candidates[best]["candidate_id"],
+            "best_accuracy": self.candidates[best]["accuracy"],
+            "timestamp": datetime.now().isoformat(timespec="seconds"),
+            "test_input": self.problem.task.test_input,
+        }
