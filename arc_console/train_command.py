@@ -86,18 +86,45 @@ def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
     return overrides
 
 
-def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, str]:
-    """(config, run directory, checkpoint to resume, a sentence saying what was chosen)."""
+def _restart_config(args: argparse.Namespace, overrides: dict[str, Any], cuda: bool) -> tuple[TrainConfig, str]:
+    """The settings of a run that died before its first checkpoint: logs/run.json's, then what was given
+    with --resume; where run.json was never written, the settings given with --resume alone."""
+    from arc_console.engine.run_restart import saved_settings
+
+    saved = saved_settings(args.resume)
+    if saved is None:
+        config = build_config(resolve_preset(args.preset, cuda), args.config, overrides)
+        return config, "its settings were never saved: using the settings given with --resume"
+    config = apply_settings(TrainConfig(), saved, str(args.resume / "logs" / "run.json"))
+    if args.preset:
+        config = apply_settings(config, PRESETS[resolve_preset(args.preset, cuda)], "preset")
+    if args.config:
+        config = apply_settings(config, load_toml(args.config), str(args.config))
+    config = apply_settings(config, overrides, "option")
+    validate(config)
+    return config, "with its saved settings"
+
+
+def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, str, bool]:
+    """(config, run directory, checkpoint to resume, a sentence saying what was chosen, whether the run
+    directory holds a run without a checkpoint that starts again from step 1)."""
     import torch
 
     from arc_console.engine.checkpoint import CheckpointError, find_checkpoint, read_state
+    from arc_console.engine.run_restart import is_run_without_checkpoint
 
     overrides = _flag_overrides(args)
     if args.resume is not None:
         try:
             checkpoint = find_checkpoint(args.resume)
         except CheckpointError as exc:
-            raise ConfigError(str(exc)) from None
+            if not is_run_without_checkpoint(args.resume):
+                raise ConfigError(str(exc)) from None
+            if args.out is not None and args.out.resolve() != args.resume.resolve():
+                raise ConfigError(f"--out {args.out} differs from the resumed run's directory {args.resume}") from None
+            config, how = _restart_config(args, overrides, torch.cuda.is_available())
+            return (config, args.resume, None,
+                    f"{args.resume} has no complete checkpoint: starting it again from step 1, {how}", True)
         saved = read_state(checkpoint).config
         config = apply_settings(TrainConfig(), saved, f"{checkpoint}")
         if args.preset:
@@ -109,7 +136,7 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
         run_dir = checkpoint.parent.parent
         if args.out is not None and args.out.resolve() != run_dir.resolve():
             raise ConfigError(f"--out {args.out} differs from the resumed run's directory {run_dir}")
-        return config, run_dir, checkpoint, f"resuming {run_dir} from {checkpoint.name}"
+        return config, run_dir, checkpoint, f"resuming {run_dir} from {checkpoint.name}", False
     preset = resolve_preset(args.preset, torch.cuda.is_available())
     config = build_config(preset, args.config, overrides)
     run_dir = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
@@ -120,7 +147,18 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
         chosen = f"preset {preset} ({why}): model {config.model} on the {config.backend} backend"
     else:
         chosen = f"preset {preset}: model {config.model} on the {config.backend} backend"
-    return config, run_dir, None, chosen
+    return config, run_dir, None, chosen, False
+
+
+def _start_again(run_dir: Path, chosen: str) -> None:
+    """Move a checkpoint-less run's partial logs aside and say so on stderr and in the new training.log."""
+    from arc_console.engine.run_restart import abandon_partial_logs
+    from arc_console.engine.runlog import RunLog
+
+    moved = abandon_partial_logs(run_dir)
+    where = f"; its partial logs moved to {moved}" if moved else ""
+    print(f"arc-console: {chosen}{where}", file=sys.stderr)
+    RunLog(run_dir).log(f"{chosen}{where}", "warning")
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -128,13 +166,35 @@ def run_train(args: argparse.Namespace) -> int:
     from arc_console.arc import TaskError
 
     try:
-        config, run_dir, checkpoint, chosen = _resolve(args)
+        config, run_dir, checkpoint, chosen, restart = _resolve(args)
     except (ConfigError, TaskError) as exc:
         raise UsageError(str(exc)) from None
-    print(f"arc-console: {chosen}", file=sys.stderr)
+    if restart:
+        try:
+            _start_again(run_dir, chosen)
+        except OSError as exc:
+            print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
+            return 1
+    else:
+        print(f"arc-console: {chosen}", file=sys.stderr)
+    _import_unsloth_first(config)
     if args.headless:
         return _train_headless(config, run_dir, checkpoint)
     return _train_with_dashboard(config, run_dir, checkpoint, args.theme)
+
+
+def _import_unsloth_first(config: TrainConfig) -> None:
+    from arc_console.engine.unsloth_first import import_unsloth_first
+
+    import_unsloth_first(config.backend)
+
+
+def _report_failure(stopped: Any) -> None:
+    """A run that ended on an exception: one line on stderr (and the out-of-memory hint)."""
+    from arc_console.engine.failure import failure_lines
+
+    for line in failure_lines(stopped.error or "unknown error", stopped.checkpoint, stopped.final_model):
+        print(f"arc-console: {line}", file=sys.stderr)
 
 
 def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None) -> int:
@@ -170,7 +230,10 @@ def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None)
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     printer.console.print(f"resume with: arc-console train --resume {run_dir}", highlight=False, markup=False)
-    return 0 if stopped.reason != "error" else 1
+    if stopped.reason == "error":
+        _report_failure(stopped)
+        return 1
+    return 0
 
 
 class _EventForwarder:
@@ -258,4 +321,7 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
         print(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; checkpoint {stopped.checkpoint}; "
               f"final model {stopped.final_model}")
         print(f"resume with: arc-console train --resume {run_dir}")
+        if stopped.reason == "error":
+            _report_failure(stopped)
+            return 1
     return code if isinstance(code, int) else 0

@@ -190,7 +190,7 @@ def test_pause_save_and_stop_from_another_thread(tmp_path: Path) -> None:
 def test_stop_during_generation_discards_the_step(tmp_path: Path) -> None:
     control = RunControl()
     trainer, events = make_trainer(tmp_path / "run", control=control, max_steps=5, max_new_tokens=200,
-                                   overlong_buffer=10)
+                                   overlong_buffer=10, max_extra_draws=0)
 
     def steer(event):
         if isinstance(event, ev.RolloutProgress) and event.step == 2:
@@ -202,7 +202,7 @@ def test_stop_during_generation_discards_the_step(tmp_path: Path) -> None:
     assert stopped.step == 1 and stopped.reason == "stop_requested"
     assert not (tmp_path / "run/logs/responses/step_002.json").exists()
     resumed, _ = make_trainer(tmp_path / "run", resume=tmp_path / "run", max_steps=2, max_new_tokens=200,
-                              overlong_buffer=10)
+                              overlong_buffer=10, max_extra_draws=0)
     resumed.run()
     record = json.loads((tmp_path / "run/logs/responses/step_002.json").read_text())
     assert record["problem_id"] == DEMO_PROBLEMS[1]  # the discarded step's problem comes back

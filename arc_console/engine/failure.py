@@ -43,3 +43,13 @@ def one_line(exc: BaseException) -> str:
 
 def traceback_lines(exc: BaseException) -> list[str]:
     return "".join(traceback.format_exception(exc)).rstrip().splitlines()
+
+
+def failure_lines(error: str, checkpoint: str | None, final_model: str | None) -> list[str]:
+    """What the command line prints when a run ended on an exception: one error line, and the hint
+    line for CUDA out-of-memory."""
+    saved = f"; checkpoint {checkpoint}, final model {final_model}" if checkpoint or final_model else "; nothing saved"
+    lines = [f"error: {error}{saved} (traceback in training.log)"]
+    if "OutOfMemoryError" in error or "CUDA out of memory" in error:
+        lines.append(OOM_HINT)
+    return lines

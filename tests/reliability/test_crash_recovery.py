@@ -1,0 +1,76 @@
+"""Runs that die: kill -9 before the first step and mid-run, then --resume completes the run with
+contiguous steps; a step that raises (CUDA out of memory, injected) exits 1 with a checkpoint."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from arc_console.engine.failure import RAISE_AT_STEP
+from arc_console.runfiles import list_step_files
+
+CLI = [sys.executable, "-m", "arc_console", "train", "--headless"]
+FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4", "--max-extra-draws", "1"]
+
+
+def wait_for(condition, proc: subprocess.Popen, timeout: float = 240.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, "the trainer ended before the moment to kill it"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
+def kill(proc: subprocess.Popen) -> None:
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def test_kill_9_before_the_first_step_and_mid_run_then_resume(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    log = run / "logs/training.log"
+    # 1. Killed while loading the model: no run.json, no checkpoint. --resume starts it with its flags.
+    proc = subprocess.Popen([*CLI, "--preset", "tiny", "--out", str(run), "--max-steps", "4", *FAST],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: log.exists() and "loading model" in log.read_text(), proc)
+    kill(proc)
+    assert not (run / "logs/run.json").exists()
+    # 2. Resumed, then killed inside step 1 (run.json written, no step finished).
+    proc = subprocess.Popen([*CLI, "--resume", str(run), "--max-steps", "4", *FAST],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (run / "logs/run.json").exists(), proc)
+    kill(proc)
+    assert "no complete checkpoint: starting it again from step 1" in proc.stderr.read()
+    assert not (run / "logs/metrics.jsonl").exists()
+    # 3. Resumed with its saved settings (run.json), killed after a checkpoint, mid-run.
+    proc = subprocess.Popen([*CLI, "--resume", str(run), "--checkpoint-every", "1"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    wait_for(lambda: (run / "checkpoints/step_2/trainer_state.json").exists(), proc)
+    kill(proc)
+    assert "with its saved settings" in proc.stderr.read()
+    # 4. Resumed from the checkpoint: completes with steps 1..4, once each.
+    done = subprocess.run([*CLI, "--resume", str(run)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert [f.step for f in list_step_files(run / "logs/responses")] == [1, 2, 3, 4]
+    assert [json.loads(x)["step"] for x in (run / "logs/metrics.jsonl").read_text().splitlines()] == [1, 2, 3, 4]
+    abandoned = sorted(p.name for p in (run / "logs").glob("abandoned-*"))
+    assert len(abandoned) == 2  # the two partial starts, kept aside
+    assert "partial logs moved to" in log.read_text()
+
+
+def test_out_of_memory_inside_a_step_exits_1_with_a_hint_and_a_checkpoint(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    env = {**os.environ, RAISE_AT_STEP: "2:oom"}
+    out = subprocess.run([*CLI, "--preset", "tiny", "--out", str(run), "--max-steps", "4", *FAST],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 1
+    errors = [line for line in out.stderr.splitlines() if line.startswith("arc-console: ") and "preset" not in line]
+    assert len(errors) == 2, out.stderr
+    assert errors[0].startswith("arc-console: error: step 2 failed: OutOfMemoryError")
+    assert "--max-new-tokens" in errors[1] and "--rollout-experts packed" in errors[1]
+    assert "Traceback" not in out.stderr
+    assert (run / "checkpoints/step_1/trainer_state.json").is_file() and (run / "final_model/config.json").is_file()
+    assert "OutOfMemoryError" in (run / "logs/training.log").read_text()
