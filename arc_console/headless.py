@@ -64,6 +64,8 @@ class HeadlessPrinter:
             line.append(f"loss {m['loss']:.4f} grad {m['grad_norm']:.2f} ")
         else:
             line.append("skipped ", style="dim")
+        if m.get("groups_drawn", 1) > 1:
+            line.append(f"draws {m['groups_drawn']} kept {m['groups_kept']} ")
         line.append(f"{m['tokens_per_s']:.0f} tok/s {m['step_time_s']:.1f}s ETA {format_duration(eta)}")
         if m["perfect"]:
             line.append("  perfect", style="bold green")

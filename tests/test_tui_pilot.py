@@ -226,3 +226,16 @@ def test_the_trend_is_the_mean_of_the_last_steps() -> None:
 
     assert trailing_mean([], 3) == []
     assert trailing_mean([0.0, 0.3, 0.6, 0.9, 0.0], 3) == pytest.approx([0.0, 0.15, 0.3, 0.6, 0.5])
+
+
+async def test_status_line_shows_the_draws_and_phase_times_of_the_last_step(tmp_path: Path) -> None:
+    recorder = Recorder()
+    trainer, _ = make_trainer(tmp_path / "run", max_steps=2, max_extra_draws=1)
+    app = ConsoleApp(training_source(trainer, recorder), control=RunControl(), early_stop_perfect=3)
+    async with app.run_test(size=SIZE) as pilot:
+        await recorder.wait_for(lambda e: isinstance(e, ev.Stopped))
+        await until_painted(pilot, app)
+        last = trainer.history[-1]
+        status = status_of(app)
+        assert f"draws {last['groups_drawn']}" in status, status
+        assert f"gen {last['time_rollout_s']:.1f}" in status, status

@@ -10,6 +10,23 @@ from arc_console.textsafe import one_line
 from arc_console.tui.run_view import RunView
 
 
+PHASE_LABELS = (("time_rollout_s", "gen"), ("time_scoring_s", "score"), ("time_old_logprobs_s", "old"),
+                ("time_update_s", "upd"), ("time_writing_s", "write"))
+
+
+def last_step_breakdown(metrics: dict) -> str:
+    """'draws 3 · gen 3.6 upd 0.6 s' from the last step's metrics; '' for runs that did not log them."""
+    parts = []
+    drawn = metrics.get("groups_drawn")
+    if isinstance(drawn, int):
+        parts.append(f"draws {drawn}" + (f" kept {metrics.get('groups_kept')}" if drawn > 1 else ""))
+    times = [f"{label} {metrics[key]:.1f}" for key, label in PHASE_LABELS
+             if isinstance(metrics.get(key), (int, float)) and metrics[key] >= 0.05]
+    if times:
+        parts.append(" ".join(times) + " s")
+    return " · ".join(parts)
+
+
 def status_text(view: RunView, mode: str) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(" arc-console ", style="bold reverse")
@@ -38,6 +55,9 @@ def status_text(view: RunView, mode: str) -> Text:
         text.append(f" step {elapsed:.0f}s ")
     if view.step_durations:
         text.append(f" last {view.step_durations[-1]:.1f}s ")
+    breakdown = last_step_breakdown(view.history[-1]) if view.history else ""
+    if breakdown:
+        text.append(f" {breakdown} ", style="dim")
     eta = view.eta_seconds()
     if eta is not None and view.finished is None:
         text.append(f" ETA {format_duration(eta)} ")
