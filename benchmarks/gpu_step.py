@@ -31,12 +31,31 @@ from pathlib import Path
 
 import torch
 
-from arc_console.arc import build_prompt, load_tasks, select_tasks
-from arc_console.engine.backends import load_policy
-from arc_console.engine.logprobs import build_batch, completion_logprobs
-from arc_console.engine.objectives import dapo_loss, group_advantages
-from arc_console.engine.rollout import generate_candidates
-from arc_console.engine.static_rollout import StaticRolloutEngine
+from arc_console.engine.unsloth_first import import_unsloth_first
+
+
+def _import_order_from_argv() -> None:
+    """Unsloth before transformers (as `arc-console train` does), unless --unsloth-after-transformers
+    asks for the old order, to measure what the order costs."""
+    backend = "unsloth"
+    for index, arg in enumerate(sys.argv):
+        if arg == "--backend" and index + 1 < len(sys.argv):
+            backend = sys.argv[index + 1]
+        elif arg.startswith("--backend="):
+            backend = arg.split("=", 1)[1]
+    if "--unsloth-after-transformers" in sys.argv:
+        import transformers  # noqa: F401
+    import_unsloth_first(backend)
+
+
+_import_order_from_argv()
+
+from arc_console.arc import build_prompt, load_tasks, select_tasks  # noqa: E402
+from arc_console.engine.backends import load_policy  # noqa: E402
+from arc_console.engine.logprobs import build_batch, completion_logprobs  # noqa: E402
+from arc_console.engine.objectives import dapo_loss, group_advantages  # noqa: E402
+from arc_console.engine.rollout import generate_candidates  # noqa: E402
+from arc_console.engine.static_rollout import StaticRolloutEngine  # noqa: E402
 
 GB = 1024**3
 
@@ -248,6 +267,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", required=True)
     parser.add_argument("--backend", default="unsloth")
+    parser.add_argument("--unsloth-after-transformers", action="store_true",
+                        help="import transformers before unsloth (the order before issue 15), to measure its cost")
     parser.add_argument("--new-tokens", type=int, default=512)
     parser.add_argument("--sequential-tokens", type=int, default=32)
     parser.add_argument("--max-seq-length", type=int, default=2048)
@@ -262,7 +283,8 @@ def main() -> None:
     result: dict = {"gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu",
                     "date": date.today().isoformat(), "command": "python benchmarks/gpu_step.py " + " ".join(sys.argv[1:]),
                     "versions": versions(), "candidates": len(temps), "new_tokens": args.new_tokens,
-                    "sequential_new_tokens": args.sequential_tokens}
+                    "sequential_new_tokens": args.sequential_tokens,
+                    "unsloth_imported_first": "unsloth" in sys.modules and not args.unsloth_after_transformers}
 
     synchronize()
     started = time.perf_counter()
