@@ -397,14 +397,13 @@ class Trainer:
 
     def _fail(self, exc: Exception) -> ev.Stopped:
         """A step raised: log it, keep what the last completed step earned (its checkpoint and the model),
-        and report reason "error". A failure while saving is logged too; the run still ends."""
-        failed_step = self.step + 1
-        error = f"step {failed_step} failed: {one_line(exc)}"
-        self._log(error, "error")
+        and report reason "error". Nothing here may raise again (a full disk fails the log too)."""
+        error = f"step {self.step + 1} failed: {one_line(exc)}"
+        self._log_safely(error)
         for line in traceback_lines(exc):
-            self.runlog.log(line, "error")
+            self._log_safely(line, to_sink=False)
         if is_out_of_memory(exc):
-            self._log(OOM_HINT, "error")
+            self._log_safely(OOM_HINT)
             if self.policy.device.type == "cuda":
                 torch.cuda.empty_cache()
         # The checkpoint carries the last completed step's number, cursor and history. A failure after
@@ -416,12 +415,20 @@ class Trainer:
                 self._checkpoint("error")
             final_model = str(self._save_final_model())
         except Exception as save_exc:  # noqa: BLE001 - the original error is what the user must see
-            self._log(f"could not save after the failure: {one_line(save_exc)}", "error")
-        self._log(f"stopped (error) after step {self.step}")
+            self._log_safely(f"could not save after the failure: {one_line(save_exc)}")
+        self._log_safely(f"stopped (error) after step {self.step}")
         stopped = ev.Stopped(self.step, "error", str(self.last_checkpoint) if self.last_checkpoint else None,
                              final_model, list(self.perfect_problems), error=error)
         self.emit(stopped)
         return stopped
+
+    def _log_safely(self, text: str, to_sink: bool = True) -> None:
+        try:
+            line = self.runlog.log(text, "error")
+        except OSError:
+            line = text
+        if to_sink:
+            self.emit(ev.LogLine(line, "error"))
 
     def _log(self, text: str, level: str = "info") -> None:
         line = self.runlog.log(text, level)
