@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -12,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from arc_console.launcher import resume_command
 from arc_console.config import (
     PRESETS,
     ConfigError,
@@ -93,13 +95,15 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
         except CheckpointError as exc:
             raise ConfigError(str(exc)) from None
         saved = read_state(checkpoint).config
-        config = apply_settings(TrainConfig(), saved, f"{checkpoint}")
+        origins: dict[str, str] = {}
+        config = apply_settings(TrainConfig(), saved, f"{checkpoint}", origins)
         if args.preset:
-            config = apply_settings(config, PRESETS[resolve_preset(args.preset, torch.cuda.is_available())], "preset")
+            config = apply_settings(config, PRESETS[resolve_preset(args.preset, torch.cuda.is_available())], "preset",
+                                    origins)
         if args.config:
-            config = apply_settings(config, load_toml(args.config), str(args.config))
-        config = apply_settings(config, overrides, "option")
-        validate(config)
+            config = apply_settings(config, load_toml(args.config), str(args.config), origins)
+        config = apply_settings(config, overrides, "option", origins)
+        validate(config, origins)
         run_dir = checkpoint.parent.parent
         if args.out is not None and args.out.resolve() != run_dir.resolve():
             raise ConfigError(f"--out {args.out} differs from the resumed run's directory {run_dir}")
@@ -109,12 +113,34 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
     run_dir = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     if (run_dir / "logs" / "metrics.jsonl").exists() or any((run_dir / "checkpoints").glob("step_*")):
         raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
+    preflight(config)
     if args.preset in (None, "auto"):
         why = "a CUDA GPU is present" if preset == "gpt-oss-20b" else "no CUDA GPU found"
         chosen = f"preset {preset} ({why}): model {config.model} on the {config.backend} backend"
     else:
         chosen = f"preset {preset}: model {config.model} on the {config.backend} backend"
     return config, run_dir, None, chosen
+
+
+def preflight(config: TrainConfig) -> None:
+    """The checks that would otherwise fail inside the trainer's setup, made before any run directory
+    exists: the tasks load, every problem id names one of them, the model names a folder or a hub id."""
+    from arc_console.arc import load_tasks, select_tasks
+    from arc_console.engine.backends import BackendError, resolve_model_path
+
+    tasks = load_tasks(config.tasks)
+    if config.problems:
+        select_tasks(tasks, config.problems)
+    try:
+        resolve_model_path(config.model)
+    except BackendError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _remove_if_new(run_dir: Path, existed: bool) -> None:
+    """A start that failed in setup leaves no run directory behind unless one was there before."""
+    if not existed:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -150,11 +176,13 @@ def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None)
         control.request_stop()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    existed = run_dir.exists()
     try:
         trainer = Trainer(config, run_dir, printer, control, resume_from=checkpoint)
         try:
             trainer.setup()
         except (TaskError, BackendError, CheckpointError) as exc:
+            _remove_if_new(run_dir, existed)
             raise UsageError(str(exc)) from None
         stopped = trainer.run()
     except OSError as exc:
@@ -163,7 +191,7 @@ def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    printer.console.print(f"resume with: arc-console train --resume {run_dir}", highlight=False, markup=False)
+    printer.console.print(f"resume with: {resume_command(run_dir, headless=True)}", highlight=False, markup=False)
     return 0 if stopped.reason != "error" else 1
 
 
@@ -216,12 +244,14 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
 
     control = RunControl()
     forward = _EventForwarder()
+    existed = run_dir.exists()
     worker = TrainerThread(Trainer(config, run_dir, forward, control, resume_from=checkpoint))
     print(f"arc-console: loading {config.model} ...", file=sys.stderr)
     worker.start()
     worker.ready.wait()
     if worker.setup_error is not None:
         worker.join()
+        _remove_if_new(run_dir, existed)
         if isinstance(worker.setup_error, (TaskError, BackendError, CheckpointError)):
             raise UsageError(str(worker.setup_error)) from None
         raise worker.setup_error
@@ -251,5 +281,5 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
     if stopped is not None:
         print(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; checkpoint {stopped.checkpoint}; "
               f"final model {stopped.final_model}")
-        print(f"resume with: arc-console train --resume {run_dir}")
+        print(f"resume with: {resume_command(run_dir)}")
     return code if isinstance(code, int) else 0
