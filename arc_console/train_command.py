@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from arc_console.launcher import resume_command
+from arc_console.textsafe import one_line
 from arc_console.config import (
     PRESETS,
     ConfigError,
@@ -151,7 +152,7 @@ def run_train(args: argparse.Namespace) -> int:
         config, run_dir, checkpoint, chosen = _resolve(args)
     except (ConfigError, TaskError) as exc:
         raise UsageError(str(exc)) from None
-    print(f"arc-console: {chosen}", file=sys.stderr)
+    print(f"arc-console: {one_line(chosen, 400)}", file=sys.stderr)
     if args.headless:
         return _train_headless(config, run_dir, checkpoint)
     return _train_with_dashboard(config, run_dir, checkpoint, args.theme)
@@ -191,7 +192,8 @@ def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    printer.console.print(f"resume with: {resume_command(run_dir, headless=True)}", highlight=False, markup=False)
+    printer.console.print(f"resume with: {one_line(resume_command(run_dir, headless=True), 4000)}", highlight=False,
+                          markup=False)
     return 0 if stopped.reason != "error" else 1
 
 
@@ -246,7 +248,7 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
     forward = _EventForwarder()
     existed = run_dir.exists()
     worker = TrainerThread(Trainer(config, run_dir, forward, control, resume_from=checkpoint))
-    print(f"arc-console: loading {config.model} ...", file=sys.stderr)
+    print(f"arc-console: loading {one_line(config.model)} ...", file=sys.stderr)
     worker.start()
     worker.ready.wait()
     if worker.setup_error is not None:
@@ -276,10 +278,10 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
         print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)
         return 1
     if app.failure:
-        print(f"arc-console: error: {app.failure}", file=sys.stderr)
+        print(f"arc-console: error: {one_line(app.failure, 4000)}", file=sys.stderr)
         return 1
     if stopped is not None:
-        print(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; checkpoint {stopped.checkpoint}; "
-              f"final model {stopped.final_model}")
-        print(f"resume with: {resume_command(run_dir)}")
+        print(one_line(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; "
+                       f"checkpoint {stopped.checkpoint}; final model {stopped.final_model}", 4000))
+        print(f"resume with: {one_line(resume_command(run_dir), 4000)}")
     return code if isinstance(code, int) else 0

@@ -68,6 +68,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def run_watch(args: argparse.Namespace) -> int:
+    from arc_console.textsafe import one_line
     from arc_console.cli import UsageError
     from arc_console.follow import RunDirFollower
     from arc_console.tui.app import ConsoleApp
@@ -76,6 +77,6 @@ def run_watch(args: argparse.Namespace) -> int:
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
     if not (run_dir / "logs").is_dir() and not (run_dir / "checkpoints").is_dir():
-        print(f"arc-console: {run_dir} has no run yet; waiting for one to start", file=sys.stderr)
+        print(f"arc-console: {one_line(str(run_dir))} has no run yet; waiting for one to start", file=sys.stderr)
     result = ConsoleApp(RunDirFollower(run_dir), mode="watch", theme=args.theme).run()
     return result if isinstance(result, int) else 0

@@ -130,13 +130,13 @@ class ConsoleApp(GridViewActions, App[int]):
             self.register_theme(theme)
         self.theme_names = [t.name for t in themes]
         for problem in problems:
-            self.notify(f"theme skipped: {problem}", severity="warning", timeout=8)
+            self.notify(one_line(f"theme skipped: {problem}"), severity="warning", timeout=8, markup=False)
         wanted = self.requested_theme or DEFAULT_THEME
         if self.requested_theme and Path(self.requested_theme).suffix == ".toml":
             try:
                 theme = load_theme_file(Path(self.requested_theme))
             except ThemeError as exc:
-                self.notify(f"{exc}; using {DEFAULT_THEME}", severity="warning", timeout=8)
+                self.notify(one_line(f"{exc}; using {DEFAULT_THEME}"), severity="warning", timeout=8, markup=False)
                 wanted = DEFAULT_THEME
             else:
                 self.register_theme(theme)
@@ -144,7 +144,8 @@ class ConsoleApp(GridViewActions, App[int]):
                 wanted = theme.name
         if wanted not in self.available_themes:
             if self.requested_theme:
-                self.notify(f"unknown theme {self.requested_theme!r}; using {DEFAULT_THEME}", severity="warning")
+                self.notify(one_line(f"unknown theme {self.requested_theme!r}; using {DEFAULT_THEME}"), severity="warning",
+                            markup=False)
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self.theme = wanted
 
@@ -181,7 +182,7 @@ class ConsoleApp(GridViewActions, App[int]):
             self._pending_log.append(event.text)
             self._dirty.add("log")
         elif isinstance(event, ev.CheckpointSaved) and self.mode == "train":
-            self.notify(f"checkpoint saved: {event.path}", title="checkpoint", timeout=6)
+            self.notify(one_line(f"checkpoint saved: {event.path}"), title="checkpoint", timeout=6, markup=False)
         elif isinstance(event, (ev.Paused, ev.Resumed)):
             self.refresh_bindings()
         elif isinstance(event, ev.Stopped):
@@ -236,7 +237,7 @@ class ConsoleApp(GridViewActions, App[int]):
         if self.mode == "train" and (self.view.stopping or self.exit_on_finish or event.reason == "error"):
             self.exit(0 if event.reason != "error" else 1)
         elif self.mode == "train":
-            self.notify(f"run finished ({event.reason.replace('_', ' ')}); q quits", timeout=30)
+            self.notify(one_line(f"run finished ({event.reason.replace('_', ' ')}); q quits"), timeout=30, markup=False)
 
     def on_hardware_sampled(self, message: HardwareSampled) -> None:
         self._hardware = message.sample
@@ -245,7 +246,7 @@ class ConsoleApp(GridViewActions, App[int]):
     def on_run_failed(self, message: RunFailed) -> None:
         self.failure = message.error
         self.log_tail.add(f"ERROR {message.error}")
-        self.notify(one_line(message.error), title="the run failed", severity="error", timeout=30)
+        self.notify(one_line(message.error), title="the run failed", severity="error", timeout=30, markup=False)
         self.view.phase = "failed"
         self.status_bar.show(self.view, self.mode)
         if self.view.stopping:
@@ -309,7 +310,7 @@ class ConsoleApp(GridViewActions, App[int]):
 
     def action_cycle_problem(self) -> None:
         chosen = self.history_plot.cycle_problem()
-        self.notify(f"accuracy history: {chosen or 'all problems'}", timeout=2)
+        self.notify(one_line(f"accuracy history: {chosen or 'all problems'}"), timeout=2, markup=False)
 
     def action_help(self) -> None:
         rows = self.HELP_ROWS if self.mode == "train" else [r for r in self.HELP_ROWS if r[0] not in ("p", "s", "Ctrl+C")]

@@ -16,7 +16,7 @@ from textual.widgets import Footer, Static
 
 from arc_console.arc.parse import split_channels
 from arc_console.runfiles import RunFileError, StepFile, load_step_file, read_metrics
-from arc_console.textsafe import one_line, visible
+from arc_console.textsafe import one_line, safe_text, visible
 from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.screens.help import HelpScreen
 from arc_console.tui.themes import DEFAULT_THEME, load_themes
@@ -112,7 +112,7 @@ class ReplayApp(GridViewActions, App[int]):
             self.record, self.error = load_step_file(step_file.path), None
         except RunFileError as exc:
             self.record, self.error = None, str(exc)
-            self.notify(one_line(str(exc)), severity="error", timeout=8)
+            self.notify(one_line(str(exc)), severity="error", timeout=8, markup=False)
         self.selected = self._best_index()
         self.redraw()
 
@@ -129,7 +129,7 @@ class ReplayApp(GridViewActions, App[int]):
         panel = self.candidates_panel
         if self.record is None:
             header.append(f" {one_line(str(step_file.path), 120)} ")
-            self.query_one("#response-text", Static).update(Text(self.error or "", style="bold red"))
+            self.query_one("#response-text", Static).update(Text(visible(self.error or ""), style="bold red"))
             panel.show_step(step_file.step, "?", [], [], [], [], None)
         else:
             record = self.record
@@ -145,7 +145,7 @@ class ReplayApp(GridViewActions, App[int]):
             panel.show_step(record["step"], record["problem_id"], record.get("test_input") or [], record["target_grid"],
                             [c.get("temperature") for c in candidates], candidates, best)
             scroll = self.query_one("#response-scroll")
-            scroll.border_title = f"response of #{current['candidate_id']}" if current else "response"
+            scroll.border_title = Text.assemble("response of #", safe_text(current["candidate_id"], 12)) if current else "response"
             self.query_one("#response-text", Static).update(response_text(current))
         self.query_one("#header", Static).update(header)
         if self.history:

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import HorizontalScroll, Vertical
 from textual.widgets import Static
 
-from arc_console.textsafe import one_line
+from arc_console.textsafe import one_line, safe_text
 
 from arc_console.tui.grid_render import Grid
 from arc_console.tui.widgets.grid_card import GridCard
@@ -97,7 +97,7 @@ class CandidatesPanel(Vertical):
         # Cards without a grid keep the target's size (GridCard's reserve), so they count as the target.
         sized = grids[:2] + [grid or target for grid in grids[2:]]
         mode = "full" if self.digits else choose_mode(sized, cards_area.width, cards_area.height)
-        self.border_title = f"step {step} · {problem_id} · input · target · {count} candidates"
+        self.border_title = Text.assemble(f"step {step} · ", safe_text(problem_id, 40), f" · input · target · {count} candidates")
         self.border_subtitle = "★ best  ✓ perfect  ▢ wrong size  — no grid" + ("  · diff: ×× wrong cells" if self.diff else "")
         self._input_card.show_grid(test_input, "input", mode=mode, digits=self.digits)
         self._target_card.show_grid(target, "target", mode=mode, digits=self.digits)

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from arc_console.gpu import HardwareSample
+from arc_console.textsafe import one_line
 
 GB = 1024**3
 
@@ -27,7 +28,7 @@ def memory_bar(used: int, total: int, own: int | None, width: int = 24) -> Text:
 def hardware_table(sample: HardwareSample) -> Table:
     table = Table.grid(padding=(0, 1))
     for gpu in sample.gpus:
-        head = Text.assemble((f"GPU {gpu.index} ", "bold"), gpu.name)
+        head = Text.assemble((f"GPU {gpu.index} ", "bold"), one_line(str(gpu.name), 40))
         details = Text(f"{gpu.memory_used / GB:.1f} / {gpu.memory_total / GB:.0f} GB")
         table.add_row(head)
         table.add_row(Text.assemble(memory_bar(gpu.memory_used, gpu.memory_total, gpu.process_memory), " ", details))

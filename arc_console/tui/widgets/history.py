@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual_plotext import PlotextPlot
+
+from arc_console.textsafe import safe_text
 
 
 def integer_ticks(first: int, last: int, most: int = 8) -> list[int]:
@@ -62,7 +65,7 @@ class AccuracyHistory(PlotextPlot):
         plt.clear_figure()
         rows = [m for m in self.history if self.problem_filter is None or m.get("problem_id") == self.problem_filter]
         scope = self.problem_filter or "all problems"
-        self.border_title = f"accuracy · {scope} · best ━ mean ┄ trend ━ reward ·"
+        self.border_title = Text.assemble("accuracy · ", safe_text(scope, 40), " · best ━ mean ┄ trend ━ reward ·")
         if rows:
             steps = [m["step"] for m in rows]
             plt.plot(steps, [m.get("best_accuracy", 0.0) for m in rows], label="best", color="green", marker="braille")
