@@ -7,13 +7,14 @@ through post_message; the app folds them into a RunView and redraws only what ch
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -25,6 +26,7 @@ from arc_console.gpu import HardwareSampler
 from arc_console.textsafe import one_line
 from arc_console.tui.messages import EngineEvent, HardwareSampled, RunFailed
 from arc_console.tui.run_view import RunView
+from arc_console.tui.size_classes import apply_size_classes
 from arc_console.tui.screens.confirm_stop import ConfirmStop
 from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.screens.help import HelpScreen
@@ -88,6 +90,9 @@ class ConsoleApp(GridViewActions, App[int]):
         self._pending_log: list[str] = []
         self._last_band = -1
         self._hardware = None  # the latest hardware sample, painted with the top band
+        if mode == "watch":  # the watcher stops nothing: its q closes it, and the footer says so
+            self._bindings.key_to_bindings["q"] = [dataclasses.replace(binding, description="Quit")
+                                                   for binding in self._bindings.key_to_bindings["q"]]
 
     # ---------------------------------------------------------------- layout and start
 
@@ -102,6 +107,7 @@ class ConsoleApp(GridViewActions, App[int]):
 
     def on_mount(self) -> None:
         # Held, not queried: queries look at the active screen, which may be a modal one.
+        apply_size_classes(self, self.size.width, self.size.height)
         self.status_bar = self.query_one(StatusBar)
         self.candidates_panel = self.query_one(CandidatesPanel)
         self.history_plot = self.query_one(AccuracyHistory)
@@ -118,6 +124,9 @@ class ConsoleApp(GridViewActions, App[int]):
         self.set_interval(1 / self.REDRAW_HZ, self._redraw)
         if self.handle_signals:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._begin_stop)
+
+    def on_resize(self, event: events.Resize) -> None:
+        apply_size_classes(self, event.size.width, event.size.height)
 
     def on_unmount(self) -> None:
         self.closing.set()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -19,6 +20,7 @@ from arc_console.runfiles import RunFileError, StepFile, load_step_file, read_me
 from arc_console.textsafe import one_line, safe_text, visible
 from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.screens.help import HelpScreen
+from arc_console.tui.size_classes import apply_size_classes
 from arc_console.tui.themes import DEFAULT_THEME, load_themes
 from arc_console.tui.widgets.candidates import CandidatesPanel
 from arc_console.tui.widgets.history import AccuracyHistory
@@ -52,13 +54,18 @@ class ReplayApp(GridViewActions, App[int]):
     CSS = """
     #header { height: 1; background: $panel; }
     AccuracyHistory { height: 12; }
-    CandidatesPanel { height: 2fr; min-height: 9; }
-    #response-scroll { height: 1fr; min-height: 6; border: round $primary; }
+    CandidatesPanel { height: 1fr; min-height: 9; }
+    #response-scroll { height: 12; border: round $primary; }
+    .short AccuracyHistory { height: 7; }
+    .short #response-scroll { height: 6; }
+    .tall AccuracyHistory { height: 14; }
+    .tall #response-scroll { height: 16; }
     """
     TITLE = "arc-console replay"
     BINDINGS = [
-        Binding("left,h", "candidate(-1)", "Prev candidate", id="prev-candidate"),
-        Binding("right,l", "candidate(1)", "Next candidate", id="next-candidate"),
+        # priority: a focused scroll area (the response, the cards) would take the arrows for scrolling
+        Binding("left,h", "candidate(-1)", "Prev candidate", id="prev-candidate", priority=True),
+        Binding("right,l", "candidate(1)", "Next candidate", id="next-candidate", priority=True),
         Binding("left_square_bracket", "step(-1)", "Prev step", id="prev-step"),
         Binding("right_square_bracket", "step(1)", "Next step", id="next-step"),
         Binding("b", "best", "Best", id="best"),
@@ -93,7 +100,11 @@ class ReplayApp(GridViewActions, App[int]):
             yield Static(id="response-text")
         yield Footer()
 
+    def on_resize(self, event: events.Resize) -> None:
+        apply_size_classes(self, event.size.width, event.size.height)
+
     def on_mount(self) -> None:
+        apply_size_classes(self, self.size.width, self.size.height)
         themes, _ = load_themes()
         for theme in themes:
             self.register_theme(theme)
