@@ -11,6 +11,7 @@ trust the absolute seconds only from a quiet machine. Writes benchmarks/results/
     logits-recompute   the log-prob head recomputed in the backward pass (activation checkpointing),
                        as every model was before the head's checkpointing became size-dependent
     generate           transformers' generate for the rollouts instead of the static engine
+    one-thread         torch on one thread (torch.set_num_threads(1)) instead of one per core
 """
 
 from __future__ import annotations
@@ -49,11 +50,22 @@ def _as_is() -> Iterator[None]:
     yield
 
 
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
 # name -> (settings over the tiny preset, a context each of its steps runs in)
 VARIANTS: dict[str, tuple[dict, Callable[[], object]]] = {
     "shipped": ({}, _as_is),
     "logits-recompute": ({}, _logits_recompute),
     "generate": ({"rollout_engine": "generate"}, _as_is),
+    "one-thread": ({}, _one_thread),
 }
 
 
@@ -82,6 +94,7 @@ def main() -> None:
                 started = time.perf_counter()
                 trainer._run_step(step)
                 seconds = time.perf_counter() - started
+            print(f"step {step} {name}: {seconds:.3f} s{'' if step > args.warmup else ' (warm-up)'}", flush=True)
             if step > args.warmup:
                 rollout = trainer.history[-1]["generate_s"]
                 times[name]["step"].append(seconds)
