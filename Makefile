@@ -15,8 +15,10 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $@
 
+# ARC_CONSOLE_LAUNCHER tells the CLI it was started by make, so the commands it prints (resume with: ...)
+# are `make train ARGS=...`, which work here without .venv/bin on PATH.
 train: install
-	$(VENV)/bin/arc-console train $(ARGS)
+	ARC_CONSOLE_LAUNCHER=make $(VENV)/bin/arc-console train $(ARGS)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

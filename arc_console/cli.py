@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from arc_console import __version__
+from arc_console.textsafe import one_line
 from arc_console.train_command import add_train_parser
 from arc_console.view_commands import add_view_parsers
 from arc_console.make_model_command import add_make_model_parser
@@ -40,5 +41,5 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return args.handler(args)
     except UsageError as exc:
-        print(f"arc-console: error: {exc}", file=sys.stderr)
+        print(f"arc-console: error: {one_line(str(exc), 4000)}", file=sys.stderr)
         return EXIT_USAGE

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -144,18 +145,31 @@ def _coerce(name: str, value: Any) -> Any:
     raise ConfigError(f"{name}: unsupported setting type {kind}")
 
 
-def apply_settings(config: TrainConfig, settings: dict[str, Any], origin: str) -> TrainConfig:
-    """Copy `settings` onto a config; unknown names and wrong types are ConfigErrors naming `origin`."""
+def apply_settings(config: TrainConfig, settings: dict[str, Any], origin: str,
+                   origins: dict[str, str] | None = None, problems: list[str] | None = None) -> TrainConfig:
+    """Copy `settings` onto a config. Every unknown name (with a "did you mean") and wrong type is
+    collected, each naming `origin`: appended to `problems` when given (the valid settings are still
+    applied), else raised as one ConfigError. `origins` learns where each setting came from."""
     known = _field_types()
     updates = {}
+    collect = problems is not None
+    problems = problems if problems is not None else []
     for raw_name, value in settings.items():
-        name = raw_name.replace("-", "_")
+        name = str(raw_name).replace("-", "_")
         if name not in known:
-            raise ConfigError(f"{origin}: unknown setting {raw_name!r}")
+            guess = difflib.get_close_matches(name, list(known), n=1)
+            hint = f" (did you mean {guess[0]}?)" if guess else ""
+            problems.append(f"{origin}: unknown setting {raw_name!r}{hint}")
+            continue
         try:
             updates[name] = _coerce(name, value)
         except ConfigError as exc:
-            raise ConfigError(f"{origin}: {exc}") from None
+            problems.append(f"{origin}: {exc}")
+            continue
+        if origins is not None:
+            origins[name] = origin
+    if problems and not collect:
+        raise ConfigError("; ".join(problems))
     return dataclasses.replace(config, **updates)
 
 
@@ -182,27 +196,42 @@ def resolve_preset(name: str | None, cuda_available: bool) -> str:
 
 def build_config(preset: str, toml_path: Path | None, overrides: dict[str, Any]) -> TrainConfig:
     """Preset, then the TOML file, then command-line flags; validated."""
-    config = apply_settings(TrainConfig(), PRESETS[preset], f"preset {preset}")
+    origins: dict[str, str] = {}
+    config = apply_settings(TrainConfig(), PRESETS[preset], f"preset {preset}", origins)
     preset_tasks = config.tasks
     chosen: set[str] = set()  # the settings the user gave, by the file or by flags
+    problems: list[str] = []  # every unknown, mistyped and out-of-range setting, reported together
     if toml_path is not None:
         settings = load_toml(toml_path)
-        config = apply_settings(config, settings, str(toml_path))
-        chosen |= {name.replace("-", "_") for name in settings}
+        config = apply_settings(config, settings, str(toml_path), origins, problems)
+        chosen |= {str(name).replace("-", "_") for name in settings}
     flags = {k: v for k, v in overrides.items() if v is not None}
-    config = apply_settings(config, flags, "option")
+    config = apply_settings(config, flags, "option", origins, problems)
     chosen |= {name.replace("-", "_") for name in flags}
     if "tasks" in chosen and "problems" not in chosen and config.tasks != preset_tasks:
         # The preset's problem ids belong to its task source: other tasks and no ids mean every task.
         config = dataclasses.replace(config, problems=[])
-    validate(config)
+    try:
+        validate(config, origins)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise ConfigError("; ".join(problems))
     return config
 
 
-def validate(config: TrainConfig) -> None:
+def validate(config: TrainConfig, origins: dict[str, str] | None = None) -> None:
+    """Every range check at once: one ConfigError listing each failure, prefixed with where the
+    setting came from (a TOML file, "option", a preset, a checkpoint) when `origins` says."""
+    failures: list[str] = []
+
     def require(condition: bool, message: str) -> None:
-        if not condition:
-            raise ConfigError(message)
+        if condition:
+            return
+        name = message.split(" ", 1)[0]
+        where = (origins or {}).get(name)
+        failures.append(f"{where}: {message}" if where and where != "option" else
+                        f"--{name.replace('_', '-')}: {message}" if where == "option" else message)
 
     require(config.max_steps >= 1, f"max_steps must be at least 1, got {config.max_steps}")
     require(config.checkpoint_every >= 1, f"checkpoint_every must be at least 1, got {config.checkpoint_every}")
@@ -212,7 +241,7 @@ def validate(config: TrainConfig) -> None:
             f"scale_rewards must be one of {', '.join(SCALE_REWARDS)}, got {config.scale_rewards!r}")
     require(config.early_stop_perfect >= 0, "early_stop_perfect must be 0 (off) or more")
     require(2 <= config.num_candidates <= 256, f"num_candidates must be 2..256, got {config.num_candidates}")
-    require(0 < config.temperature_min <= config.temperature_max, "temperatures must satisfy 0 < min <= max")
+    require(0 < config.temperature_min <= config.temperature_max, "temperature_min must satisfy 0 < temperature_min <= temperature_max")
     require(0 < config.top_p <= 1, f"top_p must be in (0, 1], got {config.top_p}")
     require(config.max_new_tokens >= 1, "max_new_tokens must be at least 1")
     require(config.max_seq_length > config.max_new_tokens, "max_seq_length must exceed max_new_tokens")
@@ -235,3 +264,5 @@ def validate(config: TrainConfig) -> None:
             f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, got {config.rollout_engine!r}")
     require(config.rollout_experts in ROLLOUT_EXPERTS,
             f"rollout_experts must be one of {', '.join(ROLLOUT_EXPERTS)}, got {config.rollout_experts!r}")
+    if failures:
+        raise ConfigError("; ".join(failures))

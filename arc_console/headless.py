@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from arc_console.engine import events as ev
+from arc_console.textsafe import one_line
 
 
 def format_duration(seconds: float) -> str:
@@ -35,19 +36,20 @@ class HeadlessPrinter:
             self.max_steps, self.start_step = event.max_steps, event.start_step
             self.started = time.monotonic()
             self.console.print(Text.assemble(
-                ("arc-console ", "bold"), f"{event.model} on {event.backend} ({event.device}), ",
+                ("arc-console ", "bold"), f"{one_line(event.model)} on {event.backend} ({one_line(event.device)}), ",
                 f"{event.objective}, steps {event.start_step}..{event.max_steps}, run directory ",
-                (event.run_dir, "cyan")))
+                (one_line(event.run_dir, 400), "cyan")))
         elif isinstance(event, ev.StepFinished):
             self.console.print(self._step_line(event))
         elif isinstance(event, ev.CheckpointSaved):
-            self.console.print(Text.assemble(("checkpoint ", "green"), event.path))
+            self.console.print(Text.assemble(("checkpoint ", "green"), one_line(event.path, 400)))
         elif isinstance(event, ev.LogLine) and event.level in ("warning", "error"):
-            self.console.print(Text(event.text, style="yellow" if event.level == "warning" else "red"))
+            self.console.print(Text(one_line(event.text, 2000), style="yellow" if event.level == "warning" else "red"))
         elif isinstance(event, ev.Stopped):
             self.console.print(Text.assemble(
                 ("stopped ", "bold"), f"({event.reason.replace('_', ' ')}) after step {event.step}; ",
-                "checkpoint ", (event.checkpoint or "-", "cyan"), ", final model ", (event.final_model or "-", "cyan")))
+                "checkpoint ", (one_line(event.checkpoint or "-", 400), "cyan"), ", final model ",
+                (one_line(event.final_model or "-", 400), "cyan")))
 
     def _step_line(self, event: ev.StepFinished) -> Text:
         m = event.metrics
@@ -56,7 +58,7 @@ class HeadlessPrinter:
         eta = elapsed / done * (self.max_steps - event.step) if done > 0 else 0.0
         line = Text()
         line.append(f"step {event.step}/{self.max_steps} ", style="bold")
-        line.append(f"{event.problem_id:<10} ")
+        line.append(f"{one_line(event.problem_id, 40):<10} ")
         line.append(f"best {m['best_accuracy']:.2f} ", style="green" if m["perfect"] else "")
         line.append(f"mean {m['mean_accuracy']:.2f} reward {m['reward_mean']:+.3f} ")
         if m["loss"] is not None:

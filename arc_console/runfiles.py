@@ -152,6 +152,24 @@ def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     return rows
 
 
+def read_trainer_pid(run_dir: Path) -> int | None:
+    """The pid of the process training in `run_dir` (run.json's "pid"), if that process still runs.
+
+    A pid is reused once its process ends: one whose process started after run.json was written is
+    some other program, not the trainer."""
+    import psutil
+
+    pid = read_run_settings(run_dir).get("pid")
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
+        return None
+    try:
+        written = (run_dir / "logs" / "run.json").stat().st_mtime
+        started = psutil.Process(pid).create_time()
+    except (OSError, psutil.Error):
+        return None
+    return pid if started <= written + 1.0 else None
+
+
 def read_run_settings(run_dir: Path) -> dict[str, Any]:
     """logs/run.json (written when a run starts), or {} when absent or unreadable."""
     try:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import signal
 import sys
 import threading
@@ -12,6 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from arc_console.launcher import resume_command
+from arc_console.textsafe import one_line
 from arc_console.config import (
     PRESETS,
     ConfigError,
@@ -123,16 +126,19 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
             if args.out is not None and args.out.resolve() != args.resume.resolve():
                 raise ConfigError(f"--out {args.out} differs from the resumed run's directory {args.resume}") from None
             config, how = _restart_config(args, overrides, torch.cuda.is_available())
+            preflight(config)
             return (config, args.resume, None,
                     f"{args.resume} has no complete checkpoint: starting it again from step 1, {how}", True)
         saved = read_state(checkpoint).config
-        config = apply_settings(TrainConfig(), saved, f"{checkpoint}")
+        origins: dict[str, str] = {}
+        config = apply_settings(TrainConfig(), saved, f"{checkpoint}", origins)
         if args.preset:
-            config = apply_settings(config, PRESETS[resolve_preset(args.preset, torch.cuda.is_available())], "preset")
+            config = apply_settings(config, PRESETS[resolve_preset(args.preset, torch.cuda.is_available())], "preset",
+                                    origins)
         if args.config:
-            config = apply_settings(config, load_toml(args.config), str(args.config))
-        config = apply_settings(config, overrides, "option")
-        validate(config)
+            config = apply_settings(config, load_toml(args.config), str(args.config), origins)
+        config = apply_settings(config, overrides, "option", origins)
+        validate(config, origins)
         run_dir = checkpoint.parent.parent
         if args.out is not None and args.out.resolve() != run_dir.resolve():
             raise ConfigError(f"--out {args.out} differs from the resumed run's directory {run_dir}")
@@ -142,6 +148,7 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
     run_dir = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     if (run_dir / "logs" / "metrics.jsonl").exists() or any((run_dir / "checkpoints").glob("step_*")):
         raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
+    preflight(config)
     if args.preset in (None, "auto"):
         why = "a CUDA GPU is present" if preset == "gpt-oss-20b" else "no CUDA GPU found"
         chosen = f"preset {preset} ({why}): model {config.model} on the {config.backend} backend"
@@ -161,6 +168,27 @@ def _start_again(run_dir: Path, chosen: str) -> None:
     RunLog(run_dir).log(f"{chosen}{where}", "warning")
 
 
+def preflight(config: TrainConfig) -> None:
+    """The checks that would otherwise fail inside the trainer's setup, made before any run directory
+    exists: the tasks load, every problem id names one of them, the model names a folder or a hub id."""
+    from arc_console.arc import load_tasks, select_tasks
+    from arc_console.engine.backends import BackendError, resolve_model_path
+
+    tasks = load_tasks(config.tasks)
+    if config.problems:
+        select_tasks(tasks, config.problems)
+    try:
+        resolve_model_path(config.model)
+    except BackendError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _remove_if_new(run_dir: Path, existed: bool) -> None:
+    """A start that failed in setup leaves no run directory behind unless one was there before."""
+    if not existed:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def run_train(args: argparse.Namespace) -> int:
     from arc_console.cli import UsageError
     from arc_console.arc import TaskError
@@ -171,12 +199,12 @@ def run_train(args: argparse.Namespace) -> int:
         raise UsageError(str(exc)) from None
     if restart:
         try:
-            _start_again(run_dir, chosen)
+            _start_again(run_dir, one_line(chosen, 400))
         except OSError as exc:
             print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
             return 1
     else:
-        print(f"arc-console: {chosen}", file=sys.stderr)
+        print(f"arc-console: {one_line(chosen, 400)}", file=sys.stderr)
     _import_unsloth_first(config)
     if args.headless:
         return _train_headless(config, run_dir, checkpoint)
@@ -216,11 +244,13 @@ def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None)
         control.request_stop()
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    existed = run_dir.exists()
     try:
         trainer = Trainer(config, run_dir, printer, control, resume_from=checkpoint)
         try:
             trainer.setup()
         except (TaskError, BackendError, CheckpointError) as exc:
+            _remove_if_new(run_dir, existed)
             raise UsageError(str(exc)) from None
         stopped = trainer.run()
     except OSError as exc:
@@ -229,7 +259,8 @@ def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    printer.console.print(f"resume with: arc-console train --resume {run_dir}", highlight=False, markup=False)
+    printer.console.print(f"resume with: {one_line(resume_command(run_dir, headless=True), 4000)}", highlight=False,
+                          markup=False)
     if stopped.reason == "error":
         _report_failure(stopped)
         return 1
@@ -285,12 +316,14 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
 
     control = RunControl()
     forward = _EventForwarder()
+    existed = run_dir.exists()
     worker = TrainerThread(Trainer(config, run_dir, forward, control, resume_from=checkpoint))
-    print(f"arc-console: loading {config.model} ...", file=sys.stderr)
+    print(f"arc-console: loading {one_line(config.model)} ...", file=sys.stderr)
     worker.start()
     worker.ready.wait()
     if worker.setup_error is not None:
         worker.join()
+        _remove_if_new(run_dir, existed)
         if isinstance(worker.setup_error, (TaskError, BackendError, CheckpointError)):
             raise UsageError(str(worker.setup_error)) from None
         raise worker.setup_error
@@ -315,12 +348,12 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
         print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)
         return 1
     if app.failure:
-        print(f"arc-console: error: {app.failure}", file=sys.stderr)
+        print(f"arc-console: error: {one_line(app.failure, 4000)}", file=sys.stderr)
         return 1
     if stopped is not None:
-        print(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; checkpoint {stopped.checkpoint}; "
-              f"final model {stopped.final_model}")
-        print(f"resume with: arc-console train --resume {run_dir}")
+        print(one_line(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; "
+                       f"checkpoint {stopped.checkpoint}; final model {stopped.final_model}", 4000))
+        print(f"resume with: {one_line(resume_command(run_dir), 4000)}")
         if stopped.reason == "error":
             _report_failure(stopped)
             return 1

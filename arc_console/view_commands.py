@@ -68,6 +68,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def run_watch(args: argparse.Namespace) -> int:
+    from arc_console.textsafe import one_line
     from arc_console.cli import UsageError
     from arc_console.follow import RunDirFollower
     from arc_console.tui.app import ConsoleApp
@@ -76,6 +77,12 @@ def run_watch(args: argparse.Namespace) -> int:
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
     if not (run_dir / "logs").is_dir() and not (run_dir / "checkpoints").is_dir():
-        print(f"arc-console: {run_dir} has no run yet; waiting for one to start", file=sys.stderr)
-    result = ConsoleApp(RunDirFollower(run_dir), mode="watch", theme=args.theme).run()
+        print(f"arc-console: {one_line(str(run_dir))} has no run yet; waiting for one to start", file=sys.stderr)
+    from arc_console.gpu import HardwareSampler
+    from arc_console.runfiles import read_trainer_pid
+
+    def trainer_sampler() -> HardwareSampler:  # the trainer's memory and GPU share, not this watcher's
+        return HardwareSampler(watched_pid=lambda: read_trainer_pid(run_dir))
+
+    result = ConsoleApp(RunDirFollower(run_dir), mode="watch", theme=args.theme, sampler_factory=trainer_sampler).run()
     return result if isinstance(result, int) else 0

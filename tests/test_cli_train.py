@@ -25,14 +25,17 @@ def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
     assert "preset tiny" in out.stderr
     lines = [line for line in out.stdout.splitlines() if line.startswith("step ")]
     assert len(lines) == 5 and lines[0].startswith(f"step 1/5 {DEMO_PROBLEMS[0]}") and "ETA" in lines[0]
-    assert f"resume with: arc-console train --resume {run}" in out.stdout
+    resume = next(line for line in out.stdout.splitlines() if line.startswith("resume with: "))
+    assert resume == f"resume with: {sys.executable} -m arc_console train --resume {run} --headless"
     assert len(list((run / "logs/responses").glob("step_*.json"))) == 5
     metrics = [json.loads(line) for line in (run / "logs/metrics.jsonl").read_text().splitlines()]
     for line, step in zip(lines, metrics):  # each line shows its update's gradient norm, or that it was skipped
         expected = f"grad {step['grad_norm']:.2f} " if step["loss"] is not None else " skipped "
         assert expected in line, (line, step)
     # A finished run is extended by resuming with a larger --max-steps; its saved settings carry over.
-    out = run_cli("train", "--headless", "--resume", str(run), "--max-steps", "7")
+    # The printed command runs as typed, in a shell.
+    out = subprocess.run(resume.removeprefix("resume with: ") + " --max-steps 7", shell=True, capture_output=True,
+                         text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert "resuming" in out.stderr
     assert len(list((run / "logs/responses").glob("step_*.json"))) == 7
@@ -107,6 +110,53 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path: Path, args: list[str], messa
     lines = out.stderr.strip().splitlines()
     assert lines[-1].startswith("arc-console: error:") and message in lines[-1], out.stderr
     assert "Traceback" not in out.stderr
+    assert not (tmp_path / "run").exists()  # nothing is created before the input is validated
+
+
+def test_a_failed_start_leaves_no_run_directory(tmp_path: Path) -> None:
+    # No --out: the default runs/DATE-TIME below the working directory must not appear either.
+    for args in (["--problems", "nosuchid"], ["--model", str(tmp_path / "nomodel")]):
+        out = run_cli("train", "--headless", "--preset", "tiny", *args, cwd=tmp_path)
+        assert out.returncode == 2 and "Traceback" not in out.stderr, out.stderr
+        assert not (tmp_path / "runs").exists(), args
+    # A folder without config.json passes the first check and fails in setup: the new run folder goes too.
+    (tmp_path / "notamodel").mkdir()
+    out = run_cli("train", "--headless", "--preset", "tiny", "--model", str(tmp_path / "notamodel"),
+                  "--out", str(tmp_path / "run"))
+    assert out.returncode == 2 and "not a model folder" in out.stderr
+    assert not (tmp_path / "run").exists()
+
+
+def test_settings_errors_all_at_once_with_suggestions_and_their_file(tmp_path: Path) -> None:
+    config = tmp_path / "typos.toml"
+    config.write_text("max_step = 5\nnum_candidates = 1\nlearning_rat = 1e-4\ntop_p = 2.0\n")
+    out = run_cli("train", "--headless", "--preset", "tiny", "--config", str(config), "--max-steps", "0",
+                  "--out", str(tmp_path / "run"))
+    assert out.returncode == 2 and "Traceback" not in out.stderr
+    error = out.stderr.strip().splitlines()[-1]
+    assert error.startswith("arc-console: error:")
+    assert f"{config}: unknown setting 'max_step' (did you mean max_steps?)" in error
+    assert f"{config}: unknown setting 'learning_rat' (did you mean learning_rate?)" in error
+    assert f"{config}: num_candidates must be 2..256, got 1" in error
+    assert f"{config}: top_p must be in (0, 1], got 2.0" in error
+    assert "--max-steps: max_steps must be at least 1, got 0" in error
+    assert not (tmp_path / "run").exists()
+
+
+def test_the_resume_command_names_the_launcher_in_use(tmp_path: Path) -> None:
+    from arc_console.launcher import command_line
+
+    import shlex
+
+    make = command_line(["train", "--resume", "runs/a b"], launcher="make")
+    assert shlex.split(make) == ["make", "train", "ARGS=--resume 'runs/a b'"]
+    assert command_line(["train", "--resume", "runs/x"], launcher="", argv0="/opt/venv/bin/arc-console") == \
+        "/opt/venv/bin/arc-console train --resume runs/x"
+    # `make train` exports the launcher; what the CLI then prints is a make command that make accepts.
+    makefile = Path(__file__).resolve().parents[1] / "Makefile"
+    dry = subprocess.run(["make", "-n", "-f", str(makefile), "train", "ARGS=--resume runs/x"], capture_output=True,
+                         text=True, cwd=makefile.parent, timeout=60)
+    assert "ARC_CONSOLE_LAUNCHER=make .venv/bin/arc-console train --resume runs/x" in dry.stdout, dry.stdout + dry.stderr
 
 
 def test_bad_task_files_are_one_line_and_exit_2(tmp_path: Path) -> None:

@@ -1,5 +1,7 @@
 """Snapshots of the dashboard's panels from a fixed event sequence, at 160x50."""
 
+import pytest
+
 from arc_console.tui.app import ConsoleApp
 
 from tui_fixtures import FixedSampler, replay_source, step_events, until_painted
@@ -58,3 +60,28 @@ def test_replayed_step(snap_compare) -> None:
 
     files = list_step_files(Path("tests/data"))
     assert snap_compare(ReplayApp(files, 0, None), terminal_size=SIZE, run_before=_settle)
+
+
+# The three sizes a newcomer's terminal is likely to have: every panel readable at each.
+LAYOUT_SIZES = [(80, 24), (120, 40), (160, 50)]
+
+
+@pytest.mark.parametrize("size", LAYOUT_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_dashboard_layout(snap_compare, size) -> None:
+    assert snap_compare(_app(), terminal_size=size, run_before=_settle)
+
+
+@pytest.mark.parametrize("size", LAYOUT_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_replay_layout_with_a_selected_candidate(snap_compare, size) -> None:
+    from pathlib import Path
+
+    from arc_console.runfiles import list_step_files
+    from arc_console.tui.replay_app import ReplayApp
+
+    async def select_second(pilot) -> None:
+        await _settle(pilot)
+        await pilot.press("right")  # #2 selected, #1 still the best: the two borders differ
+        await _settle(pilot)
+
+    files = list_step_files(Path("tests/data"))
+    assert snap_compare(ReplayApp(files, 0, None), terminal_size=size, run_before=select_second)

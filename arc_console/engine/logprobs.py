@@ -1,8 +1,10 @@
 """Per-token log-probabilities of sampled completions, computed a chunk of tokens at a time.
 
 Full-vocabulary float logits are only ever built for `chunk_tokens` tokens at once; with gradients
-on, each chunk is recomputed in the backward pass (activation checkpointing), so the peak stays
-at one chunk of logits instead of batch x length x vocabulary.
+on, a chunk whose logits are large is recomputed in the backward pass (activation checkpointing), so
+the peak stays at one chunk of logits instead of batch x length x vocabulary. Small logits (the
+built-in tiny model's 107-token vocabulary) are kept instead: recomputing them saves no memory worth
+having and costs a second forward of the head on every step.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from arc_console.engine.backends import Policy
+
+# Checkpoint a chunk's head only when its float logits hold at least this many values (16 MB).
+CHECKPOINT_MIN_LOGITS = 4 * 1024 * 1024
 
 
 @dataclass
@@ -78,11 +83,12 @@ def completion_logprobs(policy: Policy, batch: Batch, chunk_tokens: int, with_gr
         flat_targets = targets[mask]
         flat_temps = batch.temperatures.unsqueeze(1).expand_as(mask)[mask]
         head = causal_lm.lm_head
+        recompute = with_grad and chunk_tokens * head.weight.shape[0] >= CHECKPOINT_MIN_LOGITS
         pieces_logp, pieces_entropy = [], []
         for start in range(0, flat_targets.shape[0], chunk_tokens):
             part = slice(start, start + chunk_tokens)
             args = (flat_hidden[part], head.weight, head.bias, flat_targets[part], flat_temps[part])
-            if with_grad:
+            if recompute:
                 logp, entropy = checkpoint(_chunk_logprobs, *args, use_reentrant=False)
             else:
                 logp, entropy = _chunk_logprobs(*args)

@@ -5,6 +5,7 @@ It talks to the world only through events (events.py) and obeys a RunControl at 
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from datetime import datetime
@@ -140,7 +141,8 @@ class Trainer:
             resumed_from=str(self.last_checkpoint) if self.last_checkpoint else None,
         )
         self.runlog.write_run_info({**started.__dict__, "early_stop_perfect": config.early_stop_perfect,
-                                    "started": datetime.now().isoformat(timespec="seconds"), "config": config.to_dict()})
+                                    "started": datetime.now().isoformat(timespec="seconds"), "config": config.to_dict(),
+                                    "pid": os.getpid()})
         self.emit(started)
         self._log(f"training {config.objective} from step {self.step + 1} to {config.max_steps}: "
                   f"{len(self.problems)} problems, {config.num_candidates} candidates, run directory {self.run_dir}")

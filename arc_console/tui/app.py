@@ -7,13 +7,14 @@ through post_message; the app folds them into a RunView and redraws only what ch
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
@@ -25,6 +26,7 @@ from arc_console.gpu import HardwareSampler
 from arc_console.textsafe import one_line
 from arc_console.tui.messages import EngineEvent, HardwareSampled, RunFailed
 from arc_console.tui.run_view import RunView
+from arc_console.tui.size_classes import apply_size_classes
 from arc_console.tui.screens.confirm_stop import ConfirmStop
 from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.screens.help import HelpScreen
@@ -88,6 +90,9 @@ class ConsoleApp(GridViewActions, App[int]):
         self._pending_log: list[str] = []
         self._last_band = -1
         self._hardware = None  # the latest hardware sample, painted with the top band
+        if mode == "watch":  # the watcher stops nothing: its q closes it, and the footer says so
+            self._bindings.key_to_bindings["q"] = [dataclasses.replace(binding, description="Quit")
+                                                   for binding in self._bindings.key_to_bindings["q"]]
 
     # ---------------------------------------------------------------- layout and start
 
@@ -102,6 +107,7 @@ class ConsoleApp(GridViewActions, App[int]):
 
     def on_mount(self) -> None:
         # Held, not queried: queries look at the active screen, which may be a modal one.
+        apply_size_classes(self, self.size.width, self.size.height)
         self.status_bar = self.query_one(StatusBar)
         self.candidates_panel = self.query_one(CandidatesPanel)
         self.history_plot = self.query_one(AccuracyHistory)
@@ -119,6 +125,9 @@ class ConsoleApp(GridViewActions, App[int]):
         if self.handle_signals:
             asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self._begin_stop)
 
+    def on_resize(self, event: events.Resize) -> None:
+        apply_size_classes(self, event.size.width, event.size.height)
+
     def on_unmount(self) -> None:
         self.closing.set()
         if self.control is not None and self.view.finished is None:
@@ -130,13 +139,13 @@ class ConsoleApp(GridViewActions, App[int]):
             self.register_theme(theme)
         self.theme_names = [t.name for t in themes]
         for problem in problems:
-            self.notify(f"theme skipped: {problem}", severity="warning", timeout=8)
+            self.notify(one_line(f"theme skipped: {problem}"), severity="warning", timeout=8, markup=False)
         wanted = self.requested_theme or DEFAULT_THEME
         if self.requested_theme and Path(self.requested_theme).suffix == ".toml":
             try:
                 theme = load_theme_file(Path(self.requested_theme))
             except ThemeError as exc:
-                self.notify(f"{exc}; using {DEFAULT_THEME}", severity="warning", timeout=8)
+                self.notify(one_line(f"{exc}; using {DEFAULT_THEME}"), severity="warning", timeout=8, markup=False)
                 wanted = DEFAULT_THEME
             else:
                 self.register_theme(theme)
@@ -144,7 +153,8 @@ class ConsoleApp(GridViewActions, App[int]):
                 wanted = theme.name
         if wanted not in self.available_themes:
             if self.requested_theme:
-                self.notify(f"unknown theme {self.requested_theme!r}; using {DEFAULT_THEME}", severity="warning")
+                self.notify(one_line(f"unknown theme {self.requested_theme!r}; using {DEFAULT_THEME}"), severity="warning",
+                            markup=False)
             wanted = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self.theme = wanted
 
@@ -181,7 +191,7 @@ class ConsoleApp(GridViewActions, App[int]):
             self._pending_log.append(event.text)
             self._dirty.add("log")
         elif isinstance(event, ev.CheckpointSaved) and self.mode == "train":
-            self.notify(f"checkpoint saved: {event.path}", title="checkpoint", timeout=6)
+            self.notify(one_line(f"checkpoint saved: {event.path}"), title="checkpoint", timeout=6, markup=False)
         elif isinstance(event, (ev.Paused, ev.Resumed)):
             self.refresh_bindings()
         elif isinstance(event, ev.Stopped):
@@ -236,7 +246,7 @@ class ConsoleApp(GridViewActions, App[int]):
         if self.mode == "train" and (self.view.stopping or self.exit_on_finish or event.reason == "error"):
             self.exit(0 if event.reason != "error" else 1)
         elif self.mode == "train":
-            self.notify(f"run finished ({event.reason.replace('_', ' ')}); q quits", timeout=30)
+            self.notify(one_line(f"run finished ({event.reason.replace('_', ' ')}); q quits"), timeout=30, markup=False)
 
     def on_hardware_sampled(self, message: HardwareSampled) -> None:
         self._hardware = message.sample
@@ -245,7 +255,7 @@ class ConsoleApp(GridViewActions, App[int]):
     def on_run_failed(self, message: RunFailed) -> None:
         self.failure = message.error
         self.log_tail.add(f"ERROR {message.error}")
-        self.notify(one_line(message.error), title="the run failed", severity="error", timeout=30)
+        self.notify(one_line(message.error), title="the run failed", severity="error", timeout=30, markup=False)
         self.view.phase = "failed"
         self.status_bar.show(self.view, self.mode)
         if self.view.stopping:
@@ -309,7 +319,7 @@ class ConsoleApp(GridViewActions, App[int]):
 
     def action_cycle_problem(self) -> None:
         chosen = self.history_plot.cycle_problem()
-        self.notify(f"accuracy history: {chosen or 'all problems'}", timeout=2)
+        self.notify(one_line(f"accuracy history: {chosen or 'all problems'}"), timeout=2, markup=False)
 
     def action_help(self) -> None:
         rows = self.HELP_ROWS if self.mode == "train" else [r for r in self.HELP_ROWS if r[0] not in ("p", "s", "Ctrl+C")]

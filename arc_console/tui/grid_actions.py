@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from arc_console.textsafe import one_line
 from arc_console.tui.widgets.candidates import CandidatesPanel
 
 
@@ -23,4 +24,4 @@ class GridViewActions:
         names = self.theme_names or [self.theme]  # type: ignore[attr-defined]
         position = names.index(self.theme) if self.theme in names else -1  # type: ignore[attr-defined]
         self.theme = names[(position + 1) % len(names)]  # type: ignore[attr-defined]
-        self.notify(f"theme: {self.theme}", timeout=2)  # type: ignore[attr-defined]
+        self.notify(one_line(f"theme: {self.theme}"), timeout=2, markup=False)  # type: ignore[attr-defined]

@@ -1,7 +1,8 @@
 """ARC grids as rich Text: background-coloured cells in the official palette.
 
-Two sizes: "full" draws a cell two characters wide (so it looks square); "compact" draws one
-character per cell and two rows per line with the upper-half block, so a 30x30 grid fits 30x15.
+Three sizes: "large" draws a cell four characters wide and two rows high (small grids, where there
+is room); "full" two characters wide and one row (so it looks square); "compact" one character per
+cell and two rows per line with the upper-half block, so a 30x30 grid fits 30x15.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ def _digit_colour(value: int) -> str:
 def grid_size(grid: Grid, mode: str) -> tuple[int, int]:
     """(width, height) in terminal cells."""
     rows, cols = len(grid), max((len(r) for r in grid), default=0)
+    if mode == "large":
+        return cols * 4, rows * 2
     if mode == "full":
         return cols * 2, rows
     return cols, (rows + 1) // 2
@@ -39,6 +42,18 @@ def _wrong(grid: Grid, target: Grid | None, r: int, c: int) -> bool:
 def render_grid(grid: Grid, mode: str = "full", digits: bool = False, diff_against: Grid | None = None) -> Text:
     text = Text(no_wrap=True, overflow="crop")
     if not grid:
+        return text
+    if mode == "large":
+        for r, row in enumerate(grid):
+            for half in range(2):
+                for c, value in enumerate(row):
+                    if _wrong(grid, diff_against, r, c):
+                        text.append(" ×× ", Style(color="#000000", bgcolor=WRONG_CELL, bold=True))
+                    else:
+                        label = f" {value}  " if digits and half == 0 else "    "
+                        text.append(label, Style(color=_digit_colour(value), bgcolor=ARC_PALETTE[value]))
+                if r < len(grid) - 1 or half == 0:
+                    text.append("\n")
         return text
     if mode == "full":
         for r, row in enumerate(grid):

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -16,9 +17,10 @@ from textual.widgets import Footer, Static
 
 from arc_console.arc.parse import split_channels
 from arc_console.runfiles import RunFileError, StepFile, load_step_file, read_metrics
-from arc_console.textsafe import one_line, visible
+from arc_console.textsafe import one_line, safe_text, visible
 from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.screens.help import HelpScreen
+from arc_console.tui.size_classes import apply_size_classes
 from arc_console.tui.themes import DEFAULT_THEME, load_themes
 from arc_console.tui.widgets.candidates import CandidatesPanel
 from arc_console.tui.widgets.history import AccuracyHistory
@@ -52,13 +54,18 @@ class ReplayApp(GridViewActions, App[int]):
     CSS = """
     #header { height: 1; background: $panel; }
     AccuracyHistory { height: 12; }
-    CandidatesPanel { height: 2fr; min-height: 9; }
-    #response-scroll { height: 1fr; min-height: 6; border: round $primary; }
+    CandidatesPanel { height: 1fr; min-height: 9; }
+    #response-scroll { height: 12; border: round $primary; }
+    .short AccuracyHistory { height: 7; }
+    .short #response-scroll { height: 6; }
+    .tall AccuracyHistory { height: 14; }
+    .tall #response-scroll { height: 16; }
     """
     TITLE = "arc-console replay"
     BINDINGS = [
-        Binding("left,h", "candidate(-1)", "Prev candidate", id="prev-candidate"),
-        Binding("right,l", "candidate(1)", "Next candidate", id="next-candidate"),
+        # priority: a focused scroll area (the response, the cards) would take the arrows for scrolling
+        Binding("left,h", "candidate(-1)", "Prev candidate", id="prev-candidate", priority=True),
+        Binding("right,l", "candidate(1)", "Next candidate", id="next-candidate", priority=True),
         Binding("left_square_bracket", "step(-1)", "Prev step", id="prev-step"),
         Binding("right_square_bracket", "step(1)", "Next step", id="next-step"),
         Binding("b", "best", "Best", id="best"),
@@ -93,7 +100,11 @@ class ReplayApp(GridViewActions, App[int]):
             yield Static(id="response-text")
         yield Footer()
 
+    def on_resize(self, event: events.Resize) -> None:
+        apply_size_classes(self, event.size.width, event.size.height)
+
     def on_mount(self) -> None:
+        apply_size_classes(self, self.size.width, self.size.height)
         themes, _ = load_themes()
         for theme in themes:
             self.register_theme(theme)
@@ -112,7 +123,7 @@ class ReplayApp(GridViewActions, App[int]):
             self.record, self.error = load_step_file(step_file.path), None
         except RunFileError as exc:
             self.record, self.error = None, str(exc)
-            self.notify(one_line(str(exc)), severity="error", timeout=8)
+            self.notify(one_line(str(exc)), severity="error", timeout=8, markup=False)
         self.selected = self._best_index()
         self.redraw()
 
@@ -129,7 +140,7 @@ class ReplayApp(GridViewActions, App[int]):
         panel = self.candidates_panel
         if self.record is None:
             header.append(f" {one_line(str(step_file.path), 120)} ")
-            self.query_one("#response-text", Static).update(Text(self.error or "", style="bold red"))
+            self.query_one("#response-text", Static).update(Text(visible(self.error or ""), style="bold red"))
             panel.show_step(step_file.step, "?", [], [], [], [], None)
         else:
             record = self.record
@@ -145,7 +156,7 @@ class ReplayApp(GridViewActions, App[int]):
             panel.show_step(record["step"], record["problem_id"], record.get("test_input") or [], record["target_grid"],
                             [c.get("temperature") for c in candidates], candidates, best)
             scroll = self.query_one("#response-scroll")
-            scroll.border_title = f"response of #{current['candidate_id']}" if current else "response"
+            scroll.border_title = Text.assemble("response of #", safe_text(current["candidate_id"], 12)) if current else "response"
             self.query_one("#response-text", Static).update(response_text(current))
         self.query_one("#header", Static).update(header)
         if self.history:

@@ -11,6 +11,8 @@ from pathlib import Path
 
 from textual.theme import Theme
 
+from arc_console.textsafe import has_unsafe, one_line
+
 COLOUR_KEYS = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel", "success", "warning",
                "error", "boost")
 DEFAULT_THEME = "arc-dark"
@@ -37,6 +39,9 @@ def load_theme_file(path: Path) -> Theme:
     name = data.get("name")
     if not isinstance(name, str) or not name.strip():
         raise ThemeError(f"{path}: needs a name")
+    if has_unsafe(name) or any(c in name for c in "[]"):
+        # The name is shown in the command palette and notifications, and selects the theme.
+        raise ThemeError(f"{path}: the name {one_line(name, 40)!r} holds control characters or brackets")
     if not isinstance(data.get("primary"), str):
         raise ThemeError(f"{path}: needs a primary colour")
     unknown = set(data) - {"name", "dark", *COLOUR_KEYS}

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import HorizontalScroll, Vertical
 from textual.widgets import Static
 
-from arc_console.textsafe import one_line
+from arc_console.textsafe import one_line, safe_text, visible
 
 from arc_console.tui.grid_render import Grid
 from arc_console.tui.widgets.grid_card import GridCard
@@ -29,19 +29,36 @@ def candidate_badges(candidate: dict[str, Any], best_id: int | None) -> str:
 
 
 def choose_mode(grids: list[Grid | None], width: int, height: int) -> str:
-    """'full' (two characters per cell) when every card fits side by side, else 'compact'."""
-    full_width = sum(GridCard.card_size(g, "full")[0] for g in grids)
-    full_height = max((GridCard.card_size(g, "full")[1] for g in grids), default=0)
-    return "full" if full_width <= width and full_height <= height else "compact"
+    """The largest cells with which every card fits side by side: 'large', 'full', else 'compact'."""
+    for mode in ("large", "full"):
+        mode_width = sum(GridCard.card_size(g, mode)[0] for g in grids)
+        mode_height = max((GridCard.card_size(g, mode)[1] for g in grids), default=0)
+        if mode_width <= width and mode_height <= height:
+            return mode
+    return "compact"
 
 
-def response_preview(candidate: dict[str, Any] | None, best_id: int | None) -> Text:
-    """One line of a candidate's response, as plain text: model output is never markup or escapes."""
+def cards_out_of_view(grids: list[Grid | None], mode: str, width: int) -> int:
+    """How many cards, from the right, do not fit in `width` columns."""
+    used = 0
+    for index, grid in enumerate(grids):
+        used += GridCard.card_size(grid, mode)[0]
+        if used > width + 1:  # the last card's right margin may fall outside
+            return len(grids) - index
+    return 0
+
+
+def response_preview(candidate: dict[str, Any] | None, best_id: int | None, lines: int = 1) -> Text:
+    """The start of a candidate's response in `lines` rows, as plain text (never markup or escapes)."""
     if candidate is None:
         return Text("")
     number = candidate.get("candidate_id")
     label = f"#{number}" + (" ★" if number == best_id else "") + " › "
-    return Text.assemble((label, "bold"), one_line(str(candidate.get("response_text", "")), 400))
+    body = str(candidate.get("response_text", ""))
+    if lines <= 1:
+        return Text.assemble((label, "bold"), one_line(body, 400))
+    shown = [line for line in visible(body).replace("\t", " ").splitlines() if line.strip()][:lines]
+    return Text.assemble((label, "bold"), "\n".join(shown))
 
 
 class CandidatesPanel(Vertical):
@@ -51,7 +68,8 @@ class CandidatesPanel(Vertical):
     CandidatesPanel { height: 1fr; border: round $primary; padding: 0 1; }
     CandidatesPanel > #cards { height: 1fr; }
     CandidatesPanel #cards-empty { color: $text-muted; padding: 1 2; }
-    CandidatesPanel > #response { height: 1; color: $text-muted; }
+    CandidatesPanel > #response { height: 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
+    .tall CandidatesPanel > #response { height: 8; text-wrap: wrap; }
     """
 
     def __init__(self, **kwargs: Any) -> None:
@@ -96,9 +114,15 @@ class CandidatesPanel(Vertical):
         cards_area = self._cards_row.size
         # Cards without a grid keep the target's size (GridCard's reserve), so they count as the target.
         sized = grids[:2] + [grid or target for grid in grids[2:]]
-        mode = "full" if self.digits else choose_mode(sized, cards_area.width, cards_area.height)
-        self.border_title = f"step {step} · {problem_id} · input · target · {count} candidates"
-        self.border_subtitle = "★ best  ✓ perfect  ▢ wrong size  — no grid" + ("  · diff: ×× wrong cells" if self.diff else "")
+        mode = choose_mode(sized, cards_area.width, cards_area.height)
+        if self.digits and mode == "compact":
+            mode = "full"
+        self.border_title = Text.assemble(f"step {step} · ", safe_text(problem_id, 40), f" · input · target · {count} candidates")
+        legend = "▶ selected (thick border)  ★ best (heavy border)" if self.selected_id is not None else "★ best"
+        hidden = cards_out_of_view(sized[:2 + count], mode, cards_area.width)
+        more = f"{hidden} more → scroll sideways  · " if hidden else ""
+        self.border_subtitle = more + f"{legend}  ✓ perfect  ▢ wrong size  — no grid" + (
+            "  · diff: ×× wrong cells" if self.diff else "")
         self._input_card.show_grid(test_input, "input", mode=mode, digits=self.digits)
         self._target_card.show_grid(target, "target", mode=mode, digits=self.digits)
         for index, card in enumerate(cards):
@@ -109,6 +133,8 @@ class CandidatesPanel(Vertical):
             label = f"#{index + 1}" + (f" T{temperature:.2f}" if temperature is not None else "")
             if index < len(candidates):
                 candidate = candidates[index]
+                if self.selected_id is not None and candidate.get("candidate_id") == self.selected_id:
+                    label = "▶ " + label
                 card.set_class(candidate.get("candidate_id") == best_id and bool(candidate.get("has_grid")), "best")
                 card.set_class(bool(candidate.get("perfect_match")), "perfect")
                 card.remove_class("pending")
@@ -122,7 +148,7 @@ class CandidatesPanel(Vertical):
 
         wanted = self.selected_id if self.selected_id is not None else best_id
         shown = next((c for c in candidates if c.get("candidate_id") == wanted), candidates[-1] if candidates else None)
-        self._response.update(response_preview(shown, best_id), layout=False)
+        self._response.update(response_preview(shown, best_id, max(1, self._response.size.height)), layout=False)
 
     def _candidate_cards(self, count: int) -> list[GridCard]:
         if len(self._candidate_card_list) < count:

@@ -8,6 +8,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from arc_console.gpu import HardwareSample
+from arc_console.textsafe import one_line
 
 GB = 1024**3
 
@@ -24,31 +25,34 @@ def memory_bar(used: int, total: int, own: int | None, width: int = 24) -> Text:
     return bar
 
 
-def hardware_table(sample: HardwareSample) -> Table:
+def hardware_table(sample: HardwareSample, width: int = 60) -> Table:
+    """The panel's rows for `width` columns: the memory bars shrink so that no row wraps."""
+    bar = max(6, min(24, width - 18))
     table = Table.grid(padding=(0, 1))
     for gpu in sample.gpus:
-        head = Text.assemble((f"GPU {gpu.index} ", "bold"), gpu.name)
+        head = Text.assemble((f"GPU {gpu.index} ", "bold"), one_line(str(gpu.name), 40))
         details = Text(f"{gpu.memory_used / GB:.1f} / {gpu.memory_total / GB:.0f} GB")
         table.add_row(head)
-        table.add_row(Text.assemble(memory_bar(gpu.memory_used, gpu.memory_total, gpu.process_memory), " ", details))
+        table.add_row(Text.assemble(memory_bar(gpu.memory_used, gpu.memory_total, gpu.process_memory, bar), " ", details))
         extras = []
         if gpu.process_memory is not None:
-            extras.append(f"this process {gpu.process_memory / GB:.1f} GB")
+            extras.append(f"{sample.process_label} {gpu.process_memory / GB:.1f} GB")
         if gpu.utilization is not None:
             extras.append(f"util {gpu.utilization}%")
         if gpu.temperature is not None:
             extras.append(f"{gpu.temperature}°C")
         if gpu.power_w is not None:
             extras.append(f"{gpu.power_w:.0f} W")
-        table.add_row(Text("  ".join(extras), style="dim"))
+        table.add_row(Text("  ".join(extras), style="dim", overflow="fold"))
     if not sample.gpus:
         table.add_row(Text(sample.gpu_note or "no GPU", style="italic"))
     if sample.host is not None:
         host = sample.host
         table.add_row(Text.assemble(("host ", "bold"), f"CPU {host.cpu_percent:.0f}%"))
-        table.add_row(Text.assemble(memory_bar(host.memory_used, host.memory_total, host.process_rss), " ",
+        table.add_row(Text.assemble(memory_bar(host.memory_used, host.memory_total, host.process_rss, bar), " ",
                                     f"RAM {host.memory_used / GB:.1f} / {host.memory_total / GB:.0f} GB"))
-        table.add_row(Text(f"this process {host.process_rss / GB:.2f} GB", style="dim"))
+        own = f"{host.process_rss / GB:.2f} GB" if host.process_rss is not None else "-"
+        table.add_row(Text(f"{sample.process_label} {own}", style="dim"))
     return table
 
 
@@ -60,14 +64,20 @@ class GpuPanel(Widget):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._body: RenderableType = Text("sampling …", style="dim")
+        self._sample: HardwareSample | None = None
 
     def on_mount(self) -> None:
         self.border_title = "hardware"
 
     def show(self, sample: HardwareSample) -> None:
         self.border_title = "GPU" if sample.gpus else "hardware (no GPU)"
-        self._body = hardware_table(sample)
+        self._sample = sample
+        self._body = hardware_table(sample, self.content_size.width)
         self.refresh()
+
+    def on_resize(self) -> None:
+        if self._sample is not None:
+            self.show(self._sample)
 
     def render(self) -> RenderableType:
         return self._body

@@ -27,7 +27,7 @@ class GridCard(Widget):
     GridCard.best { border: heavy $success; }
     GridCard.perfect { border: double $success; }
     GridCard.pending { color: $text-muted; }
-    GridCard.selected { border: heavy $accent; }
+    GridCard.selected { border: thick $accent; }
     """
 
     def __init__(self, **kwargs: object) -> None:

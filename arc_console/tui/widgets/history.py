@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.text import Text
 from textual_plotext import PlotextPlot
+
+from arc_console.textsafe import safe_text
 
 
 def integer_ticks(first: int, last: int, most: int = 8) -> list[int]:
@@ -13,6 +16,7 @@ def integer_ticks(first: int, last: int, most: int = 8) -> list[int]:
     return list(range(first, last + 1, stride))
 
 
+SHORT_PLOT_ROWS = 12  # the panel's rows (border included) below which the plot drops its legend and label
 TREND_WINDOW = 20  # steps: several passes over a few problems, so the trend is not the problem order
 
 
@@ -35,6 +39,7 @@ class AccuracyHistory(PlotextPlot):
         self.history: list[dict[str, Any]] = []
         self.problem_filter: str | None = None
         self.marked_step: int | None = None
+        self._drawn_short = False
 
     def on_mount(self) -> None:
         self.border_title = "accuracy"
@@ -58,25 +63,36 @@ class AccuracyHistory(PlotextPlot):
 
     def redraw(self) -> None:
         plt = self.plt
+        self._drawn_short = 0 < self.size.height < SHORT_PLOT_ROWS
         plt.clear_data()
         plt.clear_figure()
         rows = [m for m in self.history if self.problem_filter is None or m.get("problem_id") == self.problem_filter]
         scope = self.problem_filter or "all problems"
-        self.border_title = f"accuracy · {scope} · best ━ mean ┄ trend ━ reward ·"
+        self.border_title = Text.assemble("accuracy · ", safe_text(scope, 40), " · best ━ mean ┄ trend ━ reward ·")
+        # Short: no legend box (it would cover the lines; the border title names them) and no axis label.
+        short = 0 < self.size.height < SHORT_PLOT_ROWS
+        label = (lambda name: None) if short else (lambda name: name)
         if rows:
             steps = [m["step"] for m in rows]
-            plt.plot(steps, [m.get("best_accuracy", 0.0) for m in rows], label="best", color="green", marker="braille")
+            plt.plot(steps, [m.get("best_accuracy", 0.0) for m in rows], label=label("best"), color="green",
+                     marker="braille")
             means = [m.get("mean_accuracy", 0.0) for m in rows]
-            plt.plot(steps, means, label="mean", color="cyan", marker="braille")
+            plt.plot(steps, means, label=label("mean"), color="cyan", marker="braille")
             if len(rows) > 1:
-                plt.plot(steps, trailing_mean(means, TREND_WINDOW), label=f"mean of {TREND_WINDOW}", color="orange",
-                         marker="hd")
-            plt.plot(steps, [m.get("reward_mean", 0.0) for m in rows], label="reward", color="gray", marker="dot")
+                plt.plot(steps, trailing_mean(means, TREND_WINDOW), label=label(f"mean of {TREND_WINDOW}"),
+                         color="orange", marker="hd")
+            plt.plot(steps, [m.get("reward_mean", 0.0) for m in rows], label=label("reward"), color="gray", marker="dot")
             perfect = [m["step"] for m in rows if m.get("perfect")]
             if perfect:
-                plt.scatter(perfect, [1.0] * len(perfect), marker="★", color="yellow", label="perfect")
+                plt.scatter(perfect, [1.0] * len(perfect), marker="★", color="yellow", label=label("perfect"))
             if self.marked_step is not None:
                 plt.vline(self.marked_step, color="magenta")
             plt.xticks(integer_ticks(steps[0], steps[-1]))
-        plt.xlabel("step")
+        if not short:
+            plt.xlabel("step")
         self.refresh()
+
+    def on_resize(self) -> None:
+        short = 0 < self.size.height < SHORT_PLOT_ROWS
+        if short != self._drawn_short:
+            self.redraw()

@@ -5,12 +5,20 @@ from __future__ import annotations
 from collections import deque
 from itertools import islice
 
+from rich.cells import cell_len, set_cell_size
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
 from textual.widget import Widget
 
 from arc_console.textsafe import visible
+
+
+def fit_width(line: str, width: int) -> str:
+    """`line` cut to `width` terminal cells, ending in … when cut."""
+    if cell_len(line) <= width:
+        return line
+    return set_cell_size(line, width - 1) + "…"
 
 
 class LogTail(Widget, can_focus=True):
@@ -22,7 +30,7 @@ class LogTail(Widget, can_focus=True):
     """
 
     DEFAULT_CSS = """
-    LogTail { border: round $primary; height: 10; }
+    LogTail { border: round $primary; height: 10; text-wrap: nowrap; text-overflow: ellipsis; }
     LogTail:focus { background-tint: $foreground 5%; }
     """
     BINDINGS = [
@@ -52,10 +60,13 @@ class LogTail(Widget, can_focus=True):
         self.refresh()
 
     def render(self) -> Text:
+        # Each line is cut to the panel's width here: a wrapped line would take two rows and push the
+        # newest line out of view.
         height = max(1, self.content_size.height)
+        width = max(1, self.content_size.width)
         end = len(self.lines) - self.lines_back
         shown = islice(self.lines, max(0, end - height), max(0, end))
-        return Text("\n".join(shown), no_wrap=True, overflow="ellipsis")
+        return Text("\n".join(fit_width(line, width) for line in shown), no_wrap=True, overflow="ellipsis")
 
     def action_look_back(self, lines: int) -> None:
         self._set_lines_back(self.lines_back + lines)

@@ -6,7 +6,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from arc_console.headless import format_duration
-from arc_console.textsafe import one_line
+from arc_console.textsafe import one_line, one_line_tail
 from arc_console.tui.run_view import RunView
 
 
@@ -30,7 +30,7 @@ def last_step_breakdown(metrics: dict) -> str:
 def status_text(view: RunView, mode: str) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(" arc-console ", style="bold reverse")
-    text.append(f" {one_line(view.run_dir, 60)} ", style="dim")
+    text.append(f" {one_line_tail(view.run_dir, 60)} ", style="dim")
     if view.max_steps:
         text.append(f" step {view.step}/{view.max_steps} ", style="bold")
     if view.problem_id:

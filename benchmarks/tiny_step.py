@@ -1,0 +1,120 @@
+"""Seconds per step of the tiny preset (the README's first run), and what each part of a step costs.
+
+    python benchmarks/tiny_step.py [--steps 25] [--warmup 3] [--variants shipped logits-recompute generate]
+
+Each variant is the tiny preset (built-in 1.8M GPT-OSS, five demo tasks, 8 candidates x 48 tokens, DAPO)
+with one thing changed. The variants run side by side in ONE process, a step of each in turn, so load
+from other work on the machine falls on all of them alike: compare their ratios to `shipped`, and
+trust the absolute seconds only from a quiet machine. Writes benchmarks/results/tiny_step_DATE.json.
+
+    shipped            as `arc-console train --preset tiny` runs
+    logits-recompute   the log-prob head recomputed in the backward pass (activation checkpointing),
+                       as every model was before the head's checkpointing became size-dependent
+    generate           transformers' generate for the rollouts instead of the static engine
+    one-thread         torch on one thread (torch.set_num_threads(1)) instead of one per core
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+
+import torch
+
+from arc_console.config import build_config
+from arc_console.engine import logprobs
+from arc_console.engine.trainer import Trainer
+
+
+@contextmanager
+def _logits_recompute() -> Iterator[None]:
+    saved = logprobs.CHECKPOINT_MIN_LOGITS
+    logprobs.CHECKPOINT_MIN_LOGITS = 0
+    try:
+        yield
+    finally:
+        logprobs.CHECKPOINT_MIN_LOGITS = saved
+
+
+@contextmanager
+def _as_is() -> Iterator[None]:
+    yield
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(saved)
+
+
+# name -> (settings over the tiny preset, a context each of its steps runs in)
+VARIANTS: dict[str, tuple[dict, Callable[[], object]]] = {
+    "shipped": ({}, _as_is),
+    "logits-recompute": ({}, _logits_recompute),
+    "generate": ({"rollout_engine": "generate"}, _as_is),
+    "one-thread": ({}, _one_thread),
+}
+
+
+def build(settings: dict, seed: int) -> Trainer:
+    config = build_config("tiny", None, {"seed": seed, "max_steps": 100_000, "checkpoint_every": 100_000, **settings})
+    trainer = Trainer(config, Path(tempfile.mkdtemp(prefix="tiny-step-")) / "run", lambda event: None)
+    trainer.setup()
+    return trainer
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--steps", type=int, default=25)
+    parser.add_argument("--warmup", type=int, default=3, help="steps of each variant not timed")
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--note", default="", help="what the machine was doing (e.g. 'quiet', 'measured under load')")
+    parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    trainers = {name: build(VARIANTS[name][0], args.seed) for name in args.variants}
+    times: dict[str, dict[str, list[float]]] = {name: {"step": [], "rollout": [], "update_and_files": []}
+                                                for name in args.variants}
+    for step in range(1, args.warmup + args.steps + 1):
+        for name, trainer in trainers.items():  # a step of each in turn: load falls on all alike
+            with VARIANTS[name][1]():
+                started = time.perf_counter()
+                trainer._run_step(step)
+                seconds = time.perf_counter() - started
+            print(f"step {step} {name}: {seconds:.3f} s{'' if step > args.warmup else ' (warm-up)'}", flush=True)
+            if step > args.warmup:
+                rollout = trainer.history[-1]["generate_s"]
+                times[name]["step"].append(seconds)
+                times[name]["rollout"].append(rollout)
+                times[name]["update_and_files"].append(seconds - rollout)
+    medians = {name: {part: statistics.median(values) for part, values in parts.items()} for name, parts in times.items()}
+    base = medians.get("shipped")
+    for name, parts in medians.items():
+        ratio = f"  {parts['step'] / base['step']:.2f}x shipped" if base and name != "shipped" else ""
+        print(f"{name:<17} {parts['step']:.3f} s/step (rollout {parts['rollout']:.3f}, update and files "
+              f"{parts['update_and_files']:.3f}){ratio}", flush=True)
+    result = {"date": date.today().isoformat(), "command": "python benchmarks/tiny_step.py " + " ".join(sys.argv[1:]),
+              "hardware": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}",
+              "note": args.note, "steps": args.steps, "warmup": args.warmup, "median_seconds": medians,
+              "seconds": times}
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    path = args.out_dir / f"tiny_step_{result['date']}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
