@@ -69,6 +69,9 @@ class TrainConfig:
     # about 19 GB extra on 20B, read by torch's scaled grouped GEMM on H100/H200).
     rollout_experts: str = "auto"
     seed: int = 0
+    # torch threads on the CPU; 0: one for models under 10M parameters (their ops are too small to
+    # share, and a second thread that waits on a busy core stalls every op), else torch's default.
+    cpu_threads: int = 0
 
     def temperatures(self) -> list[float]:
         """One temperature per candidate, spread evenly from temperature_min to temperature_max."""
@@ -249,6 +252,7 @@ def validate(config: TrainConfig, origins: dict[str, str] | None = None) -> None
     require(config.max_extra_draws >= 0, "max_extra_draws must be 0 or more")
     require(config.lora_r >= 0 and config.lora_alpha > 0, "lora_r must be 0 or more and lora_alpha positive")
     require(config.logprob_chunk_tokens >= 1, "logprob_chunk_tokens must be at least 1")
+    require(config.cpu_threads >= 0, f"cpu_threads must be 0 (auto) or more, got {config.cpu_threads}")
     require(bool(config.model), "model must not be empty")
     require(config.rollout_engine in ROLLOUT_ENGINES,
             f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, got {config.rollout_engine!r}")

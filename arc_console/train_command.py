@@ -35,6 +35,7 @@ FLAG_HELP = {
     "objective": "dapo | grpo | preference (the seed's rule)",
     "early_stop_perfect": "stop after perfect solutions on this many problems (0: never)",
     "lora_r": "LoRA rank (0: train every weight)",
+    "cpu_threads": "torch threads on the CPU (0: 1 for models under 10M parameters, else one per core)",
 }
 
 
