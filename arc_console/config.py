@@ -234,7 +234,8 @@ def validate(config: TrainConfig, origins: dict[str, str] | None = None) -> None
     require(config.checkpoint_every >= 1, f"checkpoint_every must be at least 1, got {config.checkpoint_every}")
     require(config.early_stop_perfect >= 0, "early_stop_perfect must be 0 (off) or more")
     require(2 <= config.num_candidates <= 256, f"num_candidates must be 2..256, got {config.num_candidates}")
-    require(0 < config.temperature_min <= config.temperature_max, "temperature_min must satisfy 0 < temperature_min <= temperature_max")
+    require(0 < config.temperature_min <= config.temperature_max,
+            "temperature_min must be above 0 and at most temperature_max (temperatures must satisfy 0 < min <= max)")
     require(0 < config.top_p <= 1, f"top_p must be in (0, 1], got {config.top_p}")
     require(config.max_new_tokens >= 1, "max_new_tokens must be at least 1")
     require(config.max_seq_length > config.max_new_tokens, "max_seq_length must exceed max_new_tokens")
