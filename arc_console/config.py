@@ -75,6 +75,9 @@ class TrainConfig:
     # about 19 GB extra on 20B, read by torch's scaled grouped GEMM on H100/H200).
     rollout_experts: str = "auto"
     seed: int = 0
+    # torch threads on the CPU; 0: one for models under 10M parameters (their ops are too small to
+    # share, and a second thread that waits on a busy core stalls every op), else torch's default.
+    cpu_threads: int = 0
 
     def temperatures(self) -> list[float]:
         """One temperature per candidate, spread evenly from temperature_min to temperature_max."""
@@ -241,7 +244,8 @@ def validate(config: TrainConfig, origins: dict[str, str] | None = None) -> None
             f"scale_rewards must be one of {', '.join(SCALE_REWARDS)}, got {config.scale_rewards!r}")
     require(config.early_stop_perfect >= 0, "early_stop_perfect must be 0 (off) or more")
     require(2 <= config.num_candidates <= 256, f"num_candidates must be 2..256, got {config.num_candidates}")
-    require(0 < config.temperature_min <= config.temperature_max, "temperature_min must satisfy 0 < temperature_min <= temperature_max")
+    require(0 < config.temperature_min <= config.temperature_max,
+            "temperature_min must be above 0 and at most temperature_max (temperatures must satisfy 0 < min <= max)")
     require(0 < config.top_p <= 1, f"top_p must be in (0, 1], got {config.top_p}")
     require(config.max_new_tokens >= 1, "max_new_tokens must be at least 1")
     require(config.max_seq_length > config.max_new_tokens, "max_seq_length must exceed max_new_tokens")
@@ -259,6 +263,7 @@ def validate(config: TrainConfig, origins: dict[str, str] | None = None) -> None
     require(config.max_extra_draws >= 0, "max_extra_draws must be 0 or more")
     require(config.lora_r >= 0 and config.lora_alpha > 0, "lora_r must be 0 or more and lora_alpha positive")
     require(config.logprob_chunk_tokens >= 1, "logprob_chunk_tokens must be at least 1")
+    require(config.cpu_threads >= 0, f"cpu_threads must be 0 (auto) or more, got {config.cpu_threads}")
     require(bool(config.model), "model must not be empty")
     require(config.rollout_engine in ROLLOUT_ENGINES,
             f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, got {config.rollout_engine!r}")

@@ -40,6 +40,7 @@ FLAG_HELP = {
     "scale_rewards": "group (advantage / the group's population std) | none (Dr. GRPO: reward - group mean)",
     "mask_truncated": "DAPO overlong filtering: completions cut at --max-new-tokens leave the loss (still in group stats)",
     "reward": "the accuracy term: pixel (the seed's) | changed (cells the task changes) | foreground (non-0 cells)",
+    "cpu_threads": "torch threads on the CPU (0: 1 for models under 10M parameters, else one per core)",
 }
 
 

@@ -11,7 +11,8 @@ trust the absolute seconds only from a quiet machine. Writes benchmarks/results/
     logits-recompute   the log-prob head recomputed in the backward pass (activation checkpointing),
                        as every model was before the head's checkpointing became size-dependent
     generate           transformers' generate for the rollouts instead of the static engine
-    one-thread         torch on one thread (torch.set_num_threads(1)) instead of one per core
+    all-threads        torch on one thread per core (--cpu-threads 2 on 2 cores) instead of the one
+                       thread the tiny model gets by default
 """
 
 from __future__ import annotations
@@ -50,10 +51,14 @@ def _as_is() -> Iterator[None]:
     yield
 
 
+CORES = torch.get_num_threads()  # before any trainer picks its own
+
+
 @contextmanager
-def _one_thread() -> Iterator[None]:
+def _threads(count: int) -> Iterator[None]:
+    """torch's thread count is per process: each variant's steps run with its own."""
     saved = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch.set_num_threads(count)
     try:
         yield
     finally:
@@ -65,7 +70,7 @@ VARIANTS: dict[str, tuple[dict, Callable[[], object]]] = {
     "shipped": ({}, _as_is),
     "logits-recompute": ({}, _logits_recompute),
     "generate": ({"rollout_engine": "generate"}, _as_is),
-    "one-thread": ({}, _one_thread),
+    "all-threads": ({"cpu_threads": CORES}, _as_is),
 }
 
 
@@ -85,12 +90,15 @@ def main() -> None:
     parser.add_argument("--note", default="", help="what the machine was doing (e.g. 'quiet', 'measured under load')")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
-    trainers = {name: build(VARIANTS[name][0], args.seed) for name in args.variants}
+    trainers, threads = {}, {}
+    for name in args.variants:
+        trainers[name] = build(VARIANTS[name][0], args.seed)
+        threads[name] = torch.get_num_threads()  # what its setup chose (--cpu-threads)
     times: dict[str, dict[str, list[float]]] = {name: {"step": [], "rollout": [], "update_and_files": []}
                                                 for name in args.variants}
     for step in range(1, args.warmup + args.steps + 1):
         for name, trainer in trainers.items():  # a step of each in turn: load falls on all alike
-            with VARIANTS[name][1]():
+            with _threads(threads[name]), VARIANTS[name][1]():
                 started = time.perf_counter()
                 trainer._run_step(step)
                 seconds = time.perf_counter() - started
@@ -107,8 +115,8 @@ def main() -> None:
         print(f"{name:<17} {parts['step']:.3f} s/step (rollout {parts['rollout']:.3f}, update and files "
               f"{parts['update_and_files']:.3f}){ratio}", flush=True)
     result = {"date": date.today().isoformat(), "command": "python benchmarks/tiny_step.py " + " ".join(sys.argv[1:]),
-              "hardware": f"{platform.machine()} CPU, {torch.get_num_threads()} threads, torch {torch.__version__}",
-              "note": args.note, "steps": args.steps, "warmup": args.warmup, "median_seconds": medians,
+              "hardware": f"{platform.machine()} CPU, {CORES} cores, torch {torch.__version__}",
+              "note": args.note, "threads": threads, "steps": args.steps, "warmup": args.warmup, "median_seconds": medians,
               "seconds": times}
     args.out_dir.mkdir(parents=True, exist_ok=True)
     path = args.out_dir / f"tiny_step_{result['date']}.json"

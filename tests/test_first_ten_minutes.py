@@ -129,3 +129,17 @@ def test_small_grids_get_larger_cells_where_there_is_room() -> None:
     assert choose_mode([big] * 10, 156, 20) == "compact"
     assert cards_out_of_view([big] * 10, "compact", 156) == 0
     assert cards_out_of_view([big] * 10, "compact", 74) == 5
+
+
+def test_the_tiny_model_trains_on_one_cpu_thread_unless_asked() -> None:
+    import torch
+
+    from arc_console.engine.backends import apply_cpu_threads, load_policy
+
+    before = torch.get_num_threads()
+    try:
+        policy = load_policy("tiny", "hf", 0, 32, 2048)
+        assert apply_cpu_threads(0, policy) == 1 and torch.get_num_threads() == 1
+        assert apply_cpu_threads(2, policy) == 2 and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -64,6 +64,24 @@ class Policy:
         self.model.train()
 
 
+SMALL_MODEL_PARAMETERS = 10_000_000
+
+
+def apply_cpu_threads(requested: int, policy: Policy) -> int:
+    """Set torch's CPU thread count for this run and return it (unchanged on a GPU).
+
+    requested 0 picks one thread for a small model: its matrices are too small for a second thread
+    to pay, and on a busy machine a parallel op waits for whichever of its threads is descheduled."""
+    if policy.device.type != "cpu":
+        return torch.get_num_threads()
+    threads = requested
+    if threads == 0:
+        parameters = sum(p.numel() for p in policy.base_causal_lm().parameters())
+        threads = 1 if parameters < SMALL_MODEL_PARAMETERS else torch.get_num_threads()
+    torch.set_num_threads(threads)
+    return threads
+
+
 def cache_dir() -> Path:
     root = os.environ.get("ARC_CONSOLE_CACHE") or Path.home() / ".cache" / "arc-console"
     return Path(root)

@@ -18,7 +18,7 @@ from arc_console.arc import Task, TaskError, build_prompt, load_tasks, parse_res
 from arc_console.atomic import staged_folder
 from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
-from arc_console.engine.backends import BackendError, load_policy
+from arc_console.engine.backends import BackendError, apply_cpu_threads, load_policy
 from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint
 from arc_console.engine.control import RunControl
 from arc_console.engine.dynamic_sampling import draw_groups
@@ -69,7 +69,9 @@ class Trainer:
         self.policy = load_policy(config.model, config.backend, config.lora_r, config.lora_alpha,
                                   config.max_seq_length, config.load_in_4bit, config.seed)
         trainable = sum(p.numel() for p in self.policy.trainable_parameters().values())
-        self._log(f"model ready in {time.perf_counter() - started:.1f}s on {self.device_name()}: "
+        threads = apply_cpu_threads(config.cpu_threads, self.policy)
+        self._log(f"model ready in {time.perf_counter() - started:.1f}s on {self.device_name()}"
+                  + (f" ({threads} thread{'s' if threads > 1 else ''})" if self.policy.device.type == "cpu" else "") + ": "
                   f"{trainable:,} trainable parameters ({'LoRA r=%d' % config.lora_r if config.lora_r else 'all weights'})")
         self._choose_rollout_engine()
         self.problems = self._fit_prompts(tasks)

@@ -65,6 +65,7 @@ def test_dashboard_stops_cleanly(tmp_path: Path, how: str) -> None:
             proc.kill()
         os.close(master)
     assert b"Traceback" not in tail
-    assert b"resume with: arc-console train --resume" in tail
+    # The command runs as typed where the user is: here `python -m arc_console`, with this interpreter.
+    assert f"resume with: {sys.executable} -m arc_console train --resume".encode() in tail
     checkpoint = latest_checkpoint(run / "checkpoints")
     assert checkpoint is not None and (run / "final_model/config.json").exists()
