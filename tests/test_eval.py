@@ -169,3 +169,22 @@ def test_ctrl_c_keeps_the_tasks_scored_so_far(tmp_path: Path):
     assert 1 <= answered < 120 and len(submission) == answered
     tasks = [t for t in load_tasks("synthetic-heldout") if t.id in submission]
     assert report["totals"]["pass_at_2"] == pytest.approx(score_submission(submission, tasks)["pass_at_2"])
+
+
+def test_a_run_directory_and_its_checkpoint_load_as_trained(tmp_path: Path):
+    from helpers import make_trainer
+
+    from arc_console.evaluation.model import load_eval_model
+
+    trainer, _ = make_trainer(tmp_path / "run", max_steps=1, lora_r=4)
+    trainer.run()
+    trained = {name: p.detach().clone() for name, p in trainer.policy.trainable_parameters().items()}
+    for spec, described in ((tmp_path / "run", "final model"), (tmp_path / "run" / "checkpoints" / "step_1", "checkpoint")):
+        policy, said = load_eval_model(str(spec))
+        assert described in said
+        loaded = dict(policy.model.named_parameters())
+        for name, value in trained.items():
+            match = [n for n in loaded if n.endswith(name.split("base_model.model.", 1)[-1].replace(".default", ""))
+                     or n == name]
+            assert match, name
+            assert (loaded[match[0]].detach() == value).all()
