@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from arc_console import __version__
 from arc_console.textsafe import one_line
 from arc_console.train_command import add_train_parser
+from arc_console.eval_command import add_eval_parser
 from arc_console.view_commands import add_view_parsers
 from arc_console.make_model_command import add_make_model_parser
 
@@ -27,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"arc-console {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     add_train_parser(subparsers)
+    add_eval_parser(subparsers)
     add_view_parsers(subparsers)
     add_make_model_parser(subparsers)
     return parser

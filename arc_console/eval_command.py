@@ -1,0 +1,134 @@
+"""`arc-console eval`: validate the input, load the model, answer the tasks, write submission.json and eval.json."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import signal
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from arc_console.arc.augment import AUGMENTATIONS
+from arc_console.evaluation.report import REPORT, SUBMISSION
+from arc_console.evaluation.settings import RANKINGS, EvalSettings, SettingsError, validate_settings
+
+
+def add_eval_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "eval", help="score a model the ARC Prize way: pass@2 with augmentation voting",
+        description="Answer ARC tasks with two attempts each (views pooled and ranked); write a Kaggle "
+                    "submission.json and eval.json with pass@2.")
+    parser.add_argument("--model", default="tiny", help="'tiny', a model folder, a hub id, a run directory "
+                        "(its final model, else its latest checkpoint) or a checkpoint (default tiny)")
+    parser.add_argument("--tasks", default="synthetic-heldout", metavar="SOURCE",
+                        help="arc1-evaluation | arc2-evaluation | synthetic-heldout | ... | a folder or file of ARC JSON")
+    parser.add_argument("--problems", default="", metavar="IDS", help="comma-separated task ids (default: every task)")
+    parser.add_argument("--limit", type=int, default=0, metavar="N", help="the first N tasks only (0: all)")
+    parser.add_argument("--augment", default="dihedral", help=f"{' | '.join(AUGMENTATIONS)} (default dihedral)")
+    parser.add_argument("--samples", type=int, default=2, metavar="K", help="candidates sampled per view (default 2)")
+    parser.add_argument("--rank", default="votes", help=f"{' | '.join(RANKINGS)} (default votes)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling and colour-permutation seed (default 0)")
+    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
+    parser.add_argument("--max-new-tokens", type=int, default=0, metavar="N",
+                        help="answer length limit (default 0: room for the task's largest grid)")
+    parser.add_argument("--max-seq-length", type=int, default=0, metavar="N",
+                        help="context limit; examples are dropped to fit (default 0: the model's)")
+    parser.add_argument("--backend", default=None, help="hf | unsloth | auto (default: the run's, else auto)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="where the results go (default runs/eval-DATE-TIME)")
+    parser.add_argument("--headless", action="store_true", help="no console: a progress line per task and a table")
+    parser.add_argument("--theme", help="console theme: a name or a theme file")
+    parser.set_defaults(handler=run_eval)
+
+
+def _settings(args: argparse.Namespace) -> EvalSettings:
+    settings = EvalSettings(augment=args.augment, samples=args.samples, rank=args.rank, seed=args.seed,
+                            temperature=args.temperature, max_new_tokens=args.max_new_tokens,
+                            max_seq_length=args.max_seq_length)
+    validate_settings(settings)
+    return settings
+
+
+def _tasks(args: argparse.Namespace) -> list[Any]:
+    from arc_console.arc import TaskError, load_tasks, select_tasks
+
+    if args.limit < 0:
+        raise TaskError(f"--limit must be 0 (all) or more, got {args.limit}")
+    tasks = load_tasks(args.tasks, require_test_output=False)
+    ids = [item.strip() for item in args.problems.split(",") if item.strip()]
+    if ids:
+        tasks = select_tasks(tasks, ids)
+    return tasks[: args.limit] if args.limit else tasks
+
+
+def _out_dir(args: argparse.Namespace) -> Path:
+    out = args.out or Path("runs") / datetime.now().strftime("eval-%Y%m%d-%H%M%S")
+    for name in (SUBMISSION, REPORT):
+        if (out / name).exists():
+            raise SettingsError(f"{out / name} already exists: pick another --out")
+    if out.exists() and not out.is_dir():
+        raise SettingsError(f"--out {out}: exists and is not a folder")
+    return out
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from arc_console.arc import TaskError
+    from arc_console.cli import UsageError
+
+    try:
+        settings = _settings(args)
+        tasks = _tasks(args)
+        out = _out_dir(args)
+    except (SettingsError, TaskError) as exc:
+        raise UsageError(str(exc)) from None
+    from arc_console.engine.backends import BackendError
+    from arc_console.engine.checkpoint import CheckpointError
+    from arc_console.evaluation.model import device_name, load_eval_model
+
+    print(f"arc-console: loading {args.model} ...", file=sys.stderr)
+    try:
+        policy, described = load_eval_model(args.model, args.backend)
+    except (BackendError, CheckpointError) as exc:
+        raise UsageError(str(exc)) from None
+    hidden = sum(1 for t in tasks if any(p.output is None for p in t.test))
+    if hidden:
+        print(f"arc-console: {hidden} of {len(tasks)} tasks have hidden test outputs: they go in the submission "
+              "and are not scored", file=sys.stderr)
+    header = {"command": shlex.join(["arc-console", *sys.argv[1:]]), "tasks_source": args.tasks,
+              "model_loaded": described, "started": datetime.now().isoformat(timespec="seconds")}
+    run = dict(tasks=tasks, policy=policy, settings=settings, out_dir=out, header=header, model_name=args.model,
+               device=device_name(policy))
+    if args.headless:
+        return _eval_headless(run)
+    from arc_console.eval_session import eval_with_console
+
+    return eval_with_console(run, args.theme)
+
+
+def _eval_headless(run: dict[str, Any]) -> int:
+    from arc_console.engine.control import RunControl
+    from arc_console.evaluation.runner import run_evaluation
+    from arc_console.tui.eval_printer import EvalPrinter
+
+    control = RunControl()
+    printer = EvalPrinter()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        printer.console.print(f"{signal.Signals(signum).name}: stopping, keeping the tasks answered so far ...")
+        control.request_stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        run_evaluation(emit=printer, control=control, **run)
+    except OSError as exc:
+        from arc_console.train_command import describe_os_error
+
+        print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0

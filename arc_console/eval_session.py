@@ -1,0 +1,28 @@
+"""Run an evaluation behind the Textual console: the evaluation in the app's thread worker, events as messages."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from arc_console.engine.control import RunControl
+from arc_console.evaluation.runner import run_evaluation
+from arc_console.tui.eval_app import EvalApp
+
+
+def eval_with_console(run: dict[str, Any], theme: str | None, headless_driver: bool = False,
+                      exit_on_finish: bool = False) -> int:
+    control = RunControl()
+    app = EvalApp(lambda sink: run_evaluation(emit=sink, control=control, **run), control.request_stop, theme=theme,
+                  exit_on_finish=exit_on_finish)
+    code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
+    control.request_stop()  # the app is closed: a worker still running stops at its next token
+    if app.failure:
+        print(f"arc-console: error: {app.failure}", file=sys.stderr)
+        return 1
+    if app.finished is not None:
+        totals = app.finished.totals
+        print(f"pass@2 {totals['pass_at_2']}  pass@1 {totals['pass_at_1']}  oracle {totals['oracle']}  "
+              f"({totals['tasks_answered']} of {totals['tasks_total']} tasks{', stopped' if app.finished.stopped else ''}); "
+              f"wrote {', '.join(app.finished.files)}")
+    return code if isinstance(code, int) else 0

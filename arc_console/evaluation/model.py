@@ -1,0 +1,111 @@
+"""The model to evaluate: anything `train` accepts, a run directory, or a checkpoint.
+
+A run directory gives its final model, else its latest checkpoint. A checkpoint is rebuilt as the
+trainer built it (same base, same LoRA setting) and its trained weights copied in: an adapter on
+its base, or full weights where the run trained them all.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file
+
+from arc_console.engine.backends import BackendError, Policy, load_policy
+from arc_console.engine.checkpoint import STATE, WEIGHTS, CheckpointError, latest_checkpoint, read_state
+
+DEFAULT_CONTEXT = 4096
+
+
+def _is_run_dir(path: Path) -> bool:
+    return (path / "checkpoints").is_dir() or (path / "final_model").is_dir() or (path / "logs" / "run.json").exists()
+
+
+def _run_config(run_dir: Path) -> dict[str, Any]:
+    try:
+        return dict(json.loads((run_dir / "logs" / "run.json").read_text(encoding="utf-8")).get("config") or {})
+    except (OSError, ValueError):
+        return {}
+
+
+def load_eval_model(spec: str, backend: str | None = None) -> tuple[Policy, str]:
+    """(policy ready for inference, a sentence saying what was loaded). Raises BackendError or CheckpointError."""
+    path = Path(spec).expanduser()
+    if path.is_dir() and (path / STATE).exists():
+        return _load_checkpoint(path, backend), f"checkpoint {path}"
+    if path.is_dir() and _is_run_dir(path):
+        final = path / "final_model"
+        if (final / "config.json").exists() or (final / "adapter_config.json").exists():
+            return _load_folder(final, backend, _run_config(path)), f"final model of {path}"
+        checkpoint = latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else None
+        if checkpoint is None:
+            raise CheckpointError(f"{path}: the run has neither a final model nor a complete checkpoint")
+        return _load_checkpoint(checkpoint, backend), f"latest checkpoint of {path} ({checkpoint.name})"
+    if path.is_dir() and (path / "adapter_config.json").exists():
+        return _load_folder(path, backend, {}), f"adapter {path}"
+    return _inference_ready(load_policy(spec, backend or "auto", 0, 1, DEFAULT_CONTEXT)), f"model {spec}"
+
+
+def _load_folder(folder: Path, backend: str | None, run_config: dict[str, Any]) -> Policy:
+    """A saved final model: full weights (config.json) or a peft adapter on the run's base model."""
+    if (folder / "config.json").exists():
+        return _inference_ready(load_policy(str(folder), backend or run_config.get("backend", "auto"), 0, 1,
+                                            DEFAULT_CONTEXT))
+    from peft import PeftModel
+
+    try:
+        adapter = json.loads((folder / "adapter_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise BackendError(f"{folder}: unreadable adapter_config.json ({exc})") from None
+    base = run_config.get("model") or adapter.get("base_model_name_or_path")
+    if not base:
+        raise BackendError(f"{folder}: an adapter without a base model")
+    policy = load_policy(str(base), backend or run_config.get("backend", "auto"), 0, 1, DEFAULT_CONTEXT)
+    try:
+        policy.model = PeftModel.from_pretrained(policy.model, str(folder))
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise BackendError(f"{folder}: cannot load the adapter ({str(exc).splitlines()[0][:200]})") from None
+    return _inference_ready(policy)
+
+
+def _load_checkpoint(checkpoint: Path, backend: str | None) -> Policy:
+    config = read_state(checkpoint).config
+    policy = load_policy(config["model"], backend or config.get("backend", "auto"), int(config.get("lora_r", 0)),
+                         int(config.get("lora_alpha", 1)), int(config.get("max_seq_length", DEFAULT_CONTEXT)),
+                         bool(config.get("load_in_4bit", True)), int(config.get("seed", 0)))
+    params = policy.trainable_parameters()
+    try:
+        weights = load_file(str(checkpoint / WEIGHTS))
+    except Exception as exc:  # a damaged file: the safe loader refuses it, we say which
+        raise CheckpointError(f"{checkpoint}: cannot be loaded ({type(exc).__name__})") from None
+    if set(weights) != set(params):
+        raise CheckpointError(f"{checkpoint}: its trained weights do not match the model it names")
+    import torch
+
+    with torch.no_grad():
+        for name, tensor in weights.items():
+            params[name].copy_(tensor.to(params[name].device, params[name].dtype))
+    return _inference_ready(policy)
+
+
+def _inference_ready(policy: Policy) -> Policy:
+    """The trainer's rollout engine choice: the static engine for GPT-OSS models, else generate."""
+    from arc_console.engine.static_rollout import StaticRolloutEngine
+
+    for parameter in policy.model.parameters():
+        parameter.requires_grad_(False)
+    policy.for_inference()
+    if getattr(policy.base_causal_lm().config, "model_type", None) == "gpt_oss":
+        policy.rollout_engine = "static"
+        policy.static_engine = StaticRolloutEngine(policy)
+    return policy
+
+
+def device_name(policy: Policy) -> str:
+    import torch
+
+    if policy.device.type == "cuda":
+        return f"cuda:{policy.device.index or 0} ({torch.cuda.get_device_name(policy.device)})"
+    return "cpu"

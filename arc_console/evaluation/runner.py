@@ -1,0 +1,52 @@
+"""Run an evaluation: answer every task, keep running totals, rewrite the result files after each task."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from arc_console.arc.augment import task_views
+from arc_console.arc.tasks import Task
+from arc_console.engine.backends import Policy
+from arc_console.engine.control import RunControl
+from arc_console.evaluation import events as ev
+from arc_console.evaluation.report import REPORT, SUBMISSION, EvalTotals, write_results
+from arc_console.evaluation.settings import EvalSettings
+from arc_console.evaluation.solver import Stopped, answer_task
+
+
+def run_evaluation(tasks: list[Task], policy: Policy, settings: EvalSettings, out_dir: Path | None,
+                   emit: ev.EvalSink, control: RunControl | None = None, header: dict[str, Any] | None = None,
+                   model_name: str = "", device: str = "") -> EvalTotals:
+    """Answer `tasks` in order. With `out_dir`, the files are rewritten after every task, so a stop
+    keeps every task answered so far. Returns the totals."""
+    control = control or RunControl()
+    totals = EvalTotals(len(tasks))
+    header = {**(header or {}), "model": model_name, "device": device, "settings": settings.to_dict()}
+    emit(ev.EvalStarted(model_name, device, [t.id for t in tasks], settings.to_dict(), str(out_dir or ""),
+                        len(task_views(settings.augment, settings.seed))))
+    stopped = False
+    for index, task in enumerate(tasks):
+        if control.stop_requested:
+            stopped = True
+            break
+        emit(ev.TaskStarted(index, task.id, task.test[0].input, task.test[0].output))
+        try:
+            answer = answer_task(task, policy, settings, control,
+                                 lambda tokens, most, rate: emit(ev.EvalProgress(tokens, most, rate)))
+        except Stopped:
+            stopped = True
+            emit(ev.EvalLog(f"stopped during {task.id}: it is not counted", "warning"))
+            break
+        totals.add(answer)
+        for note in answer.notes:
+            emit(ev.EvalLog(f"{task.id}: {note}", "warning"))
+        if out_dir is not None:
+            write_results(out_dir, totals, header, stopped=False)
+        emit(ev.TaskAnswered(index, task.id, answer.to_dict(), [t.view_grids for t in answer.tests], totals.as_dict()))
+    files = []
+    if out_dir is not None:
+        write_results(out_dir, totals, header, stopped=stopped)
+        files = [str(out_dir / SUBMISSION), str(out_dir / REPORT)]
+    emit(ev.EvalFinished(totals.as_dict(), stopped, str(out_dir or ""), files))
+    return totals

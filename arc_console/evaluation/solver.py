@@ -1,0 +1,153 @@
+"""The per-task answer step: (task, model, settings) -> attempts for every test input.
+
+Each view of the task is prompted as training prompts it (arc/prompt.py), all views in one batched
+rollout by the trainer's engine; each answer is mapped back by its view's inverse, pooled, ranked,
+and the top two are the attempts. Test-time training can wrap this function.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+
+import torch
+
+from arc_console.arc import Task, build_prompt, grid_to_text, parse_response
+from arc_console.arc.augment import View, task_views
+from arc_console.arc.grids import GridError, validate_grid
+from arc_console.engine.backends import Policy
+from arc_console.engine.control import RunControl
+from arc_console.engine.rollout import ProgressCallback, generate_candidates
+from arc_console.evaluation.candidates import CandidatePool
+from arc_console.evaluation.expert_scores import answer_ids, answers_logprobs, sequence_logprobs
+from arc_console.evaluation.ranking import rank, two_attempts
+from arc_console.evaluation.settings import EvalSettings
+from arc_console.evaluation.solver_types import TaskAnswer, TestAnswer
+
+
+class Stopped(Exception):
+    """Generation was aborted by a stop request; the task has no answer."""
+
+
+@dataclass
+class ViewPrompt:
+    view: View
+    prompt: str | None  # None: not even one train example fits the context
+    examples_used: int
+
+
+def answer_budget(task: Task, settings: EvalSettings) -> int:
+    """New tokens for an answer: the setting, or room for the task's largest grid as text plus a margin."""
+    if settings.max_new_tokens:
+        return settings.max_new_tokens
+    grids = [g for p in task.train for g in (p.input, p.output)] + [p.input for p in task.test]
+    largest = max(len(g) * len(g[0]) for g in grids if g is not None)
+    return 2 * largest + 16
+
+
+def context_limit(policy: Policy, settings: EvalSettings) -> int:
+    if settings.max_seq_length:
+        return settings.max_seq_length
+    return int(getattr(policy.base_causal_lm().config, "max_position_embeddings", 4096))
+
+
+def fit_prompt(policy: Policy, task: Task, test_index: int, budget: int) -> tuple[str | None, int]:
+    """The prompt with as many train examples (from the first) as fit `budget` tokens."""
+    for used in range(len(task.train), 0, -1):
+        prompt = build_prompt(task.train[:used], task.test[test_index].input)
+        if len(policy.tokenizer(prompt, add_special_tokens=False)["input_ids"]) <= budget:
+            return prompt, used
+    return None, 0
+
+
+def _seed_for(settings: EvalSettings, task_id: str, test_index: int) -> int:
+    digest = hashlib.sha256(f"{settings.seed}:{task_id}:{test_index}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") % (2**63)
+
+
+def answer_task(task: Task, policy: Policy, settings: EvalSettings, control: RunControl | None = None,
+                on_progress: ProgressCallback | None = None) -> TaskAnswer:
+    """Two attempts for every test input of `task`. Raises Stopped when a stop request aborts a rollout."""
+    started = time.perf_counter()
+    views = task_views(settings.augment, settings.seed, task.id)
+    new_tokens = answer_budget(task, settings)
+    prompt_budget = context_limit(policy, settings) - new_tokens
+    tests, tokens, notes = [], 0, []
+    for test_index in range(len(task.test)):
+        prompts = []
+        for view in views:
+            prompt, used = fit_prompt(policy, view.apply_task(task), test_index, prompt_budget)
+            prompts.append(ViewPrompt(view, prompt, used))
+        dropped = min(p.examples_used for p in prompts)
+        if dropped < len(task.train):
+            notes.append(f"test {test_index}: " + ("no prompt fits the context" if dropped == 0 else
+                                                   f"kept {dropped} of {len(task.train)} examples to fit the context"))
+        answer, used_tokens = _answer_test_input(task, test_index, prompts, policy, settings, new_tokens, control,
+                                                 on_progress)
+        tests.append(answer)
+        tokens += used_tokens
+    return TaskAnswer(task.id, tests, tokens, time.perf_counter() - started, notes)
+
+
+def _answer_test_input(task: Task, test_index: int, prompts: list[ViewPrompt], policy: Policy,
+                       settings: EvalSettings, new_tokens: int, control: RunControl | None,
+                       on_progress: ProgressCallback | None) -> tuple[TestAnswer, int]:
+    target = task.test[test_index].output
+    fitted = [p for p in prompts if p.prompt is not None]
+    pool = CandidatePool()
+    view_grids: list[list] = [[] for _ in prompts]
+    tokens = 0
+    prompt_ids: list[list[int]] = []
+    if fitted:
+        torch.manual_seed(_seed_for(settings, task.id, test_index))
+        rollout = generate_candidates(policy, [p.prompt for p in fitted], [settings.temperature] * settings.samples,
+                                      new_tokens, settings.top_p, control, on_progress)
+        if rollout.aborted:
+            raise Stopped(task.id)
+        tokens = rollout.tokens_generated
+        prompt_ids = rollout.prompt_ids
+        logprobs = _sample_logprobs(policy, rollout, settings)
+        for sample, sample_logprob in zip(rollout.samples, logprobs):
+            view_index = prompts.index(fitted[sample.group])
+            grid = _as_grid(parse_response(sample.text))
+            original = None if grid is None else fitted[sample.group].view.invert(grid)
+            view_grids[view_index].append(original)
+            if original is not None:
+                pool.add(original, view_index, sample_logprob)
+    candidates = pool.candidates
+    if settings.rank == "logprob" and candidates:
+        _score_experts(policy, candidates, fitted, prompt_ids, settings)
+    ranked = rank(candidates, settings.rank)
+    answered = sum(1 for grids in view_grids if any(g is not None for g in grids))
+    return TestAnswer(test_index, two_attempts(ranked), ranked, target, answered, view_grids), tokens
+
+
+def _as_grid(parsed: list[list[int]] | None) -> list[list[int]] | None:
+    if parsed is None:
+        return None
+    try:
+        return validate_grid(parsed)
+    except GridError:
+        return None
+
+
+def _sample_logprobs(policy: Policy, rollout, settings: EvalSettings) -> list[float]:
+    """Each sample's log-probability as drawn: the static engine reports it, generate's is recomputed."""
+    if all(s.logprobs is not None for s in rollout.samples):
+        return [sum(s.logprobs) for s in rollout.samples]
+    return sequence_logprobs(policy, [rollout.prompt_ids[s.group] for s in rollout.samples],
+                             [s.completion_ids for s in rollout.samples], [s.temperature for s in rollout.samples],
+                             settings.logprob_chunk_tokens)
+
+
+def _score_experts(policy: Policy, candidates: list, fitted: list[ViewPrompt], prompt_ids: list[list[int]],
+                   settings: EvalSettings) -> None:
+    """Product of experts: each candidate's log-probability under every view, summed (Franzen et al. 2025)."""
+    totals = [0.0] * len(candidates)
+    for view_prompt, ids in zip(fitted, prompt_ids):
+        answers = [answer_ids(policy, grid_to_text(view_prompt.view.apply(c.grid))) for c in candidates]
+        for index, score in enumerate(answers_logprobs(policy, ids, answers)):
+            totals[index] += score
+    for candidate, total in zip(candidates, totals):
+        candidate.expert_logprob = total
