@@ -63,3 +63,21 @@ def test_runlog_names_its_process_beats_and_records_the_stop(tmp_path: Path) -> 
     stop = read_run_settings(tmp_path / "run")["stopped"]
     assert stop["reason"] == "max_steps" and stop["step"] == 3 and stop["time"]
     assert read_run_settings(tmp_path / "run")["max_steps"] == 3
+
+
+def test_the_status_line_shows_a_death_literally_and_a_new_start_clears_it() -> None:
+    from arc_console.engine import events as ev
+    from arc_console.tui.run_view import RunView
+    from arc_console.tui.widgets.status_bar import status_text
+
+    view = RunView()
+    view.apply(ev.RunStarted("r", "tiny", "hf", "cpu", "dapo", 1, 10, 4, []))
+    view.step_durations = [0.7]
+    assert "ETA" in status_text(view, "watch").plain
+    hostile = "the trainer (pid 7 on [bold]x[/]\x1b[31m) is gone"
+    assert view.apply(ev.TrainerLiveness("died", hostile)) == {"status"}
+    text = status_text(view, "watch")
+    assert "DIED" in text.plain and "[bold]x[/]" in text.plain and "\x1b" not in text.plain
+    assert "ETA" not in text.plain
+    view.apply(ev.RunStarted("r", "tiny", "hf", "cpu", "dapo", 3, 10, 4, []))  # resumed
+    assert view.lost is None and "DIED" not in status_text(view, "watch").plain

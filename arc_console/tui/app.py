@@ -191,7 +191,8 @@ class ConsoleApp(GridViewActions, App[int]):
         elif isinstance(event, ev.CheckpointSaved) and self.mode == "train":
             self.notify(f"checkpoint saved: {event.path}", title="checkpoint", timeout=6)
         elif isinstance(event, ev.TrainerLiveness) and event.state != "running":
-            self.notify(one_line(event.detail), title="the run stopped without a word", severity="error", timeout=30)
+            self.notify(one_line(event.detail), title="the run stopped without a word", severity="error", timeout=30,
+                        markup=False)
         elif isinstance(event, (ev.Paused, ev.Resumed)):
             self.refresh_bindings()
         elif isinstance(event, ev.Stopped):
