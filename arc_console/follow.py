@@ -66,8 +66,12 @@ class RunDirFollower:
             mtime = (self.run_dir / "logs" / "run.json").stat().st_mtime
         except OSError:
             mtime = None
-        if mtime != self._settings_mtime:  # a restart or a resume wrote new settings
-            self._announce(sink)
+        if mtime != self._settings_mtime:
+            settings = read_run_settings(self.run_dir)
+            if _without_stop(settings) != _without_stop(self._settings):  # a restart or a resume
+                self._announce(sink)
+            else:  # the same run, ended: its stop record, told by _poll_liveness
+                self._settings, self._settings_mtime = settings, mtime
         self._poll_metrics(sink)
         self._poll_log(sink)
         self._poll_checkpoints(sink)
@@ -165,3 +169,7 @@ class RunDirFollower:
         elif previous in ("died", "silent"):
             sink(ev.TrainerLiveness("running", verdict.detail))
             sink(ev.LogLine(f"watch: the trainer shows signs of life again ({verdict.detail})", "info"))
+
+
+def _without_stop(settings: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in settings.items() if key != "stopped"}
