@@ -8,9 +8,13 @@ ending, being restarted (metrics.jsonl rewritten) or resumed.
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from arc_console.engine import events as ev
+from arc_console.engine.runlog import HEARTBEAT_FILE
+from arc_console.liveness import assess, heartbeat_age
 from arc_console.runfiles import RunFileError, load_step_file, read_metrics, read_run_settings, responses_folder
 
 POLL_S = 0.25
@@ -27,7 +31,8 @@ class RunDirFollower:
         self._log_partial = b""
         self._checkpoints: set[str] = set()
         self._settings_mtime: float | None = None
-        self._stopped_lines = 0
+        self._settings: dict[str, Any] = {}
+        self._verdict: str | None = None  # the last liveness state told to the sink
 
     def __call__(self, sink: ev.EventSink, closing: threading.Event) -> None:
         self._announce(sink)
@@ -38,7 +43,8 @@ class RunDirFollower:
                 return
 
     def _announce(self, sink: ev.EventSink) -> None:
-        settings = read_run_settings(self.run_dir)
+        settings = self._settings = read_run_settings(self.run_dir)
+        self._verdict = None  # a new or resumed run: its liveness is told afresh
         try:
             self._settings_mtime = (self.run_dir / "logs" / "run.json").stat().st_mtime
         except OSError:
@@ -60,11 +66,16 @@ class RunDirFollower:
             mtime = (self.run_dir / "logs" / "run.json").stat().st_mtime
         except OSError:
             mtime = None
-        if mtime != self._settings_mtime:  # a restart or a resume wrote new settings
-            self._announce(sink)
+        if mtime != self._settings_mtime:
+            settings = read_run_settings(self.run_dir)
+            if _without_stop(settings) != _without_stop(self._settings):  # a restart or a resume
+                self._announce(sink)
+            else:  # the same run, ended: its stop record, told by _poll_liveness
+                self._settings, self._settings_mtime = settings, mtime
         self._poll_metrics(sink)
         self._poll_log(sink)
         self._poll_checkpoints(sink)
+        self._poll_liveness(sink)
 
     def _poll_metrics(self, sink: ev.EventSink) -> None:
         try:
@@ -119,7 +130,9 @@ class RunDirFollower:
         for raw in lines[-500:]:
             line = raw.decode("utf-8", errors="replace")
             sink(ev.LogLine(line, "warning" if " WARNING " in line else "info"))
-            if " INFO    stopped (" in line:
+            if "pid" in self._settings:
+                continue  # run.json names the process and records the stop: see _poll_liveness
+            if " INFO    stopped (" in line:  # a run directory from before that
                 stop_line = line
             elif " INFO    training " in line:
                 stop_line = None  # started again after that stop
@@ -139,3 +152,24 @@ class RunDirFollower:
             step = int(name.split("_", 1)[1]) if name.split("_", 1)[1].isdigit() else 0
             sink(ev.CheckpointSaved(step, str(self.run_dir / "checkpoints" / name), "seen"))
         self._checkpoints = names
+
+    def _poll_liveness(self, sink: ev.EventSink) -> None:
+        step_times = [float(row["step_time_s"]) for row in self._history[-20:] if row.get("step_time_s")]
+        age = heartbeat_age(self.run_dir / "logs" / HEARTBEAT_FILE, time.time())
+        verdict = assess(self._settings, age, step_times)
+        previous, self._verdict = self._verdict, verdict.state
+        if verdict.state == previous or verdict.state == "unknown":
+            return
+        if verdict.state == "finished":
+            stop = self._settings["stopped"]
+            sink(ev.Stopped(int(stop.get("step", 0) or 0), str(stop.get("reason", "?"))))
+        elif verdict.state in ("died", "silent"):
+            sink(ev.TrainerLiveness(verdict.state, verdict.detail))
+            sink(ev.LogLine(f"watch: {verdict.detail}", "warning"))
+        elif previous in ("died", "silent"):
+            sink(ev.TrainerLiveness("running", verdict.detail))
+            sink(ev.LogLine(f"watch: the trainer shows signs of life again ({verdict.detail})", "info"))
+
+
+def _without_stop(settings: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in settings.items() if key != "stopped"}

@@ -1,5 +1,7 @@
 """watch: the dashboard fed by a run directory that a headless trainer writes from another process."""
 
+import json
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +56,44 @@ def test_follower_replays_a_finished_run(tmp_path: Path) -> None:
     assert sum(isinstance(e, ev.LogLine) for e in events) >= 5
     follower.poll(events.append)  # nothing new: nothing more
     assert len(events) == len(kinds)
+
+
+def status_line(app: ConsoleApp) -> str:
+    return app.status_bar.render().plain
+
+
+async def test_watch_says_a_killed_run_died_and_picks_it_up_when_resumed(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    app = ConsoleApp(RunDirFollower(run), mode="watch", sampler_factory=None)
+    async with app.run_test(size=(160, 50)) as pilot:
+        doomed = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "500", "--out", str(run),
+                                   "--checkpoint-every", "1", *FAST], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            await until(pilot, lambda: app.view.completed_step >= 2, timeout=300)
+            assert "DIED" not in status_line(app) and app.view.lost is None
+        finally:
+            doomed.kill()  # SIGKILL: no stop record, no last log line
+            doomed.wait(30)
+        await until(pilot, lambda: app.view.lost is not None, timeout=5)
+        assert app.view.lost.state == "died" and str(doomed.pid) in app.view.lost.detail
+        await until(pilot, lambda: "DIED" in status_line(app), timeout=5)
+        assert "ETA" not in status_line(app)
+        await until(pilot, lambda: any("watch: the trainer" in line and "gone" in line for line in app.log_tail.lines))
+
+        killed_at = app.view.completed_step
+        resumed = subprocess.Popen([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "500"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            await until(pilot, lambda: app.view.lost is None and app.view.completed_step > killed_at, timeout=300)
+            await until(pilot, lambda: "DIED" not in status_line(app) and "ETA" in status_line(app), timeout=5)
+        finally:
+            resumed.send_signal(signal.SIGTERM)  # a stop with a word: checkpoint, final model, stop record
+            assert resumed.wait(120) == 0
+        await until(pilot, lambda: app.view.finished is not None, timeout=10)
+        assert app.view.finished.reason == "stop_requested" and app.view.lost is None
+        await until(pilot, lambda: "finished: stop requested" in status_line(app), timeout=5)
+        stop = json.loads((run / "logs" / "run.json").read_text())["stopped"]
+        assert stop["reason"] == "stop_requested" and stop["step"] == app.view.finished.step
+        await pilot.press("q")
+    assert app.return_code == 0

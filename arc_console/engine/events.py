@@ -105,6 +105,14 @@ class Stopped:
     error: str | None = None
 
 
+@dataclass(frozen=True)
+class TrainerLiveness:
+    """What watch concluded about the trainer of the run it follows, when that changes."""
+
+    state: str  # running | died | silent
+    detail: str
+
+
 Event = (
     RunStarted
     | StepStarted
@@ -118,5 +126,6 @@ Event = (
     | Paused
     | Resumed
     | Stopped
+    | TrainerLiveness
 )
 EventSink = Callable[[Event], None]

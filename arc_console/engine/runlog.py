@@ -7,12 +7,17 @@ import json
 import os
 import re
 import shutil
+import socket
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from arc_console.atomic import atomic_write_text
 
+
+HEARTBEAT_FILE = "heartbeat"
+HEARTBEAT_MIN_INTERVAL_S = 1.0
 
 _NUMBER_LIST = re.compile(r"\[\s*(-?\d[\d\s,.-]*?)\s*\]")
 
@@ -36,6 +41,9 @@ class RunLog:
         self.final_model = run_dir / "final_model"
         self.training_log = self.logs / "training.log"
         self.metrics = self.logs / "metrics.jsonl"
+        self.heartbeat_path = self.logs / HEARTBEAT_FILE
+        self._run_info: dict[str, Any] = {}
+        self._last_beat = float("-inf")
         for folder in (self.responses, self.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)
         self.removed_leftovers = self._remove_leftovers()
@@ -61,8 +69,27 @@ class RunLog:
         return line
 
     def write_run_info(self, info: dict[str, Any]) -> None:
-        """logs/run.json: what `watch` shows about a run before its first checkpoint."""
-        atomic_write_text(self.logs / "run.json", json.dumps(info, indent=2) + "\n")
+        """logs/run.json: what `watch` shows about a run before its first checkpoint. The trainer's
+        process is named in it (pid, host, started_at), so that watch can tell a run that died."""
+        self._run_info = {**info, "pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time()}
+        atomic_write_text(self.logs / "run.json", json.dumps(self._run_info, indent=2) + "\n")
+        self.heartbeat(force=True)
+
+    def record_stop(self, reason: str, step: int) -> None:
+        """The run ended with a word: run.json gets its stop record (reason, time, last complete step)."""
+        stopped = {"reason": reason, "step": step, "time": datetime.now().isoformat(timespec="seconds"),
+                   "at": time.time()}
+        atomic_write_text(self.logs / "run.json", json.dumps({**self._run_info, "stopped": stopped}, indent=2) + "\n")
+
+    def heartbeat(self, force: bool = False) -> None:
+        """Touch logs/heartbeat: its mtime says when the trainer last showed signs of life (a step, or
+        waiting while paused). At most once a second unless forced."""
+        now = time.monotonic()
+        if not force and now - self._last_beat < HEARTBEAT_MIN_INTERVAL_S:
+            return
+        self._last_beat = now
+        self.heartbeat_path.touch()
+        os.utime(self.heartbeat_path)
 
     def write_step(self, record: dict[str, Any]) -> Path:
         path = self.responses / step_file_name(record["step"])

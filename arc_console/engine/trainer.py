@@ -187,6 +187,7 @@ class Trainer:
             self.emit(ev.PhaseChanged(step, "paused"))
             self._log(f"paused before step {step}")
             while not self.control.wait_while_paused(timeout=0.1):
+                self.runlog.heartbeat()  # paused is alive: watch must not call it stalled
                 if self.control.take_save_request():
                     self._checkpoint("requested")
             self.emit(ev.Resumed(step))
@@ -358,6 +359,7 @@ class Trainer:
                                self.timer.as_metrics(), time.perf_counter() - started, self.scheduler.get_last_lr()[0],
                                gpu_peak, record["timestamp"])
         self.runlog.append_metrics(metrics)
+        self.runlog.heartbeat(force=True)
         self.history.append(metrics)
         self.step = step
         loss_text = (f"loss {metrics['loss']:.4f} grad norm {metrics['grad_norm']:.2f}" if metrics["loss"] is not None
@@ -395,6 +397,7 @@ class Trainer:
             self._checkpoint("final")
         final_model = self._save_final_model()
         self._log(f"stopped ({reason}) after step {self.step}")
+        self.runlog.record_stop(reason, self.step)
         stopped = ev.Stopped(self.step, reason, str(self.last_checkpoint), str(final_model), list(self.perfect_problems))
         self.emit(stopped)
         return stopped

@@ -24,6 +24,7 @@ from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
 from arc_console.gpu import HardwareSampler
 from arc_console.textsafe import one_line
+from arc_console.tui.cpu_budget import CpuBudget
 from arc_console.tui.messages import EngineEvent, HardwareSampled, RunFailed
 from arc_console.tui.run_view import RunView
 from arc_console.tui.size_classes import apply_size_classes
@@ -45,8 +46,13 @@ EventSource = Callable[[ev.EventSink, threading.Event], Any]
 class ConsoleApp(GridViewActions, App[int]):
     CSS_PATH = "app.tcss"
     REDRAW_HZ = 8
-    # Panels that sit together on screen, top to bottom; see _next_band.
-    BANDS = (("status", "gpu", "history"), ("candidates",), ("log",))
+    # The most of one core the UI thread may take (see CpuBudget): what the dashboard costs the trainer.
+    UI_CPU_SHARE = 0.02
+    HARDWARE_PERIOD_S = 2.0
+    # Panels that sit together on screen, top to bottom; see _next_band. The status line has a band of
+    # its own: it changes every second, and painted with the panels below it, it would drag them
+    # (their whole rectangle) into the frame.
+    BANDS = (("status",), ("gpu", "history"), ("candidates",), ("log",))
     TITLE = "arc-console"
     BINDINGS = [
         Binding("p", "toggle_pause", "Pause/Resume", id="pause"),
@@ -93,6 +99,8 @@ class ConsoleApp(GridViewActions, App[int]):
         if mode == "watch":  # the watcher stops nothing: its q closes it, and the footer says so
             self._bindings.key_to_bindings["q"] = [dataclasses.replace(binding, description="Quit")
                                                    for binding in self._bindings.key_to_bindings["q"]]
+        # Made at the first redraw: it measures the thread that runs the app, from after the first layout.
+        self.budget: CpuBudget | None = None
 
     # ---------------------------------------------------------------- layout and start
 
@@ -174,7 +182,7 @@ class ConsoleApp(GridViewActions, App[int]):
         try:
             while not self.closing.is_set():
                 self.post_message(HardwareSampled(sampler.sample()))
-                self.closing.wait(1.0)
+                self.closing.wait(self.HARDWARE_PERIOD_S)
         finally:
             close = getattr(sampler, "close", None)
             if close:
@@ -192,19 +200,37 @@ class ConsoleApp(GridViewActions, App[int]):
             self._dirty.add("log")
         elif isinstance(event, ev.CheckpointSaved) and self.mode == "train":
             self.notify(one_line(f"checkpoint saved: {event.path}"), title="checkpoint", timeout=6, markup=False)
+        elif isinstance(event, ev.TrainerLiveness) and event.state != "running":
+            self.notify(one_line(event.detail), title="the run stopped without a word", severity="error", timeout=30,
+                        markup=False)
         elif isinstance(event, (ev.Paused, ev.Resumed)):
             self.refresh_bindings()
         elif isinstance(event, ev.Stopped):
-            for _ in self.BANDS:  # the final state, every band at once
-                self._redraw()
+            self._dirty_bands_at_once()  # the final state, whatever the budget says
             self._on_stopped(event)
 
     def _redraw(self) -> None:
         if not self.is_running:  # shutting down: the panels may already be gone
             return
-        band = self._next_band()
-        if band is None:
+        if self.budget is None:
+            self.budget = CpuBudget(self.UI_CPU_SHARE)
+        elif not self.budget.allows():
             return
+        elif self.budget.overdue:  # the screen waited its longest: it catches up in one frame
+            self._dirty_bands_at_once()
+            return
+        band = self._next_band()
+        if band is not None:
+            self._paint(band)
+
+    def _dirty_bands_at_once(self) -> None:
+        for _ in self.BANDS:
+            band = self._next_band()
+            if band is None:
+                return
+            self._paint(band)
+
+    def _paint(self, band: tuple[str, ...]) -> None:
         dirty = self._dirty & set(band)
         self._dirty -= dirty
         view = self.view

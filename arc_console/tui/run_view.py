@@ -43,6 +43,7 @@ class RunView:
     finished: ev.Stopped | None = None
     last_checkpoint: str | None = None
     step_durations: list[float] = field(default_factory=list)
+    lost: ev.TrainerLiveness | None = None  # watch: the trainer died or went silent without a stop
 
     def apply(self, event: ev.Event) -> set[str]:
         """Fold one event in; returns which parts changed: status, candidates, history, log."""
@@ -52,6 +53,7 @@ class RunView:
             self.num_candidates = event.num_candidates
             self.completed_step = event.start_step - 1
             self.phase = "running"
+            self.finished, self.lost = None, None  # started again (watch follows a resume)
             return {"status"}
         if isinstance(event, ev.StepStarted):
             self.step, self.problem_id = event.step, event.problem_id
@@ -95,6 +97,9 @@ class RunView:
             return {"status"}
         if isinstance(event, ev.LogLine):
             return {"log"}
+        if isinstance(event, ev.TrainerLiveness):
+            self.lost = None if event.state == "running" else event
+            return {"status"}
         return set()
 
     def _finish_step(self, event: ev.StepFinished) -> set[str]:
@@ -104,6 +109,7 @@ class RunView:
         self.step_started_at = None
         if self.finished is not None and event.step > self.finished.step:
             self.finished = None  # a watched run was resumed
+        self.lost = None  # a step came: whoever wrote it is alive
         self.target = record.get("target_grid") or self.target
         self.test_input = record.get("test_input") or self.test_input
         self.candidates = list(record.get("candidates", []))
@@ -120,7 +126,7 @@ class RunView:
     # Derived values for the status line.
 
     def eta_seconds(self) -> float | None:
-        if not self.step_durations or not self.max_steps:
+        if not self.step_durations or not self.max_steps or self.lost is not None:
             return None
         remaining = max(0, self.max_steps - self.completed_step)
         return sum(self.step_durations) / len(self.step_durations) * remaining

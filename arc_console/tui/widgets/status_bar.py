@@ -41,6 +41,9 @@ def status_text(view: RunView, mode: str) -> Text:
         text.append(" PAUSED ", style="bold black on yellow")
     elif view.pause_pending:
         text.append(" PAUSED (after this step's safe point) ", style="bold black on yellow")
+    elif view.lost is not None and view.finished is None:
+        label = "DIED" if view.lost.state == "died" else "SILENT"
+        text.append(f" {label}: {one_line(view.lost.detail, 90)} ", style="bold white on red")
     elif view.finished is not None:
         text.append(f" finished: {view.finished.reason.replace('_', ' ')} ", style="bold black on green")
     else:
@@ -51,7 +54,7 @@ def status_text(view: RunView, mode: str) -> Text:
     if view.tokens_per_s:
         text.append(f" {view.tokens_per_s:,.0f} tok/s ")
     elapsed = view.step_elapsed()
-    if elapsed is not None and view.finished is None:
+    if elapsed is not None and view.finished is None and view.lost is None:
         text.append(f" step {elapsed:.0f}s ")
     if view.step_durations:
         text.append(f" last {view.step_durations[-1]:.1f}s ")
