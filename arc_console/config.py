@@ -18,6 +18,7 @@ OBJECTIVES = ("dapo", "grpo", "preference")
 ROLLOUT_ENGINES = ("auto", "static", "generate")
 ROLLOUT_EXPERTS = ("auto", "packed", "bf16", "fp8")
 BACKENDS = ("auto", "hf", "unsloth")
+REPORT_TARGETS = ("none", "tensorboard", "trackio", "wandb")
 
 
 class ConfigError(ValueError):
@@ -68,6 +69,8 @@ class TrainConfig:
     # about 19 GB extra on 20B, read by torch's scaled grouped GEMM on H100/H200).
     rollout_experts: str = "auto"
     seed: int = 0
+    # Where else the metrics go: none, or comma-separated tensorboard, trackio, wandb (each a pip extra).
+    report_to: list[str] = field(default_factory=list)
 
     def temperatures(self) -> list[float]:
         """One temperature per candidate, spread evenly from temperature_min to temperature_max."""
@@ -221,6 +224,11 @@ def validate(config: TrainConfig) -> None:
     require(config.lora_r >= 0 and config.lora_alpha > 0, "lora_r must be 0 or more and lora_alpha positive")
     require(config.logprob_chunk_tokens >= 1, "logprob_chunk_tokens must be at least 1")
     require(bool(config.model), "model must not be empty")
+    unknown_targets = [name for name in config.report_to if name not in REPORT_TARGETS]
+    require(not unknown_targets, f"report_to: unknown target {unknown_targets[0] if unknown_targets else ''!r} "
+                                 f"(known: {', '.join(REPORT_TARGETS)})")
+    require(not ("none" in config.report_to and len(config.report_to) > 1),
+            "report_to: 'none' cannot be combined with other targets")
     require(config.rollout_engine in ROLLOUT_ENGINES,
             f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, got {config.rollout_engine!r}")
     require(config.rollout_experts in ROLLOUT_EXPERTS,

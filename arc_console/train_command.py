@@ -32,6 +32,7 @@ FLAG_HELP = {
     "objective": "dapo | grpo | preference (the seed's rule)",
     "early_stop_perfect": "stop after perfect solutions on this many problems (0: never)",
     "lora_r": "LoRA rank (0: train every weight)",
+    "report_to": "none, or comma-separated tensorboard,trackio,wandb (each a pip extra)",
 }
 
 
@@ -117,13 +118,24 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
     return config, run_dir, None, chosen
 
 
+def _with_reporting(sink: Any, config: TrainConfig, run_dir: Path) -> Any:
+    """The trainer's event sink: `sink`, behind the --report-to backends when there are any."""
+    from arc_console.reporting.listener import ReportingSink
+    from arc_console.reporting.targets import build_reporters
+
+    reporters = build_reporters(config.report_to)
+    return ReportingSink(sink, reporters, run_dir, config.to_dict()) if reporters else sink
+
+
 def run_train(args: argparse.Namespace) -> int:
     from arc_console.cli import UsageError
     from arc_console.arc import TaskError
+    from arc_console.reporting.targets import ReportingError, check_installed
 
     try:
         config, run_dir, checkpoint, chosen = _resolve(args)
-    except (ConfigError, TaskError) as exc:
+        check_installed(config.report_to)
+    except (ConfigError, TaskError, ReportingError) as exc:
         raise UsageError(str(exc)) from None
     print(f"arc-console: {chosen}", file=sys.stderr)
     if args.headless:
@@ -151,7 +163,7 @@ def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        trainer = Trainer(config, run_dir, printer, control, resume_from=checkpoint)
+        trainer = Trainer(config, run_dir, _with_reporting(printer, config, run_dir), control, resume_from=checkpoint)
         try:
             trainer.setup()
         except (TaskError, BackendError, CheckpointError) as exc:
@@ -216,7 +228,8 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
 
     control = RunControl()
     forward = _EventForwarder()
-    worker = TrainerThread(Trainer(config, run_dir, forward, control, resume_from=checkpoint))
+    worker = TrainerThread(Trainer(config, run_dir, _with_reporting(forward, config, run_dir), control,
+                                   resume_from=checkpoint))
     print(f"arc-console: loading {config.model} ...", file=sys.stderr)
     worker.start()
     worker.ready.wait()

@@ -27,6 +27,9 @@ class LossStats:
     loss: float
     clip_fraction: float  # share of tokens where the clipped surrogate was the one taken
     ratio_mean: float
+    # The two sides of clip_fraction: ratio below 1-eps_low with a negative advantage, above 1+eps_high with a positive one.
+    clip_low_fraction: float = 0.0
+    clip_high_fraction: float = 0.0
 
 
 def group_advantages(rewards: torch.Tensor, eps: float = 1e-6) -> torch.Tensor:
@@ -56,12 +59,17 @@ def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, advantages: to
 
 
 def _masked_stats(per_token: torch.Tensor, was_clipped: torch.Tensor, ratio: torch.Tensor, mask: torch.Tensor,
-                  loss: torch.Tensor) -> LossStats:
+                  loss: torch.Tensor, advantages: torch.Tensor) -> LossStats:
     tokens = mask.sum().clamp(min=1)
+    clipped = was_clipped * mask
+    # The clipped branch wins only above 1+eps_high when A > 0 and only below 1-eps_low when A < 0.
+    negative = (advantages < 0).float().unsqueeze(1)
     return LossStats(
         loss=float(loss.detach()),
-        clip_fraction=float((was_clipped * mask).sum() / tokens),
+        clip_fraction=float(clipped.sum() / tokens),
         ratio_mean=float((ratio.detach() * mask).sum() / tokens),
+        clip_low_fraction=float((clipped * negative).sum() / tokens),
+        clip_high_fraction=float((clipped * (1 - negative)).sum() / tokens),
     )
 
 
@@ -71,7 +79,7 @@ def dapo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tens
     so long answers weigh by their length rather than being shrunk to one sequence's worth."""
     per_token, was_clipped, ratio = clipped_surrogate(logp, old_logp, advantages, eps_low, eps_high)
     loss = (per_token * mask).sum() / mask.sum().clamp(min=1)
-    return loss, _masked_stats(per_token, was_clipped, ratio, mask, loss)
+    return loss, _masked_stats(per_token, was_clipped, ratio, mask, loss, advantages)
 
 
 def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
@@ -80,7 +88,7 @@ def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tens
     per_token, was_clipped, ratio = clipped_surrogate(logp, old_logp, advantages, eps, eps)
     per_sequence = (per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
     loss = per_sequence.mean()
-    return loss, _masked_stats(per_token, was_clipped, ratio, mask, loss)
+    return loss, _masked_stats(per_token, was_clipped, ratio, mask, loss, advantages)
 
 
 def preference_loss(logp: torch.Tensor, mask: torch.Tensor, accuracies: torch.Tensor,

@@ -354,7 +354,8 @@ class Trainer:
             if update == 0:
                 mask = batch.completion_mask
                 stats = {"entropy": float((entropy * mask).sum() / mask.sum().clamp(min=1))}
-            stats.update(loss=loss_stats.loss, grad_norm=float(grad_norm), clip_fraction=loss_stats.clip_fraction)
+            stats.update(loss=loss_stats.loss, grad_norm=float(grad_norm), clip_fraction=loss_stats.clip_fraction,
+                         clip_low_fraction=loss_stats.clip_low_fraction, clip_high_fraction=loss_stats.clip_high_fraction)
         self.scheduler.step()
         self.optimizer.zero_grad(set_to_none=True)
         return stats
@@ -388,6 +389,8 @@ class Trainer:
             "loss": update.get("loss"),
             "grad_norm": update.get("grad_norm"),
             "clip_fraction": update.get("clip_fraction"),
+            "clip_low_fraction": update.get("clip_low_fraction"),
+            "clip_high_fraction": update.get("clip_high_fraction"),
             "entropy": update.get("entropy"),
             "skipped_groups": len(groups) - len(kept),
             "groups": len(groups),
