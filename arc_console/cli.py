@@ -10,6 +10,7 @@ from arc_console import __version__
 from arc_console.train_command import add_train_parser
 from arc_console.view_commands import add_view_parsers
 from arc_console.make_model_command import add_make_model_parser
+from arc_console.export_command import add_export_parser
 
 EXIT_USAGE = 2
 
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_train_parser(subparsers)
     add_view_parsers(subparsers)
     add_make_model_parser(subparsers)
+    add_export_parser(subparsers)
     return parser
 
 

@@ -101,7 +101,8 @@ def resolve_backend(backend: str) -> str:
     return backend
 
 
-def _resolve_model_path(model: str) -> str:
+def resolve_model_path(model: str) -> str:
+    """The folder (or hub id) that `--model` names; BackendError when there is none."""
     if model == "tiny":
         return str(builtin_tiny_path())
     if model == "tiny-random":
@@ -130,7 +131,7 @@ def _stop_token_ids(tokenizer: Any) -> list[int]:
 def load_policy(model: str, backend: str, lora_r: int, lora_alpha: int, max_seq_length: int,
                 load_in_4bit: bool = True, seed: int = 0) -> Policy:
     backend = resolve_backend(backend)
-    path = _resolve_model_path(model)
+    path = resolve_model_path(model)
     if backend == "unsloth":
         loaded, tokenizer = _load_unsloth(path, lora_r, lora_alpha, max_seq_length, load_in_4bit, seed)
         device = next(loaded.parameters()).device
