@@ -153,3 +153,17 @@ def test_clip_fraction_splits_into_its_low_and_high_sides() -> None:
     _, stats = dapo_loss(logp, old, torch.tensor([1.0, -1.0]), mask, eps_low=0.2, eps_high=0.28)
     assert stats.clip_high_fraction == pytest.approx(1 / 8) and stats.clip_low_fraction == pytest.approx(2 / 8)
     assert stats.clip_fraction == pytest.approx(3 / 8)
+
+
+def test_the_dashboard_path_reports_too(tmp_path: Path) -> None:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from arc_console.train_command import _train_with_dashboard
+
+    run = tmp_path / "run"
+    config = build_config("tiny", None, {"model": "tiny-random", "max_new_tokens": 8, "overlong_buffer": 2,
+                                         "num_candidates": 3, "max_steps": 2, "report_to": ["tensorboard"]})
+    assert _train_with_dashboard(config, run, None, None, headless_driver=True, exit_on_finish=True) == 0
+    events = EventAccumulator(str(run / "tensorboard"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("arc/mean_accuracy")] == [1, 2]
