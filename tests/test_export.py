@@ -74,3 +74,23 @@ def test_bfloat16_export_and_bad_input(lora_run: Path, tmp_path: Path) -> None:
         assert out.returncode == 2 and out.stderr.startswith("arc-console: error:") and message in out.stderr, out.stderr
         assert len(out.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "x").exists() and (taken / "keep.txt").read_text() == "mine"
+
+
+def test_a_4bit_base_is_dequantized_before_merging(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    base, run, merged = tmp_path / "base-4bit", tmp_path / "run", tmp_path / "merged"
+    out = run_cli("make-model", "--shape", "tiny", "--out", str(base), "--quantize", "4bit")
+    assert out.returncode == 0, out.stderr
+    assert json.loads((base / "config.json").read_text())["quantization_config"]["bnb_4bit_quant_type"] == "nf4"
+    out = run_cli("train", "--headless", "--preset", "tiny", "--model", str(base), "--max-steps", "1", "--out", str(run),
+                  "--lora-r", "4", "--max-new-tokens", "8", "--overlong-buffer", "2", "--num-candidates", "3")
+    assert out.returncode == 0, out.stderr
+    out = run_cli("export", str(run), "--out", str(merged), "--merged")
+    assert out.returncode == 0, out.stderr
+    assert "base 'base-4bit'" in out.stdout and "note: the base is quantized: dequantized to bfloat16" in out.stdout
+    assert "quantization_config" not in json.loads((merged / "config.json").read_text())
+    plain = AutoModelForCausalLM.from_pretrained(merged)
+    kinds = {type(module).__name__ for module in plain.modules()}
+    assert "Linear4bit" not in kinds and plain.model.layers[0].self_attn.q_proj.weight.dtype == torch.bfloat16
+    assert torch.isfinite(_logits(plain)).all()

@@ -42,8 +42,8 @@ def base_model_name(model: str) -> str:
 def export_checkpoint(source: Path, out: Path, merged: bool, dtype: str | None = None) -> ExportResult:
     """Export the checkpoint `source` (or a run directory's latest) to the new folder `out`."""
     checkpoint = find_checkpoint(source)
-    config = read_state(checkpoint).config
-    step = read_state(checkpoint).step
+    state = read_state(checkpoint)
+    config, step = state.config, state.step
     model = str(config.get("model", ""))
     lora_r = int(config.get("lora_r", 0))
     result = ExportResult(out, "merged" if merged else "adapter", base_model_name(model), step)
@@ -104,7 +104,7 @@ def _write_merged(checkpoint: Path, config: dict[str, Any], staging: Path, dtype
     base = AutoModelForCausalLM.from_pretrained(base_path, dtype=getattr(torch, load_dtype), device_map=device)
     if _is_quantized(base):
         # Merging into 4-bit weights would round the adapter away: dequantize first, merge in bf16.
-        base = base.dequantize()
+        base = base.dequantize() or base
         load_dtype = dtype or "bfloat16"
         base = base.to(getattr(torch, load_dtype))
         result.notes.append(f"the base is quantized: dequantized to {load_dtype} before merging")
