@@ -20,6 +20,7 @@ TRL_NAMES = {
     "clip_fraction": "clip_ratio/region_mean",
     "clip_low_fraction": "clip_ratio/low_mean",
     "clip_high_fraction": "clip_ratio/high_mean",
+    "frac_reward_zero_std": "frac_reward_zero_std",  # when the trainer computes it (on task rewards), it wins
 }
 # Ours, where TRL has no counterpart.
 OWN_NAMES = {
@@ -33,6 +34,8 @@ OWN_NAMES = {
     "tokens_per_s": "perf/tokens_per_s",
     "generate_s": "perf/generate_time",
     "gpu_peak_gb": "perf/gpu_peak_gb",
+    "approx_kl": "policy/approx_kl",
+    "ratio_mean": "policy/ratio_mean",
 }
 
 
@@ -78,12 +81,11 @@ def completion_scalars(record: dict[str, Any]) -> dict[str, float]:
 
 def step_scalars(metrics: dict[str, Any], record: dict[str, Any]) -> dict[str, float]:
     """Every number worth a chart for one step, named as described above. Missing or None values are left out."""
-    out: dict[str, float] = {}
+    out = completion_scalars(record)
     for key, name in {**TRL_NAMES, **OWN_NAMES}.items():
         value = _number(metrics.get(key))
         if value is not None:
             out[name] = value
-    out.update(completion_scalars(record))
     return out
 
 
