@@ -12,6 +12,8 @@ from arc_console.train_command import add_train_parser
 from arc_console.eval_command import add_eval_parser
 from arc_console.view_commands import add_view_parsers
 from arc_console.make_model_command import add_make_model_parser
+from arc_console.export_command import add_export_parser
+from arc_console.runs_command import add_runs_parser
 
 EXIT_USAGE = 2
 
@@ -31,6 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_eval_parser(subparsers)
     add_view_parsers(subparsers)
     add_make_model_parser(subparsers)
+    add_export_parser(subparsers)
+    add_runs_parser(subparsers)
     return parser
 
 

@@ -21,6 +21,7 @@ ROLLOUT_EXPERTS = ("auto", "packed", "bf16", "fp8")
 BACKENDS = ("auto", "hf", "unsloth")
 REWARDS = ("pixel", "changed", "foreground")  # engine/rewards.py's REWARD_VARIANTS, by name
 SCALE_REWARDS = ("group", "none")
+REPORT_TARGETS = ("none", "tensorboard", "trackio", "wandb")
 
 
 class ConfigError(ValueError):
@@ -78,6 +79,8 @@ class TrainConfig:
     # torch threads on the CPU; 0: one for models under 10M parameters (their ops are too small to
     # share, and a second thread that waits on a busy core stalls every op), else torch's default.
     cpu_threads: int = 0
+    # Where else the metrics go: none, or comma-separated tensorboard, trackio, wandb (each a pip extra).
+    report_to: list[str] = field(default_factory=list)
 
     def temperatures(self) -> list[float]:
         """One temperature per candidate, spread evenly from temperature_min to temperature_max."""
@@ -265,6 +268,11 @@ def validate(config: TrainConfig, origins: dict[str, str] | None = None) -> None
     require(config.logprob_chunk_tokens >= 1, "logprob_chunk_tokens must be at least 1")
     require(config.cpu_threads >= 0, f"cpu_threads must be 0 (auto) or more, got {config.cpu_threads}")
     require(bool(config.model), "model must not be empty")
+    unknown_targets = [name for name in config.report_to if name not in REPORT_TARGETS]
+    require(not unknown_targets, f"report_to: unknown target {unknown_targets[0] if unknown_targets else ''!r} "
+                                 f"(known: {', '.join(REPORT_TARGETS)})")
+    require(not ("none" in config.report_to and len(config.report_to) > 1),
+            "report_to: 'none' cannot be combined with other targets")
     require(config.rollout_engine in ROLLOUT_ENGINES,
             f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, got {config.rollout_engine!r}")
     require(config.rollout_experts in ROLLOUT_EXPERTS,

@@ -19,6 +19,8 @@ def add_make_model_parser(subparsers: Any) -> None:
                         help="weights' dtype (default: bfloat16 for gpt-oss-20b, float32 otherwise)")
     parser.add_argument("--device", default=None, help="build on this device (default: cuda when present)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--quantize", choices=["4bit"], help="store it quantized with bitsandbytes (NF4), as "
+                        "pre-quantized checkpoints are: the Linear layers only, GPT-OSS's experts stay in --dtype")
     parser.set_defaults(handler=run_make_model)
 
 
@@ -29,6 +31,19 @@ def run_make_model(args: argparse.Namespace) -> int:
     if args.out.exists() and any(args.out.iterdir()):
         raise UsageError(f"{args.out}: exists and is not empty")
     dtype = args.dtype or ("bfloat16" if args.shape == "gpt-oss-20b" else "float32")
-    path = make_model(args.shape, args.out, seed=args.seed, dtype=dtype, device=args.device)
-    print(f"wrote {args.shape} GPT-OSS ({dtype}) to {path}")
+    if args.quantize is None:
+        path = make_model(args.shape, args.out, seed=args.seed, dtype=dtype, device=args.device)
+        print(f"wrote {args.shape} GPT-OSS ({dtype}) to {path}")
+        return 0
+    import tempfile
+
+    from arc_console.atomic import staged_folder
+    from arc_console.engine.quantize import quantize_4bit
+
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".unquantized-", dir=args.out.parent) as unquantized:
+        make_model(args.shape, Path(unquantized), seed=args.seed, dtype=dtype, device=args.device)
+        with staged_folder(args.out) as staging:
+            quantize_4bit(Path(unquantized), staging)
+    print(f"wrote {args.shape} GPT-OSS ({dtype}, Linear layers in 4-bit NF4) to {args.out}")
     return 0

@@ -41,6 +41,7 @@ FLAG_HELP = {
     "mask_truncated": "DAPO overlong filtering: completions cut at --max-new-tokens leave the loss (still in group stats)",
     "reward": "the accuracy term: pixel (the seed's) | changed (cells the task changes) | foreground (non-0 cells)",
     "cpu_threads": "torch threads on the CPU (0: 1 for models under 10M parameters, else one per core)",
+    "report_to": "none, or comma-separated tensorboard,trackio,wandb (each a pip extra)",
 }
 
 
@@ -190,13 +191,24 @@ def _remove_if_new(run_dir: Path, existed: bool) -> None:
         shutil.rmtree(run_dir, ignore_errors=True)
 
 
+def _with_reporting(sink: Any, config: TrainConfig, run_dir: Path) -> Any:
+    """The trainer's event sink: `sink`, behind the --report-to backends when there are any."""
+    from arc_console.reporting.listener import ReportingSink
+    from arc_console.reporting.targets import build_reporters
+
+    reporters = build_reporters(config.report_to)
+    return ReportingSink(sink, reporters, run_dir, config.to_dict()) if reporters else sink
+
+
 def run_train(args: argparse.Namespace) -> int:
     from arc_console.cli import UsageError
     from arc_console.arc import TaskError
+    from arc_console.reporting.targets import ReportingError, check_installed
 
     try:
         config, run_dir, checkpoint, chosen, restart = _resolve(args)
-    except (ConfigError, TaskError) as exc:
+        check_installed(config.report_to)
+    except (ConfigError, TaskError, ReportingError) as exc:
         raise UsageError(str(exc)) from None
     if restart:
         try:
@@ -247,7 +259,7 @@ def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None)
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     existed = run_dir.exists()
     try:
-        trainer = Trainer(config, run_dir, printer, control, resume_from=checkpoint)
+        trainer = Trainer(config, run_dir, _with_reporting(printer, config, run_dir), control, resume_from=checkpoint)
         try:
             trainer.setup()
         except (TaskError, BackendError, CheckpointError) as exc:
@@ -318,7 +330,8 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
     control = RunControl()
     forward = _EventForwarder()
     existed = run_dir.exists()
-    worker = TrainerThread(Trainer(config, run_dir, forward, control, resume_from=checkpoint))
+    worker = TrainerThread(Trainer(config, run_dir, _with_reporting(forward, config, run_dir), control,
+                                   resume_from=checkpoint))
     print(f"arc-console: loading {one_line(config.model)} ...", file=sys.stderr)
     worker.start()
     worker.ready.wait()

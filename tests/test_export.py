@@ -1,0 +1,96 @@
+"""`arc-console export`: a LoRA run's adapter and its merged model, checked against peft on the real tiny model."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from arc_console.engine.backends import builtin_tiny_path
+
+CLI = [sys.executable, "-m", "arc_console"]
+FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4"]
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def lora_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two DAPO steps of the tiny preset with a rank-4 LoRA, a learning rate that moves it visibly."""
+    run = tmp_path_factory.mktemp("export") / "run"
+    out = run_cli("train", "--headless", "--preset", "tiny", "--max-steps", "2", "--out", str(run), *FAST,
+                  "--lora-r", "4", "--learning-rate", "0.01", "--objective", "grpo")
+    assert out.returncode == 0, out.stderr
+    return run
+
+
+def _logits(model: torch.nn.Module) -> torch.Tensor:
+    ids = torch.tensor([[1, 12, 30, 45, 60, 75, 90, 14, 15, 16]])
+    with torch.no_grad():
+        return model(input_ids=ids).logits
+
+
+def test_merged_model_equals_base_plus_adapter(lora_run: Path, tmp_path: Path) -> None:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    adapter, merged = tmp_path / "adapter", tmp_path / "merged"
+    out = run_cli("export", str(lora_run), "--out", str(adapter))
+    assert out.returncode == 0, out.stderr
+    assert "adapter (PEFT) of step 2, base 'tiny'" in out.stdout
+    settings = json.loads((adapter / "adapter_config.json").read_text())
+    assert settings["base_model_name_or_path"] == "tiny" and settings["r"] == 4  # a name, not a local path
+    out = run_cli("export", str(lora_run / "checkpoints/step_2"), "--out", str(merged), "--merged")
+    assert out.returncode == 0, out.stderr
+
+    plain = AutoModelForCausalLM.from_pretrained(merged)  # no peft, no arc-console
+    assert not any("lora" in name for name, _ in plain.named_parameters())
+    base = AutoModelForCausalLM.from_pretrained(builtin_tiny_path())
+    base_logits = _logits(base)
+    with_adapter = PeftModel.from_pretrained(base, adapter)
+    expected = _logits(with_adapter)
+    assert (expected - base_logits).abs().max() > 1e-3  # the adapter learned something
+    torch.testing.assert_close(_logits(plain), expected, atol=1e-5, rtol=1e-5)
+
+
+def test_bfloat16_export_and_bad_input(lora_run: Path, tmp_path: Path) -> None:
+    from safetensors import safe_open
+
+    out = run_cli("export", str(lora_run), "--out", str(tmp_path / "bf16"), "--merged", "--dtype", "bfloat16")
+    assert out.returncode == 0, out.stderr
+    with safe_open(tmp_path / "bf16/model.safetensors", "pt") as weights:
+        assert weights.get_tensor("model.embed_tokens.weight").dtype == torch.bfloat16
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "keep.txt").write_text("mine")
+    for args, message in (([str(tmp_path / "nowhere"), "--out", str(tmp_path / "x")], "no such run directory"),
+                          ([str(tmp_path), "--out", str(tmp_path / "x")], "neither a run directory nor a checkpoint"),
+                          ([str(lora_run), "--out", str(taken)], "exists and is not an empty folder")):
+        out = run_cli("export", *args)
+        assert out.returncode == 2 and out.stderr.startswith("arc-console: error:") and message in out.stderr, out.stderr
+        assert len(out.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "x").exists() and (taken / "keep.txt").read_text() == "mine"
+
+
+def test_a_4bit_base_is_dequantized_before_merging(tmp_path: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    base, run, merged = tmp_path / "base-4bit", tmp_path / "run", tmp_path / "merged"
+    out = run_cli("make-model", "--shape", "tiny", "--out", str(base), "--quantize", "4bit")
+    assert out.returncode == 0, out.stderr
+    assert json.loads((base / "config.json").read_text())["quantization_config"]["bnb_4bit_quant_type"] == "nf4"
+    out = run_cli("train", "--headless", "--preset", "tiny", "--model", str(base), "--max-steps", "1", "--out", str(run),
+                  "--lora-r", "4", "--max-new-tokens", "8", "--overlong-buffer", "2", "--num-candidates", "3")
+    assert out.returncode == 0, out.stderr
+    out = run_cli("export", str(run), "--out", str(merged), "--merged")
+    assert out.returncode == 0, out.stderr
+    assert "base 'base-4bit'" in out.stdout and "note: the base is quantized: dequantized to bfloat16" in out.stdout
+    assert "quantization_config" not in json.loads((merged / "config.json").read_text())
+    plain = AutoModelForCausalLM.from_pretrained(merged)
+    kinds = {type(module).__name__ for module in plain.modules()}
+    assert "Linear4bit" not in kinds and plain.model.layers[0].self_attn.q_proj.weight.dtype == torch.bfloat16
+    assert torch.isfinite(_logits(plain)).all()
