@@ -1,6 +1,6 @@
 """What the run directories under a folder are doing: state, progress, results. Reads files only.
 
-State, from the most to the least reliable sign: a stop record in logs/run.json ("stop": {"reason"}),
+State, from the most to the least reliable sign: a stop record in logs/run.json ("stopped": {"reason"}),
 the recorded process id ("pid": alive or not), the last "stopped (...)" line of training.log, and
 last of all how recently the run wrote anything.
 """
@@ -138,7 +138,7 @@ def _ago(seconds: float) -> str:
 
 
 def _state(run_dir: Path, settings: dict[str, Any], now: float) -> tuple[str, str]:
-    stop = settings.get("stop")
+    stop = settings.get("stopped")
     if isinstance(stop, dict) and isinstance(stop.get("reason"), str):
         detail = stop.get("error") if isinstance(stop.get("error"), str) else None
         return "stopped", stop["reason"].replace("_", " ") + (f": {detail}" if detail else "")
@@ -167,7 +167,7 @@ def summarize(run_dir: Path, now: float | None = None) -> RunSummary:
     last = metrics[-1] if metrics else {}
     max_steps = settings.get("max_steps")
     perfect = last.get("perfect_problems", 0)
-    stop = settings.get("stop")
+    stop = settings.get("stopped")
     if isinstance(stop, dict) and isinstance(stop.get("perfect_problems"), list):
         perfect = len(stop["perfect_problems"])
     return RunSummary(

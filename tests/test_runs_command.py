@@ -58,7 +58,7 @@ def test_finished_running_and_killed_runs(tmp_path: Path) -> None:
     killed = runs_json(runs)["live"]
     assert killed["state"] == "crashed" and str(live.pid) in killed["why"]
     # A structured stop record (issue 24's) is believed first.
-    settings_path.write_text(json.dumps({**settings, "pid": live.pid, "stop": {"reason": "stop_requested"}}))
+    settings_path.write_text(json.dumps({**settings, "pid": live.pid, "stopped": {"reason": "stop_requested"}}))
     assert runs_json(runs)["live"]["why"] == "stop requested"
 
     out = subprocess.run([*CLI, "runs", str(runs)], capture_output=True, text=True, timeout=120)
