@@ -13,6 +13,10 @@ from typing import Any
 from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import RANKINGS, EvalSettings, SettingsError, validate_settings
+from arc_console.textsafe import one_line
+
+# The context train uses by default (TrainConfig.max_seq_length): the prompts eval fits are the ones training saw.
+TRAINING_CONTEXT = 2048
 
 
 def add_eval_parser(subparsers: Any) -> None:
@@ -33,8 +37,9 @@ def add_eval_parser(subparsers: Any) -> None:
     parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
     parser.add_argument("--max-new-tokens", type=int, default=0, metavar="N",
                         help="answer length limit (default 0: room for the task's largest grid)")
-    parser.add_argument("--max-seq-length", type=int, default=0, metavar="N",
-                        help="context limit; examples are dropped to fit (default 0: the model's)")
+    parser.add_argument("--max-seq-length", type=int, default=TRAINING_CONTEXT, metavar="N",
+                        help=f"context limit; examples are dropped to fit (default {TRAINING_CONTEXT}, train's; "
+                             "0: the model's own, which on GPT-OSS is far beyond what a 20B prefill fits in memory)")
     parser.add_argument("--backend", default=None, help="hf | unsloth | auto (default: the run's, else auto)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="where the results go (default runs/eval-DATE-TIME)")
     parser.add_argument("--headless", action="store_true", help="no console: a progress line per task and a table")
@@ -127,6 +132,13 @@ def _eval_headless(run: dict[str, Any]) -> int:
         from arc_console.train_command import describe_os_error
 
         print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:  # torch.OutOfMemoryError is a RuntimeError; the tasks answered so far are kept
+        if type(exc).__name__ != "OutOfMemoryError":
+            raise
+        print(f"arc-console: error: out of GPU memory: {one_line(str(exc), 200)}\n"
+              "arc-console: hint: lower --max-seq-length or --samples, or --augment none; the tasks answered so far "
+              f"are in {run['out_dir']}", file=sys.stderr)
         return 1
     finally:
         for signum, handler in previous.items():

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What ran on the lent H200 (no network there): bring the wheels from ../shared/gpu/wheels.sh
-# in .whl/, then:  bash benchmarks/h200_session.sh smoke|run|bench|default|psweep|profile   (results under $OUT)
+# in .whl/, then:  bash benchmarks/h200_session.sh smoke|run|bench|default|psweep|profile|import_order|eval   (results under $OUT)
 set -uo pipefail
 stage=${1:-smoke}
 OUT=${OUT:-/tmp/out}
@@ -42,6 +42,16 @@ case $stage in
     ;;
   psweep)  # P problems x 8 per rollout, each followed by the update over its sequences: the step time at each P
     python3 benchmarks/gpu_step.py --model $model --problems-per-step-only --out-dir "$OUT"
+    ;;
+  import_order)  # issue 15: the update with unsloth imported first (now) and after transformers (before)
+    timeout 200 python3 benchmarks/gpu_step.py --model $model --default-route-only --out-dir "$OUT/unsloth_first"
+    timeout 200 python3 benchmarks/gpu_step.py --model $model --default-route-only --unsloth-after-transformers \
+      --out-dir "$OUT/unsloth_after"
+    ;;
+  eval)  # issue 16: eval throughput at 8 views x 2 samples, 512 new tokens
+    timeout ${EVAL_TIMEOUT:-240} python3 -m arc_console eval --model $model --backend unsloth --tasks arc1-evaluation \
+      --limit ${EVAL_LIMIT:-6} --augment dihedral --samples 2 --max-new-tokens 512 --headless --out "$OUT/eval_20b"
+    echo "eval exit $?"
     ;;
   profile)  # one decode step of each route, kernel by kernel, then the GPU tests
     python3 benchmarks/decode_profile.py --model $model --out-dir "$OUT" ${PROFILE_ROUTES:+--routes $PROFILE_ROUTES}

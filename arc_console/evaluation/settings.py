@@ -20,7 +20,7 @@ class EvalSettings:
     temperature: float = 0.7
     top_p: float = 1.0
     max_new_tokens: int = 0  # 0: enough for the largest grid of the task (see answer_budget)
-    max_seq_length: int = 0  # 0: the model's own limit
+    max_seq_length: int = 2048  # 0: the model's own limit
     logprob_chunk_tokens: int = 256
 
     def to_dict(self) -> dict[str, Any]:

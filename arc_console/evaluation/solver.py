@@ -47,9 +47,9 @@ def answer_budget(task: Task, settings: EvalSettings) -> int:
 
 
 def context_limit(policy: Policy, settings: EvalSettings) -> int:
-    if settings.max_seq_length:
-        return settings.max_seq_length
-    return int(getattr(policy.base_causal_lm().config, "max_position_embeddings", 4096))
+    """The setting, never beyond the model's own context (0 asks for the model's own)."""
+    own = int(getattr(policy.base_causal_lm().config, "max_position_embeddings", 4096))
+    return min(settings.max_seq_length, own) if settings.max_seq_length else own
 
 
 def fit_prompt(policy: Policy, task: Task, test_index: int, budget: int) -> tuple[str | None, int]:
