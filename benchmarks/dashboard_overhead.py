@@ -46,7 +46,7 @@ def child(mode: str, args: argparse.Namespace) -> None:
     from textual.screen import Screen
 
     from arc_console.config import build_config
-    from arc_console.train_command import _train_headless, _train_with_dashboard
+    from arc_console.cli.train import _train_headless, _train_with_dashboard
 
     refreshes = 0
     compositor_refresh = Screen._compositor_refresh

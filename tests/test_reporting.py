@@ -158,7 +158,7 @@ def test_clip_fraction_splits_into_its_low_and_high_sides() -> None:
 def test_the_dashboard_path_reports_too(tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-    from arc_console.train_command import _train_with_dashboard
+    from arc_console.cli.train import _train_with_dashboard
 
     run = tmp_path / "run"
     config = build_config("tiny", None, {"model": "tiny-random", "max_new_tokens": 8, "overlong_buffer": 2,

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from arc_console.arc import Task
-from arc_console.engine.rollout import Sample
+from arc_console.decoding.samples import Sample
 
 
 @dataclass

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from arc_console.arc import Task, TaskError, build_prompt, load_tasks, parse_response, score_grid, select_tasks
-from arc_console.atomic import staged_folder
+from arc_console.rundir.atomic import staged_folder
 from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
 from arc_console.engine.backends import BackendError, apply_cpu_threads, load_policy
@@ -27,9 +27,9 @@ from arc_console.engine.logprobs import build_batch, completion_logprobs
 from arc_console.engine.objectives import dapo_loss, grpo_loss, group_advantages, preference_loss
 from arc_console.engine.phase_timer import PhaseTimer
 from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty, reward_accuracy
-from arc_console.engine.rollout import Rollout, generate_candidates
-from arc_console.engine.static_rollout import StaticRolloutEngine
-from arc_console.engine.runlog import RunLog
+from arc_console.decoding.rollout import Rollout, generate_candidates
+from arc_console.decoding.static_rollout import StaticRolloutEngine
+from arc_console.rundir.runlog import RunLog
 from arc_console.engine.step_groups import Group, Problem
 from arc_console.engine.step_metrics import step_metrics
 

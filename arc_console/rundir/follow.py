@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 from arc_console.engine import events as ev
-from arc_console.engine.runlog import HEARTBEAT_FILE
-from arc_console.liveness import assess, heartbeat_age
-from arc_console.runfiles import RunFileError, load_step_file, read_metrics, read_run_settings, responses_folder
+from arc_console.rundir.runlog import HEARTBEAT_FILE
+from arc_console.rundir.liveness import assess, heartbeat_age
+from arc_console.rundir.files import RunFileError, load_step_file, read_metrics, read_run_settings, responses_folder
 
 POLL_S = 0.25
 

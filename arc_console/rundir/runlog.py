@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from arc_console.atomic import atomic_write_text
+from arc_console.rundir.atomic import atomic_write_text
 
 
 HEARTBEAT_FILE = "heartbeat"

@@ -13,8 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from arc_console.launcher import resume_command
-from arc_console.textsafe import one_line
+from arc_console.cli.errors import UsageError, describe_os_error
+from arc_console.cli.launcher import resume_command
+from arc_console.tui.textsafe import one_line
 from arc_console.config import (
     PRESETS,
     ConfigError,
@@ -43,11 +44,6 @@ FLAG_HELP = {
     "cpu_threads": "torch threads on the CPU (0: 1 for models under 10M parameters, else one per core)",
     "report_to": "none, or comma-separated tensorboard,trackio,wandb (each a pip extra)",
 }
-
-
-def describe_os_error(exc: OSError) -> str:
-    where = f": {exc.filename}" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}"
 
 
 def add_train_parser(subparsers: Any) -> None:
@@ -162,7 +158,7 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
 def _start_again(run_dir: Path, chosen: str) -> None:
     """Move a checkpoint-less run's partial logs aside and say so on stderr and in the new training.log."""
     from arc_console.engine.run_restart import abandon_partial_logs
-    from arc_console.engine.runlog import RunLog
+    from arc_console.rundir.runlog import RunLog
 
     moved = abandon_partial_logs(run_dir)
     where = f"; its partial logs moved to {moved}" if moved else ""
@@ -201,7 +197,6 @@ def _with_reporting(sink: Any, config: TrainConfig, run_dir: Path) -> Any:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from arc_console.cli import UsageError
     from arc_console.arc import TaskError
     from arc_console.reporting.targets import ReportingError, check_installed
 
@@ -239,13 +234,12 @@ def _report_failure(stopped: Any) -> None:
 
 
 def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None) -> int:
-    from arc_console.cli import UsageError
     from arc_console.arc import TaskError
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
     from arc_console.engine.control import RunControl
     from arc_console.engine.trainer import Trainer
-    from arc_console.headless import HeadlessPrinter
+    from arc_console.tui.headless import HeadlessPrinter
 
     control = RunControl()
     printer = HeadlessPrinter()
@@ -318,7 +312,6 @@ def _yield_cpu_to_the_trainer() -> None:
 
 def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None,
                           headless_driver: bool = False, exit_on_finish: bool = False) -> int:
-    from arc_console.cli import UsageError
     from arc_console.arc import TaskError
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError

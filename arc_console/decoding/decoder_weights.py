@@ -19,8 +19,8 @@ from typing import Any
 
 import torch
 
-from arc_console.engine.decoder_ops import EAGER_OPS, DecodeOps
-from arc_console.engine.fp8_experts import Fp8Experts, quantize_experts
+from arc_console.decoding.decoder_ops import EAGER_OPS, DecodeOps
+from arc_console.decoding.fp8_experts import Fp8Experts, quantize_experts
 
 EXPERT_FORMATS = ("packed", "bf16", "fp8")
 

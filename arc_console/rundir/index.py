@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from arc_console.runfiles import read_metrics, read_run_settings
+from arc_console.rundir.files import read_metrics, read_run_settings
 
 QUIET_S = 600  # a run without pid or stop record that wrote nothing for this long is taken as dead
 LOG_TAIL_BYTES = 256 * 1024
