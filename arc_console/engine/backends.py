@@ -204,3 +204,10 @@ def _load_unsloth(path: str, lora_r: int, lora_alpha: int, max_seq_length: int, 
             bias="none", use_gradient_checkpointing="unsloth", random_state=seed,
         )
     return model, tokenizer
+
+
+def device_label(device: torch.device) -> str:
+    """The device as the log and the dashboard name it: "cpu", or "cuda:0 (NVIDIA H200)"."""
+    if device.type == "cuda":
+        return f"cuda:{device.index or 0} ({torch.cuda.get_device_name(device)})"
+    return "cpu"
