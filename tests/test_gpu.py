@@ -2,6 +2,8 @@
 
 import pytest
 
+pytestmark = pytest.mark.gpu
+
 from arc_console.tui.gpu import HardwareSampler
 
 sampler = HardwareSampler()

@@ -58,7 +58,7 @@ def test_finished_running_and_killed_runs(tmp_path: Path) -> None:
     killed = runs_json(runs)["live"]
     assert killed["state"] == "crashed" and str(live.pid) in killed["why"]
     # A structured stop record (issue 24's) is believed first.
-    settings_path.write_text(json.dumps({**settings, "pid": live.pid, "stop": {"reason": "stop_requested"}}))
+    settings_path.write_text(json.dumps({**settings, "pid": live.pid, "stopped": {"reason": "stop_requested"}}))
     assert runs_json(runs)["live"]["why"] == "stop requested"
 
     out = subprocess.run([*CLI, "runs", str(runs)], capture_output=True, text=True, timeout=120)
@@ -72,7 +72,7 @@ def test_untrusted_names_and_bad_input(tmp_path: Path) -> None:
     hostile = tmp_path / "runs" / "evil\x1b[31mred"
     (hostile / "logs").mkdir(parents=True)
     (hostile / "logs/run.json").write_text(json.dumps({"model": "[bold]x[/bold]", "started": "2026-12-01T10:00:00",
-                                                       "stop": {"reason": "error", "error": "boom\x1b]0;title\x07"}}))
+                                                       "stopped": {"reason": "error", "error": "boom\x1b]0;title\x07"}}))
     out = subprocess.run([*CLI, "runs", str(tmp_path / "runs")], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "\x1b" not in out.stdout and "evil\\x1b[31mred" in out.stdout and "boom\\x1b]0;title\\x07" in out.stdout

@@ -69,7 +69,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
 def run_watch(args: argparse.Namespace) -> int:
     from arc_console.tui.textsafe import one_line
-    from arc_console.rundir.follow import RunDirFollower
+    from arc_console.tui.follow import RunDirFollower
     from arc_console.tui.app import ConsoleApp
 
     run_dir: Path = args.run_dir

@@ -5,6 +5,7 @@ It talks to the world only through events (events.py) and obeys a RunControl at 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -54,8 +55,6 @@ class Trainer:
         self.last_checkpoint_time = time.monotonic()
         self.timer = PhaseTimer()
 
-    # ---------------------------------------------------------------- setup
-
     def setup(self) -> None:
         """Load tasks, model, optimizer and, when resuming, the checkpoint. Raises clear errors."""
         config = self.config
@@ -101,8 +100,6 @@ class Trainer:
 
     def device_name(self) -> str:
         return device_label(self.policy.device)
-
-    # ---------------------------------------------------------------- the loop
 
     def run(self) -> ev.Stopped:
         """Train until max_steps, early stop, or a stop request. Always leaves a resumable checkpoint."""
@@ -329,8 +326,6 @@ class Trainer:
         self._log(step_summary(metrics, groups, kept))
         self.emit(ev.StepFinished(step, head.problem.task.id, metrics, record))
 
-    # ---------------------------------------------------------------- saving and ending
-
     def _checkpoint(self, reason: str) -> Path:
         self.emit(ev.PhaseChanged(self.step, "checkpointing"))
         state = TrainerState(self.step, self.cursor, list(self.perfect_problems), list(self.history),
@@ -382,6 +377,8 @@ class Trainer:
         except Exception as save_exc:  # noqa: BLE001 - the original error is what the user must see
             self._log_safely(f"could not save after the failure: {one_line(save_exc)}")
         self._log_safely(f"stopped (error) after step {self.step}")
+        with contextlib.suppress(OSError):  # a full disk: the log line above is the record then
+            self.runlog.record_stop("error", self.step, error=error)
         stopped = ev.Stopped(self.step, "error", str(self.last_checkpoint) if self.last_checkpoint else None,
                              final_model, list(self.perfect_problems), error=error)
         self.emit(stopped)

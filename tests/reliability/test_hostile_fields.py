@@ -26,7 +26,7 @@ from textual.content import Content
 
 from arc_console.engine import events as ev
 from arc_console.rundir.runlog import RunLog
-from arc_console.rundir.follow import RunDirFollower
+from arc_console.tui.follow import RunDirFollower
 from arc_console.tui.headless import HeadlessPrinter
 from arc_console.rundir.files import list_step_files
 from arc_console.tui.app import ConsoleApp
