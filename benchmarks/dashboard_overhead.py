@@ -46,7 +46,7 @@ def child(mode: str, args: argparse.Namespace) -> None:
     from textual.screen import Screen
 
     from arc_console.config import build_config
-    from arc_console.train_command import _train_headless, _train_with_dashboard
+    from arc_console.cli.session import train_headless, train_with_dashboard
 
     refreshes = 0
     compositor_refresh = Screen._compositor_refresh
@@ -68,9 +68,9 @@ def child(mode: str, args: argparse.Namespace) -> None:
     ui_cpu = time.thread_time()  # with the dashboard, this (main) thread is the UI's; the trainer has its own
     try:
         if mode == "headless":
-            _train_headless(config, run_dir, None)
+            train_headless(config, run_dir, None)
         else:
-            _train_with_dashboard(config, run_dir, None, None, headless_driver=True, exit_on_finish=True)
+            train_with_dashboard(config, run_dir, None, None, headless_driver=True, exit_on_finish=True)
     finally:
         sys.stdout = real_stdout
     ui_cpu = time.thread_time() - ui_cpu

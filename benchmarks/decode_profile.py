@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from gpu_step import ROUTES, fitted_prompt, synchronize, versions  # noqa: E402
 
 from arc_console.engine.backends import load_policy  # noqa: E402
-from arc_console.engine.static_rollout import StaticRolloutEngine  # noqa: E402
+from arc_console.decoding.static_rollout import StaticRolloutEngine  # noqa: E402
 
 TEMPS = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]
 NEW_TOKENS = 512

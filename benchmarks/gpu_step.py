@@ -54,8 +54,8 @@ from arc_console.arc import build_prompt, load_tasks, select_tasks  # noqa: E402
 from arc_console.engine.backends import load_policy  # noqa: E402
 from arc_console.engine.logprobs import build_batch, completion_logprobs  # noqa: E402
 from arc_console.engine.objectives import dapo_loss, group_advantages  # noqa: E402
-from arc_console.engine.rollout import generate_candidates  # noqa: E402
-from arc_console.engine.static_rollout import StaticRolloutEngine  # noqa: E402
+from arc_console.decoding.rollout import generate_candidates  # noqa: E402
+from arc_console.decoding.static_rollout import StaticRolloutEngine  # noqa: E402
 
 GB = 1024**3
 

@@ -24,7 +24,7 @@ import torch
 
 from arc_console.arc import parse_response, score_grid
 from arc_console.config import build_config
-from arc_console.engine.rollout import generate_candidates
+from arc_console.decoding.rollout import generate_candidates
 from arc_console.engine.trainer import Trainer
 
 

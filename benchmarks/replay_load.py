@@ -20,8 +20,8 @@ from datetime import date
 from pathlib import Path
 
 from arc_console.arc import score_grid
-from arc_console.engine.runlog import dump_step_json
-from arc_console.runfiles import list_step_files, read_metrics
+from arc_console.rundir.runlog import dump_step_json
+from arc_console.rundir.files import list_step_files, read_metrics
 from arc_console.tui.replay_app import ReplayApp, thin
 
 

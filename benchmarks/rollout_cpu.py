@@ -25,7 +25,7 @@ import torch
 
 from arc_console.arc import build_prompt, load_tasks, select_tasks
 from arc_console.engine.backends import load_policy
-from arc_console.engine.rollout import generate_candidates
+from arc_console.decoding.rollout import generate_candidates
 
 PROBLEMS = ["af902bf9", "6150a2bd", "3c9b0459", "25ff71a9"]
 

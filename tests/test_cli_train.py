@@ -147,7 +147,7 @@ def test_settings_errors_all_at_once_with_suggestions_and_their_file(tmp_path: P
 
 
 def test_the_resume_command_names_the_launcher_in_use(tmp_path: Path) -> None:
-    from arc_console.launcher import command_line
+    from arc_console.cli.launcher import command_line
 
     import shlex
 

@@ -2,7 +2,9 @@
 
 import pytest
 
-from arc_console.gpu import HardwareSampler
+pytestmark = pytest.mark.gpu
+
+from arc_console.tui.gpu import HardwareSampler
 
 sampler = HardwareSampler()
 has_gpu = bool(sampler.sample().gpus)
@@ -51,7 +53,7 @@ def test_static_engine_on_unsloth_4bit_every_route_agrees_with_the_trainer() -> 
     from arc_console.arc import Pair, build_prompt
     from arc_console.engine.backends import load_policy
     from arc_console.engine.logprobs import build_batch, completion_logprobs
-    from arc_console.engine.static_rollout import StaticRolloutEngine
+    from arc_console.decoding.static_rollout import StaticRolloutEngine
 
     policy = load_policy("tiny", "unsloth", lora_r=16, lora_alpha=32, max_seq_length=2048)
     torch.manual_seed(0)

@@ -7,9 +7,9 @@ import sys
 import time
 from pathlib import Path
 
-from arc_console.engine.runlog import RunLog
-from arc_console.liveness import FIRST_STEP_ALLOWANCE_S, STALL_FLOOR_S, assess, heartbeat_age, stall_after_s
-from arc_console.runfiles import read_run_settings
+from arc_console.rundir.runlog import RunLog
+from arc_console.rundir.liveness import FIRST_STEP_ALLOWANCE_S, STALL_FLOOR_S, assess, heartbeat_age, stall_after_s
+from arc_console.rundir.files import read_run_settings
 
 HOST = socket.gethostname()
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from arc_console.config import DEMO_PROBLEMS
-from arc_console.runfiles import list_step_files
+from arc_console.rundir.files import list_step_files
 from arc_console.tui.replay_app import ReplayApp
 from arc_console.tui.widgets.candidates import CandidatesPanel
 
@@ -82,7 +82,7 @@ async def test_navigation_over_a_real_run(run_dir: Path) -> None:
 
 
 def test_replay_run_dir_opens_at_its_last_step(run_dir: Path) -> None:
-    from arc_console.view_commands import _locate
+    from arc_console.cli.view import _locate
 
     files, index, located = _locate(run_dir)
     assert files[index].step == 4 and located == run_dir
@@ -180,7 +180,7 @@ async def test_ten_thousand_step_run_directory(tmp_path: Path) -> None:
         lines.append(json.dumps({"step": step, "problem_id": "af902bf9", "best_accuracy": (step % 10) / 10,
                                  "mean_accuracy": 0.1, "reward_mean": 0.0, "perfect": step % 997 == 0}))
     (run / "logs/metrics.jsonl").write_text("\n".join(lines) + "\n")
-    from arc_console.view_commands import _locate
+    from arc_console.cli.view import _locate
 
     files, index, run_dir = _locate(run)
     assert len(files) == 10_000 and files[index].step == 10_000

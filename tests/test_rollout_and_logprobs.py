@@ -8,7 +8,7 @@ from arc_console.arc import Pair, build_prompt
 from arc_console.engine.backends import load_policy
 from arc_console.engine.control import RunControl
 from arc_console.engine.logprobs import build_batch, completion_logprobs
-from arc_console.engine.rollout import PerRowTemperature, generate_candidates
+from arc_console.decoding.rollout import PerRowTemperature, generate_candidates
 
 PROMPT = build_prompt([Pair([[1, 2], [3, 4]], [[4, 3], [2, 1]])], [[5, 6], [7, 8]])
 

@@ -9,13 +9,13 @@ from transformers import TopPLogitsWarper
 from arc_console.arc import Pair, build_prompt
 from arc_console.engine.backends import load_policy
 from arc_console.engine.control import RunControl
-from arc_console.engine.decoder_weights import UnsupportedModel, extract_weights
-from arc_console.engine.device_sampling import sample_rows, top_p_mask
-from arc_console.engine.fp8_experts import FP8_MAX, quantize_experts
+from arc_console.decoding.decoder_weights import UnsupportedModel, extract_weights
+from arc_console.decoding.device_sampling import sample_rows, top_p_mask
+from arc_console.decoding.fp8_experts import FP8_MAX, quantize_experts
 from arc_console.engine.logprobs import build_batch, completion_logprobs
-from arc_console.engine.rollout import generate_candidates
-from arc_console.engine.static_decoder import StaticDecoder
-from arc_console.engine.static_rollout import StaticRolloutEngine
+from arc_console.decoding.rollout import generate_candidates
+from arc_console.decoding.static_decoder import StaticDecoder
+from arc_console.decoding.static_rollout import StaticRolloutEngine
 
 PROMPT = build_prompt([Pair([[1, 2], [3, 4]], [[4, 3], [2, 1]])], [[5, 6], [7, 8]])
 SHORT_PROMPT = build_prompt([Pair([[1]], [[2]])], [[3]])
@@ -336,8 +336,8 @@ def test_the_compiled_decode_step_samples_what_the_plain_one_samples(lora_policy
 def test_fused_expert_kernels_serve_decode_and_prefill(lora_policy, monkeypatch) -> None:
     # No fused kernel runs on a CPU; a stand-in with the same contract (rows sorted by expert, row ends)
     # checks the plumbing around it, and that prompts get kernels built with the eager helpers.
-    import arc_console.engine.static_decoder as static_decoder
-    from arc_console.engine.decoder_ops import EAGER_OPS, DecodeOps
+    import arc_console.decoding.static_decoder as static_decoder
+    from arc_console.decoding.decoder_ops import EAGER_OPS, DecodeOps
 
     built_with = []
 
@@ -389,7 +389,7 @@ def test_building_the_engine_draws_nothing_from_the_callers_random_stream(lora_p
 
 @pytest.mark.parametrize("tokens", [8, 200])
 def test_counting_sort_of_routed_rows_equals_a_stable_sort(tokens, monkeypatch) -> None:
-    import arc_console.engine.decoder_ops as ops
+    import arc_console.decoding.decoder_ops as ops
 
     generator = torch.Generator().manual_seed(tokens)
     experts, k, hidden = 32, 4, 6

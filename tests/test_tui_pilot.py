@@ -178,10 +178,7 @@ async def test_real_hardware_panel_without_gpu() -> None:
     app = ConsoleApp(replay_source([]))
     async with app.run_test(size=SIZE) as pilot:
         panel = app.query_one(GpuPanel)
-        for _ in range(50):
-            await pilot.pause(0.05)
-            if "GPU" in str(panel.border_title) or "no GPU" in str(panel.border_title):
-                break
+        await until(pilot, lambda: "GPU" in str(panel.border_title), timeout=2.5)
         assert str(panel.border_title) == "hardware (no GPU)"
         screen = app.export_screenshot().replace("&#160;", " ")
         assert "no NVIDIA GPU" in screen and "CPU" in screen and "RAM" in screen

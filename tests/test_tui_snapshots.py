@@ -55,7 +55,7 @@ def test_small_terminal_uses_compact_grids(snap_compare) -> None:
 def test_replayed_step(snap_compare) -> None:
     from pathlib import Path
 
-    from arc_console.runfiles import list_step_files
+    from arc_console.rundir.files import list_step_files
     from arc_console.tui.replay_app import ReplayApp
 
     files = list_step_files(Path("tests/data"))
@@ -75,7 +75,7 @@ def test_dashboard_layout(snap_compare, size) -> None:
 def test_replay_layout_with_a_selected_candidate(snap_compare, size) -> None:
     from pathlib import Path
 
-    from arc_console.runfiles import list_step_files
+    from arc_console.rundir.files import list_step_files
     from arc_console.tui.replay_app import ReplayApp
 
     async def select_second(pilot) -> None:

@@ -8,9 +8,9 @@ def test_nothing_imports_transformers_before_the_trainer_module() -> None:
     # Everything `train` imports before it calls import_unsloth_first and then imports the trainer.
     code = (
         "import sys\n"
-        "import arc_console.cli, arc_console.train_command, arc_console.config, arc_console.arc\n"
+        "import arc_console.cli, arc_console.cli.train, arc_console.config, arc_console.arc\n"
         "import arc_console.engine.checkpoint, arc_console.engine.control, arc_console.engine.run_restart\n"
-        "import arc_console.engine.unsloth_first, arc_console.headless, arc_console.tui.app\n"
+        "import arc_console.engine.unsloth_first, arc_console.tui.headless, arc_console.tui.app\n"
         "assert 'transformers' not in sys.modules, 'transformers imported before unsloth could be'\n"
         "import arc_console.engine.trainer\n"
         "assert 'transformers' in sys.modules\n"

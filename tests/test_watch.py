@@ -8,7 +8,7 @@ from pathlib import Path
 
 from arc_console.config import DEMO_PROBLEMS
 from arc_console.engine import events as ev
-from arc_console.follow import RunDirFollower
+from arc_console.tui.follow import RunDirFollower
 from arc_console.tui.app import ConsoleApp
 
 from helpers import make_trainer

@@ -11,7 +11,7 @@ import random
 from dataclasses import dataclass
 
 from arc_console.arc.grids import Grid
-from arc_console.arc.tasks import Pair, Task
+from arc_console.arc.task import Pair, Task
 
 # identity, the three rotations (clockwise), the two flips, the two transposes
 DIHEDRAL = ("identity", "rot90", "rot180", "rot270", "flip_h", "flip_v", "transpose", "anti_transpose")

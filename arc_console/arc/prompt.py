@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from arc_console.arc.grids import Grid, grid_to_text
-from arc_console.arc.tasks import Pair
+from arc_console.arc.task import Pair
 
 ANALYSIS_OPENING = "Let me analyze the pattern step by step."
 

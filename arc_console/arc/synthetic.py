@@ -11,7 +11,7 @@ import random
 from collections.abc import Callable
 
 from arc_console.arc.grids import Grid
-from arc_console.arc.tasks import Task, validate_task
+from arc_console.arc.task import Task, validate_task
 
 Transform = Callable[[Grid], Grid]
 

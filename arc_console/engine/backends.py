@@ -36,8 +36,8 @@ class Policy:
     model_name: str
     device: torch.device
     stop_token_ids: list[int]
-    share_prefill: bool = True  # rollout.py turns it off if this backend's generate refuses a given cache
-    rollout_engine: str = "generate"  # "generate" (transformers) or "static" (static_rollout.py)
+    share_prefill: bool = True  # decoding/rollout.py turns it off if this backend's generate refuses a given cache
+    rollout_engine: str = "generate"  # "generate" (transformers) or "static" (decoding/static_rollout.py)
     static_engine: Any = None  # the static engine, built on first use
 
     def base_causal_lm(self) -> Any:
@@ -204,3 +204,10 @@ def _load_unsloth(path: str, lora_r: int, lora_alpha: int, max_seq_length: int, 
             bias="none", use_gradient_checkpointing="unsloth", random_state=seed,
         )
     return model, tokenizer
+
+
+def device_label(device: torch.device) -> str:
+    """The device as the log and the dashboard name it: "cpu", or "cuda:0 (NVIDIA H200)"."""
+    if device.type == "cuda":
+        return f"cuda:{device.index or 0} ({torch.cuda.get_device_name(device)})"
+    return "cpu"

@@ -16,7 +16,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
-from arc_console.atomic import atomic_write_text, staged_folder
+from arc_console.rundir.atomic import atomic_write_text, staged_folder
 from arc_console.engine.backends import Policy
 
 WEIGHTS = "trainable.safetensors"

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-Grid = list[list[int]]
+from arc_console.arc.grids import Grid
 
 
 @dataclass(frozen=True)

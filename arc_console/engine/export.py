@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arc_console.atomic import staged_folder
+from arc_console.rundir.atomic import staged_folder
 from arc_console.engine.backends import resolve_model_path
 from arc_console.engine.checkpoint import find_checkpoint, read_state
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from arc_console.arc import Task
-from arc_console.engine.rollout import Sample
+from arc_console.decoding.samples import Sample
 
 
 @dataclass
@@ -46,3 +46,17 @@ class Group:
             "timestamp": datetime.now().isoformat(timespec="seconds"),
             "test_input": self.problem.task.test_input,
         }
+
+
+def step_record(step: int, groups: list[Group], kept: list[Group], objective: str) -> dict[str, Any]:
+    """The step file's record: the first group in the seed's schema, with the other groups drawn beside it."""
+    head = groups[0]
+    record = head.record(step)
+    record["objective"] = objective
+    record["skipped"] = head not in kept
+    record["groups_drawn"] = len(groups)
+    record["groups_kept"] = len(kept)
+    if len(groups) > 1:
+        record["extra_groups"] = [dict(g.record(step), kept=g in kept, skipped=g not in kept,
+                                       dropped=None if g in kept else "degenerate") for g in groups[1:]]
+    return record

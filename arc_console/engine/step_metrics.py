@@ -63,3 +63,15 @@ def step_metrics(step: int, groups: list[Group], kept: list[Group], update: dict
         "gpu_peak_gb": gpu_peak_gb,
         "timestamp": timestamp,
     }
+
+
+def step_summary(metrics: dict[str, Any], groups: list[Group], kept: list[Group]) -> str:
+    """The step's line in training.log."""
+    head = groups[0]
+    loss_text = (f"loss {metrics['loss']:.4f} grad norm {metrics['grad_norm']:.2f}" if metrics["loss"] is not None
+                 else "no update")
+    draws_text = f" groups {len(kept)}/{len(groups)} kept" if len(groups) > 1 else ""
+    return (f"step {metrics['step']} problem {head.problem.task.id} best {metrics['best_accuracy']:.2f} "
+            f"mean {metrics['mean_accuracy']:.2f} reward {metrics['reward_mean']:+.3f} {loss_text} "
+            f"grids {metrics['grids']}/{len(head.accuracies)}{draws_text} {metrics['tokens_per_s']:.0f} tok/s "
+            f"{metrics['step_time_s']:.1f}s")

@@ -5,6 +5,7 @@ It talks to the world only through events (events.py) and obeys a RunControl at 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import time
@@ -14,11 +15,11 @@ from typing import Any
 
 import torch
 
-from arc_console.arc import Task, TaskError, build_prompt, load_tasks, parse_response, score_grid, select_tasks
-from arc_console.atomic import staged_folder
+from arc_console.arc import load_tasks, parse_response, score_grid, select_tasks
+from arc_console.rundir.atomic import staged_folder
 from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
-from arc_console.engine.backends import BackendError, apply_cpu_threads, load_policy
+from arc_console.engine.backends import BackendError, apply_cpu_threads, device_label, load_policy
 from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint
 from arc_console.engine.control import RunControl
 from arc_console.engine.dynamic_sampling import draw_groups
@@ -26,12 +27,13 @@ from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, rai
 from arc_console.engine.logprobs import build_batch, completion_logprobs
 from arc_console.engine.objectives import dapo_loss, grpo_loss, group_advantages, preference_loss
 from arc_console.engine.phase_timer import PhaseTimer
+from arc_console.engine.prompt_fitting import fit_prompts
 from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty, reward_accuracy
-from arc_console.engine.rollout import Rollout, generate_candidates
-from arc_console.engine.static_rollout import StaticRolloutEngine
-from arc_console.engine.runlog import RunLog
-from arc_console.engine.step_groups import Group, Problem
-from arc_console.engine.step_metrics import step_metrics
+from arc_console.decoding.rollout import Rollout, generate_candidates
+from arc_console.decoding.engine_choice import EngineChoiceError, attach_rollout_engine
+from arc_console.rundir.runlog import RunLog
+from arc_console.engine.step_groups import Group, Problem, step_record
+from arc_console.engine.step_metrics import step_metrics, step_summary
 
 
 class Trainer:
@@ -53,8 +55,6 @@ class Trainer:
         self.last_checkpoint_time = time.monotonic()
         self.timer = PhaseTimer()
 
-    # ---------------------------------------------------------------- setup
-
     def setup(self) -> None:
         """Load tasks, model, optimizer and, when resuming, the checkpoint. Raises clear errors."""
         config = self.config
@@ -74,7 +74,8 @@ class Trainer:
                   + (f" ({threads} thread{'s' if threads > 1 else ''})" if self.policy.device.type == "cpu" else "") + ": "
                   f"{trainable:,} trainable parameters ({'LoRA r=%d' % config.lora_r if config.lora_r else 'all weights'})")
         self._choose_rollout_engine()
-        self.problems = self._fit_prompts(tasks)
+        self.problems = fit_prompts(tasks, self.policy.tokenizer, config.max_seq_length, config.max_new_tokens,
+                                    warn=lambda message: self._log(message, "warning"))
         self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters().values(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
         warmup = config.warmup_steps
@@ -90,48 +91,15 @@ class Trainer:
                       + (f"; step files {removed[0]}..{removed[-1]} will be rewritten" if removed else ""))
 
     def _choose_rollout_engine(self) -> None:
-        config, policy = self.config, self.policy
-        gpt_oss = getattr(policy.base_causal_lm().config, "model_type", None) == "gpt_oss"
-        engine = config.rollout_engine if config.rollout_engine != "auto" else ("static" if gpt_oss else "generate")
-        if engine == "static" and not gpt_oss:
-            raise BackendError("rollout_engine static runs GPT-OSS models only; use --rollout-engine generate")
-        policy.rollout_engine = engine
-        if engine == "static":
-            policy.static_engine = StaticRolloutEngine(policy, experts_format=config.rollout_experts,
-                                                       on_notice=lambda message: self._log(message, "warning"))
-            static = policy.static_engine
-            self._log(f"rollouts: {static.describe()}, holding {static.memory_bytes() / 1024**3:.1f} GB beyond the model"
-                      + (" (--rollout-experts packed holds less, decodes slower)" if static.experts_format == "fp8" else ""))
-        else:
-            self._log("rollouts: transformers' generate")
-
-    def _fit_prompts(self, tasks: list[Task]) -> list[Problem]:
-        """Each task's prompt within max_seq_length - max_new_tokens tokens, dropping train examples if needed."""
-        budget = self.config.max_seq_length - self.config.max_new_tokens
-        problems = []
-        for task in tasks:
-            for used in range(len(task.train), 0, -1):
-                prompt = build_prompt(task.train[:used], task.test_input)
-                if len(self.policy.tokenizer(prompt, add_special_tokens=False)["input_ids"]) <= budget:
-                    problems.append(Problem(task, prompt, used))
-                    if used < len(task.train):
-                        self._log(f"problem {task.id}: kept {used} of {len(task.train)} examples to fit "
-                                  f"{budget} prompt tokens", "warning")
-                    break
-            else:
-                self._log(f"problem {task.id}: skipped, one example does not fit {budget} prompt tokens", "warning")
-        if not problems:
-            raise TaskError(f"no problem fits max_seq_length {self.config.max_seq_length} with "
-                            f"max_new_tokens {self.config.max_new_tokens}")
-        return problems
+        try:
+            described = attach_rollout_engine(self.policy, self.config.rollout_engine, self.config.rollout_experts,
+                                              on_notice=lambda message: self._log(message, "warning"))
+        except EngineChoiceError as exc:
+            raise BackendError(str(exc)) from None
+        self._log(f"rollouts: {described}")
 
     def device_name(self) -> str:
-        device = self.policy.device
-        if device.type == "cuda":
-            return f"cuda:{device.index or 0} ({torch.cuda.get_device_name(device)})"
-        return "cpu"
-
-    # ---------------------------------------------------------------- the loop
+        return device_label(self.policy.device)
 
     def run(self) -> ev.Stopped:
         """Train until max_steps, early stop, or a stop request. Always leaves a resumable checkpoint."""
@@ -339,14 +307,7 @@ class Trainer:
     def _write_step(self, step: int, groups: list[Group], kept: list[Group], update: dict[str, float | None],
                     started: float) -> None:
         head = groups[0]
-        record = head.record(step)
-        record["objective"] = self.config.objective
-        record["skipped"] = head not in kept
-        record["groups_drawn"] = len(groups)
-        record["groups_kept"] = len(kept)
-        if len(groups) > 1:
-            record["extra_groups"] = [dict(g.record(step), kept=g in kept, skipped=g not in kept,
-                                           dropped=None if g in kept else "degenerate") for g in groups[1:]]
+        record = step_record(step, groups, kept, self.config.objective)
         self.emit(ev.PhaseChanged(step, "writing"))
         with self.timer.phase("writing"):
             self.runlog.write_step(record)
@@ -362,16 +323,8 @@ class Trainer:
         self.runlog.heartbeat(force=True)
         self.history.append(metrics)
         self.step = step
-        loss_text = (f"loss {metrics['loss']:.4f} grad norm {metrics['grad_norm']:.2f}" if metrics["loss"] is not None
-                     else "no update")
-        draws_text = f" groups {len(kept)}/{len(groups)} kept" if len(groups) > 1 else ""
-        self._log(f"step {step} problem {head.problem.task.id} best {metrics['best_accuracy']:.2f} "
-                  f"mean {metrics['mean_accuracy']:.2f} reward {metrics['reward_mean']:+.3f} {loss_text} "
-                  f"grids {metrics['grids']}/{len(head.accuracies)}{draws_text} {metrics['tokens_per_s']:.0f} tok/s "
-                  f"{metrics['step_time_s']:.1f}s")
+        self._log(step_summary(metrics, groups, kept))
         self.emit(ev.StepFinished(step, head.problem.task.id, metrics, record))
-
-    # ---------------------------------------------------------------- saving and ending
 
     def _checkpoint(self, reason: str) -> Path:
         self.emit(ev.PhaseChanged(self.step, "checkpointing"))
@@ -424,6 +377,8 @@ class Trainer:
         except Exception as save_exc:  # noqa: BLE001 - the original error is what the user must see
             self._log_safely(f"could not save after the failure: {one_line(save_exc)}")
         self._log_safely(f"stopped (error) after step {self.step}")
+        with contextlib.suppress(OSError):  # a full disk: the log line above is the record then
+            self.runlog.record_stop("error", self.step, error=error)
         stopped = ev.Stopped(self.step, "error", str(self.last_checkpoint) if self.last_checkpoint else None,
                              final_model, list(self.perfect_problems), error=error)
         self.emit(stopped)

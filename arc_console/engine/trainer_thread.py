@@ -1,14 +1,13 @@
 """One thread for all of a trainer's torch work: setup, then the run.
 
 With OpenMP, every thread that runs parallel torch ops gets its own team of worker threads;
-two teams on a small machine spin against each other (measured: 11-40% slower steps on 2 cores).
+two teams on a small machine spin against each other.
 The dashboard keeps the main thread for Textual, so the trainer is set up *and* run here.
 """
 
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 from arc_console.engine import events as ev
 from arc_console.engine.trainer import Trainer
@@ -23,7 +22,6 @@ class TrainerThread(threading.Thread):
         self.run_error: BaseException | None = None
         self.stopped: ev.Stopped | None = None
         self._go = threading.Event()
-        self._cancelled = False
 
     def run(self) -> None:
         try:
@@ -34,8 +32,6 @@ class TrainerThread(threading.Thread):
         finally:
             self.ready.set()
         self._go.wait()
-        if self._cancelled:
-            return
         try:
             self.stopped = self.trainer.run()
         except BaseException as exc:
@@ -43,10 +39,3 @@ class TrainerThread(threading.Thread):
 
     def start_training(self) -> None:
         self._go.set()
-
-    def cancel(self) -> None:
-        self._cancelled = True
-        self._go.set()
-
-    def result(self) -> Any:
-        return self.stopped

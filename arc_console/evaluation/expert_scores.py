@@ -9,7 +9,7 @@ import torch
 
 from arc_console.engine.backends import Policy
 from arc_console.engine.logprobs import build_batch, completion_logprobs
-from arc_console.engine.rollout import _cache_argument
+from arc_console.decoding.rollout import cache_argument
 
 ROWS_PER_FORWARD = 16
 
@@ -33,7 +33,7 @@ def answers_logprobs(policy: Policy, prompt_ids: list[int], answers: list[list[i
     from transformers import DynamicCache
 
     causal_lm = policy.base_causal_lm()
-    name = _cache_argument(type(causal_lm))
+    name = cache_argument(type(causal_lm))
     pad = policy.tokenizer.pad_token_id
     totals: list[float] = []
     with torch.no_grad():

@@ -92,7 +92,7 @@ def _load_checkpoint(checkpoint: Path, backend: str | None) -> Policy:
 
 def _inference_ready(policy: Policy) -> Policy:
     """The trainer's rollout engine choice: the static engine for GPT-OSS models, else generate."""
-    from arc_console.engine.static_rollout import StaticRolloutEngine
+    from arc_console.decoding.static_rollout import StaticRolloutEngine
 
     for parameter in policy.model.parameters():
         parameter.requires_grad_(False)

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arc_console.atomic import atomic_write_text
-from arc_console.engine.runlog import dump_step_json
+from arc_console.rundir.atomic import atomic_write_text
+from arc_console.rundir.runlog import dump_step_json
 from arc_console.evaluation.solver_types import TaskAnswer
 
 SUBMISSION = "submission.json"

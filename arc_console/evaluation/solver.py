@@ -18,7 +18,7 @@ from arc_console.arc.augment import View, task_views
 from arc_console.arc.grids import GridError, validate_grid
 from arc_console.engine.backends import Policy
 from arc_console.engine.control import RunControl
-from arc_console.engine.rollout import ProgressCallback, generate_candidates
+from arc_console.decoding.rollout import ProgressCallback, generate_candidates
 from arc_console.evaluation.candidates import CandidatePool
 from arc_console.evaluation.expert_scores import answer_ids, answers_logprobs, sequence_logprobs
 from arc_console.evaluation.ranking import rank, two_attempts

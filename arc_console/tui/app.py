@@ -22,8 +22,8 @@ from textual.widgets import Footer
 
 from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
-from arc_console.gpu import HardwareSampler
-from arc_console.textsafe import one_line
+from arc_console.tui.gpu import HardwareSampler
+from arc_console.tui.textsafe import one_line
 from arc_console.tui.cpu_budget import CpuBudget
 from arc_console.tui.messages import EngineEvent, HardwareSampled, RunFailed
 from arc_console.tui.run_view import RunView

@@ -16,7 +16,7 @@ from textual.message import Message
 from textual.widgets import Footer, ProgressBar, Static
 
 from arc_console.evaluation import events as ev
-from arc_console.textsafe import one_line
+from arc_console.tui.textsafe import one_line
 from arc_console.tui.eval_printer import format_score
 from arc_console.tui.themes import DEFAULT_THEME, ThemeError, load_theme_file, load_themes
 from arc_console.tui.widgets.grid_card import GridCard

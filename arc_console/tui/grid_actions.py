@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from arc_console.textsafe import one_line
+from arc_console.tui.textsafe import one_line
 from arc_console.tui.widgets.candidates import CandidatesPanel
 
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from rich.style import Style
 from rich.text import Text
 
-Grid = list[list[int]]
+from arc_console.arc.grids import Grid
+
 
 # fchollet/ARC apps/css/common.css. Themes never change what a colour number means.
 ARC_PALETTE = ["#000000", "#0074D9", "#FF4136", "#2ECC40", "#FFDC00", "#AAAAAA", "#F012BE", "#FF851B", "#7FDBFF",

@@ -16,8 +16,8 @@ from textual.containers import VerticalScroll
 from textual.widgets import Footer, Static
 
 from arc_console.arc.parse import split_channels
-from arc_console.runfiles import RunFileError, StepFile, load_step_file, read_metrics
-from arc_console.textsafe import one_line, safe_text, visible
+from arc_console.rundir.files import RunFileError, StepFile, load_step_file, read_metrics
+from arc_console.tui.textsafe import one_line, safe_text, visible
 from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.screens.help import HelpScreen
 from arc_console.tui.size_classes import apply_size_classes

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from textual.theme import Theme
 
-from arc_console.textsafe import has_unsafe, one_line
+from arc_console.tui.textsafe import has_unsafe, one_line
 
 COLOUR_KEYS = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel", "success", "warning",
                "error", "boost")

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from arc_console.engine.failure import RAISE_AT_STEP
-from arc_console.runfiles import list_step_files
+from arc_console.rundir.files import list_step_files
 
 CLI = [sys.executable, "-m", "arc_console", "train", "--headless"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4", "--max-extra-draws", "1"]

@@ -12,7 +12,7 @@ import pytest
 
 from arc_console.engine.backends import tiny_model_path
 from arc_console.engine.checkpoint import STATE
-from arc_console.runfiles import list_step_files, load_step_file
+from arc_console.rundir.files import list_step_files, load_step_file
 
 CLI = [sys.executable, "-m", "arc_console"]
 ARGS = ["train", "--headless", "--preset", "tiny", "--model", "tiny-random", "--max-steps", "100000",

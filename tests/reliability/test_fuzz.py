@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from rich.console import Console
 
 from arc_console.arc import parse_response, score_grid
-from arc_console.replay_print import print_step
-from arc_console.runfiles import RunFileError, list_step_files, load_step_file
+from arc_console.tui.replay_print import print_step
+from arc_console.rundir.files import RunFileError, list_step_files, load_step_file
 from arc_console.tui.replay_app import ReplayApp
 from arc_console.tui.themes import ThemeError, load_theme_file
 

@@ -25,10 +25,10 @@ from rich.console import Console
 from textual.content import Content
 
 from arc_console.engine import events as ev
-from arc_console.engine.runlog import RunLog
-from arc_console.follow import RunDirFollower
-from arc_console.headless import HeadlessPrinter
-from arc_console.runfiles import list_step_files
+from arc_console.rundir.runlog import RunLog
+from arc_console.tui.follow import RunDirFollower
+from arc_console.tui.headless import HeadlessPrinter
+from arc_console.rundir.files import list_step_files
 from arc_console.tui.app import ConsoleApp
 from arc_console.tui.replay_app import ReplayApp
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from arc_console.engine.checkpoint import STATE, latest_checkpoint
-from arc_console.runfiles import list_step_files, load_step_file
+from arc_console.rundir.files import list_step_files, load_step_file
 
 CLI = [sys.executable, "-m", "arc_console"]
 # Checkpoints every step and short answers: the process is often inside a checkpoint or step write.

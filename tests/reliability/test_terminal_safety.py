@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from arc_console.runfiles import list_step_files
+from arc_console.rundir.files import list_step_files
 from arc_console.tui.replay_app import ReplayApp
 
 from test_replay import SEED_FILE

@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from arc_console.headless import format_duration
-from arc_console.textsafe import one_line, one_line_tail
+from arc_console.tui.headless import format_duration
+from arc_console.tui.textsafe import one_line, one_line_tail
 from arc_console.tui.run_view import RunView
 
 

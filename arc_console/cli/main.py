@@ -7,19 +7,15 @@ import sys
 from collections.abc import Sequence
 
 from arc_console import __version__
-from arc_console.textsafe import one_line
-from arc_console.train_command import add_train_parser
-from arc_console.eval_command import add_eval_parser
-from arc_console.view_commands import add_view_parsers
-from arc_console.make_model_command import add_make_model_parser
-from arc_console.export_command import add_export_parser
-from arc_console.runs_command import add_runs_parser
+from arc_console.tui.textsafe import one_line
+from arc_console.cli.train import add_train_parser
+from arc_console.cli.eval import add_eval_parser
+from arc_console.cli.view import add_view_parsers
+from arc_console.cli.make_model import add_make_model_parser
+from arc_console.cli.export import add_export_parser
+from arc_console.cli.runs import add_runs_parser
 
-EXIT_USAGE = 2
-
-
-class UsageError(Exception):
-    """A problem with what the user asked for: shown as one line, exit code 2."""
+from arc_console.cli.errors import EXIT_USAGE, UsageError
 
 
 def build_parser() -> argparse.ArgumentParser:

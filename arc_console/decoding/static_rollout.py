@@ -14,14 +14,12 @@ from typing import Any
 
 import torch
 
-from arc_console.engine.backends import Policy
-from arc_console.engine.control import RunControl
-from arc_console.engine.decoder_ops import EAGER_OPS, DecodeOps
-from arc_console.engine.decoder_weights import DecoderWeights, extract_weights
-from arc_console.engine.device_sampling import sample_rows
-from arc_console.engine.fp8_experts import scaled_grouped_mm_available
-from arc_console.engine.rollout import ProgressCallback, Rollout, to_samples
-from arc_console.engine.static_decoder import StaticDecoder, fused_expert_matmul
+from arc_console.decoding.decoder_ops import EAGER_OPS, DecodeOps
+from arc_console.decoding.decoder_weights import DecoderWeights, extract_weights
+from arc_console.decoding.device_sampling import sample_rows
+from arc_console.decoding.fp8_experts import scaled_grouped_mm_available
+from arc_console.decoding.samples import DecodingPolicy, ProgressCallback, Rollout, StopSignal, to_samples
+from arc_console.decoding.static_decoder import StaticDecoder, fused_expert_matmul
 
 LENGTH_BUCKET = 256  # caches grow in these steps, so a slightly longer prompt rarely means a new graph
 MAX_ROTARY_POSITIONS = 32768
@@ -80,7 +78,7 @@ def auto_experts_format(causal_lm: Any) -> str:
 class StaticRolloutEngine:
     """Owns the decoder's weights view, one KV cache per batch size, and the captured decode graphs."""
 
-    def __init__(self, policy: Policy, use_graphs: bool | None = None, grouped_experts: bool | None = None,
+    def __init__(self, policy: DecodingPolicy, use_graphs: bool | None = None, grouped_experts: bool | None = None,
                  experts_format: str = "auto", fused_experts: bool = True, compiled_ops: bool | None = None,
                  merge_lora: bool = True, on_notice: Callable[[str], None] | None = None) -> None:
         on_gpu = policy.device.type == "cuda"
@@ -136,7 +134,7 @@ class StaticRolloutEngine:
         temperatures: list[float],
         max_new_tokens: int,
         top_p: float = 1.0,
-        control: RunControl | None = None,
+        control: StopSignal | None = None,
         on_progress: ProgressCallback | None = None,
     ) -> Rollout:
         tokenizer = self.policy.tokenizer

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import torch
 
-from arc_console.engine.decoder_weights import GroupedMatmul, PackedExperts
+from arc_console.decoding.packed_experts import GroupedMatmul, PackedExperts
 
 
 def nf4_grouped_matmul(experts: PackedExperts, compute_dtype: torch.dtype) -> GroupedMatmul | None:

@@ -7,6 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from arc_console.cli.errors import UsageError
+
 
 def add_view_parsers(subparsers: Any) -> None:
     replay = subparsers.add_parser("replay", help="open a saved step file or a run directory",
@@ -24,8 +26,7 @@ def add_view_parsers(subparsers: Any) -> None:
 
 
 def _locate(path: Path):  # -> (files, index, run_dir)
-    from arc_console.cli import UsageError
-    from arc_console.runfiles import RunFileError, StepFile, list_step_files, run_dir_of_step_file, step_number
+    from arc_console.rundir.files import RunFileError, StepFile, list_step_files, run_dir_of_step_file, step_number
 
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
@@ -48,8 +49,7 @@ def _locate(path: Path):  # -> (files, index, run_dir)
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from arc_console.cli import UsageError
-    from arc_console.runfiles import RunFileError, load_step_file
+    from arc_console.rundir.files import RunFileError, load_step_file
 
     files, index, run_dir = _locate(args.path)
     try:
@@ -57,7 +57,7 @@ def run_replay(args: argparse.Namespace) -> int:
     except RunFileError as exc:
         raise UsageError(str(exc)) from None
     if args.print_only:
-        from arc_console.replay_print import print_step
+        from arc_console.tui.replay_print import print_step
 
         print_step(record, str(files[index].path), digits=args.digits)
         return 0
@@ -68,9 +68,8 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from arc_console.textsafe import one_line
-    from arc_console.cli import UsageError
-    from arc_console.follow import RunDirFollower
+    from arc_console.tui.textsafe import one_line
+    from arc_console.tui.follow import RunDirFollower
     from arc_console.tui.app import ConsoleApp
 
     run_dir: Path = args.run_dir
@@ -78,8 +77,8 @@ def run_watch(args: argparse.Namespace) -> int:
         raise UsageError(f"{run_dir}: no such run directory")
     if not (run_dir / "logs").is_dir() and not (run_dir / "checkpoints").is_dir():
         print(f"arc-console: {one_line(str(run_dir))} has no run yet; waiting for one to start", file=sys.stderr)
-    from arc_console.gpu import HardwareSampler
-    from arc_console.runfiles import read_trainer_pid
+    from arc_console.tui.gpu import HardwareSampler
+    from arc_console.rundir.files import read_trainer_pid
 
     def trainer_sampler() -> HardwareSampler:  # the trainer's memory and GPU share, not this watcher's
         return HardwareSampler(watched_pid=lambda: read_trainer_pid(run_dir))

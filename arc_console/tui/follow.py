@@ -13,9 +13,17 @@ from pathlib import Path
 from typing import Any
 
 from arc_console.engine import events as ev
-from arc_console.engine.runlog import HEARTBEAT_FILE
-from arc_console.liveness import assess, heartbeat_age
-from arc_console.runfiles import RunFileError, load_step_file, read_metrics, read_run_settings, responses_folder
+from arc_console.rundir.runlog import HEARTBEAT_FILE
+from arc_console.rundir.liveness import assess, heartbeat_age
+from arc_console.rundir.files import (
+    STOP_RECORD,
+    RunFileError,
+    load_step_file,
+    read_metrics,
+    read_run_settings,
+    responses_folder,
+    stop_record,
+)
 
 POLL_S = 0.25
 
@@ -161,7 +169,7 @@ class RunDirFollower:
         if verdict.state == previous or verdict.state == "unknown":
             return
         if verdict.state == "finished":
-            stop = self._settings["stopped"]
+            stop = stop_record(self._settings) or {}
             sink(ev.Stopped(int(stop.get("step", 0) or 0), str(stop.get("reason", "?"))))
         elif verdict.state in ("died", "silent"):
             sink(ev.TrainerLiveness(verdict.state, verdict.detail))
@@ -172,4 +180,4 @@ class RunDirFollower:
 
 
 def _without_stop(settings: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in settings.items() if key != "stopped"}
+    return {key: value for key, value in settings.items() if key != STOP_RECORD}

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from arc_console.cli.errors import UsageError
+
 
 def add_make_model_parser(subparsers: Any) -> None:
     from arc_console.engine.model_factory import SHAPES
@@ -25,7 +27,6 @@ def add_make_model_parser(subparsers: Any) -> None:
 
 
 def run_make_model(args: argparse.Namespace) -> int:
-    from arc_console.cli import UsageError
     from arc_console.engine.model_factory import make_model
 
     if args.out.exists() and any(args.out.iterdir()):
@@ -37,7 +38,7 @@ def run_make_model(args: argparse.Namespace) -> int:
         return 0
     import tempfile
 
-    from arc_console.atomic import staged_folder
+    from arc_console.rundir.atomic import staged_folder
     from arc_console.engine.quantize import quantize_4bit
 
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from arc_console.runfiles import read_metrics, read_run_settings
+from arc_console.rundir.files import read_metrics, read_run_settings, stop_record
 
 QUIET_S = 600  # a run without pid or stop record that wrote nothing for this long is taken as dead
 LOG_TAIL_BYTES = 256 * 1024
@@ -138,8 +138,8 @@ def _ago(seconds: float) -> str:
 
 
 def _state(run_dir: Path, settings: dict[str, Any], now: float) -> tuple[str, str]:
-    stop = settings.get("stopped")
-    if isinstance(stop, dict) and isinstance(stop.get("reason"), str):
+    stop = stop_record(settings)
+    if stop is not None:
         detail = stop.get("error") if isinstance(stop.get("error"), str) else None
         return "stopped", stop["reason"].replace("_", " ") + (f": {detail}" if detail else "")
     if "pid" in settings:
@@ -167,8 +167,8 @@ def summarize(run_dir: Path, now: float | None = None) -> RunSummary:
     last = metrics[-1] if metrics else {}
     max_steps = settings.get("max_steps")
     perfect = last.get("perfect_problems", 0)
-    stop = settings.get("stopped")
-    if isinstance(stop, dict) and isinstance(stop.get("perfect_problems"), list):
+    stop = stop_record(settings)
+    if stop is not None and isinstance(stop.get("perfect_problems"), list):
         perfect = len(stop["perfect_problems"])
     return RunSummary(
         path=str(run_dir),

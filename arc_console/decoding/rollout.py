@@ -7,42 +7,12 @@ import inspect
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TopPLogitsWarper
 
-from arc_console.engine.backends import Policy
-from arc_console.engine.control import RunControl
-
-ProgressCallback = Callable[[int, int, float], None]  # tokens so far, max tokens, tokens/s (all rows)
-
-
-@dataclass
-class Sample:
-    group: int  # which prompt of the batch
-    temperature: float
-    completion_ids: list[int]  # sampled tokens, the stop token included when there is one
-    text: str  # the completion as text, without its stop token
-    truncated: bool  # hit max_new_tokens without a stop token
-    logprobs: list[float] | None = None  # per completion token at its temperature, when the engine reports them
-
-    @property
-    def num_tokens(self) -> int:
-        return len(self.completion_ids)
-
-
-@dataclass
-class Rollout:
-    prompt_ids: list[list[int]]  # one per group, unpadded
-    samples: list[Sample]
-    seconds: float
-    aborted: bool
-
-    @property
-    def tokens_generated(self) -> int:
-        return sum(s.num_tokens for s in self.samples)
-
+from arc_console.decoding.samples import DecodingPolicy, ProgressCallback, Rollout, StopSignal, to_samples
+from arc_console.decoding.static_rollout import StaticRolloutEngine
 
 class PerRowTemperature(LogitsProcessor):
     """Divide each row's logits by that row's temperature (generate's own warper takes one value)."""
@@ -57,7 +27,7 @@ class PerRowTemperature(LogitsProcessor):
 class WatchControl(StoppingCriteria):
     """Aborts generation when a stop is requested and reports progress, between tokens."""
 
-    def __init__(self, control: RunControl | None, prompt_length: int, max_new_tokens: int, batch: int,
+    def __init__(self, control: StopSignal | None, prompt_length: int, max_new_tokens: int, batch: int,
                  on_progress: ProgressCallback | None, every_s: float = 0.25) -> None:
         self.control = control
         self.prompt_length = prompt_length
@@ -79,7 +49,7 @@ class WatchControl(StoppingCriteria):
         return torch.full((input_ids.shape[0],), self.aborted, dtype=torch.bool, device=input_ids.device)
 
 
-def _prefill_shared_prompt(policy: Policy, prompt: torch.Tensor, copies: int) -> dict[str, object]:
+def _prefill_shared_prompt(policy: DecodingPolicy, prompt: torch.Tensor, copies: int) -> dict[str, object]:
     """Run the prompt once and hand generate a KV cache copied to every candidate row.
 
     All K rows share the prompt, so K prefills would compute the same keys and values K times;
@@ -90,25 +60,25 @@ def _prefill_shared_prompt(policy: Policy, prompt: torch.Tensor, copies: int) ->
 
     causal_lm = policy.base_causal_lm()
     cache = DynamicCache(config=causal_lm.config)
-    name = _cache_argument(type(causal_lm))
+    name = cache_argument(type(causal_lm))
     policy.model(input_ids=prompt[:, :-1], use_cache=True, **{name: cache})
     cache.batch_repeat_interleave(copies)
     return {name: cache}
 
 
 @functools.cache
-def _cache_argument(model_class: type) -> str:
+def cache_argument(model_class: type) -> str:
     """transformers renamed `past_key_values` to `cache` after 5.17; the GPU image has 5.17."""
     return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
 def generate_candidates(
-    policy: Policy,
+    policy: DecodingPolicy,
     prompts: list[str],
     temperatures: list[float],
     max_new_tokens: int,
     top_p: float = 1.0,
-    control: RunControl | None = None,
+    control: StopSignal | None = None,
     on_progress: ProgressCallback | None = None,
     share_prefill: bool = True,
 ) -> Rollout:
@@ -118,8 +88,6 @@ def generate_candidates(
     (static_rollout.py: a preallocated cache and CUDA-graph decode steps).
     """
     if policy.rollout_engine == "static":
-        from arc_console.engine.static_rollout import StaticRolloutEngine  # imported here: it imports this module
-
         if policy.static_engine is None:
             policy.static_engine = StaticRolloutEngine(policy)
         return policy.static_engine.generate(prompts, temperatures, max_new_tokens, top_p, control, on_progress)
@@ -169,24 +137,3 @@ def generate_candidates(
     sequences = output if isinstance(output, torch.Tensor) else output.sequences
     completions = sequences[:, width:].clone().tolist()  # clone: unsloth generates under inference mode
     return Rollout(prompt_ids, to_samples(policy, completions, temperatures, max_new_tokens), seconds, watch.aborted)
-
-
-def to_samples(policy: Policy, completions: list[list[int]], temperatures: list[float], max_new_tokens: int,
-               logprobs: list[list[float]] | None = None) -> list[Sample]:
-    """Rows of generated tokens (K rows per prompt, in order) cut after their first stop token."""
-    k = len(temperatures)
-    stops = set(policy.stop_token_ids)
-    samples = []
-    for row, generated in enumerate(completions):
-        end = next((i for i, token in enumerate(generated) if token in stops), None)
-        ids = generated if end is None else generated[: end + 1]
-        text_ids = ids if end is None else ids[:-1]
-        samples.append(Sample(
-            group=row // k,
-            temperature=temperatures[row % k],
-            completion_ids=ids,
-            text=policy.tokenizer.decode(text_ids, skip_special_tokens=False),
-            truncated=end is None and len(generated) >= max_new_tokens,
-            logprobs=None if logprobs is None else logprobs[row][: len(ids)],
-        ))
-    return samples

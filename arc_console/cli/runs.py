@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from arc_console.cli.errors import UsageError
+
 
 def add_runs_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("runs", help="list run directories: state, steps, results",
@@ -20,8 +22,7 @@ def add_runs_parser(subparsers: Any) -> None:
 
 
 def run_runs(args: argparse.Namespace) -> int:
-    from arc_console.cli import UsageError
-    from arc_console.run_index import summarize_all
+    from arc_console.rundir.index import summarize_all
 
     if not args.folder.is_dir():
         raise UsageError(f"{args.folder}: no such folder")
@@ -47,7 +48,7 @@ def _print_table(runs: list[Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from arc_console.textsafe import one_line
+    from arc_console.tui.textsafe import one_line
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("run", "state", "steps", "pass@2", "perfect", "checkpoint", "started"):

@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from arc_console.arc.parse import split_channels
-from arc_console.textsafe import visible
+from arc_console.tui.textsafe import visible
 from arc_console.tui.grid_render import render_grid
 from arc_console.tui.widgets.candidates import candidate_badges
 

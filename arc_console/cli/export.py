@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from arc_console.cli.errors import UsageError
 from arc_console.engine.export import DTYPES
 
 
@@ -23,7 +24,6 @@ def add_export_parser(subparsers: Any) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from arc_console.cli import UsageError
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
     from arc_console.engine.export import ExportError, export_checkpoint

@@ -16,6 +16,8 @@ from typing import Any
 
 import psutil
 
+from arc_console.rundir.files import stop_record
+
 # No heartbeat for STALL_FACTOR times the usual step (and at least STALL_FLOOR_S) means silent.
 STALL_FACTOR = 10.0
 STALL_FLOOR_S = 30.0
@@ -54,8 +56,8 @@ def stall_after_s(step_times: list[float]) -> float:
 def assess(settings: dict[str, Any], heartbeat_age_s: float | None, step_times: list[float],
            this_host: str | None = None) -> Verdict:
     """The verdict on a run from what its run directory says now."""
-    stopped = settings.get("stopped")
-    if isinstance(stopped, dict):
+    stopped = stop_record(settings)
+    if stopped is not None:
         reason = str(stopped.get("reason", "?")).replace("_", " ")
         return Verdict("finished", f"finished ({reason}) at {stopped.get('time', '?')} after step {stopped.get('step', '?')}")
     pid = settings.get("pid")

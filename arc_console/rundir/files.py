@@ -177,3 +177,12 @@ def read_run_settings(run_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+STOP_RECORD = "stopped"  # run.json's key for how the run ended: {"reason", "step", "time", "at", ["error"]}
+
+
+def stop_record(settings: dict[str, Any]) -> dict[str, Any] | None:
+    """run.json's stop record (written by RunLog.record_stop), or None while the run has not ended with a word."""
+    record = settings.get(STOP_RECORD)
+    return record if isinstance(record, dict) and isinstance(record.get("reason"), str) else None

@@ -13,7 +13,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from arc_console.atomic import atomic_write_text
+from arc_console.rundir.atomic import atomic_write_text
+from arc_console.rundir.files import STOP_RECORD
 
 
 HEARTBEAT_FILE = "heartbeat"
@@ -75,11 +76,11 @@ class RunLog:
         atomic_write_text(self.logs / "run.json", json.dumps(self._run_info, indent=2) + "\n")
         self.heartbeat(force=True)
 
-    def record_stop(self, reason: str, step: int) -> None:
+    def record_stop(self, reason: str, step: int, error: str | None = None) -> None:
         """The run ended with a word: run.json gets its stop record (reason, time, last complete step)."""
         stopped = {"reason": reason, "step": step, "time": datetime.now().isoformat(timespec="seconds"),
-                   "at": time.time()}
-        atomic_write_text(self.logs / "run.json", json.dumps({**self._run_info, "stopped": stopped}, indent=2) + "\n")
+                   "at": time.time(), **({"error": error} if error else {})}
+        atomic_write_text(self.logs / "run.json", json.dumps({**self._run_info, STOP_RECORD: stopped}, indent=2) + "\n")
 
     def heartbeat(self, force: bool = False) -> None:
         """Touch logs/heartbeat: its mtime says when the trainer last showed signs of life (a step, or

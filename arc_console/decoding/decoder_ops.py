@@ -16,7 +16,7 @@ from dataclasses import dataclass, fields
 import torch
 import torch.nn.functional as F
 
-from arc_console.engine.fp8_experts import quantize_rows
+from arc_console.decoding.fp8_experts import quantize_rows
 
 
 def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:

@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import RANKINGS, EvalSettings, SettingsError, validate_settings
@@ -79,7 +80,6 @@ def _out_dir(args: argparse.Namespace) -> Path:
 
 def run_eval(args: argparse.Namespace) -> int:
     from arc_console.arc import TaskError
-    from arc_console.cli import UsageError
 
     try:
         settings = _settings(args)
@@ -106,7 +106,7 @@ def run_eval(args: argparse.Namespace) -> int:
                device=device_name(policy))
     if args.headless:
         return _eval_headless(run)
-    from arc_console.eval_session import eval_with_console
+    from arc_console.cli.eval_session import eval_with_console
 
     return eval_with_console(run, args.theme)
 
@@ -129,8 +129,6 @@ def _eval_headless(run: dict[str, Any]) -> int:
     try:
         run_evaluation(emit=printer, control=control, **run)
     except OSError as exc:
-        from arc_console.train_command import describe_os_error
-
         print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
     except RuntimeError as exc:  # torch.OutOfMemoryError is a RuntimeError; the tasks answered so far are kept

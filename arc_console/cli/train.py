@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import os
-import shutil
-import signal
 import sys
-import threading
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from arc_console.launcher import resume_command
-from arc_console.textsafe import one_line
+from arc_console.cli.errors import UsageError, describe_os_error
+from arc_console.cli.session import train_headless, train_with_dashboard
+from arc_console.tui.textsafe import one_line
 from arc_console.config import (
     PRESETS,
     ConfigError,
@@ -43,11 +40,6 @@ FLAG_HELP = {
     "cpu_threads": "torch threads on the CPU (0: 1 for models under 10M parameters, else one per core)",
     "report_to": "none, or comma-separated tensorboard,trackio,wandb (each a pip extra)",
 }
-
-
-def describe_os_error(exc: OSError) -> str:
-    where = f": {exc.filename}" if exc.filename else ""
-    return f"{exc.strerror or exc}{where}"
 
 
 def add_train_parser(subparsers: Any) -> None:
@@ -162,7 +154,7 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
 def _start_again(run_dir: Path, chosen: str) -> None:
     """Move a checkpoint-less run's partial logs aside and say so on stderr and in the new training.log."""
     from arc_console.engine.run_restart import abandon_partial_logs
-    from arc_console.engine.runlog import RunLog
+    from arc_console.rundir.runlog import RunLog
 
     moved = abandon_partial_logs(run_dir)
     where = f"; its partial logs moved to {moved}" if moved else ""
@@ -185,23 +177,7 @@ def preflight(config: TrainConfig) -> None:
         raise ConfigError(str(exc)) from None
 
 
-def _remove_if_new(run_dir: Path, existed: bool) -> None:
-    """A start that failed in setup leaves no run directory behind unless one was there before."""
-    if not existed:
-        shutil.rmtree(run_dir, ignore_errors=True)
-
-
-def _with_reporting(sink: Any, config: TrainConfig, run_dir: Path) -> Any:
-    """The trainer's event sink: `sink`, behind the --report-to backends when there are any."""
-    from arc_console.reporting.listener import ReportingSink
-    from arc_console.reporting.targets import build_reporters
-
-    reporters = build_reporters(config.report_to)
-    return ReportingSink(sink, reporters, run_dir, config.to_dict()) if reporters else sink
-
-
 def run_train(args: argparse.Namespace) -> int:
-    from arc_console.cli import UsageError
     from arc_console.arc import TaskError
     from arc_console.reporting.targets import ReportingError, check_installed
 
@@ -220,155 +196,11 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"arc-console: {one_line(chosen, 400)}", file=sys.stderr)
     _import_unsloth_first(config)
     if args.headless:
-        return _train_headless(config, run_dir, checkpoint)
-    return _train_with_dashboard(config, run_dir, checkpoint, args.theme)
+        return train_headless(config, run_dir, checkpoint)
+    return train_with_dashboard(config, run_dir, checkpoint, args.theme)
 
 
 def _import_unsloth_first(config: TrainConfig) -> None:
     from arc_console.engine.unsloth_first import import_unsloth_first
 
     import_unsloth_first(config.backend)
-
-
-def _report_failure(stopped: Any) -> None:
-    """A run that ended on an exception: one line on stderr (and the out-of-memory hint)."""
-    from arc_console.engine.failure import failure_lines
-
-    for line in failure_lines(stopped.error or "unknown error", stopped.checkpoint, stopped.final_model):
-        print(f"arc-console: {line}", file=sys.stderr)
-
-
-def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None) -> int:
-    from arc_console.cli import UsageError
-    from arc_console.arc import TaskError
-    from arc_console.engine.backends import BackendError
-    from arc_console.engine.checkpoint import CheckpointError
-    from arc_console.engine.control import RunControl
-    from arc_console.engine.trainer import Trainer
-    from arc_console.headless import HeadlessPrinter
-
-    control = RunControl()
-    printer = HeadlessPrinter()
-
-    def on_signal(signum: int, frame: object) -> None:
-        if control.stop_requested:
-            raise KeyboardInterrupt  # a second signal: give up on saving
-        printer.console.print(f"{signal.Signals(signum).name}: stopping, saving a checkpoint ...")
-        control.request_stop()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    existed = run_dir.exists()
-    try:
-        trainer = Trainer(config, run_dir, _with_reporting(printer, config, run_dir), control, resume_from=checkpoint)
-        try:
-            trainer.setup()
-        except (TaskError, BackendError, CheckpointError) as exc:
-            _remove_if_new(run_dir, existed)
-            raise UsageError(str(exc)) from None
-        stopped = trainer.run()
-    except OSError as exc:
-        print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
-        return 1
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    printer.console.print(f"resume with: {one_line(resume_command(run_dir, headless=True), 4000)}", highlight=False,
-                          markup=False)
-    if stopped.reason == "error":
-        _report_failure(stopped)
-        return 1
-    return 0
-
-
-class _EventForwarder:
-    """The trainer's event sink before and after the dashboard exists: early events wait in a buffer."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._buffer: list[Any] = []
-        self._sink: Any = None
-
-    def __call__(self, event: Any) -> None:
-        with self._lock:
-            if self._sink is None:
-                self._buffer.append(event)
-                return
-        self._sink(event)
-
-    def attach(self, sink: Any) -> None:
-        with self._lock:
-            self._sink = sink
-            buffered, self._buffer = self._buffer, []
-        for event in buffered:
-            sink(event)
-
-
-DASHBOARD_NICENESS = 5
-
-
-def _yield_cpu_to_the_trainer() -> None:
-    """Lower this thread's priority, and so that of the dashboard threads it starts (Linux threads
-    inherit it); the trainer's threads, started before, keep theirs. On a machine with as many busy
-    threads as cores, a redraw then waits for a free core instead of stalling a torch op."""
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), DASHBOARD_NICENESS)
-    except (AttributeError, OSError):  # not Linux, or not allowed: the dashboard simply competes
-        pass
-
-
-def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None,
-                          headless_driver: bool = False, exit_on_finish: bool = False) -> int:
-    from arc_console.cli import UsageError
-    from arc_console.arc import TaskError
-    from arc_console.engine.backends import BackendError
-    from arc_console.engine.checkpoint import CheckpointError
-    from arc_console.engine.control import RunControl
-    from arc_console.engine.trainer import Trainer
-    from arc_console.engine.trainer_thread import TrainerThread
-    from arc_console.tui.app import ConsoleApp
-
-    control = RunControl()
-    forward = _EventForwarder()
-    existed = run_dir.exists()
-    worker = TrainerThread(Trainer(config, run_dir, _with_reporting(forward, config, run_dir), control,
-                                   resume_from=checkpoint))
-    print(f"arc-console: loading {one_line(config.model)} ...", file=sys.stderr)
-    worker.start()
-    worker.ready.wait()
-    if worker.setup_error is not None:
-        worker.join()
-        _remove_if_new(run_dir, existed)
-        if isinstance(worker.setup_error, (TaskError, BackendError, CheckpointError)):
-            raise UsageError(str(worker.setup_error)) from None
-        raise worker.setup_error
-
-    def source(sink: Any, closing: threading.Event) -> None:
-        forward.attach(sink)
-        worker.start_training()
-        worker.join()
-        if worker.run_error is not None:
-            raise worker.run_error
-
-    app = ConsoleApp(source, mode="train", control=control, theme=theme, early_stop_perfect=config.early_stop_perfect,
-                     handle_signals=not headless_driver, exit_on_finish=exit_on_finish)
-    _yield_cpu_to_the_trainer()
-    code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
-    if worker.is_alive():
-        control.request_stop()
-        print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
-        worker.join()
-    stopped = worker.stopped
-    if isinstance(worker.run_error, OSError):
-        print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)
-        return 1
-    if app.failure:
-        print(f"arc-console: error: {one_line(app.failure, 4000)}", file=sys.stderr)
-        return 1
-    if stopped is not None:
-        print(one_line(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; "
-                       f"checkpoint {stopped.checkpoint}; final model {stopped.final_model}", 4000))
-        print(f"resume with: {one_line(resume_command(run_dir), 4000)}")
-        if stopped.reason == "error":
-            _report_failure(stopped)
-            return 1
-    return code if isinstance(code, int) else 0

@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from arc_console.engine.decoder_ops import (
+from arc_console.decoding.decoder_ops import (
     EAGER_OPS,
     DecodeOps,
     attend,
@@ -25,15 +25,15 @@ from arc_console.engine.decoder_ops import (
     route,
     swiglu,
 )
-from arc_console.engine.decoder_weights import (
+from arc_console.decoding.decoder_weights import (
     CompactExperts,
     DecoderWeights,
     GroupedMatmul,
     LayerWeights,
     PackedExperts,
 )
-from arc_console.engine.fp8_experts import fp8_grouped_matmul
-from arc_console.engine.nf4_kernel import nf4_grouped_matmul
+from arc_console.decoding.fp8_experts import fp8_grouped_matmul
+from arc_console.decoding.nf4_kernel import nf4_grouped_matmul
 
 DENSE_MOE_MAX_TOKENS = 64  # up to this many tokens every expert runs on every token (no data-dependent shapes)
 
