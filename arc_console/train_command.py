@@ -59,6 +59,8 @@ def add_train_parser(subparsers: Any) -> None:
     parser.add_argument("--resume", type=Path, metavar="PATH", help="a run directory (its latest checkpoint) or a checkpoint")
     parser.add_argument("--headless", action="store_true", help="no dashboard: one progress line per step")
     parser.add_argument("--theme", help="dashboard theme: a name or a theme file")
+    parser.add_argument("--nproc", type=int, metavar="N",
+                        help="data parallel: N processes on this machine (one per GPU), started through torchrun")
     settings = parser.add_argument_group("settings (each also a TOML key, with _ for -)")
     for spec in dataclasses.fields(TrainConfig):
         flag = "--" + spec.name.replace("_", "-")
@@ -200,16 +202,76 @@ def _with_reporting(sink: Any, config: TrainConfig, run_dir: Path) -> Any:
     return ReportingSink(sink, reporters, run_dir, config.to_dict()) if reporters else sink
 
 
-def run_train(args: argparse.Namespace) -> int:
+def _resolve_checked(args: argparse.Namespace, world_size: int) -> tuple[TrainConfig, Path, Path | None, str, bool]:
     from arc_console.cli import UsageError
     from arc_console.arc import TaskError
+    from arc_console.distributed.roles import check_divisible
     from arc_console.reporting.targets import ReportingError, check_installed
 
     try:
-        config, run_dir, checkpoint, chosen, restart = _resolve(args)
-        check_installed(config.report_to)
+        resolved = _resolve(args)
+        check_installed(resolved[0].report_to)
     except (ConfigError, TaskError, ReportingError) as exc:
         raise UsageError(str(exc)) from None
+    problem = check_divisible(resolved[0].problems_per_step, world_size)
+    if problem:
+        raise UsageError(problem)
+    return resolved
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from arc_console.distributed.ranks import launched_by_torchrun
+
+    if args.nproc is not None and not launched_by_torchrun():  # distributed (issue 18): the --nproc shortcut
+        return _launch_ranks(args)
+    if launched_by_torchrun():  # distributed (issue 18): one rank of a torchrun launch
+        return _train_as_rank(args)
+    return _train_one_process(args, *_resolve_checked(args, 1))
+
+
+def _launch_ranks(args: argparse.Namespace) -> int:
+    from arc_console.cli import UsageError
+    from arc_console.distributed.launch import run_under_torchrun
+
+    if args.nproc < 1:
+        raise UsageError(f"--nproc must be at least 1, got {args.nproc}")
+    _resolve_checked(args, args.nproc)  # refuse bad input before any process starts
+    if args.nproc == 1:
+        return _train_one_process(args, *_resolve_checked(args, 1))
+    return run_under_torchrun(args.nproc, args.argv)
+
+
+def _train_as_rank(args: argparse.Namespace) -> int:
+    """Rank 0 resolves the settings and the run directory and tells the others; each then trains."""
+    from arc_console.cli import EXIT_USAGE, UsageError
+    from arc_console.distributed.ranks import DistributedError, join_process_group
+
+    try:
+        ranks = join_process_group()
+    except DistributedError as exc:
+        raise UsageError(str(exc)) from None
+    try:
+        outcome: Any = None
+        if ranks.is_main:
+            try:
+                outcome = _resolve_checked(args, ranks.world_size)
+            except UsageError as exc:
+                outcome = exc
+        outcome = ranks.broadcast_from_main(outcome)
+        if isinstance(outcome, UsageError):
+            if ranks.is_main:
+                raise outcome
+            return EXIT_USAGE
+        if ranks.is_main:
+            return _train_one_process(args, *outcome, ranks=ranks)
+        config, _, checkpoint, _, _ = outcome
+        return _train_follower(config, checkpoint, ranks)
+    finally:
+        ranks.shutdown()
+
+
+def _train_one_process(args: argparse.Namespace, config: TrainConfig, run_dir: Path, checkpoint: Path | None,
+                       chosen: str, restart: bool, ranks: Any = None) -> int:
     if restart:
         try:
             _start_again(run_dir, one_line(chosen, 400))
@@ -220,8 +282,38 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"arc-console: {one_line(chosen, 400)}", file=sys.stderr)
     _import_unsloth_first(config)
     if args.headless:
-        return _train_headless(config, run_dir, checkpoint)
-    return _train_with_dashboard(config, run_dir, checkpoint, args.theme)
+        return _train_headless(config, run_dir, checkpoint, ranks)
+    return _train_with_dashboard(config, run_dir, checkpoint, args.theme, ranks=ranks)
+
+
+def _train_follower(config: TrainConfig, checkpoint: Path | None, ranks: Any) -> int:
+    """A rank other than 0: the same training, silent but for errors, writing nothing in the run directory."""
+    from arc_console.distributed.roles import ErrorsOnly, private_run_dir
+    from arc_console.engine.control import RunControl
+    from arc_console.engine.trainer import Trainer
+
+    _import_unsloth_first(config)
+    control = RunControl()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        control.request_stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with private_run_dir(ranks) as folder:
+            trainer = Trainer(config, folder, ErrorsOnly(ranks.rank), control, resume_from=checkpoint, ranks=ranks)
+            trainer.setup()
+            stopped = trainer.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if stopped.reason == "error":
+        print(f"arc-console: rank {ranks.rank}: error: {one_line(stopped.error or 'unknown error', 4000)}",
+              file=sys.stderr)
+        return 1
+    return 0
 
 
 def _import_unsloth_first(config: TrainConfig) -> None:
@@ -238,7 +330,7 @@ def _report_failure(stopped: Any) -> None:
         print(f"arc-console: {line}", file=sys.stderr)
 
 
-def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None) -> int:
+def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None) -> int:
     from arc_console.cli import UsageError
     from arc_console.arc import TaskError
     from arc_console.engine.backends import BackendError
@@ -259,7 +351,8 @@ def _train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None)
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     existed = run_dir.exists()
     try:
-        trainer = Trainer(config, run_dir, _with_reporting(printer, config, run_dir), control, resume_from=checkpoint)
+        trainer = Trainer(config, run_dir, _with_reporting(printer, config, run_dir), control, resume_from=checkpoint,
+                          ranks=ranks)
         try:
             trainer.setup()
         except (TaskError, BackendError, CheckpointError) as exc:
@@ -317,7 +410,7 @@ def _yield_cpu_to_the_trainer() -> None:
 
 
 def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None,
-                          headless_driver: bool = False, exit_on_finish: bool = False) -> int:
+                          headless_driver: bool = False, exit_on_finish: bool = False, ranks: Any = None) -> int:
     from arc_console.cli import UsageError
     from arc_console.arc import TaskError
     from arc_console.engine.backends import BackendError
@@ -331,7 +424,7 @@ def _train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path |
     forward = _EventForwarder()
     existed = run_dir.exists()
     worker = TrainerThread(Trainer(config, run_dir, _with_reporting(forward, config, run_dir), control,
-                                   resume_from=checkpoint))
+                                   resume_from=checkpoint, ranks=ranks))
     print(f"arc-console: loading {one_line(config.model)} ...", file=sys.stderr)
     worker.start()
     worker.ready.wait()

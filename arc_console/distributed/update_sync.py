@@ -65,7 +65,8 @@ class UpdateShare:
                                       first=update == 0)
             update_stats.update(loss=stats.loss, grad_norm=float(grad_norm), clip_fraction=stats.clip_fraction,
                                 clip_low_fraction=stats.clip_low_fraction, clip_high_fraction=stats.clip_high_fraction,
-                                ratio_mean=stats.ratio_mean, approx_kl=stats.approx_kl)
+                                ratio_mean=stats.ratio_mean,
+                                approx_kl=stats.approx_kl if updates > 1 and self.objective != "preference" else None)
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         return update_stats

@@ -23,6 +23,7 @@ from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore
 from arc_console.distributed.control_sync import sync_control, wait_while_paused
 from arc_console.distributed.draws import draw_groups_across_ranks
 from arc_console.distributed.ranks import Ranks, single_process
+from arc_console.distributed.roles import describe as describe_ranks
 from arc_console.distributed.update_sync import UpdateShare
 from arc_console.engine.control import RunControl
 from arc_console.engine.device_sampling import sampling_key
@@ -80,6 +81,8 @@ class Trainer:
                   + (f" ({threads} thread{'s' if threads > 1 else ''})" if self.policy.device.type == "cpu" else "") + ": "
                   f"{trainable:,} trainable parameters ({'LoRA r=%d' % config.lora_r if config.lora_r else 'all weights'})")
         self._choose_rollout_engine()
+        if self.ranks.distributed:
+            self._log(describe_ranks(self.ranks, config.problems_per_step))
         self.problems = self._fit_prompts(tasks)
         self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters().values(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
