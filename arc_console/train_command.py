@@ -225,7 +225,10 @@ def run_train(args: argparse.Namespace) -> int:
     if args.nproc is not None and not launched_by_torchrun():  # distributed (issue 18): the --nproc shortcut
         return _launch_ranks(args)
     if launched_by_torchrun():  # distributed (issue 18): one rank of a torchrun launch
-        return _train_as_rank(args)
+        from arc_console.cli import UsageError
+        from arc_console.distributed.rank_train import train_as_rank
+
+        return train_as_rank(args, _resolve_checked, _train_one_process, UsageError)
     return _train_one_process(args, *_resolve_checked(args, 1))
 
 
@@ -239,35 +242,6 @@ def _launch_ranks(args: argparse.Namespace) -> int:
     if args.nproc == 1:
         return _train_one_process(args, *_resolve_checked(args, 1))
     return run_under_torchrun(args.nproc, args.argv)
-
-
-def _train_as_rank(args: argparse.Namespace) -> int:
-    """Rank 0 resolves the settings and the run directory and tells the others; each then trains."""
-    from arc_console.cli import EXIT_USAGE, UsageError
-    from arc_console.distributed.ranks import DistributedError, join_process_group
-
-    try:
-        ranks = join_process_group()
-    except DistributedError as exc:
-        raise UsageError(str(exc)) from None
-    try:
-        outcome: Any = None
-        if ranks.is_main:
-            try:
-                outcome = _resolve_checked(args, ranks.world_size)
-            except UsageError as exc:
-                outcome = exc
-        outcome = ranks.broadcast_from_main(outcome)
-        if isinstance(outcome, UsageError):
-            if ranks.is_main:
-                raise outcome
-            return EXIT_USAGE
-        if ranks.is_main:
-            return _train_one_process(args, *outcome, ranks=ranks)
-        config, _, checkpoint, _, _ = outcome
-        return _train_follower(config, checkpoint, ranks)
-    finally:
-        ranks.shutdown()
 
 
 def _train_one_process(args: argparse.Namespace, config: TrainConfig, run_dir: Path, checkpoint: Path | None,
@@ -284,36 +258,6 @@ def _train_one_process(args: argparse.Namespace, config: TrainConfig, run_dir: P
     if args.headless:
         return _train_headless(config, run_dir, checkpoint, ranks)
     return _train_with_dashboard(config, run_dir, checkpoint, args.theme, ranks=ranks)
-
-
-def _train_follower(config: TrainConfig, checkpoint: Path | None, ranks: Any) -> int:
-    """A rank other than 0: the same training, silent but for errors, writing nothing in the run directory."""
-    from arc_console.distributed.roles import ErrorsOnly, private_run_dir
-    from arc_console.engine.control import RunControl
-    from arc_console.engine.trainer import Trainer
-
-    _import_unsloth_first(config)
-    control = RunControl()
-
-    def on_signal(signum: int, frame: object) -> None:
-        if control.stop_requested:
-            raise KeyboardInterrupt
-        control.request_stop()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with private_run_dir(ranks) as folder:
-            trainer = Trainer(config, folder, ErrorsOnly(ranks.rank), control, resume_from=checkpoint, ranks=ranks)
-            trainer.setup()
-            stopped = trainer.run()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
-    if stopped.reason == "error":
-        print(f"arc-console: rank {ranks.rank}: error: {one_line(stopped.error or 'unknown error', 4000)}",
-              file=sys.stderr)
-        return 1
-    return 0
 
 
 def _import_unsloth_first(config: TrainConfig) -> None:

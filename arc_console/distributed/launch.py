@@ -38,9 +38,23 @@ def run_under_torchrun(nproc: int, argv: Sequence[str]) -> int:
         code = subprocess.call(torchrun_command(nproc, argv), env=env)
     except KeyboardInterrupt:  # the ranks got the same Ctrl-C and save before they stop
         return 130
-    if code not in (0, 2, 130):
+    if code not in (0, 130):
         print(f"arc-console: error: a rank of the {nproc} processes failed (exit status {code}) and the others "
-              f"were stopped; continue from the last checkpoint with: "
-              f"{one_line(' '.join(['arc-console', *without_nproc(argv)]), 2000)} --resume RUN_DIR "
-              f"[--nproc N]", file=sys.stderr)
+              f"were stopped; continue from the last checkpoint with: {one_line(resume_hint(nproc, argv), 2000)}",
+              file=sys.stderr)
     return code
+
+
+def resume_hint(nproc: int, argv: Sequence[str]) -> str:
+    """`arc-console train --resume RUN_DIR ...`, naming the run directory where the command did."""
+    run_dir = "RUN_DIR"
+    for flag in ("--resume", "--out"):
+        for index, arg in enumerate(argv):
+            if arg == flag and index + 1 < len(argv):
+                run_dir = argv[index + 1]
+            elif arg.startswith(flag + "="):
+                run_dir = arg.split("=", 1)[1]
+        if run_dir != "RUN_DIR":
+            break
+    headless = " --headless" if "--headless" in argv else ""
+    return f"arc-console train --resume {run_dir}{headless} --nproc {nproc} (or another --nproc, or none)"
