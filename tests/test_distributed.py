@@ -70,6 +70,7 @@ def test_torchrun_two_ranks_equal_one_process(tmp_path: Path) -> None:
     assert "data parallel: 2 ranks (gloo), 2 problems per step, 1 per rank" in log
     # Rank 1 prints nothing but errors: the only step lines are rank 0's.
     assert ranks.stdout.count("step 1/2") == 1 and "rank 1" not in ranks.stderr
+    assert "(cpu, 2 ranks)" in ranks.stdout  # the world size, in the start line and the dashboard's device
 
 
 def test_stop_from_rank_0_then_kill_9_of_a_rank_then_resume_with_one_process(tmp_path: Path) -> None:

@@ -146,7 +146,8 @@ class Trainer:
         """Train until max_steps, early stop, or a stop request. Always leaves a resumable checkpoint."""
         config = self.config
         started = ev.RunStarted(
-            run_dir=str(self.run_dir), model=config.model, backend=self.policy.backend, device=self.device_name(),
+            run_dir=str(self.run_dir), model=config.model, backend=self.policy.backend,
+            device=self.device_name() + (f", {self.ranks.world_size} ranks" if self.ranks.distributed else ""),
             objective=config.objective, start_step=self.step + 1, max_steps=config.max_steps,
             num_candidates=config.num_candidates, problems=[p.task.id for p in self.problems],
             resumed_from=str(self.last_checkpoint) if self.last_checkpoint else None,
