@@ -14,7 +14,7 @@ from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import RANKINGS, EvalSettings, SettingsError, validate_settings
-from arc_console.textsafe import one_line
+from arc_console.tui.textsafe import one_line
 
 # The context train uses by default (TrainConfig.max_seq_length): the prompts eval fits are the ones training saw.
 TRAINING_CONTEXT = 2048

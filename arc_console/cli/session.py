@@ -40,7 +40,7 @@ def report_failure(stopped: Any) -> None:
         print(f"arc-console: {line}", file=sys.stderr)
 
 
-def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None) -> int:
+def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None) -> int:
     from arc_console.arc import TaskError
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
@@ -60,7 +60,8 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None) 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     existed = run_dir.exists()
     try:
-        trainer = Trainer(config, run_dir, with_reporting(printer, config, run_dir), control, resume_from=checkpoint)
+        trainer = Trainer(config, run_dir, with_reporting(printer, config, run_dir), control, resume_from=checkpoint,
+                          ranks=ranks)
         try:
             trainer.setup()
         except (TaskError, BackendError, CheckpointError) as exc:
@@ -118,7 +119,7 @@ def yield_cpu_to_the_trainer() -> None:
 
 
 def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None,
-                          headless_driver: bool = False, exit_on_finish: bool = False) -> int:
+                          headless_driver: bool = False, exit_on_finish: bool = False, ranks: Any = None) -> int:
     from arc_console.arc import TaskError
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
@@ -131,7 +132,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     forward = EventForwarder()
     existed = run_dir.exists()
     worker = TrainerThread(Trainer(config, run_dir, with_reporting(forward, config, run_dir), control,
-                                   resume_from=checkpoint))
+                                   resume_from=checkpoint, ranks=ranks))
     print(f"arc-console: loading {one_line(config.model)} ...", file=sys.stderr)
     worker.start()
     worker.ready.wait()

@@ -51,6 +51,8 @@ def add_train_parser(subparsers: Any) -> None:
     parser.add_argument("--resume", type=Path, metavar="PATH", help="a run directory (its latest checkpoint) or a checkpoint")
     parser.add_argument("--headless", action="store_true", help="no dashboard: one progress line per step")
     parser.add_argument("--theme", help="dashboard theme: a name or a theme file")
+    parser.add_argument("--nproc", type=int, metavar="N",
+                        help="data parallel: N processes on this machine (one per GPU), started through torchrun")
     settings = parser.add_argument_group("settings (each also a TOML key, with _ for -)")
     for spec in dataclasses.fields(TrainConfig):
         flag = "--" + spec.name.replace("_", "-")
@@ -177,15 +179,47 @@ def preflight(config: TrainConfig) -> None:
         raise ConfigError(str(exc)) from None
 
 
-def run_train(args: argparse.Namespace) -> int:
+def _resolve_checked(args: argparse.Namespace, world_size: int) -> tuple[TrainConfig, Path, Path | None, str, bool]:
     from arc_console.arc import TaskError
+    from arc_console.distributed.roles import check_divisible
     from arc_console.reporting.targets import ReportingError, check_installed
 
     try:
-        config, run_dir, checkpoint, chosen, restart = _resolve(args)
-        check_installed(config.report_to)
+        resolved = _resolve(args)
+        check_installed(resolved[0].report_to)
     except (ConfigError, TaskError, ReportingError) as exc:
         raise UsageError(str(exc)) from None
+    problem = check_divisible(resolved[0].problems_per_step, world_size)
+    if problem:
+        raise UsageError(problem)
+    return resolved
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from arc_console.distributed.ranks import launched_by_torchrun
+
+    if args.nproc is not None and not launched_by_torchrun():  # the --nproc shortcut
+        return _launch_ranks(args)
+    if launched_by_torchrun():  # one rank of a torchrun launch
+        from arc_console.distributed.rank_train import train_as_rank
+
+        return train_as_rank(args, _resolve_checked, _train_one_process, UsageError)
+    return _train_one_process(args, *_resolve_checked(args, 1))
+
+
+def _launch_ranks(args: argparse.Namespace) -> int:
+    from arc_console.distributed.launch import run_under_torchrun
+
+    if args.nproc < 1:
+        raise UsageError(f"--nproc must be at least 1, got {args.nproc}")
+    _resolve_checked(args, args.nproc)  # refuse bad input before any process starts
+    if args.nproc == 1:
+        return _train_one_process(args, *_resolve_checked(args, 1))
+    return run_under_torchrun(args.nproc, args.argv)
+
+
+def _train_one_process(args: argparse.Namespace, config: TrainConfig, run_dir: Path, checkpoint: Path | None,
+                       chosen: str, restart: bool, ranks: Any = None) -> int:
     if restart:
         try:
             _start_again(run_dir, one_line(chosen, 400))
@@ -196,8 +230,8 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"arc-console: {one_line(chosen, 400)}", file=sys.stderr)
     _import_unsloth_first(config)
     if args.headless:
-        return train_headless(config, run_dir, checkpoint)
-    return train_with_dashboard(config, run_dir, checkpoint, args.theme)
+        return train_headless(config, run_dir, checkpoint, ranks)
+    return train_with_dashboard(config, run_dir, checkpoint, args.theme, ranks=ranks)
 
 
 def _import_unsloth_first(config: TrainConfig) -> None:

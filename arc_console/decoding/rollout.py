@@ -81,8 +81,14 @@ def generate_candidates(
     control: StopSignal | None = None,
     on_progress: ProgressCallback | None = None,
     share_prefill: bool = True,
+    sample_keys: list[int] | None = None,
 ) -> Rollout:
     """len(temperatures) candidates for every prompt, all rows in one batch.
+
+    sample_keys, one per prompt (device_sampling.sampling_key of seed, step and problem slot), make a
+    prompt's candidates independent of the batch it shares: the static engine keys each row's draws
+    by them; transformers' generate, which draws from one generator for the whole batch, then runs
+    each prompt on its own after seeding torch with its key.
 
     The policy's rollout engine decides how: transformers' generate, or the static engine
     (static_rollout.py: a preallocated cache and CUDA-graph decode steps).
@@ -90,7 +96,11 @@ def generate_candidates(
     if policy.rollout_engine == "static":
         if policy.static_engine is None:
             policy.static_engine = StaticRolloutEngine(policy)
-        return policy.static_engine.generate(prompts, temperatures, max_new_tokens, top_p, control, on_progress)
+        return policy.static_engine.generate(prompts, temperatures, max_new_tokens, top_p, control, on_progress,
+                                             sample_keys)
+    if sample_keys is not None:
+        return _generate_keyed(policy, prompts, temperatures, max_new_tokens, top_p, control, on_progress,
+                               share_prefill, sample_keys)
     tokenizer = policy.tokenizer
     prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
     k = len(temperatures)
@@ -137,3 +147,27 @@ def generate_candidates(
     sequences = output if isinstance(output, torch.Tensor) else output.sequences
     completions = sequences[:, width:].clone().tolist()  # clone: unsloth generates under inference mode
     return Rollout(prompt_ids, to_samples(policy, completions, temperatures, max_new_tokens), seconds, watch.aborted)
+
+
+def _generate_keyed(policy: DecodingPolicy, prompts: list[str], temperatures: list[float], max_new_tokens: int, top_p: float,
+                    control: StopSignal | None, on_progress: ProgressCallback | None, share_prefill: bool,
+                    sample_keys: list[int]) -> Rollout:
+    if len(sample_keys) != len(prompts):
+        raise ValueError(f"{len(sample_keys)} sample keys for {len(prompts)} prompts")
+    prompt_ids: list[list[int]] = []
+    samples: list[Sample] = []
+    seconds = 0.0
+    with torch.random.fork_rng(devices=[policy.device] if policy.device.type == "cuda" else []):
+        for index, (prompt, key) in enumerate(zip(prompts, sample_keys)):
+            torch.manual_seed(key)
+            part = generate_candidates(policy, [prompt], temperatures, max_new_tokens, top_p, control, on_progress,
+                                       share_prefill)
+            prompt_ids += part.prompt_ids
+            for sample in part.samples:
+                sample.group = index
+            samples += part.samples
+            seconds += part.seconds
+            if part.aborted:
+                return Rollout(prompt_ids, samples, seconds, True)
+    return Rollout(prompt_ids, samples, seconds, False)
+

@@ -16,7 +16,7 @@ import torch
 
 from arc_console.decoding.decoder_ops import EAGER_OPS, DecodeOps
 from arc_console.decoding.decoder_weights import DecoderWeights, extract_weights
-from arc_console.decoding.device_sampling import sample_rows
+from arc_console.decoding.device_sampling import sample_rows, sampling_key
 from arc_console.decoding.fp8_experts import scaled_grouped_mm_available
 from arc_console.decoding.samples import DecodingPolicy, ProgressCallback, Rollout, StopSignal, to_samples
 from arc_console.decoding.static_decoder import StaticDecoder, fused_expert_matmul
@@ -41,6 +41,7 @@ class _DecodeState:
     step: torch.Tensor  # [1] the index of the next token in the output buffers
     finished: torch.Tensor  # [B] the row has sampled a stop token
     temperatures: torch.Tensor  # [B]
+    row_keys: torch.Tensor  # [B] int64: each row's sampling key (device_sampling.counter_uniform)
     out_tokens: torch.Tensor  # [B, max_len]
     out_logprobs: torch.Tensor  # [B, max_len]
     stop_ids: torch.Tensor
@@ -50,7 +51,7 @@ class _DecodeState:
 
     def step_once(self) -> None:
         logits = self.decoder.decode(self.tokens, self.slot)
-        self._record(*sample_rows(logits, self.temperatures, self.top_p))
+        self._record(*sample_rows(logits, self.temperatures, self.top_p, self.row_keys, self.step))
         self.slot += 1
 
     def _record(self, tokens: torch.Tensor, logprobs: torch.Tensor) -> None:
@@ -136,7 +137,9 @@ class StaticRolloutEngine:
         top_p: float = 1.0,
         control: StopSignal | None = None,
         on_progress: ProgressCallback | None = None,
+        sample_keys: list[int] | None = None,
     ) -> Rollout:
+        """sample_keys: one per prompt (rollout.generate_candidates); without them, keys drawn from torch's generator."""
         tokenizer = self.policy.tokenizer
         prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         k = len(temperatures)
@@ -146,7 +149,7 @@ class StaticRolloutEngine:
         aborted = False
         with torch.no_grad():
             self.weights.refresh_lora()  # the adapters as the last update left them
-            self._prefill(state, prompt_ids, temperatures, width)
+            self._prefill(state, prompt_ids, temperatures, width, sample_keys)
             done = 1
             while done < max_new_tokens:
                 burst = min(HOST_CHECK_EVERY, max_new_tokens - done)
@@ -195,6 +198,7 @@ class StaticRolloutEngine:
             step=torch.zeros(1, dtype=torch.long, device=device),
             finished=torch.zeros(batch, dtype=torch.bool, device=device),
             temperatures=torch.ones(batch, dtype=torch.float32, device=device),
+            row_keys=torch.zeros(batch, dtype=torch.long, device=device),
             out_tokens=torch.zeros(batch, max_len, dtype=torch.long, device=device),
             out_logprobs=torch.zeros(batch, max_len, dtype=torch.float32, device=device),
             stop_ids=torch.tensor(policy.stop_token_ids, dtype=torch.long, device=device),
@@ -284,16 +288,20 @@ class StaticRolloutEngine:
                 state.step_once()
         return graph
 
-    def _prefill(self, state: _DecodeState, prompt_ids: list[list[int]], temperatures: list[float], width: int) -> None:
+    def _prefill(self, state: _DecodeState, prompt_ids: list[list[int]], temperatures: list[float], width: int,
+                 sample_keys: list[int] | None) -> None:
         k = len(temperatures)
         device = state.tokens.device
         state.finished.zero_()
         state.step.zero_()
         state.temperatures.copy_(torch.tensor(temperatures * len(prompt_ids), dtype=torch.float32))
+        if sample_keys is None:
+            sample_keys = torch.randint(0, 2**62, (len(prompt_ids),)).tolist()
+        state.row_keys.copy_(torch.tensor([sampling_key(key, candidate) for key in sample_keys for candidate in range(k)]))
         first_logits = []
         for group, ids in enumerate(prompt_ids):
             prompt = torch.tensor(ids, dtype=torch.long, device=device)
             logits = state.decoder.prefill(prompt, slice(group * k, (group + 1) * k), width)
             first_logits.append(logits.expand(k, -1))
-        state._record(*sample_rows(torch.cat(first_logits), state.temperatures, state.top_p))
+        state._record(*sample_rows(torch.cat(first_logits), state.temperatures, state.top_p, state.row_keys, state.step))
         state.slot.fill_(width)

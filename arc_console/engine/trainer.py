@@ -21,7 +21,13 @@ from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
 from arc_console.engine.backends import BackendError, apply_cpu_threads, device_label, load_policy
 from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint
+from arc_console.distributed.control_sync import sync_control, wait_while_paused
+from arc_console.distributed.draws import draw_groups_across_ranks
+from arc_console.distributed.ranks import Ranks, single_process
+from arc_console.distributed.roles import describe as describe_ranks
+from arc_console.distributed.update_sync import UpdateShare
 from arc_console.engine.control import RunControl
+from arc_console.decoding.device_sampling import sampling_key
 from arc_console.engine.dynamic_sampling import draw_groups
 from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, raise_if_injected, traceback_lines
 from arc_console.engine.logprobs import build_batch, completion_logprobs
@@ -38,8 +44,9 @@ from arc_console.engine.step_metrics import step_metrics, step_summary
 
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, emit: ev.EventSink, control: RunControl | None = None,
-                 resume_from: Path | None = None) -> None:
+                 resume_from: Path | None = None, ranks: Ranks | None = None) -> None:
         self.config = config
+        self.ranks = ranks or single_process()  # distributed (issue 18): this process's rank and the collectives
         self.run_dir = run_dir
         self.emit = emit
         self.control = control or RunControl()
@@ -74,6 +81,8 @@ class Trainer:
                   + (f" ({threads} thread{'s' if threads > 1 else ''})" if self.policy.device.type == "cpu" else "") + ": "
                   f"{trainable:,} trainable parameters ({'LoRA r=%d' % config.lora_r if config.lora_r else 'all weights'})")
         self._choose_rollout_engine()
+        if self.ranks.distributed:
+            self._log(describe_ranks(self.ranks, config.problems_per_step))
         self.problems = fit_prompts(tasks, self.policy.tokenizer, config.max_seq_length, config.max_new_tokens,
                                     warn=lambda message: self._log(message, "warning"))
         self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters().values(), lr=config.learning_rate,
@@ -105,7 +114,8 @@ class Trainer:
         """Train until max_steps, early stop, or a stop request. Always leaves a resumable checkpoint."""
         config = self.config
         started = ev.RunStarted(
-            run_dir=str(self.run_dir), model=config.model, backend=self.policy.backend, device=self.device_name(),
+            run_dir=str(self.run_dir), model=config.model, backend=self.policy.backend,
+            device=self.device_name() + (f", {self.ranks.world_size} ranks" if self.ranks.distributed else ""),
             objective=config.objective, start_step=self.step + 1, max_steps=config.max_steps,
             num_candidates=config.num_candidates, problems=[p.task.id for p in self.problems],
             resumed_from=str(self.last_checkpoint) if self.last_checkpoint else None,
@@ -148,13 +158,14 @@ class Trainer:
 
     def _safe_point(self, step: int) -> bool:
         """Obey pause, save and stop requests. False when the run must stop."""
+        sync_control(self.control, self.ranks)  # distributed: rank 0's pause, any rank's stop, on every rank
         if self.control.take_save_request():
             self._checkpoint("requested")
         if self.control.pause_requested and not self.control.stop_requested:
             self.emit(ev.Paused(step))
             self.emit(ev.PhaseChanged(step, "paused"))
             self._log(f"paused before step {step}")
-            while not self.control.wait_while_paused(timeout=0.1):
+            while not wait_while_paused(self.control, self.ranks, timeout=0.1):
                 self.runlog.heartbeat()  # paused is alive: watch must not call it stalled
                 if self.control.take_save_request():
                     self._checkpoint("requested")
@@ -185,19 +196,35 @@ class Trainer:
         cursor_before = self.cursor
         self.tokens_generated = 0
         self._step_started_sent = False
-        draws = draw_groups(lambda problems: self._rollout(step, problems), self._next_problem, config.objective,
-                            config.problems_per_step, config.max_extra_draws)
+        self._slots_drawn = 0
+        if self.ranks.distributed:  # distributed: each rank rolls out its share of the step's problem slots
+            shared = draw_groups_across_ranks(
+                lambda problems, slots: self._rollout(step, problems, slots),
+                lambda slot: self.problems[(cursor_before + slot) % len(self.problems)],
+                config.objective, config.problems_per_step, config.max_extra_draws, self.ranks)
+            draws, mine = shared if shared is not None else (None, [])
+            self.cursor = cursor_before + (len(draws.groups) if draws else 0)
+        else:
+            draws = draw_groups(lambda problems: self._rollout(step, problems, self._take_slots(len(problems))),
+                                self._next_problem, config.objective, config.problems_per_step, config.max_extra_draws)
+            mine = draws.kept if draws else []
         if draws is None:
             self.cursor = cursor_before
             return False
         raise_if_injected(step)
-        update = self._update(step, draws.kept) if draws.kept else {}
+        update = self._update(step, mine) if draws.kept else {}
         if not draws.kept:
             self._log(f"step {step}: all {len(draws.groups)} groups drawn had equal rewards, no gradient (skipped update)")
         self._write_step(step, draws.groups, draws.kept, update, started)
         return True
 
-    def _rollout(self, step: int, problems: list[Problem]) -> list[Group] | None:
+    def _take_slots(self, count: int) -> list[int]:
+        slots = list(range(self._slots_drawn, self._slots_drawn + count))
+        self._slots_drawn += count
+        return slots
+
+    def _rollout(self, step: int, problems: list[Problem], slots: list[int]) -> list[Group] | None:
+        """Roll out the problems at these slots of the step: a slot's candidates depend on (seed, step, slot) only."""
         config = self.config
         if not self._step_started_sent:
             first = problems[0]
@@ -212,7 +239,8 @@ class Trainer:
         with self.timer.phase("rollout"):
             rollout: Rollout = generate_candidates(
                 self.policy, [p.prompt for p in problems], config.temperatures(), config.max_new_tokens,
-                config.top_p, self.control, progress)
+                config.top_p, self.control, progress,
+                sample_keys=[sampling_key(config.seed, step, slot) for slot in slots])
         self.tokens_generated += rollout.tokens_generated
         if rollout.aborted:
             self._log(f"step {step}: generation stopped by request; the step is discarded")
@@ -258,6 +286,11 @@ class Trainer:
         config = self.config
         self.emit(ev.PhaseChanged(step, "updating"))
         k = config.num_candidates
+        params = list(self.policy.trainable_parameters().values())
+        share = UpdateShare(self.ranks, config.objective)  # distributed: global normalisation, summed gradients
+        if not groups:  # distributed: none of the step's kept groups is this rank's
+            return share.follow_update(self.optimizer, self.scheduler, params, config.updates_per_rollout,
+                                       config.max_grad_norm)
         samples = [s for g in groups for s in g.samples]
         batch = build_batch([g.prompt_ids for g in groups for _ in g.samples], [s.completion_ids for s in samples],
                             [s.temperature for s in samples], self.policy.tokenizer.pad_token_id, self.policy.device)
@@ -270,7 +303,8 @@ class Trainer:
             # but none of its tokens enters the loss or the token count.
             kept_rows = torch.tensor([not s.truncated for s in samples], device=loss_mask.device)
             loss_mask = loss_mask * kept_rows.unsqueeze(1).to(loss_mask.dtype)
-        params = list(self.policy.trainable_parameters().values())
+        share.set_local(groups=len(groups), rows=len(samples), loss_tokens=float(loss_mask.sum()),
+                        completion_tokens=float(batch.completion_mask.sum()))
         self.policy.for_training()
         old_logp = None
         if config.updates_per_rollout > 1 and config.objective != "preference":
@@ -288,12 +322,14 @@ class Trainer:
                 else:
                     loss, loss_stats = preference_loss(logp, loss_mask, accuracies, k)
                 self.optimizer.zero_grad(set_to_none=True)
-                loss.backward()
+                (loss * share.loss_scale).backward()
+                share.sum_gradients(params)
                 grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
                 self.optimizer.step()
                 if update == 0:
                     mask = batch.completion_mask
                     stats = {"entropy": float((entropy * mask).sum() / mask.sum().clamp(min=1))}
+                loss_stats = share.reduce_stats(loss_stats, stats, first=update == 0)
                 # The last update's figures: with several updates per rollout that is where the policy
                 # has moved furthest from the one that sampled.
                 stats.update(loss=loss_stats.loss, grad_norm=float(grad_norm), clip_fraction=loss_stats.clip_fraction,
@@ -306,6 +342,7 @@ class Trainer:
 
     def _write_step(self, step: int, groups: list[Group], kept: list[Group], update: dict[str, float | None],
                     started: float) -> None:
+        self.tokens_generated = int(self.ranks.all_reduce_sum([self.tokens_generated])[0])  # distributed: all ranks'
         head = groups[0]
         record = step_record(step, groups, kept, self.config.objective)
         self.emit(ev.PhaseChanged(step, "writing"))
@@ -326,7 +363,10 @@ class Trainer:
         self._log(step_summary(metrics, groups, kept))
         self.emit(ev.StepFinished(step, head.problem.task.id, metrics, record))
 
-    def _checkpoint(self, reason: str) -> Path:
+    def _checkpoint(self, reason: str) -> Path | None:
+        if not self.ranks.is_main:  # distributed: rank 0 owns the run directory; every rank holds the same weights
+            self.last_checkpoint_step, self.last_checkpoint_time = self.step, time.monotonic()
+            return None
         self.emit(ev.PhaseChanged(self.step, "checkpointing"))
         state = TrainerState(self.step, self.cursor, list(self.perfect_problems), list(self.history),
                              self.config.to_dict())
@@ -339,6 +379,8 @@ class Trainer:
 
     def _save_final_model(self) -> Path:
         target = self.runlog.final_model
+        if not self.ranks.is_main:  # distributed: rank 0 saves it
+            return target
         with staged_folder(target) as staging:
             self.policy.model.save_pretrained(staging)
             self.policy.tokenizer.save_pretrained(staging)

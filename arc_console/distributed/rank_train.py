@@ -1,0 +1,80 @@
+"""`arc-console train` as one rank of a torchrun launch: rank 0 resolves the settings and the run
+directory (and refuses bad input) and tells the others; rank 0 then trains as one process would,
+the others train beside it silently."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from arc_console.config import TrainConfig
+from arc_console.distributed.ranks import DistributedError, Ranks, join_process_group
+from arc_console.tui.textsafe import one_line
+
+Resolve = Callable[[argparse.Namespace, int], tuple[TrainConfig, Path, "Path | None", str, bool]]
+
+
+EXIT_USAGE = 2
+
+
+def train_as_rank(args: argparse.Namespace, resolve: Resolve, train_main: Callable[..., int],
+                  usage_error: type[Exception]) -> int:
+    """resolve(args, world_size) raises usage_error on bad input (rank 0 shows it, every rank exits 2);
+    train_main(args, *resolved, ranks=...) is the single-process train command, run by rank 0."""
+    try:
+        ranks = join_process_group()
+    except DistributedError as exc:
+        raise usage_error(str(exc)) from None
+    try:
+        outcome: Any = None
+        if ranks.is_main:
+            try:
+                outcome = resolve(args, ranks.world_size)
+            except usage_error as exc:
+                outcome = exc
+        outcome = ranks.broadcast_from_main(outcome)
+        if isinstance(outcome, usage_error):
+            if ranks.is_main:
+                raise outcome
+            return EXIT_USAGE
+        if ranks.is_main:
+            return train_main(args, *outcome, ranks=ranks)
+        config, _, checkpoint, _, _ = outcome
+        return train_follower(config, checkpoint, ranks)
+    finally:
+        ranks.shutdown()
+
+
+def train_follower(config: TrainConfig, checkpoint: Path | None, ranks: Ranks) -> int:
+    """A rank other than 0: the same training, silent but for errors, writing nothing in the run directory."""
+    from arc_console.distributed.roles import ErrorsOnly, private_run_dir
+    from arc_console.engine.control import RunControl
+    from arc_console.engine.trainer import Trainer
+    from arc_console.engine.unsloth_first import import_unsloth_first
+
+    import_unsloth_first(config.backend)
+    control = RunControl()
+
+    def on_signal(signum: int, frame: object) -> None:
+        if control.stop_requested:
+            raise KeyboardInterrupt  # a second signal: give up on a clean stop
+        control.request_stop()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with private_run_dir(ranks) as folder:
+            trainer = Trainer(config, folder, ErrorsOnly(ranks.rank), control, resume_from=checkpoint, ranks=ranks)
+            trainer.setup()
+            stopped = trainer.run()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    if stopped.reason == "error":
+        print(f"arc-console: rank {ranks.rank}: error: {one_line(stopped.error or 'unknown error', 4000)}",
+              file=sys.stderr)
+        return 1
+    return 0
