@@ -139,7 +139,7 @@ def main() -> None:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(result, indent=1) + "\n")
         plot(summary, out.with_suffix(".png"), f"test-time RL, built-in tiny model, {len(tasks)} held-out synthetic "
-             f"tasks, seeds {result['seeds_done']} ({machine})")
+             f"tasks, seeds {result['seeds_done']}\n{machine}")
     print(json.dumps({k: result[k] for k in ("pass_at_2_before", "pass_at_2_after", "summary")}, indent=1))
 
 
