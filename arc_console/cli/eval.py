@@ -43,6 +43,16 @@ def add_eval_parser(subparsers: Any) -> None:
                              "0: the model's own, which on GPT-OSS is far beyond what a 20B prefill fits in memory)")
     parser.add_argument("--backend", default=None, help="hf | unsloth | auto (default: the run's, else auto)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="where the results go (default runs/eval-DATE-TIME)")
+    parser.add_argument("--test-time-steps", type=int, default=0, metavar="N",
+                        help="test-time RL: N DAPO steps per task on its leave-one-out train pairs before answering "
+                             "it, through a per-task LoRA reset between tasks (default 0: plain eval)")
+    parser.add_argument("--test-time-lr", type=float, default=1e-3, metavar="LR", help="its learning rate (default 1e-3)")
+    parser.add_argument("--test-time-augment", default="dihedral",
+                        help=f"views of its leave-one-out problems: {' | '.join(AUGMENTATIONS)} (default dihedral)")
+    parser.add_argument("--test-time-candidates", type=int, default=4, metavar="K",
+                        help="candidates per problem in its steps (default 4)")
+    parser.add_argument("--test-time-lora-r", type=int, default=8, metavar="R",
+                        help="rank of the fresh LoRA (q,k,v,o; alpha 2R) where the model has no adapter (default 8)")
     parser.add_argument("--headless", action="store_true", help="no console: a progress line per task and a table")
     parser.add_argument("--theme", help="console theme: a name or a theme file")
     parser.set_defaults(handler=run_eval)
@@ -53,6 +63,16 @@ def _settings(args: argparse.Namespace) -> EvalSettings:
                             temperature=args.temperature, max_new_tokens=args.max_new_tokens,
                             max_seq_length=args.max_seq_length)
     validate_settings(settings)
+    return settings
+
+
+def _test_time(args: argparse.Namespace) -> Any:
+    from arc_console.evaluation.test_time import TestTimeSettings, validate_test_time
+
+    settings = TestTimeSettings(steps=args.test_time_steps, learning_rate=args.test_time_lr,
+                                augment=args.test_time_augment, candidates=args.test_time_candidates,
+                                lora_r=args.test_time_lora_r, lora_alpha=2 * args.test_time_lora_r)
+    validate_test_time(settings)
     return settings
 
 
@@ -83,6 +103,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     try:
         settings = _settings(args)
+        test_time = _test_time(args)
         tasks = _tasks(args)
         out = _out_dir(args)
     except (SettingsError, TaskError) as exc:
@@ -96,6 +117,9 @@ def run_eval(args: argparse.Namespace) -> int:
         policy, described = load_eval_model(args.model, args.backend)
     except (BackendError, CheckpointError) as exc:
         raise UsageError(str(exc)) from None
+    from arc_console.engine.backends import apply_cpu_threads
+
+    apply_cpu_threads(0, policy)  # as train does: one thread for a small model on the CPU
     hidden = sum(1 for t in tasks if any(p.output is None for p in t.test))
     if hidden:
         print(f"arc-console: {hidden} of {len(tasks)} tasks have hidden test outputs: they go in the submission "
@@ -104,6 +128,14 @@ def run_eval(args: argparse.Namespace) -> int:
               "model_loaded": described, "started": datetime.now().isoformat(timespec="seconds")}
     run = dict(tasks=tasks, policy=policy, settings=settings, out_dir=out, header=header, model_name=args.model,
                device=device_name(policy))
+    if test_time.steps:
+        from arc_console.evaluation.adapter_reset import attach_test_time_adapter
+        from arc_console.evaluation.test_time import TestTimeTrainer
+
+        adapter = attach_test_time_adapter(policy, test_time.lora_r, test_time.lora_alpha)
+        header["test_time"] = {**test_time.to_dict(), "adapter": "fresh LoRA per task" if adapter.fresh
+                               else "the loaded adapter, restored per task"}
+        run["answerer"] = TestTimeTrainer(adapter, test_time, settings).answer
     if args.headless:
         return _eval_headless(run)
     from arc_console.cli.eval_session import eval_with_console

@@ -44,6 +44,21 @@ class TaskAnswered:
 
 
 @dataclass(frozen=True)
+class TestTimeStep:
+    """One test-time RL step on the task at hand (evaluation/test_time.py), drawn with the train panels."""
+
+    task_id: str
+    step: int
+    steps: int
+    problem_id: str  # the leave-one-out problem shown
+    test_input: Grid
+    target: Grid
+    temperatures: list[float]
+    candidates: list[dict[str, Any]]  # the trainer's candidate records
+    history: list[dict[str, Any]]  # this task's step metrics so far
+
+
+@dataclass(frozen=True)
 class EvalLog:
     text: str
     level: str = "info"
@@ -58,5 +73,5 @@ class EvalFinished:
     error: str | None = None
 
 
-EvalEvent = EvalStarted | TaskStarted | EvalProgress | TaskAnswered | EvalLog | EvalFinished
+EvalEvent = EvalStarted | TaskStarted | EvalProgress | TestTimeStep | TaskAnswered | EvalLog | EvalFinished
 EvalSink = Callable[[EvalEvent], None]

@@ -53,7 +53,11 @@ class EvalTotals:
         return sum(a.seconds for a in self.answered)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"pass_at_2": self.pass_at_2, "pass_at_1": self.pass_at_1, "oracle": self.oracle,
+        trained = [a.test_time for a in self.answered if a.test_time is not None]
+        test_time = ({"test_time_trained": sum(1 for t in trained if t["fallback"] is None),
+                      "test_time_plain_fallbacks": sum(1 for t in trained if t["fallback"] is not None)}
+                     if trained else {})
+        return {**test_time, "pass_at_2": self.pass_at_2, "pass_at_1": self.pass_at_1, "oracle": self.oracle,
                 "tasks_answered": len(self.answered), "tasks_scored": len(self.scored), "tasks_total": self.tasks_total,
                 "tokens": self.tokens, "seconds": round(self.seconds, 3)}
 

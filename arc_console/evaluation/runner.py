@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +14,17 @@ from arc_console.evaluation import events as ev
 from arc_console.evaluation.report import REPORT, SUBMISSION, EvalTotals, write_results
 from arc_console.evaluation.settings import EvalSettings
 from arc_console.evaluation.solver import Stopped, answer_task
+from arc_console.evaluation.solver_types import TaskAnswer
+
+# (task, control, progress callback, event sink) -> the task's answer; test_time.TestTimeTrainer.answer is one
+TaskAnswerer = Callable[[Task, RunControl, Any, ev.EvalSink], TaskAnswer]
 
 
 def run_evaluation(tasks: list[Task], policy: Policy, settings: EvalSettings, out_dir: Path | None,
                    emit: ev.EvalSink, control: RunControl | None = None, header: dict[str, Any] | None = None,
-                   model_name: str = "", device: str = "") -> EvalTotals:
+                   model_name: str = "", device: str = "", answerer: TaskAnswerer | None = None) -> EvalTotals:
     """Answer `tasks` in order. With `out_dir`, the files are rewritten after every task, so a stop
-    keeps every task answered so far. Returns the totals."""
+    keeps every task answered so far. `answerer` replaces plain answering (test-time RL). Returns the totals."""
     control = control or RunControl()
     totals = EvalTotals(len(tasks))
     header = {**(header or {}), "model": model_name, "device": device, "settings": settings.to_dict()}
@@ -32,8 +37,9 @@ def run_evaluation(tasks: list[Task], policy: Policy, settings: EvalSettings, ou
             break
         emit(ev.TaskStarted(index, task.id, task.test[0].input, task.test[0].output))
         try:
-            answer = answer_task(task, policy, settings, control,
-                                 lambda tokens, most, rate: emit(ev.EvalProgress(tokens, most, rate)))
+            progress = lambda tokens, most, rate: emit(ev.EvalProgress(tokens, most, rate))  # noqa: E731
+            answer = (answerer(task, control, progress, emit) if answerer is not None
+                      else answer_task(task, policy, settings, control, progress))
         except Stopped:
             stopped = True
             emit(ev.EvalLog(f"stopped during {task.id}: it is not counted", "warning"))

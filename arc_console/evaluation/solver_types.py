@@ -40,6 +40,7 @@ class TaskAnswer:
     tokens: int
     seconds: float
     notes: list[str] = field(default_factory=list)  # e.g. examples dropped to fit the context
+    test_time: dict[str, Any] | None = None  # TestTimeReport.to_dict() when test-time RL ran
 
     @property
     def scored(self) -> bool:
@@ -56,4 +57,5 @@ class TaskAnswer:
         return {"task_id": self.task_id, "pass_at_2": self.score(2) if self.scored else None,
                 "pass_at_1": self.score(1) if self.scored else None,
                 "oracle": self.oracle_score() if self.scored else None, "tokens": self.tokens,
-                "seconds": round(self.seconds, 3), "notes": self.notes, "tests": [t.to_dict() for t in self.tests]}
+                "seconds": round(self.seconds, 3), "notes": self.notes, "tests": [t.to_dict() for t in self.tests],
+                **({"test_time": self.test_time} if self.test_time is not None else {})}

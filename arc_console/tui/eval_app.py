@@ -21,6 +21,7 @@ from arc_console.tui.eval_printer import format_score
 from arc_console.tui.themes import DEFAULT_THEME, ThemeError, load_theme_file, load_themes
 from arc_console.tui.widgets.grid_card import GridCard
 from arc_console.tui.widgets.log_tail import LogTail
+from arc_console.tui.widgets.test_time_panel import TestTimePanel
 
 EvalSource = Callable[[ev.EvalSink], None]  # runs the evaluation, calling the sink with every event
 MAX_VIEW_CARDS = 16
@@ -72,6 +73,7 @@ class EvalApp(App):
         with Horizontal(id="task-row"):
             for name in ("input", "target", "attempt1", "attempt2"):
                 yield GridCard(id=f"card-{name}")
+        yield TestTimePanel()
         yield Static("views' answers, mapped back (✓ right)", id="views-title")
         yield HorizontalScroll(id="views-row")
         yield LogTail()
@@ -124,9 +126,13 @@ class EvalApp(App):
                                         f"({event.views} views) x {s['samples']} samples, ranked by {s['rank']}")
         elif isinstance(event, ev.TaskStarted):
             self.current = event.task_id
+            self.query_one(TestTimePanel).clear()
             self._show_task(event)
         elif isinstance(event, ev.EvalProgress):
             self.tokens_per_s = event.tokens_per_s
+        elif isinstance(event, ev.TestTimeStep):
+            self.query_one(TestTimePanel).show_step(event.step, event.steps, event.problem_id, event.test_input,
+                                                    event.target, event.temperatures, event.candidates, event.history)
         elif isinstance(event, ev.TaskAnswered):
             self.totals = event.totals
             self.query_one(ProgressBar).update(progress=event.index + 1)
@@ -165,8 +171,8 @@ class EvalApp(App):
         self.query_one("#status", Static).update(text)
 
     def _show_task(self, event: ev.TaskStarted) -> None:
-        self.query_one("#card-input", GridCard).show_grid(event.test_input, f"input {one_line(event.task_id, 30)}")
-        self.query_one("#card-target", GridCard).show_grid(event.target, "target", note="hidden")
+        self.query_one("#task-row #card-input", GridCard).show_grid(event.test_input, f"input {one_line(event.task_id, 30)}")
+        self.query_one("#task-row #card-target", GridCard).show_grid(event.target, "target", note="hidden")
         for name in ("attempt1", "attempt2"):
             self.query_one(f"#card-{name}", GridCard).show_grid(None, name.replace("t1", "t 1").replace("t2", "t 2"),
                                                                note="thinking ...", reserve=event.target)
@@ -178,7 +184,7 @@ class EvalApp(App):
             mark = {True: "✓", False: "✗", None: ""}[right[number - 1]]
             self.query_one(f"#card-attempt{number}", GridCard).show_grid(
                 test[key], f"attempt {number} {mark}", f"{test['distinct_candidates']} distinct")
-        target = self.query_one("#card-target", GridCard).grid_data
+        target = self.query_one("#task-row #card-target", GridCard).grid_data
         row = self.query_one("#views-row", HorizontalScroll)
         row.remove_children()
         cards = []

@@ -39,6 +39,8 @@ class EvalPrinter:
             self.console.print(Text.assemble(
                 ("arc-console eval ", "bold"), one_line(event.model), f" on {event.device}: {self.total} tasks, ",
                 f"{s['augment']} ({event.views} views) x {s['samples']} samples, ranked by {s['rank']}"))
+        elif isinstance(event, ev.TestTimeStep):
+            self.console.print(test_time_line(event))
         elif isinstance(event, ev.TaskAnswered):
             self.console.print(self._task_line(event))
         elif isinstance(event, ev.EvalLog) and event.level in ("warning", "error"):
@@ -60,8 +62,20 @@ class EvalPrinter:
             right = answer["pass_at_2"] == 1.0
             line.append(f"{'✓' if right else '✗'} {answer['pass_at_2']:.2f} ", style="green" if right else "red")
         line.append(f"pass@2 {format_score(totals['pass_at_2'])} oracle {format_score(totals['oracle'])} ")
+        tt = answer.get("test_time")
+        if tt is not None:
+            line.append("plain (single pair) " if tt["fallback"] else
+                        f"test-time reward {tt['reward_before']:.2f}->{tt['reward_after']:.2f} ", style="dim")
         line.append(f"{answer['seconds']:.1f}s ETA {format_duration(eta)}")
         return line
+
+
+def test_time_line(event: ev.TestTimeStep) -> Text:
+    metrics = event.history[-1]
+    loss = "no update (equal rewards)" if metrics["loss"] is None else f"loss {metrics['loss']:+.4f}"
+    return Text.assemble("  test-time ", (f"{event.step}/{event.steps} ", "bold"), one_line(event.problem_id, 60),
+                         f" best {metrics['best_accuracy']:.2f} mean {metrics['mean_accuracy']:.2f} "
+                         f"reward {metrics['reward_mean']:+.3f} {loss}", style="dim")
 
 
 def final_table(event: ev.EvalFinished) -> Table:
