@@ -78,7 +78,7 @@ def attach_test_time_adapter(policy: Policy, rank: int, alpha: int) -> TestTimeA
         parameter.requires_grad_("lora_" in name)
     policy.model.eval()
     if policy.static_engine is not None:
-        from arc_console.engine.static_rollout import StaticRolloutEngine
+        from arc_console.decoding.static_rollout import StaticRolloutEngine
 
         policy.static_engine = StaticRolloutEngine(policy)
     return adapter

@@ -25,7 +25,8 @@ from arc_console.engine.dynamic_sampling import draw_groups
 from arc_console.engine.logprobs import build_batch, completion_logprobs
 from arc_console.engine.objectives import dapo_loss, group_advantages
 from arc_console.engine.rewards import REWARD_VARIANTS, RewardWeights, grid_reward, reward_accuracy
-from arc_console.engine.rollout import ProgressCallback, generate_candidates
+from arc_console.decoding.rollout import generate_candidates
+from arc_console.decoding.samples import ProgressCallback
 from arc_console.engine.step_groups import Group, Problem
 from arc_console.evaluation import events as ev
 from arc_console.evaluation.adapter_reset import TestTimeAdapter, task_seed
