@@ -120,9 +120,10 @@ class CandidatesPanel(Vertical):
         mode = choose_mode(sized, cards_area.width, cards_area.height)
         if self.digits and mode == "compact":
             mode = "full"
-        self.border_title = Text.assemble(f"step {step} · ", safe_text(problem_id, 40), f" · input · target · {count} candidates")
-        if self._seen_as:
-            self.border_title.append_text(Text.assemble(" · as the model saw it: ", safe_text(self._seen_as, 40)))
+        title = Text.assemble(f"step {step} · ", safe_text(problem_id, 40), f" · input · target · {count} candidates")
+        if self._seen_as:  # --augment: every grid here is the view's
+            title.append_text(Text.assemble(" · as the model saw it: ", safe_text(self._seen_as, 40)))
+        self.border_title = title
         legend = "▶ selected (thick border)  ★ best (heavy border)" if self.selected_id is not None else "★ best"
         hidden = cards_out_of_view(sized[:2 + count], mode, cards_area.width)
         more = f"{hidden} more → scroll sideways  · " if hidden else ""
