@@ -66,18 +66,18 @@ SCORE_KEYS = ("pass_at_2_votes", "pass_at_1_votes", "pass_at_2_logprob", "pass_a
 
 
 def merge_runs(chunks: list[dict], complete: list[dict]) -> list[dict]:
-    """One run per (augmentation, seed): the chunks' per-task scores pooled; complete runs kept as they are."""
+    """One run per (augmentation, seed): the chunks' scores weighted by their task counts (a task's score
+    is in one chunk only, so this is the mean over all their tasks); complete runs kept as they are."""
     runs = [dict(run) for run in complete]
     done = {(run["augment"], run["seed"]) for run in runs}
     for key in sorted({(c["augment"], c["seed"]) for c in chunks} - done):
         mine = [c for c in chunks if (c["augment"], c["seed"]) == key]
-        per_task = {task: row for c in mine for task, row in c["per_task"].items()}
+        tasks = sum(c["tasks"] for c in mine)
         seconds = sum(c["seconds"] for c in mine)
-        runs.append({"augment": key[0], "seed": key[1], "samples": mine[0]["samples"], "tasks": len(per_task),
-                     **{k: statistics.mean(row[k] for row in per_task.values()) for k in SCORE_KEYS},
+        runs.append({"augment": key[0], "seed": key[1], "samples": mine[0]["samples"], "tasks": tasks,
+                     **{k: sum(c[k] * c["tasks"] for c in mine) / tasks for k in SCORE_KEYS},
                      "tokens": sum(c["tokens"] for c in mine), "seconds": round(seconds, 1),
-                     "tasks_per_minute": round(60 * len(per_task) / seconds, 2), "chunks": len(mine),
-                     "per_task": per_task})
+                     "tasks_per_minute": round(60 * tasks / seconds, 2), "chunks": len(mine)})
     return sorted(runs, key=lambda run: (AUGMENTATIONS.index(run["augment"]), run["seed"]))
 
 
@@ -134,6 +134,7 @@ def main() -> int:
     parser.add_argument("--merge", nargs="+", type=Path, default=None, metavar="PATH",
                         help="a folder of job files, then any earlier results files to take complete runs from")
     parser.add_argument("--machine", default=None, help="what the runs ran on, for the results file")
+    parser.add_argument("--note", default=None, help="a sentence for the results file")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if args.merge:
@@ -178,7 +179,7 @@ def main() -> int:
 
 def merge_main(args: argparse.Namespace) -> int:
     folder, earlier = args.merge[0], args.merge[1:]
-    chunks = [json.loads(p.read_text()) for p in sorted(folder.glob("chunk_*.json"))]
+    chunks = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
     complete = [dict(run, machine=json.loads(p.read_text()).get("machine")) for p in earlier
                 for run in json.loads(p.read_text())["runs"] if run.get("tasks") == 120]
     runs = merge_runs(chunks, complete)
@@ -188,11 +189,12 @@ def merge_main(args: argparse.Namespace) -> int:
     stem = f"eval_tiny_{date.today().isoformat()}_merged"
     png = results / f"{stem}.png"
     seeds = sorted({run["seed"] for run in runs})
-    drawn = plot(spread(runs), png, f"built-in tiny model, 120 synthetic held-out tasks, 2 samples per view, "
-                                    f"seeds {seeds}; bars: mean, whiskers: min-max over seeds")
+    drawn = plot(spread(runs), png, f"built-in tiny model, 120 synthetic held-out tasks, 2 samples a view,\n"
+                                    f"seeds {', '.join(map(str, seeds))}: bars the mean, whiskers min to max")
     out = results / f"{stem}.json"
     header = {"command": "python " + " ".join(["benchmarks/eval_tiny.py", *sys.argv[1:]]),
               "model": "model tiny", "merged": datetime.now().isoformat(timespec="seconds"),
+              "machine": args.machine, "note": args.note,
               "temperature": EvalSettings().temperature}
     out.write_text(json.dumps({**header, "runs": runs, "summary": spread(runs), "plot": png.name if drawn else None},
                               indent=2) + "\n")
