@@ -81,6 +81,15 @@ class TrainConfig:
     cpu_threads: int = 0
     # Where else the metrics go: none, or comma-separated tensorboard, trackio, wandb (each a pip extra).
     report_to: list[str] = field(default_factory=list)
+    # issue 16: each step's problem under a random view of its task (none | dihedral | dihedral+colors).
+    augment: str = "none"
+    # issue 16: held-out evaluation during training, the ARC Prize way (arc_console/evaluation/).
+    eval_every: int = 0  # steps between held-out evaluations (and one before the first step, one at the end); 0: off
+    eval_tasks: str = "synthetic-heldout"  # the held-out task source
+    eval_limit: int = 20  # tasks spread evenly over the source; 0: all of them
+    eval_augment: str = "dihedral"  # the evaluation's views: none | dihedral | dihedral+colors
+    eval_samples: int = 2  # candidates per view
+    eval_rank: str = "votes"  # votes | logprob (product of experts)
 
     def temperatures(self) -> list[float]:
         """One temperature per candidate, spread evenly from temperature_min to temperature_max."""
@@ -277,5 +286,21 @@ def validate(config: TrainConfig, origins: dict[str, str] | None = None) -> None
             f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, got {config.rollout_engine!r}")
     require(config.rollout_experts in ROLLOUT_EXPERTS,
             f"rollout_experts must be one of {', '.join(ROLLOUT_EXPERTS)}, got {config.rollout_experts!r}")
+    _validate_issue16(config, require)
     if failures:
         raise ConfigError("; ".join(failures))
+
+
+def _validate_issue16(config: TrainConfig, require: Any) -> None:
+    """--augment and the held-out evaluation settings (issue 16)."""
+    from arc_console.arc.augment import AUGMENTATIONS
+    from arc_console.evaluation.settings import RANKINGS
+
+    require(config.augment in AUGMENTATIONS, f"augment must be one of {', '.join(AUGMENTATIONS)}, got {config.augment!r}")
+    require(config.eval_every >= 0, f"eval_every must be 0 (off) or more, got {config.eval_every}")
+    require(not (config.eval_every and not config.eval_tasks), "eval_tasks must name a task source when eval_every is on")
+    require(config.eval_limit >= 0, f"eval_limit must be 0 (every task) or more, got {config.eval_limit}")
+    require(config.eval_augment in AUGMENTATIONS,
+            f"eval_augment must be one of {', '.join(AUGMENTATIONS)}, got {config.eval_augment!r}")
+    require(1 <= config.eval_samples <= 64, f"eval_samples must be 1..64, got {config.eval_samples}")
+    require(config.eval_rank in RANKINGS, f"eval_rank must be one of {', '.join(RANKINGS)}, got {config.eval_rank!r}")

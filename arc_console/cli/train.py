@@ -39,6 +39,13 @@ FLAG_HELP = {
     "reward": "the accuracy term: pixel (the seed's) | changed (cells the task changes) | foreground (non-0 cells)",
     "cpu_threads": "torch threads on the CPU (0: 1 for models under 10M parameters, else one per core)",
     "report_to": "none, or comma-separated tensorboard,trackio,wandb (each a pip extra)",
+    "augment": "none | dihedral | dihedral+colors: each step's problem under a random view of its task",
+    "eval_every": "held-out evaluation every N steps, before the first and at the end (0: off); logs/eval.jsonl",
+    "eval_tasks": "the held-out task source (default synthetic-heldout)",
+    "eval_limit": "held-out tasks evaluated, spread evenly over the source (0: all; default 20)",
+    "eval_augment": "the held-out evaluation's views: none | dihedral (default) | dihedral+colors",
+    "eval_samples": "held-out evaluation: candidates per view (default 2)",
+    "eval_rank": "held-out evaluation: votes (default) | logprob",
 }
 
 
@@ -173,6 +180,8 @@ def preflight(config: TrainConfig) -> None:
     tasks = load_tasks(config.tasks)
     if config.problems:
         select_tasks(tasks, config.problems)
+    if config.eval_every:
+        load_tasks(config.eval_tasks)
     try:
         resolve_model_path(config.model)
     except BackendError as exc:

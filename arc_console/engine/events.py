@@ -113,6 +113,14 @@ class TrainerLiveness:
     detail: str
 
 
+@dataclass(frozen=True)
+class HeldOutEvaluated:
+    """A held-out evaluation during training (--eval-every): the line it appended to logs/eval.jsonl."""
+
+    step: int
+    row: dict[str, Any]  # step, pass_at_2, pass_at_1, oracle, tasks, seconds, tokens, source, settings
+
+
 Event = (
     RunStarted
     | StepStarted
@@ -127,5 +135,6 @@ Event = (
     | Resumed
     | Stopped
     | TrainerLiveness
+    | HeldOutEvaluated
 )
 EventSink = Callable[[Event], None]

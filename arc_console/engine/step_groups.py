@@ -45,6 +45,9 @@ class Group:
             "best_accuracy": self.candidates[best]["accuracy"],
             "timestamp": datetime.now().isoformat(timespec="seconds"),
             "test_input": self.problem.task.test_input,
+            # --augment: the view the problem was shown under; every grid above is the view's.
+            **({"view": {**view.to_dict(), "description": view.describe()}}
+               if (view := getattr(self.problem, "view", None)) is not None else {}),
         }
 
 

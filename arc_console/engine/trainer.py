@@ -19,6 +19,7 @@ from arc_console.arc import load_tasks, parse_response, score_grid, select_tasks
 from arc_console.rundir.atomic import staged_folder
 from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
+from arc_console.engine.augmented_problems import ProblemViews
 from arc_console.engine.backends import BackendError, apply_cpu_threads, device_label, load_policy
 from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint
 from arc_console.distributed.control_sync import sync_control, wait_while_paused
@@ -40,6 +41,7 @@ from arc_console.decoding.engine_choice import EngineChoiceError, attach_rollout
 from arc_console.rundir.runlog import RunLog
 from arc_console.engine.step_groups import Group, Problem, step_record
 from arc_console.engine.step_metrics import step_metrics, step_summary
+from arc_console.evaluation.during_training import HeldOutEvaluation
 
 
 class Trainer:
@@ -85,6 +87,11 @@ class Trainer:
             self._log(describe_ranks(self.ranks, config.problems_per_step))
         self.problems = fit_prompts(tasks, self.policy.tokenizer, config.max_seq_length, config.max_new_tokens,
                                     warn=lambda message: self._log(message, "warning"))
+        # issue 16: problems under random views (--augment) and held-out evaluations (--eval-every).
+        self.views = ProblemViews(config.augment, config.seed, config.max_seq_length - config.max_new_tokens,
+                                  lambda text: len(self.policy.tokenizer(text, add_special_tokens=False)["input_ids"]))
+        self.held_out = HeldOutEvaluation.from_config(config, self.run_dir, self.emit, self.control, self._log,
+                                                      [p.task.id for p in self.problems])
         self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters().values(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
         warmup = config.warmup_steps
@@ -96,6 +103,7 @@ class Trainer:
             self.perfect_problems, self.history = state.perfect_problems, state.history
             self.last_checkpoint_step, self.last_checkpoint = state.step, checkpoint
             removed = self.runlog.rewind_to(state.step)
+            self.held_out.rewind_to(state.step)
             self._log(f"resumed from {checkpoint} at step {state.step}"
                       + (f"; step files {removed[0]}..{removed[-1]} will be rewritten" if removed else ""))
 
@@ -137,11 +145,13 @@ class Trainer:
         config = self.config
         if self.step >= config.max_steps:
             self._log(f"already at step {self.step} of {config.max_steps}: nothing to do")
+        self.held_out.before_training(self.step, self.policy)
         while self.step < config.max_steps:
             if not self._safe_point(self.step + 1):
                 return "stop_requested"
             if not self._run_step(self.step + 1):
                 return "stop_requested"
+            self.held_out.after_step(self.step, self.policy)
             if self._early_stop_reached():
                 self._log(f"early stop: perfect solutions on {len(self.perfect_problems)} problems "
                           f"({', '.join(self.perfect_problems)})")
@@ -183,7 +193,7 @@ class Trainer:
     def _next_problem(self) -> Problem:
         problem = self.problems[self.cursor % len(self.problems)]
         self.cursor += 1
-        return problem
+        return self.views.present(problem)
 
     def _run_step(self, step: int) -> bool:
         """One step: rollout(s), scoring, update, files. False when generation was aborted by a stop."""
@@ -191,6 +201,7 @@ class Trainer:
         started = time.perf_counter()
         self.timer = PhaseTimer()
         self._seed_step(step)
+        self.views.begin_step(step)
         if self.policy.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.policy.device)
         cursor_before = self.cursor
@@ -388,6 +399,8 @@ class Trainer:
         return target
 
     def _finish(self, reason: str) -> ev.Stopped:
+        if reason != "stop_requested":
+            self.held_out.at_end(self.step, self.policy)
         if self.last_checkpoint_step != self.step:
             self._checkpoint("final")
         final_model = self._save_final_model()

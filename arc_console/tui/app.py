@@ -239,10 +239,11 @@ class ConsoleApp(GridViewActions, App[int]):
         if "gpu" in dirty and self._hardware is not None:
             self.gpu_panel.show(self._hardware)
         if "history" in dirty:
-            self.history_plot.show(view.history)
+            self.history_plot.show(view.history, held_out=view.held_out)
         if "candidates" in dirty:
             self.candidates_panel.show_step(view.step, view.problem_id, view.test_input, view.target,
-                                            view.temperatures, view.candidates, view.best_candidate_id())
+                                            view.temperatures, view.candidates, view.best_candidate_id(),
+                                            view.view_description)
         if "log" in dirty:
             log = self.log_tail
             for line in self._pending_log:

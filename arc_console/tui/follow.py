@@ -24,6 +24,7 @@ from arc_console.rundir.files import (
     responses_folder,
     stop_record,
 )
+from arc_console.evaluation.held_out_log import eval_log_path, read_rows
 
 POLL_S = 0.25
 
@@ -41,6 +42,8 @@ class RunDirFollower:
         self._settings_mtime: float | None = None
         self._settings: dict[str, Any] = {}
         self._verdict: str | None = None  # the last liveness state told to the sink
+        self._eval_signature: tuple[int, int] | None = None
+        self._eval_rows_told = 0
 
     def __call__(self, sink: ev.EventSink, closing: threading.Event) -> None:
         self._announce(sink)
@@ -81,6 +84,7 @@ class RunDirFollower:
             else:  # the same run, ended: its stop record, told by _poll_liveness
                 self._settings, self._settings_mtime = settings, mtime
         self._poll_metrics(sink)
+        self._poll_held_out(sink)
         self._poll_log(sink)
         self._poll_checkpoints(sink)
         self._poll_liveness(sink)
@@ -118,6 +122,24 @@ class RunDirFollower:
             sink(ev.LogLine(f"watch: {exc}", "warning"))
             record = {"candidates": []}
         sink(ev.StepFinished(step, str(metrics.get("problem_id", record.get("problem_id", "?"))), metrics, record))
+
+    def _poll_held_out(self, sink: ev.EventSink) -> None:
+        """logs/eval.jsonl (--eval-every): each new line as a HeldOutEvaluated event; all again when rewritten."""
+        try:
+            stat = eval_log_path(self.run_dir).stat()
+        except OSError:
+            return
+        signature = (stat.st_ino, stat.st_size)
+        if signature == self._eval_signature:
+            return
+        rewritten = self._eval_signature is not None and (stat.st_ino != self._eval_signature[0]
+                                                          or stat.st_size < self._eval_signature[1])
+        self._eval_signature = signature
+        rows = read_rows(self.run_dir)
+        start = 0 if rewritten or len(rows) < self._eval_rows_told else self._eval_rows_told
+        for row in rows[start:]:
+            sink(ev.HeldOutEvaluated(row["step"], row))
+        self._eval_rows_told = len(rows)
 
     def _poll_log(self, sink: ev.EventSink) -> None:
         try:

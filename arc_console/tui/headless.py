@@ -11,6 +11,17 @@ from arc_console.engine import events as ev
 from arc_console.tui.textsafe import one_line
 
 
+def format_score(value: object) -> str:
+    return f"{value:.3f}" if isinstance(value, (int, float)) and not isinstance(value, bool) else "-"
+
+
+def held_out_line(row: dict) -> str:
+    """One line for a held-out evaluation (a line of logs/eval.jsonl); its strings made one plain line."""
+    return one_line(f"held-out eval at step {row.get('step')}: pass@2 {format_score(row.get('pass_at_2'))} "
+                    f"pass@1 {format_score(row.get('pass_at_1'))} oracle {format_score(row.get('oracle'))} "
+                    f"on {row.get('tasks')} tasks of {row.get('source', '?')}", 400)
+
+
 def format_duration(seconds: float) -> str:
     seconds = max(0, int(seconds))
     hours, rest = divmod(seconds, 3600)
@@ -41,6 +52,8 @@ class HeadlessPrinter:
                 (one_line(event.run_dir, 400), "cyan")))
         elif isinstance(event, ev.StepFinished):
             self.console.print(self._step_line(event))
+        elif isinstance(event, ev.HeldOutEvaluated):
+            self.console.print(Text(held_out_line(event.row), style="magenta"))
         elif isinstance(event, ev.CheckpointSaved):
             self.console.print(Text.assemble(("checkpoint ", "green"), one_line(event.path, 400)))
         elif isinstance(event, ev.LogLine) and event.level in ("warning", "error"):

@@ -20,6 +20,7 @@ from arc_console.rundir.files import RunFileError, StepFile, load_step_file, rea
 from arc_console.tui.textsafe import one_line, safe_text, visible
 from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.screens.help import HelpScreen
+from arc_console.tui.run_view import view_description
 from arc_console.tui.size_classes import apply_size_classes
 from arc_console.tui.themes import DEFAULT_THEME, load_themes
 from arc_console.tui.widgets.candidates import CandidatesPanel
@@ -154,7 +155,7 @@ class ReplayApp(GridViewActions, App[int]):
             current = candidates[self.selected] if candidates else None
             panel.selected_id = current["candidate_id"] if current else None
             panel.show_step(record["step"], record["problem_id"], record.get("test_input") or [], record["target_grid"],
-                            [c.get("temperature") for c in candidates], candidates, best)
+                            [c.get("temperature") for c in candidates], candidates, best, view_description(record))
             scroll = self.query_one("#response-scroll")
             scroll.border_title = Text.assemble("response of #", safe_text(current["candidate_id"], 12)) if current else "response"
             self.query_one("#response-text", Static).update(response_text(current))

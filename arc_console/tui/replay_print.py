@@ -16,6 +16,7 @@ from rich.text import Text
 from arc_console.arc.parse import split_channels
 from arc_console.tui.textsafe import visible
 from arc_console.tui.grid_render import render_grid
+from arc_console.tui.run_view import view_description
 from arc_console.tui.widgets.candidates import candidate_badges
 
 
@@ -31,6 +32,10 @@ def render_step(record: dict[str, Any], source: str, digits: bool = False) -> Gr
     header = Text.assemble(
         ("step ", "bold"), str(record["step"]), "  ", ("problem ", "bold"), visible(record["problem_id"]), "  ",
         visible(str(record.get("timestamp", ""))), "  ", (visible(source), "dim"))
+    seen_as = view_description(record)
+    if seen_as:
+        header.append_text(Text.assemble("  ", ("as the model saw it: ", "bold"), visible(seen_as),
+                                         (" (every grid below is under this view)", "dim")))
     cards = [_card(record.get("test_input"), "input", digits=digits) if record.get("test_input") else
              Panel(Text("not recorded", style="italic"), title="input", expand=False, border_style="dim"),
              _card(record["target_grid"], "target", digits=digits)]

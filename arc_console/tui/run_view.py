@@ -13,6 +13,14 @@ from typing import Any
 from arc_console.engine import events as ev
 
 
+def view_description(record: dict[str, Any]) -> str:
+    """'rot90 colours 312...' for a step trained under --augment (its grids are the view's), else ''."""
+    view = record.get("view")
+    if not isinstance(view, dict) or (view.get("dihedral") == "identity" and view.get("colors") == list(range(10))):
+        return ""
+    return str(view.get("description") or view.get("dihedral") or "")
+
+
 @dataclass
 class RunView:
     run_dir: str = ""
@@ -44,6 +52,8 @@ class RunView:
     last_checkpoint: str | None = None
     step_durations: list[float] = field(default_factory=list)
     lost: ev.TrainerLiveness | None = None  # watch: the trainer died or went silent without a stop
+    held_out: list[dict[str, Any]] = field(default_factory=list)  # logs/eval.jsonl's lines (--eval-every)
+    view_description: str = ""  # --augment: the view the shown step's problem was seen under
 
     def apply(self, event: ev.Event) -> set[str]:
         """Fold one event in; returns which parts changed: status, candidates, history, log."""
@@ -59,6 +69,7 @@ class RunView:
             self.step, self.problem_id = event.step, event.problem_id
             self.test_input, self.target, self.temperatures = event.test_input, event.target, event.temperatures
             self.candidates = []
+            self.view_description = ""
             self.tokens, self.step_started_at = 0, time.monotonic()
             return {"status", "candidates"}
         if isinstance(event, ev.PhaseChanged):
@@ -95,6 +106,10 @@ class RunView:
             self.perfect_problems = list(event.perfect_problems)
             self.last_checkpoint = event.checkpoint or self.last_checkpoint
             return {"status"}
+        if isinstance(event, ev.HeldOutEvaluated):
+            # A resumed run evaluates again from its checkpoint's step: later lines are replaced.
+            self.held_out = [row for row in self.held_out if row.get("step", 0) < event.step] + [event.row]
+            return {"status", "history"}
         if isinstance(event, ev.LogLine):
             return {"log"}
         if isinstance(event, ev.TrainerLiveness):
@@ -113,6 +128,7 @@ class RunView:
         self.target = record.get("target_grid") or self.target
         self.test_input = record.get("test_input") or self.test_input
         self.candidates = list(record.get("candidates", []))
+        self.view_description = view_description(record)
         self.temperatures = [c.get("temperature") for c in self.candidates]
         self.history = [m for m in self.history if m.get("step", 0) < event.step] + [metrics]
         if metrics.get("step_time_s") is not None:
@@ -124,6 +140,9 @@ class RunView:
         return {"status", "candidates", "history"}
 
     # Derived values for the status line.
+
+    def latest_held_out(self) -> dict[str, Any] | None:
+        return self.held_out[-1] if self.held_out else None
 
     def eta_seconds(self) -> float | None:
         if not self.step_durations or not self.max_steps or self.lost is not None:

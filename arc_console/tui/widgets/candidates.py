@@ -80,6 +80,7 @@ class CandidatesPanel(Vertical):
         self.selected_id: int | None = None  # replay: the candidate whose text is shown
         self._candidate_card_list: list[GridCard] = []
         self._state: tuple[int, str, Grid, Grid, list[float], list[dict[str, Any]], int | None] | None = None
+        self._seen_as = ""
 
     def compose(self) -> ComposeResult:
         # The children are held, not queried: a redraw can race the app's shutdown, when queries find nothing.
@@ -95,8 +96,10 @@ class CandidatesPanel(Vertical):
         yield self._response
 
     def show_step(self, step: int, problem_id: str, test_input: Grid, target: Grid, temperatures: list[float],
-                  candidates: list[dict[str, Any]], best_id: int | None) -> None:
+                  candidates: list[dict[str, Any]], best_id: int | None, seen_as: str = "") -> None:
+        """`seen_as`: the view (--augment) the step's problem was shown under; its grids are the view's."""
         self._state = (step, problem_id, test_input, target, list(temperatures), list(candidates), best_id)
+        self._seen_as = seen_as
         self.refresh_cards()
 
     def on_resize(self) -> None:
@@ -117,7 +120,10 @@ class CandidatesPanel(Vertical):
         mode = choose_mode(sized, cards_area.width, cards_area.height)
         if self.digits and mode == "compact":
             mode = "full"
-        self.border_title = Text.assemble(f"step {step} · ", safe_text(problem_id, 40), f" · input · target · {count} candidates")
+        title = Text.assemble(f"step {step} · ", safe_text(problem_id, 40), f" · input · target · {count} candidates")
+        if self._seen_as:  # --augment: every grid here is the view's
+            title.append_text(Text.assemble(" · as the model saw it: ", safe_text(self._seen_as, 40)))
+        self.border_title = title
         legend = "▶ selected (thick border)  ★ best (heavy border)" if self.selected_id is not None else "★ best"
         hidden = cards_out_of_view(sized[:2 + count], mode, cards_area.width)
         more = f"{hidden} more → scroll sideways  · " if hidden else ""

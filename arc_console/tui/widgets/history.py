@@ -1,4 +1,5 @@
-"""Accuracy history: best and mean accuracy and mean reward per step, the trend of the mean, perfect steps marked."""
+"""Accuracy history: best and mean accuracy and mean reward per step, the trend of the mean, perfect steps marked,
+and held-out pass@2 (--eval-every, logs/eval.jsonl) as its own series."""
 
 from __future__ import annotations
 
@@ -31,6 +32,16 @@ def trailing_mean(values: list[float], window: int) -> list[float]:
     return means
 
 
+def held_out_points(rows: list[dict[str, Any]]) -> list[tuple[int, float]]:
+    """(step, pass@2) of each held-out evaluation that scored (lines of logs/eval.jsonl)."""
+    points = []
+    for row in rows:
+        step, value = row.get("step"), row.get("pass_at_2")
+        if isinstance(step, int) and isinstance(value, (int, float)) and not isinstance(value, bool):
+            points.append((step, float(value)))
+    return sorted(points)
+
+
 class AccuracyHistory(PlotextPlot):
     DEFAULT_CSS = "AccuracyHistory { border: round $primary; height: 100%; }"
 
@@ -39,15 +50,18 @@ class AccuracyHistory(PlotextPlot):
         self.history: list[dict[str, Any]] = []
         self.problem_filter: str | None = None
         self.marked_step: int | None = None
+        self.held_out: list[dict[str, Any]] = []
         self._drawn_short = False
 
     def on_mount(self) -> None:
         self.border_title = "accuracy"
         self.redraw()
 
-    def show(self, history: list[dict[str, Any]], marked_step: int | None = None) -> None:
+    def show(self, history: list[dict[str, Any]], marked_step: int | None = None,
+             held_out: list[dict[str, Any]] | None = None) -> None:
         self.history = history
         self.marked_step = marked_step
+        self.held_out = list(held_out or [])
         self.redraw()
 
     def problems(self) -> list[str]:
@@ -68,10 +82,19 @@ class AccuracyHistory(PlotextPlot):
         plt.clear_figure()
         rows = [m for m in self.history if self.problem_filter is None or m.get("problem_id") == self.problem_filter]
         scope = self.problem_filter or "all problems"
-        self.border_title = Text.assemble("accuracy · ", safe_text(scope, 40), " · best ━ mean ┄ trend ━ reward ·")
+        held_out = held_out_points(self.held_out)
+        self.border_title = Text.assemble("accuracy · ", safe_text(scope, 40), " · best ━ mean ┄ trend ━ reward",
+                                          " · held-out pass@2 ◆" if held_out else "", " ·")
         # Short: no legend box (it would cover the lines; the border title names them) and no axis label.
         short = 0 < self.size.height < SHORT_PLOT_ROWS
         label = (lambda name: None) if short else (lambda name: name)
+        if held_out:
+            # Across all problems whatever the filter: it is the score on tasks never trained on.
+            plt.plot([s for s, _ in held_out], [v for _, v in held_out], label=label("held-out pass@2"),
+                     color="magenta", marker="◆")
+        if rows or held_out:
+            every_step = [m["step"] for m in rows] + [s for s, _ in held_out]
+            plt.xticks(integer_ticks(min(every_step), max(every_step)))
         if rows:
             steps = [m["step"] for m in rows]
             plt.plot(steps, [m.get("best_accuracy", 0.0) for m in rows], label=label("best"), color="green",
@@ -87,7 +110,6 @@ class AccuracyHistory(PlotextPlot):
                 plt.scatter(perfect, [1.0] * len(perfect), marker="★", color="yellow", label=label("perfect"))
             if self.marked_step is not None:
                 plt.vline(self.marked_step, color="magenta")
-            plt.xticks(integer_ticks(steps[0], steps[-1]))
         if not short:
             plt.xlabel("step")
         self.refresh()

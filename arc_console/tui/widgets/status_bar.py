@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
-from arc_console.tui.headless import format_duration
+from arc_console.tui.headless import format_duration, format_score
 from arc_console.tui.textsafe import one_line, one_line_tail
 from arc_console.tui.run_view import RunView
 
@@ -64,6 +64,10 @@ def status_text(view: RunView, mode: str) -> Text:
     eta = view.eta_seconds()
     if eta is not None and view.finished is None:
         text.append(f" ETA {format_duration(eta)} ")
+    held_out = view.latest_held_out()
+    if held_out is not None:
+        text.append(f" held-out pass@2 {format_score(held_out.get('pass_at_2'))} @{held_out.get('step')} ",
+                    style="magenta")
     target = f"/{view.early_stop_perfect}" if view.early_stop_perfect else ""
     text.append(f" perfect {len(view.perfect_problems)}{target} ", style="green" if view.perfect_problems else "")
     if mode == "watch":

@@ -1,0 +1,137 @@
+"""Held-out evaluation during training (--eval-every N --eval-tasks SOURCE --eval-limit M).
+
+Before the first step of a fresh run, every N steps and at the end, the trainer's own policy (no
+reload) answers a fixed subset of held-out tasks the ARC Prize way (evaluation/runner.py); the
+totals go to logs/eval.jsonl and out as a HeldOutEvaluated event. The policy is put in inference
+mode for it and back in training mode after.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from arc_console.arc import Task, TaskError, load_tasks
+from arc_console.config import TrainConfig
+from arc_console.engine import events as ev
+from arc_console.engine.backends import Policy
+from arc_console.engine.control import RunControl
+from arc_console.evaluation import events as eval_events
+from arc_console.evaluation.held_out_log import append_row, read_rows, rewind_to
+from arc_console.evaluation.runner import run_evaluation
+from arc_console.evaluation.settings import EvalSettings
+
+Logger = Callable[[str, str], None]
+
+
+def held_out_subset(tasks: list[Task], limit: int) -> list[Task]:
+    """`limit` tasks spread evenly over the source (0: all): the same ones at every evaluation, and
+    not all from the first family when a source is ordered by family."""
+    if limit <= 0 or limit >= len(tasks):
+        return list(tasks)
+    return [tasks[index * len(tasks) // limit] for index in range(limit)]
+
+
+def eval_settings(config: TrainConfig) -> EvalSettings:
+    return EvalSettings(augment=config.eval_augment, samples=config.eval_samples, rank=config.eval_rank,
+                        seed=config.seed, max_seq_length=config.max_seq_length,
+                        logprob_chunk_tokens=config.logprob_chunk_tokens)
+
+
+@dataclass
+class HeldOutEvaluation:
+    every: int  # 0: off
+    run_dir: Path
+    emit: ev.EventSink
+    control: RunControl
+    log: Logger
+    source: str = ""
+    tasks: list[Task] = field(default_factory=list)
+    settings: EvalSettings = field(default_factory=EvalSettings)
+
+    @classmethod
+    def from_config(cls, config: TrainConfig, run_dir: Path, emit: ev.EventSink, control: RunControl,
+                    log: Logger, trained_ids: list[str]) -> HeldOutEvaluation:
+        """Off unless --eval-every; the problems being trained on are never among the held-out tasks."""
+        if config.eval_every <= 0:
+            return cls(0, run_dir, emit, control, log)
+        every_task = load_tasks(config.eval_tasks)
+        unseen = [task for task in every_task if task.id not in set(trained_ids)]
+        if len(unseen) < len(every_task):
+            log(f"held-out evaluation: {len(every_task) - len(unseen)} tasks of {config.eval_tasks} are trained on "
+                "and left out", "warning")
+        if not unseen:
+            raise TaskError(f"--eval-tasks {config.eval_tasks}: every task is also trained on; nothing is held out")
+        tasks = held_out_subset(unseen, config.eval_limit)
+        evaluation = cls(config.eval_every, run_dir, emit, control, log, config.eval_tasks, tasks,
+                         eval_settings(config))
+        log(f"held-out evaluation every {config.eval_every} steps and at the end: {len(tasks)} tasks of "
+            f"{config.eval_tasks}, {config.eval_augment}, {config.eval_samples} samples a view, "
+            f"ranked by {config.eval_rank}", "info")
+        return evaluation
+
+    @property
+    def active(self) -> bool:
+        return self.every > 0 and bool(self.tasks)
+
+    def _done_at(self, step: int) -> bool:
+        return any(row["step"] == step for row in read_rows(self.run_dir))
+
+    def rewind_to(self, step: int) -> None:
+        if self.active and rewind_to(self.run_dir, step):
+            self.log(f"logs/eval.jsonl: evaluations after step {step} dropped; they will be made again", "info")
+
+    def before_training(self, step: int, policy: Policy) -> None:
+        """The baseline, once: a fresh run's model before its first update."""
+        if self.active and step == 0 and not self._done_at(0):
+            self._evaluate(step, policy, final=False)
+
+    def after_step(self, step: int, policy: Policy) -> None:
+        if self.active and step % self.every == 0:
+            self._evaluate(step, policy, final=False)
+
+    def at_end(self, step: int, policy: Policy) -> None:
+        if self.active and not self._done_at(step):
+            self._evaluate(step, policy, final=True)
+
+    def _evaluate(self, step: int, policy: Policy, final: bool) -> None:
+        count = len(self.tasks)
+        finished: list[eval_events.EvalFinished] = []
+
+        def on_event(event: eval_events.EvalEvent) -> None:
+            if isinstance(event, eval_events.TaskStarted):
+                self.emit(ev.PhaseChanged(step, f"held-out eval {event.index + 1}/{count}"))
+            elif isinstance(event, eval_events.EvalFinished):
+                finished.append(event)
+
+        self.emit(ev.PhaseChanged(step, f"held-out eval 0/{count}"))
+        started = time.perf_counter()
+        was_training = bool(getattr(policy.model, "training", True))
+        policy.for_inference()
+        try:
+            totals = run_evaluation(self.tasks, policy, self.settings, None, on_event, self.control)
+        finally:
+            if was_training:
+                policy.for_training()
+        seconds = time.perf_counter() - started
+        if finished and finished[0].stopped:
+            self.log(f"held-out evaluation at step {step} stopped by request: not recorded", "warning")
+            return
+        row: dict[str, Any] = {
+            "step": step, "pass_at_2": totals.pass_at_2, "pass_at_1": totals.pass_at_1, "oracle": totals.oracle,
+            "tasks": len(totals.scored), "seconds": round(seconds, 3), "tokens": totals.tokens,
+            "source": self.source, "final": final, "settings": self.settings.to_dict(),
+            "time": datetime.now().isoformat(timespec="seconds"),
+        }
+        append_row(self.run_dir, row)
+        self.log(f"held-out eval at step {step}: pass@2 {_score(totals.pass_at_2)} pass@1 {_score(totals.pass_at_1)} "
+                 f"oracle {_score(totals.oracle)} on {len(totals.scored)} tasks of {self.source} in {seconds:.1f}s",
+                 "info")
+        self.emit(ev.HeldOutEvaluated(step, row))
+
+
+def _score(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"

@@ -1,0 +1,171 @@
+"""Parts 2 and 3 of issue 16: does DAPO on the synthetic training families raise held-out pass@2?
+
+    python benchmarks/generalise.py --jobs 12 [--steps 40] [--eval-every 20] [--eval-limit 48] [--seeds 0 1 2]
+    python benchmarks/generalise.py --merge DIR          # only combine finished job files into the results
+
+From the built-in model, `arc-console train` (the real Trainer, in-process) runs DAPO for --steps on
+--tasks synthetic (the 120 training tasks, every family in turn), once per variant and seed:
+  pixel            --reward pixel (the default), no augmentation
+  pixel+augment    --reward pixel --augment dihedral+colors
+  changed          --reward changed
+  foreground       --reward foreground
+Each run evaluates held-out tasks with --eval-every: a fixed subset of synthetic-heldout (--eval-limit
+tasks spread evenly over its 12 families; no view augmentation, 2 samples, ranked by votes) before the
+first step, every N steps and at the end. Every job writes its own JSON (the eval.jsonl curve and the
+training metrics); the merge writes benchmarks/results/generalise_DATE.json and .png (matplotlib).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date, datetime
+from pathlib import Path
+
+VARIANTS = {
+    "pixel": {"reward": "pixel", "augment": "none"},
+    "pixel+augment": {"reward": "pixel", "augment": "dihedral+colors"},
+    "changed": {"reward": "changed", "augment": "none"},
+    "foreground": {"reward": "foreground", "augment": "none"},
+}
+RESULTS = Path(__file__).parent / "results"
+
+
+def run_job(variant: str, seed: int, steps: int, eval_every: int, eval_limit: int, out: Path) -> dict:
+    """One training run in this process; returns (and writes to `out`) its curve and metrics."""
+    import torch
+
+    from arc_console.config import build_config
+    from arc_console.engine.trainer import Trainer
+
+    torch.set_num_threads(1)
+    overrides = {**VARIANTS[variant], "tasks": "synthetic", "problems": [], "max_steps": steps, "seed": seed,
+                 "eval_every": eval_every, "eval_tasks": "synthetic-heldout", "eval_limit": eval_limit,
+                 "eval_augment": "none", "eval_samples": 2, "eval_rank": "votes", "checkpoint_every": 10**6,
+                 "early_stop_perfect": 0, "cpu_threads": 1}
+    config = build_config("tiny", None, overrides)
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        run_dir = Path(folder) / "run"
+        trainer = Trainer(config, run_dir, emit=lambda event: None)
+        trainer.setup()
+        stopped = trainer.run()
+        curve = [json.loads(line) for line in (run_dir / "logs" / "eval.jsonl").read_text().splitlines()]
+        metrics = [json.loads(line) for line in (run_dir / "logs" / "metrics.jsonl").read_text().splitlines()]
+    result = {"variant": variant, "seed": seed, "settings": overrides, "stopped": stopped.reason,
+              "seconds": round(time.perf_counter() - started, 1),
+              "curve": [{k: row[k] for k in ("step", "pass_at_2", "pass_at_1", "oracle", "tasks", "seconds")}
+                        for row in curve],
+              "train_mean_accuracy": [m["mean_accuracy"] for m in metrics],
+              "train_best_accuracy": [m["best_accuracy"] for m in metrics]}
+    out.write_text(json.dumps(result) + "\n")
+    return result
+
+
+def summarise(jobs: list[dict]) -> dict:
+    summary = {}
+    for variant in VARIANTS:
+        mine = [j for j in jobs if j["variant"] == variant and j["curve"]]
+        if not mine:
+            continue
+        before = [j["curve"][0]["pass_at_2"] for j in mine]
+        after = [j["curve"][-1]["pass_at_2"] for j in mine]
+        oracle_after = [j["curve"][-1]["oracle"] for j in mine]
+        first_half = [statistics.mean(j["train_mean_accuracy"][:10]) for j in mine]
+        last_half = [statistics.mean(j["train_mean_accuracy"][-10:]) for j in mine]
+        summary[variant] = {
+            "seeds": sorted(j["seed"] for j in mine),
+            "held_out_pass_at_2_before": statistics.mean(before),
+            "held_out_pass_at_2_after": statistics.mean(after),
+            "held_out_pass_at_2_change_per_seed": [round(a - b, 4) for a, b in zip(after, before)],
+            "held_out_oracle_after": statistics.mean(oracle_after),
+            "train_mean_accuracy_first_10_steps": statistics.mean(first_half),
+            "train_mean_accuracy_last_10_steps": statistics.mean(last_half),
+        }
+    return summary
+
+
+def plot(jobs: list[dict], path: Path, title: str) -> bool:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    figure, axis = plt.subplots(figsize=(8, 4.5))
+    colours = dict(zip(VARIANTS, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
+    for variant in VARIANTS:
+        mine = [j for j in jobs if j["variant"] == variant and j["curve"]]
+        for index, job in enumerate(mine):
+            steps = [row["step"] for row in job["curve"]]
+            axis.plot(steps, [row["pass_at_2"] for row in job["curve"]], color=colours[variant], alpha=0.8,
+                      marker="o", label=variant if index == 0 else None)
+    axis.set_xlabel("training step")
+    axis.set_ylabel("held-out pass@2")
+    axis.set_title(title, fontsize=9)
+    axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    return True
+
+
+def merge(folder: Path, header: dict) -> Path:
+    jobs = [json.loads(p.read_text()) for p in sorted(folder.glob("job_*.json"))]
+    stem = f"generalise_{date.today().isoformat()}"
+    png = RESULTS / f"{stem}.png"
+    settings = jobs[0]["settings"] if jobs else {}
+    title = (f"built-in tiny model, DAPO on synthetic training tasks, {settings.get('max_steps')} steps; "
+             f"held-out pass@2 on {jobs[0]['curve'][0]['tasks'] if jobs else '?'} synthetic-heldout tasks")
+    drawn = plot(jobs, png, title)
+    out = RESULTS / f"{stem}.json"
+    out.write_text(json.dumps({**header, "summary": summarise(jobs), "jobs": jobs,
+                               "plot": png.name if drawn else None}, indent=2) + "\n")
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--eval-every", type=int, default=20)
+    parser.add_argument("--eval-limit", type=int, default=48)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--jobs", type=int, default=1, help="runs at a time (one CPU thread each)")
+    parser.add_argument("--work", type=Path, default=None, help="folder of job files (default: a new temp folder)")
+    parser.add_argument("--merge", type=Path, default=None, help="only merge the job files in this folder")
+    parser.add_argument("--one", nargs=2, metavar=("VARIANT", "SEED"), help=argparse.SUPPRESS)
+    parser.add_argument("--machine", default=None, help="what the runs ran on, for the results file")
+    args = parser.parse_args()
+    header = {"command": "python " + " ".join(["benchmarks/generalise.py", *sys.argv[1:]]),
+              "machine": args.machine or f"{platform.machine()} CPU, one torch thread per run",
+              "merged": datetime.now().isoformat(timespec="seconds")}
+    if args.one:
+        variant, seed = args.one[0], int(args.one[1])
+        run_job(variant, seed, args.steps, args.eval_every, args.eval_limit,
+                args.work / f"job_{variant}_{seed}.json")
+        return 0
+    if args.merge:
+        print(f"wrote {merge(args.merge, header)}")
+        return 0
+    work = args.work or Path(tempfile.mkdtemp(prefix="generalise-"))
+    work.mkdir(parents=True, exist_ok=True)
+    commands = [[sys.executable, __file__, "--one", variant, str(seed), "--steps", str(args.steps),
+                 "--eval-every", str(args.eval_every), "--eval-limit", str(args.eval_limit), "--work", str(work)]
+                for seed in args.seeds for variant in args.variants]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        codes = list(pool.map(lambda command: subprocess.run(command).returncode, commands))
+    print(f"{codes.count(0)}/{len(codes)} runs finished; job files in {work}")
+    print(f"wrote {merge(work, header)}")
+    return 0 if all(code == 0 for code in codes) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
