@@ -1,6 +1,6 @@
 """Parts 2 and 3 of issue 16: does DAPO on the synthetic training families raise held-out pass@2?
 
-    python benchmarks/generalise.py --jobs 12 [--steps 40] [--eval-every 20] [--eval-limit 48] [--seeds 0 1 2]
+    python benchmarks/generalise.py --jobs 2 [--steps 30] [--eval-every 15] [--eval-limit 36] [--seeds 0 1 2]
     python benchmarks/generalise.py --merge DIR          # only combine finished job files into the results
 
 From the built-in model, `arc-console train` (the real Trainer, in-process) runs DAPO for --steps on
@@ -133,9 +133,9 @@ def merge(folder: Path, header: dict) -> Path:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=40)
-    parser.add_argument("--eval-every", type=int, default=20)
-    parser.add_argument("--eval-limit", type=int, default=48)
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--eval-every", type=int, default=15)
+    parser.add_argument("--eval-limit", type=int, default=36)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     parser.add_argument("--jobs", type=int, default=1, help="runs at a time (one CPU thread each)")
