@@ -26,13 +26,10 @@ from arc_console.distributed.control_sync import sync_control, wait_while_paused
 from arc_console.distributed.draws import draw_groups_across_ranks
 from arc_console.distributed.ranks import Ranks, single_process
 from arc_console.distributed.roles import describe as describe_ranks
-from arc_console.distributed.update_sync import UpdateShare
 from arc_console.engine.control import RunControl
 from arc_console.decoding.device_sampling import sampling_key
 from arc_console.engine.dynamic_sampling import draw_groups
 from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, raise_if_injected, traceback_lines
-from arc_console.engine.logprobs import build_batch, completion_logprobs
-from arc_console.engine.objectives import dapo_loss, grpo_loss, group_advantages, preference_loss
 from arc_console.engine.phase_timer import PhaseTimer
 from arc_console.engine.prompt_fitting import fit_prompts
 from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty, reward_accuracy
@@ -41,6 +38,7 @@ from arc_console.decoding.engine_choice import EngineChoiceError, attach_rollout
 from arc_console.rundir.runlog import RunLog
 from arc_console.engine.step_groups import Group, Problem, step_record
 from arc_console.engine.step_metrics import step_metrics, step_summary
+from arc_console.engine.update import policy_update
 from arc_console.evaluation.during_training import HeldOutEvaluation
 
 
@@ -294,62 +292,8 @@ class Trainer:
             self.emit(ev.CandidateScored(step, group.problem.task.id, candidate))
 
     def _update(self, step: int, groups: list[Group]) -> dict[str, float | None]:
-        config = self.config
         self.emit(ev.PhaseChanged(step, "updating"))
-        k = config.num_candidates
-        params = list(self.policy.trainable_parameters().values())
-        share = UpdateShare(self.ranks, config.objective)  # distributed: global normalisation, summed gradients
-        if not groups:  # distributed: none of the step's kept groups is this rank's
-            return share.follow_update(self.optimizer, self.scheduler, params, config.updates_per_rollout,
-                                       config.max_grad_norm)
-        samples = [s for g in groups for s in g.samples]
-        batch = build_batch([g.prompt_ids for g in groups for _ in g.samples], [s.completion_ids for s in samples],
-                            [s.temperature for s in samples], self.policy.tokenizer.pad_token_id, self.policy.device)
-        rewards = torch.tensor([g.rewards for g in groups], dtype=torch.float32, device=self.policy.device)
-        advantages = group_advantages(rewards, config.scale_rewards).flatten()
-        accuracies = torch.tensor([a for g in groups for a in g.accuracies], device=self.policy.device)
-        loss_mask = batch.completion_mask
-        if config.mask_truncated:
-            # DAPO's overlong filtering: a truncated completion still shaped its group's advantages above,
-            # but none of its tokens enters the loss or the token count.
-            kept_rows = torch.tensor([not s.truncated for s in samples], device=loss_mask.device)
-            loss_mask = loss_mask * kept_rows.unsqueeze(1).to(loss_mask.dtype)
-        share.set_local(groups=len(groups), rows=len(samples), loss_tokens=float(loss_mask.sum()),
-                        completion_tokens=float(batch.completion_mask.sum()))
-        self.policy.for_training()
-        old_logp = None
-        if config.updates_per_rollout > 1 and config.objective != "preference":
-            with self.timer.phase("old_logprobs"):
-                old_logp, _ = completion_logprobs(self.policy, batch, config.logprob_chunk_tokens, with_grad=False)
-        stats: dict[str, float | None] = {}
-        with self.timer.phase("update"):
-            for update in range(config.updates_per_rollout):
-                logp, entropy = completion_logprobs(self.policy, batch, config.logprob_chunk_tokens, with_grad=True)
-                reference = old_logp if old_logp is not None else logp.detach()
-                if config.objective == "dapo":
-                    loss, loss_stats = dapo_loss(logp, reference, advantages, loss_mask, config.eps_low, config.eps_high)
-                elif config.objective == "grpo":
-                    loss, loss_stats = grpo_loss(logp, reference, advantages, loss_mask, config.grpo_eps)
-                else:
-                    loss, loss_stats = preference_loss(logp, loss_mask, accuracies, k)
-                self.optimizer.zero_grad(set_to_none=True)
-                (loss * share.loss_scale).backward()
-                share.sum_gradients(params)
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, config.max_grad_norm)
-                self.optimizer.step()
-                if update == 0:
-                    mask = batch.completion_mask
-                    stats = {"entropy": float((entropy * mask).sum() / mask.sum().clamp(min=1))}
-                loss_stats = share.reduce_stats(loss_stats, stats, first=update == 0)
-                # The last update's figures: with several updates per rollout that is where the policy
-                # has moved furthest from the one that sampled.
-                stats.update(loss=loss_stats.loss, grad_norm=float(grad_norm), clip_fraction=loss_stats.clip_fraction,
-                             clip_low_fraction=loss_stats.clip_low_fraction,
-                             clip_high_fraction=loss_stats.clip_high_fraction, ratio_mean=loss_stats.ratio_mean,
-                             approx_kl=loss_stats.approx_kl if old_logp is not None else None)
-            self.scheduler.step()
-            self.optimizer.zero_grad(set_to_none=True)
-        return stats
+        return policy_update(self.policy, self.optimizer, self.scheduler, self.config, groups, self.ranks, self.timer)
 
     def _write_step(self, step: int, groups: list[Group], kept: list[Group], update: dict[str, float | None],
                     started: float) -> None:
