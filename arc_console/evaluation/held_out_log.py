@@ -11,25 +11,15 @@ from pathlib import Path
 from typing import Any
 
 from arc_console.rundir.atomic import atomic_write_text
+from arc_console.rundir.files import EVAL_LOG, parse_step_rows
 
-EVAL_LOG = Path("logs") / "eval.jsonl"
 
 
 def eval_log_path(run_dir: Path) -> Path:
     return run_dir / EVAL_LOG
 
 
-def parse_rows(data: bytes) -> list[dict[str, Any]]:
-    """The complete, well-formed lines of `data` that carry an integer step; others are skipped."""
-    rows = []
-    for line in data.splitlines():
-        try:
-            row = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
-            continue
-        if isinstance(row, dict) and isinstance(row.get("step"), int) and not isinstance(row.get("step"), bool):
-            rows.append(row)
-    return rows
+
 
 
 def read_rows(run_dir: Path) -> list[dict[str, Any]]:
@@ -37,7 +27,7 @@ def read_rows(run_dir: Path) -> list[dict[str, Any]]:
         data = eval_log_path(run_dir).read_bytes()
     except OSError:
         return []
-    return parse_rows(data[: data.rfind(b"\n") + 1])
+    return parse_step_rows(data[: data.rfind(b"\n") + 1])
 
 
 def append_row(run_dir: Path, row: dict[str, Any]) -> None:

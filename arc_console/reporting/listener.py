@@ -7,15 +7,15 @@ warning; training goes on.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from arc_console.engine import events as ev
+from arc_console.rundir.files import EVAL_LOG, parse_step_rows
 from arc_console.reporting.base import Reporter, RunInfo
 from arc_console.reporting.scalars import best_candidate_text, eval_scalars, step_scalars
 
-EVAL_FILE = Path("logs") / "eval.jsonl"
+EVAL_FILE = EVAL_LOG
 
 
 class EvalLogTail:
@@ -34,15 +34,7 @@ class EvalLogTail:
             return []
         complete = data[: data.rfind(b"\n") + 1]
         self._offset += len(complete)
-        rows = []
-        for line in complete.splitlines():
-            try:
-                row = json.loads(line)
-            except (json.JSONDecodeError, UnicodeDecodeError):
-                continue
-            if isinstance(row, dict) and isinstance(row.get("step"), int):
-                rows.append(row)
-        return rows
+        return parse_step_rows(complete)
 
 
 class ReportingSink:

@@ -135,21 +135,28 @@ def validate_step_record(data: Any, path: Path) -> dict[str, Any]:
     return record
 
 
+EVAL_LOG = Path("logs") / "eval.jsonl"  # held-out evaluations during training (evaluation/held_out_log.py)
+
+
+def parse_step_rows(data: bytes) -> list[dict[str, Any]]:
+    """The well-formed JSON lines of `data` that carry an integer step (metrics.jsonl, eval.jsonl); others are skipped."""
+    rows = []
+    for line in data.splitlines():
+        try:
+            row = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(row, dict) and isinstance(row.get("step"), int) and not isinstance(row.get("step"), bool):
+            rows.append(row)
+    return rows
+
+
 def read_metrics(run_dir: Path) -> list[dict[str, Any]]:
     """metrics.jsonl, skipping lines that are not complete JSON objects with a step number."""
-    rows = []
     try:
-        with (run_dir / "logs" / "metrics.jsonl").open("rb") as handle:
-            for line in handle:
-                try:
-                    row = json.loads(line)
-                except (json.JSONDecodeError, UnicodeDecodeError):
-                    continue
-                if isinstance(row, dict) and isinstance(row.get("step"), int):
-                    rows.append(row)
+        return parse_step_rows((run_dir / "logs" / "metrics.jsonl").read_bytes())
     except OSError:
         return []
-    return rows
 
 
 def read_trainer_pid(run_dir: Path) -> int | None:
