@@ -19,6 +19,7 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+@pytest.mark.slow
 def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
     run = tmp_path / "run"
     out = run_cli("train", "--headless", "--preset", "tiny", "--max-steps", "5", "--out", str(run), *FAST)

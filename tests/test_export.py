@@ -6,6 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+pytestmark = pytest.mark.slow
 import torch
 
 from arc_console.engine.backends import builtin_tiny_path

@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 CLI = [sys.executable, "-m", "arc_console"]
 FAST = ["--model", "tiny-random", "--max-new-tokens", "8", "--overlong-buffer", "2", "--num-candidates", "3"]
 
@@ -25,6 +27,7 @@ def wait_for(condition, timeout: float = 240.0) -> None:
         time.sleep(0.2)
 
 
+@pytest.mark.slow
 def test_finished_running_and_killed_runs(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     finished = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "2",

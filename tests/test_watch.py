@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from arc_console.config import DEMO_PROBLEMS
 from arc_console.engine import events as ev
 from arc_console.tui.follow import RunDirFollower
@@ -18,6 +20,7 @@ CLI = [sys.executable, "-m", "arc_console"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4"]
 
 
+@pytest.mark.slow
 async def test_watch_follows_a_headless_run_through_its_end_and_a_resume(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
@@ -62,6 +65,7 @@ def status_line(app: ConsoleApp) -> str:
     return app.status_bar.render().plain
 
 
+@pytest.mark.slow
 async def test_watch_says_a_killed_run_died_and_picks_it_up_when_resumed(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()

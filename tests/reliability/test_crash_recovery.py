@@ -9,8 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from arc_console.engine.failure import RAISE_AT_STEP
 from arc_console.rundir.files import list_step_files
+
+pytestmark = pytest.mark.slow
 
 CLI = [sys.executable, "-m", "arc_console", "train", "--headless"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4", "--max-extra-draws", "1"]

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow
+
 from arc_console.engine.backends import tiny_model_path
 from arc_console.engine.checkpoint import STATE
 from arc_console.rundir.files import list_step_files, load_step_file

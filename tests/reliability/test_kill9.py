@@ -10,8 +10,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from arc_console.engine.checkpoint import STATE, latest_checkpoint
 from arc_console.rundir.files import list_step_files, load_step_file
+
+pytestmark = pytest.mark.slow
 
 CLI = [sys.executable, "-m", "arc_console"]
 # Checkpoints every step and short answers: the process is often inside a checkpoint or step write.
