@@ -4,6 +4,7 @@ real pseudo-terminal at 160x50, as a person would run it."""
 import fcntl
 import os
 import pty
+import re
 import select
 import signal
 import struct
@@ -65,7 +66,10 @@ def test_dashboard_stops_cleanly(tmp_path: Path, how: str) -> None:
             proc.kill()
         os.close(master)
     assert b"Traceback" not in tail
-    # The command runs as typed where the user is: here `python -m arc_console`, with this interpreter.
-    assert f"resume with: {sys.executable} -m arc_console train --resume".encode() in tail
+    # The command runs as typed where the user is: here `python -m arc_console`, with this interpreter
+    # (named relative to the working directory when it lies below it, as a fresh clone's .venv does).
+    printed = re.search(rb"resume with: (\S+) -m arc_console train --resume " + re.escape(str(run).encode()), tail)
+    assert printed is not None, tail[-400:]
+    assert Path(printed.group(1).decode()).resolve() == Path(sys.executable).resolve()
     checkpoint = latest_checkpoint(run / "checkpoints")
     assert checkpoint is not None and (run / "final_model/config.json").exists()
