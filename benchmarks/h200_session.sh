@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What ran on the lent H200 (no network there): bring the wheels from ../shared/gpu/wheels.sh
-# in .whl/, then:  bash benchmarks/h200_session.sh smoke|run|bench|default|psweep|profile|import_order|eval   (results under $OUT)
+# in .whl/, then:  bash benchmarks/h200_session.sh smoke|run|bench|default|psweep|profile|import_order|eval|kernel   (results under $OUT)
 set -uo pipefail
 stage=${1:-smoke}
 OUT=${OUT:-/tmp/out}
@@ -11,10 +11,14 @@ python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --tar
 export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 ARC_CONSOLE_CACHE=/tmp/arc-cache
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
 model=/tmp/gpt-oss-20b-random
-if [ ! -f $model/config.json ]; then
+if [ "$stage" != kernel ] && [ ! -f $model/config.json ]; then
   /usr/bin/time -f "make-model %e s" python3 -m arc_console make-model --shape gpt-oss-20b --out $model || exit 1
 fi
 case $stage in
+  kernel)  # issue 21: the NF4 grouped GEMM alone on the 20B expert shapes (no model), then its GPU tests
+    python3 benchmarks/nf4_kernel.py --sweep --out-dir "$OUT"
+    timeout 120 python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py -k nf4 2>&1 | tail -5
+    ;;
   smoke)
     python3 -m pytest -q -p no:cacheprovider tests/test_gpu.py 2>&1 | tail -5
     python3 -m arc_console train --headless --model $model --backend unsloth --max-steps 2 --max-new-tokens 32 --overlong-buffer 8 \

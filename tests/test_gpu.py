@@ -99,3 +99,36 @@ def test_static_engine_on_unsloth_4bit_every_route_agrees_with_the_trainer() -> 
             if worst >= max_allowed or mean >= mean_allowed:
                 problems.append(f"{label}: |engine - trainer log-prob| max {worst:.3f} mean {mean:.4f}")
     assert not problems, "; ".join(problems)
+
+
+@pytest.mark.skipif(not has_cuda, reason="needs CUDA (CI has none)")
+def test_our_nf4_kernel_matches_the_dequantized_experts_on_the_20b_shapes() -> None:
+    """Our Triton NF4 grouped GEMM against a bf16 grouped GEMM over the same weights dequantized by
+    bitsandbytes, on GPT-OSS-20B's expert shapes, at decode (8 rows) and prefill (300 rows) sizes,
+    with an expert that gets no rows."""
+    import bitsandbytes as bnb
+    import bitsandbytes.functional as bnb_functional
+    import torch
+
+    from arc_console.decoding.nf4_triton import nf4_grouped_mm, nf4_stack
+    from arc_console.decoding.packed_experts import packed_stack
+
+    generator = torch.Generator().manual_seed(0)
+    for k, n in ((2880, 5760), (2880, 2880)):
+        weights = (torch.randn(32, k, n, generator=generator) * 0.02).to(torch.bfloat16)
+        parameter = bnb.nn.Params4bit(weights, requires_grad=False, quant_type="nf4", compress_statistics=True,
+                                      blocksize=64).cuda()
+        parameter._original_shape = tuple(weights.shape)
+        stack = nf4_stack(packed_stack(parameter))
+        assert stack is not None and stack.nested
+        dense = bnb_functional.dequantize_4bit(parameter.data, parameter.quant_state).reshape(32, k, n)
+        for tokens in (2, 75):
+            counts = torch.bincount(torch.stack([torch.randperm(32, generator=generator)[:4] for _ in range(tokens)]).flatten(),
+                                    minlength=32)
+            counts[5] = 0  # an expert with no rows
+            rows = torch.randn(int(counts.sum()), k, generator=generator).to(torch.bfloat16).cuda()
+            row_ends = counts.cumsum(0).to(torch.int32).cuda()
+            expected = torch._grouped_mm(rows, dense, offs=row_ends).float()
+            got = nf4_grouped_mm(rows, row_ends, stack, torch.bfloat16).float()
+            scale = expected.abs().max().item()
+            assert (got - expected).abs().max().item() <= 0.02 * scale, (k, n, tokens)

@@ -1,6 +1,7 @@
 """A fused 4-bit grouped GEMM for NF4 expert stacks, where the machine has one.
 
-Unsloth Zoo ships a Triton kernel (`torch.ops.unsloth_zoo.nf4_grouped_mm`) that multiplies rows sorted
+Our own Triton kernel (nf4_triton.py) serves first. Where it cannot (a per-expert split layout, no
+Triton), Unsloth Zoo's is tried: Unsloth Zoo ships a Triton kernel (`torch.ops.unsloth_zoo.nf4_grouped_mm`) that multiplies rows sorted
 by expert with a bitsandbytes NF4 [experts, in, out] stack, decoding the 4-bit weights inside the GEMM.
 A decode step then reads half a byte per expert weight instead of dequantizing a 16-bit copy first
 and reading that: on the 20B shape the experts are most of the bytes a step reads. It exists only
@@ -13,11 +14,17 @@ from __future__ import annotations
 
 import torch
 
+from arc_console.decoding.nf4_triton import triton_nf4_grouped_matmul
 from arc_console.decoding.packed_experts import GroupedMatmul, PackedExperts
 
 
 def nf4_grouped_matmul(experts: PackedExperts, compute_dtype: torch.dtype) -> GroupedMatmul | None:
-    """The fused kernel bound to this stack, or None where it cannot serve (no Unsloth, no CUDA, a
+    """A fused kernel bound to this stack (ours, else Unsloth Zoo's), or None where neither serves."""
+    return triton_nf4_grouped_matmul(experts, compute_dtype) or unsloth_nf4_grouped_matmul(experts, compute_dtype)
+
+
+def unsloth_nf4_grouped_matmul(experts: PackedExperts, compute_dtype: torch.dtype) -> GroupedMatmul | None:
+    """Unsloth Zoo's kernel bound to this stack, or None where it cannot serve (no Unsloth, no CUDA, a
     per-expert split layout, a quantization it does not decode)."""
     if experts.stack is None or not experts.stack.is_cuda:
         return None

@@ -1,0 +1,226 @@
+"""Our own grouped GEMM over bitsandbytes NF4 expert stacks, written in Triton for decode batch sizes.
+
+A decode step multiplies a few rows per expert (8-64 candidates, 4 experts each) by every active
+expert's [K, N] weights: the work is reading 4-bit weights, not arithmetic. Each program owns one
+expert and one quantization block's worth of output columns (64), walks K, and scales the
+activations instead of the weights: inside one block column every weight of row k shares the scale
+s[k], so x @ (code[q] * s) = (x * s) @ code[q], and the 4-bit codes go to the tensor cores as they
+are looked up. The absmax scales stay double-quantized as bitsandbytes keeps them (a byte per
+block, decoded in the kernel), so the route costs no memory beyond the model's own 4-bit stack.
+
+Layout (a stack quantized at load, as transformers holds GPT-OSS experts): the [E, K, N] tensor
+flattened row-major, two codes per byte (the first in the high nibble), one absmax per `blocksize`
+consecutive values, so a block never crosses a row when N is a multiple of it.
+
+The kernel needs Triton and a CUDA device, or TRITON_INTERPRET=1 (how the CPU tests run it).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Any
+
+import torch
+
+from arc_console.decoding.packed_experts import GroupedMatmul, PackedExperts
+
+
+@dataclass(frozen=True)
+class Nf4Stack:
+    """The tensors and sizes the kernel reads for one [E, K, N] stack."""
+
+    packed: torch.Tensor  # uint8, E*K*N/2
+    absmax: torch.Tensor  # uint8 codes when nested, else float32; one per block
+    nested_absmax: torch.Tensor  # float32, one per `nested_blocksize` blocks (a dummy when not nested)
+    nested_code: torch.Tensor  # float32 [256] (a dummy when not nested)
+    pairs: torch.Tensor  # int32 [256]: each byte's two levels (level_pairs)
+    offset: float
+    nested: bool
+    blocksize: int
+    nested_blocksize: int
+    num_experts: int
+    in_features: int
+    out_features: int
+
+
+def nf4_stack(experts: PackedExperts) -> Nf4Stack | None:
+    """The kernel's view of a stacked NF4 layout, or None for layouts it does not read (per-expert
+    split Linears, FP4, blocks that cross rows)."""
+    if experts.stack is None or len(experts.states) != 1:
+        return None
+    state = experts.states[0]
+    if getattr(state, "quant_type", None) != "nf4":
+        return None
+    blocksize = int(state.blocksize)
+    if blocksize < 32 or blocksize & (blocksize - 1) or experts.out_features % blocksize:
+        return None
+    nested = bool(getattr(state, "nested", False))
+    device = experts.packed[0].device
+    dummy = torch.zeros(1, dtype=torch.float32, device=device)
+    return Nf4Stack(
+        packed=experts.packed[0].reshape(-1),
+        absmax=state.absmax.reshape(-1),
+        nested_absmax=state.state2.absmax.reshape(-1).float() if nested else dummy,
+        nested_code=state.state2.code.float() if nested else dummy,
+        pairs=level_pairs(state.code.float()),
+        offset=float(state.offset) if nested else 0.0,
+        nested=nested,
+        blocksize=blocksize,
+        nested_blocksize=int(state.state2.blocksize) if nested else 1,
+        num_experts=experts.num_experts,
+        in_features=experts.in_features,
+        out_features=experts.out_features,
+    )
+
+
+def triton_available(device: torch.device) -> bool:
+    """Triton imports and can run here: on CUDA, or anywhere under TRITON_INTERPRET=1."""
+    if device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+        return False
+    try:
+        import triton  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+@cache
+def _kernel() -> Any:
+    """The jitted kernel, built on first use (triton reads TRITON_INTERPRET when it decorates)."""
+    import triton
+    import triton.language as tl
+
+    @triton.jit
+    def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_code_ptr, pairs_ptr,
+                           row_ends_ptr, out_ptr, offset, K, N, stride_x, stride_out,
+                           BLOCK: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_M: tl.constexpr,
+                           NESTED: tl.constexpr, NESTED_BLOCK: tl.constexpr, DOT: tl.constexpr,
+                           USE_DOT: tl.constexpr):
+        column_tile = tl.program_id(0)
+        expert = tl.program_id(1)
+        row_start = tl.load(row_ends_ptr + expert - 1, mask=expert > 0, other=0)
+        row_end = tl.load(row_ends_ptr + expert)
+        if row_end > row_start:
+            half: tl.constexpr = BLOCK_N // 2
+            blocks_in_tile: tl.constexpr = BLOCK_N // BLOCK
+            byte_columns = tl.arange(0, half)
+            tile_blocks = tl.arange(0, blocks_in_tile)
+            k_range = tl.arange(0, BLOCK_K)
+            blocks_per_row = N // BLOCK
+            expert64 = expert.to(tl.int64)
+            expert_blocks = expert64 * K * blocks_per_row + column_tile * blocks_in_tile
+            expert_bytes = expert64 * K * (N // 2) + column_tile * half
+            for m0 in range(row_start, row_end, BLOCK_M):
+                rows = m0 + tl.arange(0, BLOCK_M)
+                row_ok = rows < row_end
+                even = tl.zeros((BLOCK_M, half), dtype=tl.float32)
+                odd = tl.zeros((BLOCK_M, half), dtype=tl.float32)
+                for k0 in range(0, K, BLOCK_K):
+                    k = k0 + k_range
+                    k_ok = k < K
+                    x = tl.load(x_ptr + rows[:, None] * stride_x + k[None, :],
+                                mask=row_ok[:, None] & k_ok[None, :], other=0.0)
+                    block = expert_blocks + k[:, None] * blocks_per_row + tile_blocks[None, :]  # [BLOCK_K, blocks]
+                    if NESTED:
+                        quantized = tl.load(absmax_ptr + block, mask=k_ok[:, None], other=0).to(tl.int32)
+                        scale = (tl.load(nested_code_ptr + quantized) * tl.load(nested_absmax_ptr + block // NESTED_BLOCK)
+                                 + offset)
+                    else:
+                        scale = tl.load(absmax_ptr + block, mask=k_ok[:, None], other=0.0)
+                    scale = tl.reshape(tl.broadcast_to(scale[:, :, None], (BLOCK_K, blocks_in_tile, BLOCK // 2)),
+                                       (BLOCK_K, half))
+                    codes = tl.load(packed_ptr + expert_bytes + k[:, None] * (N // 2) + byte_columns[None, :],
+                                    mask=k_ok[:, None], other=0).to(tl.int32)
+                    # One lookup per byte: both of its levels as two bf16 bit patterns in one int32.
+                    pair = tl.load(pairs_ptr + codes)
+                    high = (pair & 0xFFFF).to(tl.int16).to(tl.bfloat16, bitcast=True).to(tl.float32)
+                    low = (pair >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True).to(tl.float32)
+                    if USE_DOT:
+                        xd = x.to(DOT)
+                        even += tl.dot(xd, (high * scale).to(DOT))
+                        odd += tl.dot(xd, (low * scale).to(DOT))
+                    else:
+                        xf = x.to(tl.float32)[:, :, None]
+                        even += tl.sum(xf * (high * scale)[None, :, :], axis=1)
+                        odd += tl.sum(xf * (low * scale)[None, :, :], axis=1)
+                columns = column_tile * BLOCK_N + 2 * byte_columns
+                target = out_ptr + rows[:, None] * stride_out + columns[None, :]
+                tl.store(target, even.to(out_ptr.dtype.element_ty), mask=row_ok[:, None])
+                tl.store(target + 1, odd.to(out_ptr.dtype.element_ty), mask=row_ok[:, None])
+
+    return nf4_grouped_kernel
+
+
+def _dot_type(name: str) -> Any:
+    import triton.language as tl
+
+    return getattr(tl, name)
+
+
+@dataclass(frozen=True)
+class LaunchShape:
+    block_n: int = 64  # output columns a program owns: a multiple of the quantization block
+    block_k: int = 128
+    block_m: int = 16
+    use_dot: bool = True  # tensor cores (rows padded to 16) or a broadcast-and-sum on the CUDA cores
+    num_warps: int = 2
+    num_stages: int = 3
+    dot_dtype: str = "bfloat16"  # what the tensor cores take
+
+
+def launch_shape(rows: int, num_experts: int, device: torch.device) -> LaunchShape:
+    """Tiles for a call: decode steps have a few rows per expert; a prefill has many. Triton's CPU
+    interpreter (the tests) multiplies in float32: it has no bfloat16 dot."""
+    per_expert = rows / max(num_experts, 1)
+    return LaunchShape(block_m=16 if per_expert <= 16 else 64,
+                       dot_dtype="bfloat16" if device.type == "cuda" else "float32")
+
+
+def level_pairs(code: torch.Tensor) -> torch.Tensor:
+    """int32 [256]: for each byte, the bf16 bit patterns of its high-nibble level (low 16 bits) and
+    its low-nibble level (high 16 bits)."""
+    levels = code.to(torch.bfloat16).view(torch.int16).to(torch.int32) & 0xFFFF
+    byte = torch.arange(256, device=code.device)
+    return (levels[byte >> 4] | (levels[byte & 15] << 16)).to(torch.int32)
+
+
+def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, out_dtype: torch.dtype,
+                   shape: LaunchShape | None = None) -> torch.Tensor:
+    """rows [M, K] sorted by expert, row_ends [E] int32 (each expert's exclusive end, cumulative)
+    -> [M, N] in out_dtype: rows[i] @ W[e(i)] with W read as 4 bits."""
+    rows = rows.contiguous()
+    count, width = rows.shape
+    if width != stack.in_features:
+        raise ValueError(f"rows have {width} features, the experts take {stack.in_features}")
+    out = torch.empty((count, stack.out_features), dtype=out_dtype, device=rows.device)
+    if count == 0:
+        return out
+    shape = shape or launch_shape(count, stack.num_experts, rows.device)
+    if shape.block_n % stack.blocksize or stack.out_features % shape.block_n:
+        shape = replace(shape, block_n=stack.blocksize)
+    grid = (stack.out_features // shape.block_n, stack.num_experts)
+    _kernel()[grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs,
+                    row_ends, out, stack.offset, stack.in_features, stack.out_features,
+                    rows.stride(0), out.stride(0),
+                    BLOCK=stack.blocksize, BLOCK_N=shape.block_n, BLOCK_K=shape.block_k, BLOCK_M=shape.block_m,
+                    NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize, DOT=_dot_type(shape.dot_dtype),
+                    USE_DOT=shape.use_dot,
+                    num_warps=shape.num_warps, num_stages=shape.num_stages)
+    return out
+
+
+def triton_nf4_grouped_matmul(experts: PackedExperts, compute_dtype: torch.dtype) -> GroupedMatmul | None:
+    """Our kernel bound to this stack, or None where it cannot serve (no Triton, no CUDA, a layout it
+    does not read)."""
+    if not triton_available(experts.packed[0].device):
+        return None
+    stack = nf4_stack(experts)
+    if stack is None:
+        return None
+
+    def matmul(rows: torch.Tensor, row_ends: torch.Tensor) -> torch.Tensor:
+        return nf4_grouped_mm(rows, row_ends, stack, compute_dtype)
+
+    return matmul

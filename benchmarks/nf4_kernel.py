@@ -1,0 +1,188 @@
+"""The NF4 grouped GEMM alone, on GPT-OSS-20B's expert shapes (GPU only; no model needed).
+
+    python benchmarks/nf4_kernel.py [--rows 8 16 32 64] [--sweep] [--out-dir DIR]
+
+Builds one layer's expert stacks ([32, 2880, 5760] gate/up and [32, 2880, 2880] down) quantized to
+NF4 by bitsandbytes as Unsloth loads them, routes `rows` decode rows to 4 experts each at random, and
+times, side by side in this one process: our Triton kernel (decoding/nf4_triton.py), Unsloth Zoo's
+fused NF4 kernel, torch's fp8 scaled grouped GEMM over fp8 copies (the default route's) and a bf16
+grouped GEMM over dequantized copies. Each is checked against the dequantized weights first. GB/s
+counts the 4-bit bytes of the experts in use (the bytes the kernel must read). --sweep also times
+our kernel's tile shapes. Writes nf4_kernel_DATE.json to --out-dir.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from datetime import date
+from pathlib import Path
+
+import torch
+
+try:  # Unsloth Zoo's kernel, compared side by side, wants Unsloth imported first
+    import unsloth  # noqa: F401
+except Exception:
+    pass
+
+from arc_console.decoding.fp8_experts import fp8_grouped_matmul, quantize_experts
+from arc_console.decoding.nf4_kernel import unsloth_nf4_grouped_matmul
+from arc_console.decoding.nf4_triton import LaunchShape, nf4_grouped_mm, nf4_stack
+from arc_console.decoding.packed_experts import packed_stack
+
+EXPERTS, HIDDEN, INTERMEDIATE, TOP_K = 32, 2880, 2880, 4
+PROJECTIONS = {"gate_up": (HIDDEN, 2 * INTERMEDIATE), "down": (INTERMEDIATE, HIDDEN)}
+
+
+def time_ms(fn, repeats: int = 20, calls: int = 10) -> float:
+    """Median ms a call, replayed from a CUDA graph of `calls` calls (as the decoder runs them: no
+    launch overhead from Python)."""
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(stream):
+        for _ in range(3):
+            fn()
+    torch.cuda.current_stream().wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        for _ in range(calls):
+            fn()
+    graph.replay()
+    times = []
+    for _ in range(repeats):
+        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        start.record()
+        graph.replay()
+        end.record()
+        end.synchronize()
+        times.append(start.elapsed_time(end) / calls)
+    return statistics.median(times)
+
+
+SWEEP = ([LaunchShape(block_n=64, block_k=k, num_warps=w, num_stages=st)
+          for k in (128, 256, 512) for w in (1, 2, 4) for st in (2, 3, 4)]
+         + [LaunchShape(block_n=128, block_k=k, num_warps=2, num_stages=st) for k in (128, 256) for st in (2, 3)])
+
+
+def direct_absmax(stack):
+    """The same stack with its scales decoded once into float32 (no nested lookups in the kernel)."""
+    from dataclasses import replace
+
+    if not stack.nested:
+        return stack
+    scales = (stack.nested_code[stack.absmax.long()]
+              * stack.nested_absmax.repeat_interleave(stack.nested_blocksize)[: stack.absmax.numel()] + stack.offset)
+    return replace(stack, absmax=scales.float().contiguous(), nested=False)
+
+
+def shape_name(shape: LaunchShape) -> str:
+    kind = "dot" if shape.use_dot else f"fma_m{shape.block_m}"
+    return f"{kind}_n{shape.block_n}_k{shape.block_k}_w{shape.num_warps}_s{shape.num_stages}"
+
+
+def nf4_parameter(weights: torch.Tensor):
+    import bitsandbytes as bnb
+
+    parameter = bnb.nn.Params4bit(weights.cpu(), requires_grad=False, quant_type="nf4",
+                                  compress_statistics=True, blocksize=64).cuda()
+    parameter._original_shape = tuple(weights.shape)
+    return parameter
+
+
+def routed_rows(count: int, width: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, int]:
+    """count tokens x TOP_K experts, as sorted rows and cumulative row ends; and the experts in use."""
+    experts = torch.stack([torch.randperm(EXPERTS, generator=generator)[:TOP_K] for _ in range(count)]).flatten()
+    per_expert = torch.bincount(experts, minlength=EXPERTS)
+    rows = torch.randn(count * TOP_K, width, generator=generator).to(torch.bfloat16).cuda()
+    return rows, per_expert.cumsum(0).to(torch.int32).cuda(), int((per_expert > 0).sum())
+
+
+def why_unsloth_refuses(parameter) -> str:
+    try:
+        from unsloth_zoo.temporary_patches import moe_nf4_grouped as zoo
+
+        spec = zoo.nf4_grouped_spec(parameter, lambda stack: stack, torch.bfloat16, mode="1")
+        return f"spec {None if spec is None else {k: v for k, v in spec.items() if isinstance(v, (int, str))}}"
+    except Exception as failure:
+        return f"{type(failure).__name__}: {failure}"[:300]
+
+
+def reference(rows: torch.Tensor, row_ends: torch.Tensor, dense: torch.Tensor) -> torch.Tensor:
+    return torch._grouped_mm(rows, dense, offs=row_ends)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, nargs="+", default=[8, 16, 32, 64], help="decode rows (candidates)")
+    parser.add_argument("--sweep-rows", type=int, nargs="+", default=[8, 32], help="rows at which --sweep runs")
+    parser.add_argument("--sweep", action="store_true", help="also time our kernel's tile shapes")
+    parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
+    args = parser.parse_args()
+    generator = torch.Generator().manual_seed(0)
+    result: dict = {"date": date.today().isoformat(), "device": torch.cuda.get_device_name(), "shapes": {}}
+    for name, (k, n) in PROJECTIONS.items():
+        weights = (torch.randn(EXPERTS, k, n, generator=generator) * 0.02).to(torch.bfloat16).cuda()
+        parameter = nf4_parameter(weights)
+        packed = packed_stack(parameter)
+        stack = nf4_stack(packed)
+        direct = direct_absmax(stack)
+        import bitsandbytes.functional as bnb_functional
+
+        dense = bnb_functional.dequantize_4bit(parameter.data, parameter.quant_state).reshape(EXPERTS, k, n)
+        fp8 = quantize_experts(dense)
+        kernels = {"ours": lambda r, e: nf4_grouped_mm(r, e, stack, torch.bfloat16),
+                   "bf16_grouped_mm": lambda r, e: reference(r, e, dense)}
+        unsloth = unsloth_nf4_grouped_matmul(packed, torch.bfloat16)
+        if unsloth is not None:
+            kernels["unsloth_zoo"] = unsloth
+        else:
+            result.setdefault("notes", []).append(f"{name}: Unsloth Zoo's NF4 kernel did not bind: {why_unsloth_refuses(parameter)}")
+        fp8_mm = fp8_grouped_matmul(fp8, torch.bfloat16)
+        if fp8_mm is not None:
+            kernels["fp8_scaled_grouped_mm"] = fp8_mm
+        del weights
+        shape_result = result["shapes"][name] = {"k": k, "n": n}
+        for count in args.rows:
+            rows, row_ends, in_use = routed_rows(count, k, generator)
+            expected = reference(rows, row_ends, dense).float()
+            bytes_read = in_use * k * n / 2
+            entry = shape_result[str(count)] = {"experts_in_use": in_use}
+            for kernel_name, kernel in kernels.items():
+                try:
+                    error = (kernel(rows, row_ends).float() - expected).abs().max().item()
+                    ms = time_ms(lambda: kernel(rows, row_ends))
+                except Exception as failure:  # a kernel that cannot run this shape is a result too
+                    entry[kernel_name] = {"error": f"{type(failure).__name__}: {failure}"[:300]}
+                    continue
+                entry[kernel_name] = {"ms": round(ms, 4), "max_abs_error": error,
+                                      "nf4_gb_per_s": round(bytes_read / ms / 1e6, 1)}
+                print(name, count, kernel_name, entry[kernel_name], flush=True)
+            if args.sweep and count in args.sweep_rows:
+                sweep = entry["ours_sweep"] = {}
+                for variant, shape in [(v, sh) for v in ("nested", "direct") for sh in SWEEP]:
+                    candidate = stack if variant == "nested" else direct
+                    key = f"{variant}_{shape_name(shape)}"
+                    try:
+                        got = nf4_grouped_mm(rows, row_ends, candidate, torch.bfloat16, shape).float()
+                        if (got - expected).abs().max().item() > 0.05 * expected.abs().max().item():
+                            sweep[key] = "wrong"
+                            continue
+                        ms = time_ms(lambda: nf4_grouped_mm(rows, row_ends, candidate, torch.bfloat16, shape), 10)
+                    except Exception as failure:
+                        sweep[key] = f"{type(failure).__name__}: {failure}"[:200]
+                        continue
+                    sweep[key] = round(ms, 4)
+                best = min((v, key) for key, v in sweep.items() if isinstance(v, float))
+                entry["ours_best_shape"] = {"shape": best[1], "ms": best[0]}
+                print(name, count, "best", best, flush=True)
+        del dense, fp8, parameter
+        torch.cuda.empty_cache()
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    path = args.out_dir / f"nf4_kernel_{result['date']}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
