@@ -27,13 +27,13 @@ async def test_the_newest_log_line_stays_in_view_when_lines_are_long() -> None:
     app = ConsoleApp(replay_source(events), sampler_factory=FixedSampler)
     async with app.run_test(size=(80, 24)) as pilot:
         await until_painted(pilot, app)
-        await until(pilot, lambda: app.log_tail.line_count == 42)
+        await until(pilot, lambda: app.dashboard.log_tail.line_count == 42)
         await pilot.pause()
         assert "NEWEST-LINE-MARKER" in app.export_screenshot()
-        rows = app.log_tail.render().plain.splitlines()
+        rows = app.dashboard.log_tail.render().plain.splitlines()
         assert rows[-1] == "stopped: NEWEST-LINE-MARKER"
-        assert len(rows) == app.log_tail.content_size.height  # one row a line: none wrapped
-        assert all(len(row) <= app.log_tail.content_size.width for row in rows)
+        assert len(rows) == app.dashboard.log_tail.content_size.height  # one row a line: none wrapped
+        assert all(len(row) <= app.dashboard.log_tail.content_size.width for row in rows)
 
 
 async def test_watch_footer_says_quit_and_q_quits() -> None:
@@ -46,7 +46,7 @@ async def test_watch_footer_says_quit_and_q_quits() -> None:
         await pilot.press("q")
     assert app.return_code == 0
     train = ConsoleApp(replay_source(step_events()), mode="train", sampler_factory=FixedSampler)
-    assert train._bindings.key_to_bindings["q"][0].description == "Stop"
+    assert train.dashboard._bindings.key_to_bindings["q"][0].description == "Stop"
 
 
 def _write_run_json(run_dir: Path, pid: int) -> None:
@@ -99,7 +99,7 @@ async def test_replay_selected_and_best_candidates_look_different() -> None:
     app = ReplayApp(list_step_files(Path("tests/data")), 0, None)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        cards = app.candidates_panel._candidate_card_list
+        cards = app.replay.candidates_panel._candidate_card_list
         await pilot.press("right")
         await pilot.pause()
         best, selected = cards[0], cards[1]
@@ -107,7 +107,7 @@ async def test_replay_selected_and_best_candidates_look_different() -> None:
         assert selected.has_class("selected") and not selected.has_class("best")
         assert best.styles.border_top[0] != selected.styles.border_top[0]
         assert str(selected.border_title).startswith("▶") and not str(best.border_title).startswith("▶")
-        legend = str(app.candidates_panel.border_subtitle)
+        legend = str(app.replay.candidates_panel.border_subtitle)
         assert "▶ selected" in legend and "★ best" in legend
 
 
@@ -116,9 +116,9 @@ async def test_replay_arrows_choose_candidates_even_when_the_response_has_focus(
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         app.query_one("#response-scroll").focus()
-        before = app.selected
+        before = app.replay.selected
         await pilot.press("right")
-        assert app.selected == (before + 1) % len(app.record["candidates"])
+        assert app.replay.selected == (before + 1) % len(app.replay.record["candidates"])
 
 
 def test_small_grids_get_larger_cells_where_there_is_room() -> None:

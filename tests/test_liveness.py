@@ -73,11 +73,11 @@ def test_the_status_line_shows_a_death_literally_and_a_new_start_clears_it() -> 
     view = RunView()
     view.apply(ev.RunStarted("r", "tiny", "hf", "cpu", "dapo", 1, 10, 4, []))
     view.step_durations = [0.7]
-    assert "ETA" in status_text(view, "watch").plain
+    assert "ETA" in status_text(view, watching=True).plain
     hostile = "the trainer (pid 7 on [bold]x[/]\x1b[31m) is gone"
     assert view.apply(ev.TrainerLiveness("died", hostile)) == {"status"}
-    text = status_text(view, "watch")
+    text = status_text(view, watching=True)
     assert "DIED" in text.plain and "[bold]x[/]" in text.plain and "\x1b" not in text.plain
     assert "ETA" not in text.plain
     view.apply(ev.RunStarted("r", "tiny", "hf", "cpu", "dapo", 3, 10, 4, []))  # resumed
-    assert view.lost is None and "DIED" not in status_text(view, "watch").plain
+    assert view.lost is None and "DIED" not in status_text(view, watching=True).plain

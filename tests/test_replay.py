@@ -60,12 +60,12 @@ async def test_navigation_over_a_real_run(run_dir: Path) -> None:
         assert "step 2 " in header(app) and step_two in header(app)
         panel = app.query_one(CandidatesPanel)
         assert len(panel.query("GridCard.candidate")) == 4
-        start = app.selected
+        start = app.replay.selected
         await pilot.press("right")
-        assert app.selected == (start + 1) % 4
-        assert f"#{app.selected + 1}" in str(app.query_one("#response-scroll").border_title)
+        assert app.replay.selected == (start + 1) % 4
+        assert f"#{app.replay.selected + 1}" in str(app.query_one("#response-scroll").border_title)
         await pilot.press("left", "left")
-        assert app.selected == (start - 1) % 4
+        assert app.replay.selected == (start - 1) % 4
         await pilot.press("right_square_bracket")
         assert "step 3 " in header(app)
         await pilot.press("left_square_bracket", "left_square_bracket")
@@ -73,7 +73,7 @@ async def test_navigation_over_a_real_run(run_dir: Path) -> None:
         await pilot.press("left_square_bracket")  # no step 0: stays, says so
         assert "step 1 " in header(app)
         await pilot.press("b")
-        assert app.selected == app._best_index()
+        assert app.replay.selected == app.replay._best_index()
         await pilot.press("d")
         assert panel.diff
         assert app.query_one("#history").marked_step == 1
@@ -189,4 +189,4 @@ async def test_ten_thousand_step_run_directory(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
         assert "step 10000 " in header(app) and "10000/10000" in header(app)
-        assert len(app.history) <= 2_100 and any(m.get("perfect") for m in app.history)
+        assert len(app.replay.history) <= 2_100 and any(m.get("perfect") for m in app.replay.history)

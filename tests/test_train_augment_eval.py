@@ -123,13 +123,13 @@ async def test_watch_shows_held_out_pass_at_2(tmp_path: Path) -> None:
     for event in events:
         view.apply(event)
     assert view.held_out == rows and view.view_description == steps(run)[-1]["view"]["description"]
-    assert f"held-out pass@2 {rows[-1]['pass_at_2']:.3f} @2" in status_text(view, "watch").plain
+    assert f"held-out pass@2 {rows[-1]['pass_at_2']:.3f} @2" in status_text(view, watching=True).plain
     app = ConsoleApp(RunDirFollower(run), mode="watch", sampler_factory=None)
     async with app.run_test(size=(160, 50)) as pilot:
         await until(pilot, lambda: len(app.view.held_out) == 3 and app.view.completed_step == 2, timeout=60)
-        await until(pilot, lambda: "held-out pass@2" in str(app.history_plot.border_title), timeout=10)
-        await until(pilot, lambda: "as the model saw it" in str(app.candidates_panel.border_title), timeout=10)
-        assert "held-out pass@2" in status_text(app.view, "watch").plain
+        await until(pilot, lambda: "held-out pass@2" in str(app.dashboard.history_plot.border_title), timeout=10)
+        await until(pilot, lambda: "as the model saw it" in str(app.dashboard.candidates_panel.border_title), timeout=10)
+        assert "held-out pass@2" in status_text(app.view, watching=True).plain
         await pilot.press("q")
 
 

@@ -66,7 +66,7 @@ async def test_pause_save_and_stop_a_real_run(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await recorder.wait_for(lambda e: isinstance(e, ev.StepFinished))
         panel = app.query_one(CandidatesPanel)
-        await until(pilot, lambda: len(panel.query("GridCard.candidate")) == 4 and app.log_tail.line_count >= 2)
+        await until(pilot, lambda: len(panel.query("GridCard.candidate")) == 4 and app.dashboard.log_tail.line_count >= 2)
         # The steps are fast: by now the panel may show a later step than the first.
         assert any(problem in str(panel.border_title) for problem in DEMO_PROBLEMS)
         assert "hardware" in str(app.query_one(GpuPanel).border_title)
@@ -129,7 +129,7 @@ async def test_keys_that_do_not_apply_are_disabled() -> None:
         await pilot.pause()
         await pilot.pause()
         assert app.view.finished is not None
-        assert app.check_action("toggle_pause", ()) is None and app.check_action("save", ()) is None
+        assert app.dashboard.check_action("toggle_pause", ()) is None and app.dashboard.check_action("save", ()) is None
         await pilot.press("p", "s")
         assert not control.pause_requested and not control.take_save_request()
         await pilot.press("q")  # a finished run quits without asking
@@ -189,11 +189,11 @@ async def test_a_redraw_racing_shutdown_is_harmless() -> None:
     app = ConsoleApp(replay_source(step_events()), sampler_factory=FixedSampler)
     async with app.run_test(size=SIZE) as pilot:
         await pilot.pause()
-        panel = app.candidates_panel
+        panel = app.dashboard.candidates_panel
         await panel.remove()
         panel.refresh_cards()
-        app._dirty.add("candidates")
-        app._redraw()
+        app.dashboard._dirty.add("candidates")
+        app.dashboard._redraw()
 
 
 async def test_the_log_tail_follows_and_looks_back() -> None:
@@ -201,7 +201,7 @@ async def test_the_log_tail_follows_and_looks_back() -> None:
     app = ConsoleApp(replay_source(lines), sampler_factory=FixedSampler)
     async with app.run_test(size=SIZE) as pilot:
         await until_painted(pilot, app)
-        log = app.log_tail
+        log = app.dashboard.log_tail
         assert log.line_count == 40
         assert "line 39" in str(log.render()) and "line 20" not in str(log.render())
         log.focus()

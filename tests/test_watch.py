@@ -34,7 +34,7 @@ async def test_watch_follows_a_headless_run_through_its_end_and_a_resume(tmp_pat
         # Which problem step 4 trained on depends on dynamic sampling's refills: its step file says.
         last_problem = json.loads((run / "logs/responses/step_004.json").read_text())["problem_id"]
         assert app.view.candidates and app.view.problem_id == last_problem
-        assert app.check_action("toggle_pause", ()) is False and app.check_action("save", ()) is False
+        assert not {"p", "s"} & set(app.screen.active_bindings)  # a watcher has no keys that steer the run
         second = subprocess.Popen([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "6"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await until(pilot, lambda: app.view.completed_step == 6 and app.view.finished is not None, timeout=120)
@@ -63,7 +63,7 @@ def test_follower_replays_a_finished_run(tmp_path: Path) -> None:
 
 
 def status_line(app: ConsoleApp) -> str:
-    return app.status_bar.render().plain
+    return app.dashboard.status_bar.render().plain
 
 
 @pytest.mark.slow
@@ -84,7 +84,7 @@ async def test_watch_says_a_killed_run_died_and_picks_it_up_when_resumed(tmp_pat
         assert app.view.lost.state == "died" and str(doomed.pid) in app.view.lost.detail
         await until(pilot, lambda: "DIED" in status_line(app), timeout=5)
         assert "ETA" not in status_line(app)
-        await until(pilot, lambda: any("watch: the trainer" in line and "gone" in line for line in app.log_tail.lines))
+        await until(pilot, lambda: any("watch: the trainer" in line and "gone" in line for line in app.dashboard.log_tail.lines))
 
         killed_at = app.view.completed_step
         resumed = subprocess.Popen([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "500"],

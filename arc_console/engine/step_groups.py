@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from arc_console.arc import Task
+from arc_console.arc.candidates import best_candidate
 from arc_console.decoding.samples import Sample
 
 
@@ -34,15 +35,16 @@ class Group:
 
     def record(self, step: int) -> dict[str, Any]:
         """The seed's step schema (plus per-candidate extras and the test input)."""
-        best = max(range(len(self.candidates)), key=lambda i: self.candidates[i]["accuracy"])
+        best = best_candidate(self.candidates)
+        assert best is not None, "a group is scored before it is recorded"
         return {
             "step": step,
             "problem_id": self.problem.task.id,
             "prompt": self.problem.prompt,
             "target_grid": self.problem.task.test_output,
             "candidates": self.candidates,
-            "best_candidate_id": self.candidates[best]["candidate_id"],
-            "best_accuracy": self.candidates[best]["accuracy"],
+            "best_candidate_id": best["candidate_id"],
+            "best_accuracy": best["accuracy"],
             "timestamp": datetime.now().isoformat(timespec="seconds"),
             "test_input": self.problem.task.test_input,
             # --augment: the view the problem was shown under; every grid above is the view's.

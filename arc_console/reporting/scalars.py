@@ -9,6 +9,8 @@ import math
 import statistics
 from typing import Any
 
+from arc_console.arc.candidates import best_candidate
+
 # metrics.jsonl key -> the name TRL's GRPOTrainer (or transformers' Trainer) logs the same quantity under
 TRL_NAMES = {
     "reward_mean": "reward",
@@ -91,9 +93,7 @@ def step_scalars(metrics: dict[str, Any], record: dict[str, Any]) -> dict[str, f
 
 def best_candidate_text(record: dict[str, Any]) -> str:
     """The best candidate of a step as plain text: a heading line, then its response verbatim."""
-    best_id = record.get("best_candidate_id")
-    candidates = record.get("candidates") or []
-    best = next((c for c in candidates if c.get("candidate_id") == best_id), candidates[0] if candidates else None)
+    best = best_candidate(record.get("candidates") or [])
     if best is None:
         return f"step {record.get('step', '?')}: no candidates"
     heading = (f"step {record.get('step', '?')} problem {record.get('problem_id', '?')} candidate "

@@ -13,6 +13,7 @@ from rich.columns import Columns
 from rich.panel import Panel
 from rich.text import Text
 
+from arc_console.arc.candidates import best_candidate_id
 from arc_console.arc.parse import split_channels
 from arc_console.tui.textsafe import visible
 from arc_console.tui.grid_render import render_grid
@@ -27,8 +28,7 @@ def _card(grid: list[list[int]] | None, title: str, subtitle: str = "", digits: 
 
 def render_step(record: dict[str, Any], source: str, digits: bool = False) -> Group:
     candidates = record["candidates"]
-    with_grid = [c for c in candidates if c.get("has_grid")]
-    best_id = max(with_grid, key=lambda c: c["accuracy"])["candidate_id"] if with_grid else None
+    best_id = best_candidate_id(candidates)
     header = Text.assemble(
         ("step ", "bold"), str(record["step"]), "  ", ("problem ", "bold"), visible(record["problem_id"]), "  ",
         visible(str(record.get("timestamp", ""))), "  ", (visible(source), "dim"))

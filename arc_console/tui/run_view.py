@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from arc_console.arc.candidates import best_candidate_id
 from arc_console.engine import events as ev
 
 
@@ -154,7 +155,4 @@ class RunView:
         return None if self.step_started_at is None else time.monotonic() - self.step_started_at
 
     def best_candidate_id(self) -> int | None:
-        with_grid = [c for c in self.candidates if c.get("has_grid")]
-        if not with_grid:
-            return None
-        return max(with_grid, key=lambda c: c.get("accuracy") or 0.0).get("candidate_id")
+        return best_candidate_id(self.candidates)

@@ -68,7 +68,7 @@ async def test_corrupt_step_files_in_the_app(tmp_path: Path, data) -> None:
     async with app.run_test(size=(160, 50)) as pilot:
         await pilot.pause()
         await pilot.press("right", "right_square_bracket", "d", "g")
-        assert app.record is not None or app.error
+        assert app.replay.record is not None or app.replay.error
 
 
 theme_text = st.one_of(

@@ -95,7 +95,7 @@ async def test_replay_shows_every_field_literally(tmp_path: Path) -> None:
     app = ReplayApp(list_step_files(run_dir / "logs" / "responses"), 0, run_dir)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        panel = app.candidates_panel
+        panel = app.replay.candidates_panel
         assert_inert(title_shown(panel))
         assert MARKUP in title_shown(panel) and "\\x1b]0;pwned\\x07" in title_shown(panel)
         header = app.query_one("#header").render().plain
@@ -126,17 +126,17 @@ async def test_live_dashboard_shows_every_field_literally() -> None:
     app = ConsoleApp(replay_source(hostile_events()), sampler_factory=FixedSampler, early_stop_perfect=3)
     async with app.run_test(size=(160, 50)) as pilot:
         await until_painted(pilot, app)
-        assert_inert(title_shown(app.candidates_panel))
-        assert MARKUP in title_shown(app.candidates_panel)
-        status = app.status_bar.render().plain
+        assert_inert(title_shown(app.dashboard.candidates_panel))
+        assert MARKUP in title_shown(app.dashboard.candidates_panel)
+        status = app.dashboard.status_bar.render().plain
         assert_inert(status)
         assert "\\x1b]0;pwned" in status
-        assert any(MARKUP in line for line in app.log_tail.lines)
-        assert all("\x1b" not in line for line in app.log_tail.lines)
+        assert any(MARKUP in line for line in app.dashboard.log_tail.lines)
+        assert all("\x1b" not in line for line in app.dashboard.log_tail.lines)
         await pilot.press("v")  # the accuracy history by problem: border title and notification
         await pilot.pause()
-        assert_inert(title_shown(app.history_plot))
-        assert MARKUP in title_shown(app.history_plot)
+        assert_inert(title_shown(app.dashboard.history_plot))
+        assert MARKUP in title_shown(app.dashboard.history_plot)
         assert all("\x1b" not in n.message and "\x07" not in n.message for n in app._notifications)
         assert_inert(screen_text(app))
 
@@ -145,10 +145,10 @@ async def test_watch_shows_every_field_literally(tmp_path: Path) -> None:
     run_dir = write_hostile_run(tmp_path)
     app = ConsoleApp(RunDirFollower(run_dir), mode="watch", sampler_factory=FixedSampler)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: app.view.step == 3 and app.log_tail.line_count > 0 and app.painted)
+        await until(pilot, lambda: app.view.step == 3 and app.dashboard.log_tail.line_count > 0 and app.painted)
         await pilot.pause()
-        assert MARKUP in title_shown(app.candidates_panel)
-        assert "\\x1b]0;pwned" in app.status_bar.render().plain  # the run directory's name
+        assert MARKUP in title_shown(app.dashboard.candidates_panel)
+        assert "\\x1b]0;pwned" in app.dashboard.status_bar.render().plain  # the run directory's name
         assert_inert(screen_text(app))
 
 

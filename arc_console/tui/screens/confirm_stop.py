@@ -15,7 +15,8 @@ class ConfirmStop(ModalScreen[bool]):
     ConfirmStop > Vertical { width: 64; height: auto; border: thick $warning; background: $surface; padding: 1 2; }
     """
     BINDINGS = [
-        Binding("y,enter", "confirm", "Stop the run", id="confirm-stop"),
+        # Ctrl+C stops without asking everywhere, so here it answers yes.
+        Binding("y,enter,ctrl+c", "confirm", "Stop the run", id="confirm-stop"),
         Binding("n,escape", "cancel", "Keep training", id="cancel-stop"),
     ]
 

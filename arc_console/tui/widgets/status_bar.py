@@ -27,7 +27,7 @@ def last_step_breakdown(metrics: dict) -> str:
     return " · ".join(parts)
 
 
-def status_text(view: RunView, mode: str) -> Text:
+def status_text(view: RunView, watching: bool = False) -> Text:
     text = Text(no_wrap=True, overflow="ellipsis")
     text.append(" arc-console ", style="bold reverse")
     text.append(f" {one_line_tail(view.run_dir, 60)} ", style="dim")
@@ -70,7 +70,7 @@ def status_text(view: RunView, mode: str) -> Text:
                     style="magenta")
     target = f"/{view.early_stop_perfect}" if view.early_stop_perfect else ""
     text.append(f" perfect {len(view.perfect_problems)}{target} ", style="green" if view.perfect_problems else "")
-    if mode == "watch":
+    if watching:
         text.append(" watching ", style="italic")
     return text
 
@@ -85,8 +85,8 @@ class StatusBar(Widget):
         super().__init__(**kwargs)
         self._text = Text()
 
-    def show(self, view: RunView, mode: str) -> None:
-        text = status_text(view, mode)
+    def show(self, view: RunView, watching: bool = False) -> None:
+        text = status_text(view, watching)
         if text.plain != self._text.plain or text.spans != self._text.spans:
             self._text = text
             self.refresh()

@@ -8,6 +8,7 @@ from typing import Any
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 
+from arc_console.arc.candidates import best_candidate_id
 from arc_console.tui.widgets.candidates import CandidatesPanel
 from arc_console.tui.widgets.history import AccuracyHistory
 
@@ -28,8 +29,7 @@ class TestTimePanel(Horizontal):
         self.display = True
         self.query_one(AccuracyHistory).show(history)
         panel = self.query_one(CandidatesPanel)
-        best = max(candidates, key=lambda c: c["accuracy"])["candidate_id"] if candidates else None
-        panel.show_step(step, problem_id, test_input, target, temperatures, candidates, best)
+        panel.show_step(step, problem_id, test_input, target, temperatures, candidates, best_candidate_id(candidates))
         panel.border_title = f"test-time RL step {step}/{steps} · leave-one-out candidates"
 
     def clear(self) -> None:
