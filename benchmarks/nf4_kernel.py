@@ -28,7 +28,7 @@ except Exception:
 
 from arc_console.decoding.fp8_experts import fp8_grouped_matmul, quantize_experts
 from arc_console.decoding.nf4_kernel import unsloth_nf4_grouped_matmul
-from arc_console.decoding.nf4_triton import LaunchShape, nf4_grouped_mm, nf4_stack
+from arc_console.decoding.nf4_triton import LaunchShape, k_major_scales, nf4_grouped_mm, nf4_stack
 from arc_console.decoding.packed_experts import packed_stack
 
 EXPERTS, HIDDEN, INTERMEDIATE, TOP_K = 32, 2880, 2880, 4
@@ -60,9 +60,8 @@ def time_ms(fn, repeats: int = 20, calls: int = 10) -> float:
     return statistics.median(times)
 
 
-SWEEP = ([LaunchShape(block_n=64, block_k=k, num_warps=w, num_stages=st)
-          for k in (128, 256, 512) for w in (1, 2, 4) for st in (2, 3, 4)]
-         + [LaunchShape(block_n=128, block_k=k, num_warps=2, num_stages=st) for k in (128, 256) for st in (2, 3)])
+SWEEP = ([LaunchShape(block_n=64, block_k=k, num_warps=w, num_stages=st) for k in (128, 256) for w in (2, 4) for st in (2, 3)]
+         + [LaunchShape(block_n=128, block_k=128, num_warps=2, num_stages=3)])
 
 
 def direct_absmax(stack):
@@ -160,8 +159,10 @@ def main() -> None:
                 print(name, count, kernel_name, entry[kernel_name], flush=True)
             if args.sweep and count in args.sweep_rows:
                 sweep = entry["ours_sweep"] = {}
-                for variant, shape in [(v, sh) for v in ("nested", "direct") for sh in SWEEP]:
-                    candidate = stack if variant == "nested" else direct
+                variants = {"nested": stack, "direct": direct, "nested_kmajor": k_major_scales(stack),
+                            "direct_kmajor": k_major_scales(direct)}
+                for variant, shape in [(v, sh) for v in variants for sh in SWEEP]:
+                    candidate = variants[variant]
                     key = f"{variant}_{shape_name(shape)}"
                     try:
                         got = nf4_grouped_mm(rows, row_ends, candidate, torch.bfloat16, shape).float()

@@ -43,6 +43,7 @@ class Nf4Stack:
     num_experts: int
     in_features: int
     out_features: int
+    scales_k_major: bool = False  # absmax stored [E, N/blocksize, K] (k_major_scales), not in block order
 
 
 def nf4_stack(experts: PackedExperts) -> Nf4Stack | None:
@@ -75,6 +76,16 @@ def nf4_stack(experts: PackedExperts) -> Nf4Stack | None:
     )
 
 
+def k_major_scales(stack: Nf4Stack) -> Nf4Stack:
+    """The stack with a copy of its absmax scales ordered [E, N/blocksize, K], so a program reads its
+    column block's scales for consecutive k in one stretch (one byte per block when nested)."""
+    if stack.scales_k_major:
+        return stack
+    blocks_per_row = stack.out_features // stack.blocksize
+    scales = stack.absmax.view(stack.num_experts, stack.in_features, blocks_per_row).transpose(1, 2).contiguous()
+    return replace(stack, absmax=scales.reshape(-1), scales_k_major=True)
+
+
 def triton_available(device: torch.device) -> bool:
     """Triton imports and can run here: on CUDA, or anywhere under TRITON_INTERPRET=1."""
     if device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
@@ -97,7 +108,7 @@ def _kernel() -> Any:
                            row_ends_ptr, out_ptr, offset, K, N, stride_x, stride_out,
                            BLOCK: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_M: tl.constexpr,
                            NESTED: tl.constexpr, NESTED_BLOCK: tl.constexpr, DOT: tl.constexpr,
-                           USE_DOT: tl.constexpr):
+                           USE_DOT: tl.constexpr, SCALES_K_MAJOR: tl.constexpr):
         column_tile = tl.program_id(0)
         expert = tl.program_id(1)
         row_start = tl.load(row_ends_ptr + expert - 1, mask=expert > 0, other=0)
@@ -112,6 +123,7 @@ def _kernel() -> Any:
             expert64 = expert.to(tl.int64)
             expert_blocks = expert64 * K * blocks_per_row + column_tile * blocks_in_tile
             expert_bytes = expert64 * K * (N // 2) + column_tile * half
+            expert_scales = expert64 * K * blocks_per_row + column_tile * blocks_in_tile * K
             for m0 in range(row_start, row_end, BLOCK_M):
                 rows = m0 + tl.arange(0, BLOCK_M)
                 row_ok = rows < row_end
@@ -123,12 +135,16 @@ def _kernel() -> Any:
                     x = tl.load(x_ptr + rows[:, None] * stride_x + k[None, :],
                                 mask=row_ok[:, None] & k_ok[None, :], other=0.0)
                     block = expert_blocks + k[:, None] * blocks_per_row + tile_blocks[None, :]  # [BLOCK_K, blocks]
+                    if SCALES_K_MAJOR:  # the same scales stored column block by column block: one read
+                        where = expert_scales + tile_blocks[None, :] * K + k[:, None]
+                    else:
+                        where = block
                     if NESTED:
-                        quantized = tl.load(absmax_ptr + block, mask=k_ok[:, None], other=0).to(tl.int32)
+                        quantized = tl.load(absmax_ptr + where, mask=k_ok[:, None], other=0).to(tl.int32)
                         scale = (tl.load(nested_code_ptr + quantized) * tl.load(nested_absmax_ptr + block // NESTED_BLOCK)
                                  + offset)
                     else:
-                        scale = tl.load(absmax_ptr + block, mask=k_ok[:, None], other=0.0)
+                        scale = tl.load(absmax_ptr + where, mask=k_ok[:, None], other=0.0)
                     scale = tl.reshape(tl.broadcast_to(scale[:, :, None], (BLOCK_K, blocks_in_tile, BLOCK // 2)),
                                        (BLOCK_K, half))
                     codes = tl.load(packed_ptr + expert_bytes + k[:, None] * (N // 2) + byte_columns[None, :],
@@ -206,7 +222,7 @@ def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, 
                     rows.stride(0), out.stride(0),
                     BLOCK=stack.blocksize, BLOCK_N=shape.block_n, BLOCK_K=shape.block_k, BLOCK_M=shape.block_m,
                     NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize, DOT=_dot_type(shape.dot_dtype),
-                    USE_DOT=shape.use_dot,
+                    USE_DOT=shape.use_dot, SCALES_K_MAJOR=stack.scales_k_major,
                     num_warps=shape.num_warps, num_stages=shape.num_stages)
     return out
 
