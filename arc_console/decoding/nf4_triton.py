@@ -45,6 +45,11 @@ class Nf4Stack:
     out_features: int
     scales_k_major: bool = False  # absmax stored [E, N/blocksize, K] (k_major_scales), not in block order
 
+    @property
+    def held_bytes(self) -> int:
+        """Bytes beyond the model's own 4-bit stack: the reordered scales, when they are a copy."""
+        return self.absmax.numel() * self.absmax.element_size() if self.scales_k_major else 0
+
 
 def nf4_stack(experts: PackedExperts) -> Nf4Stack | None:
     """The kernel's view of a stacked NF4 layout, or None for layouts it does not read (per-expert
@@ -182,7 +187,7 @@ class LaunchShape:
     block_m: int = 16
     use_dot: bool = True  # tensor cores (rows padded to 16) or a broadcast-and-sum on the CUDA cores
     num_warps: int = 2
-    num_stages: int = 3
+    num_stages: int = 2
     dot_dtype: str = "bfloat16"  # what the tensor cores take
 
 
@@ -232,8 +237,15 @@ def triton_nf4_grouped_matmul(experts: PackedExperts, compute_dtype: torch.dtype
     does not read)."""
     if not triton_available(experts.packed[0].device):
         return None
-    stack = nf4_stack(experts)
-    if stack is None:
+    if experts.kernel_view is None:
+        stack = nf4_stack(experts)
+        if stack is None:
+            return None
+        # Scales in reading order: one more byte per block of 64 weights, a faster kernel
+        # (benchmarks/results/nf4_kernel_*.json compares both orders).
+        experts.kernel_view = k_major_scales(stack)
+    stack = experts.kernel_view
+    if not isinstance(stack, Nf4Stack):
         return None
 
     def matmul(rows: torch.Tensor, row_ends: torch.Tensor) -> torch.Tensor:
