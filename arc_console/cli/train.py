@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from arc_console.cli.errors import UsageError, describe_os_error
-from arc_console.cli.session import train_headless, train_with_dashboard
+from arc_console.cli.session import train_headless, train_with_dashboard, training_hooks
 from arc_console.tui.textsafe import one_line
 from arc_console.cli.setting_flags import add_setting_flags, flag_overrides
 from arc_console.config import PRESETS, ConfigError, TrainConfig, build_config, resolve_preset, resumed_config
@@ -145,7 +145,7 @@ def run_train(args: argparse.Namespace) -> int:
     if launched_by_torchrun():  # one rank of a torchrun launch
         from arc_console.distributed.rank_train import train_as_rank
 
-        return train_as_rank(args, _resolve_checked, _train_one_process, UsageError)
+        return train_as_rank(args, _resolve_checked, _train_one_process, UsageError, training_hooks)
     return _train_one_process(args, *_resolve_checked(args, 1))
 
 
