@@ -60,7 +60,7 @@ class TrainConfig:
     checkpoint_every: int = setting(50, "save a checkpoint every N steps", metavar="N")
     checkpoint_minutes: float = setting(
         30.0, "also save a checkpoint when this many minutes passed since the last one",
-        doc="(long GPU steps lose less on a crash)")
+        doc="Long GPU steps then lose less on a crash")
     early_stop_perfect: int = setting(
         3, "stop after perfect answers on this many different problems (0: never)", metavar="N")
     num_candidates: int = setting(8, "candidates per problem (K), all sampled in one batch", metavar="K")
@@ -100,13 +100,13 @@ class TrainConfig:
             "equal gets advantage exactly 0", choices=SCALE_REWARDS)
     mask_truncated: bool = setting(
         False, "DAPO overlong filtering: completions cut at --max-new-tokens leave the loss (still in group stats)",
-        doc="(TRL's mask_truncated_completions): they leave the loss and its token count, but still count in "
+        doc="As TRL's mask_truncated_completions: they leave the loss and its token count, but still count in "
             "their group's mean and std")
     reward: str = setting(
         "pixel", "the accuracy term: pixel (the seed's: equal cells, background included), changed (only the "
         "cells the task changes) or foreground (only cells not colour 0 in the target or the prediction)",
-        doc="All give 1.0 to a perfect match; changed/foreground pay nothing for an all-background grid. pixel "
-            "stays the default: in benchmarks/generalise.py no variant raised held-out pass@2 (see Benchmarks)",
+        doc="All give 1.0 to a perfect match; changed/foreground pay nothing for an all-background grid. The "
+            "default stays pixel: in benchmarks/generalise.py no variant raised held-out pass@2 (see Benchmarks)",
         choices=REWARDS)
     reward_size_bonus: float = setting(0.1, "added to the reward when the answer's grid has the target's size")
     reward_perfect_bonus: float = setting(0.5, "added to the reward for a perfect match")
@@ -126,15 +126,15 @@ class TrainConfig:
     rollout_experts: str = setting(
         "auto", "the static engine's MoE weights: fp8 (an e4m3 copy), packed (the 4-bit experts as loaded), "
         "bf16 (a bf16 copy); auto: fp8 where its GEMM runs and the GPU has room, else packed",
-        doc="fp8: one e4m3 copy of every expert (19 GB on 20B) read by torch's scaled grouped GEMM on "
+        doc="With fp8, one e4m3 copy of every expert (19 GB on 20B) read by torch's scaled grouped GEMM on "
             "H100/H200, the fastest (a 20B step peaks at 35.6 GB); packed: read by Unsloth Zoo's fused NF4 "
             "grouped GEMM where it is installed, else dequantized one layer at a time (the engine holds 1.8 GB "
             "beyond the model on 20B, plus a 1.6 GB dequantization buffer where no fused kernel serves; a full "
-            "step peaked at 18.8 GB; 2.5x slower decoding than fp8); bf16: 37 GB on 20B. The start log says "
-            "which and what it holds", choices=ROLLOUT_EXPERTS)
+            "step peaked at 18.8 GB; 2.5x slower decoding than fp8); with bf16, 37 GB on 20B. Measured on an "
+            "H200. The start log says which and what it holds", choices=ROLLOUT_EXPERTS)
     seed: int = setting(
         0, "every step's sampling derives from (seed, step, problem slot, candidate): resume is exact",
-        doc="and which process rolls out a problem does not change its candidates")
+        doc="Which process rolls out a problem does not change its candidates either")
     cpu_threads: int = setting(
         0, "torch threads on the CPU (0: 1 for models under 10M parameters, else one per core)",
         doc="A tiny model's ops are too small to share, and on a busy machine a second thread that waits for a "
