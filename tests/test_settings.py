@@ -105,6 +105,7 @@ def run_json(run: Path) -> dict:
     return json.loads((run / "logs/run.json").read_text())
 
 
+@pytest.mark.slow
 def test_a_bad_value_at_resume_is_one_line_exit_2_and_changes_nothing(trained_run: Path, tmp_path: Path) -> None:
     before = snapshot(trained_run)
     toml = tmp_path / "more.toml"
@@ -129,6 +130,7 @@ def test_a_bad_value_at_resume_is_one_line_exit_2_and_changes_nothing(trained_ru
     assert snapshot(trained_run) == before
 
 
+@pytest.mark.slow
 def test_a_flag_at_resume_wins_and_what_is_not_given_keeps_its_saved_value(trained_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
     subprocess.run(["cp", "-a", str(trained_run), str(run)], check=True)
@@ -146,6 +148,7 @@ def test_a_flag_at_resume_wins_and_what_is_not_given_keeps_its_saved_value(train
     assert [c["temperature"] for c in step["candidates"]] == [0.5, 0.7, 0.9, 1.1]
 
 
+@pytest.mark.slow
 def test_resume_layering_order_and_the_task_source_rule(trained_run: Path, tmp_path: Path) -> None:
     saved = run_json(trained_run)["config"]
     toml = tmp_path / "resume.toml"
