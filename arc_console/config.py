@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from arc_console.train_config import (  # noqa: F401 - re-exported: TrainConfig's home for its users
+from arc_console.train_config import (  # re-exported (__all__): where TrainConfig's users import it from
     BACKENDS,
     DEMO_PROBLEMS,
     EVAL_RANKINGS,
@@ -30,6 +30,13 @@ from arc_console.train_config import (  # noqa: F401 - re-exported: TrainConfig'
     TrainConfig,
     setting_fields,
 )
+
+__all__ = [
+    "BACKENDS", "DEMO_PROBLEMS", "EVAL_RANKINGS", "OBJECTIVES", "PRESETS", "REPORT_TARGETS", "REWARDS",
+    "ROLLOUT_ENGINES", "ROLLOUT_EXPERTS", "SCALE_REWARDS", "SEED_PROBLEMS", "ConfigError", "SettingsLayer",
+    "TrainConfig", "apply_settings", "build_config", "layer_settings", "load_toml", "resolve_preset",
+    "resumed_config", "validate",
+]
 
 
 class ConfigError(ValueError):
