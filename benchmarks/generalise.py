@@ -42,6 +42,7 @@ def run_job(variant: str, seed: int, steps: int, eval_every: int, eval_limit: in
     """One training run in this process; returns (and writes to `out`) its curve and metrics."""
     import torch
 
+    from arc_console.cli.session import training_hooks
     from arc_console.config import build_config
     from arc_console.engine.trainer import Trainer
 
@@ -54,7 +55,7 @@ def run_job(variant: str, seed: int, steps: int, eval_every: int, eval_limit: in
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         run_dir = Path(folder) / "run"
-        trainer = Trainer(config, run_dir, emit=lambda event: None)
+        trainer = Trainer(config, run_dir, emit=lambda event: None, hooks=training_hooks(config))
         trainer.setup()
         stopped = trainer.run()
         curve = [json.loads(line) for line in (run_dir / "logs" / "eval.jsonl").read_text().splitlines()]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from arc_console.cli.session import training_hooks
 from arc_console.config import build_config
 from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
@@ -17,7 +18,7 @@ def make_trainer(run_dir: Path, control: RunControl | None = None, resume: Path 
                  **settings: Any) -> tuple[Trainer, list[ev.Event]]:
     config = build_config("tiny", None, {**FAST, **settings})
     events: list[ev.Event] = []
-    trainer = Trainer(config, run_dir, events.append, control, resume_from=resume)
+    trainer = Trainer(config, run_dir, events.append, control, resume_from=resume, hooks=training_hooks(config))
     trainer.setup()
     return trainer, events
 

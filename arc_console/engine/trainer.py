@@ -9,6 +9,7 @@ import contextlib
 import os
 import random
 import time
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -37,15 +38,16 @@ from arc_console.decoding.rollout import Rollout, generate_candidates
 from arc_console.decoding.engine_choice import EngineChoiceError, attach_rollout_engine
 from arc_console.rundir.runlog import RunLog
 from arc_console.engine.step_groups import Group, Problem, step_record
+from arc_console.engine.step_hooks import HookContext, StepHook, StepHooks
 from arc_console.engine.step_metrics import step_metrics, step_summary
 from arc_console.engine.update import policy_update
-from arc_console.evaluation.during_training import HeldOutEvaluation
 
 
 class Trainer:
     def __init__(self, config: TrainConfig, run_dir: Path, emit: ev.EventSink, control: RunControl | None = None,
-                 resume_from: Path | None = None, ranks: Ranks | None = None) -> None:
+                 resume_from: Path | None = None, ranks: Ranks | None = None, hooks: Sequence[StepHook] = ()) -> None:
         self.config = config
+        self.hooks = StepHooks(hooks)  # run at step boundaries: e.g. the held-out evaluation the CLI builds
         self.ranks = ranks or single_process()  # distributed (issue 18): this process's rank and the collectives
         self.run_dir = run_dir
         self.emit = emit
@@ -85,11 +87,11 @@ class Trainer:
             self._log(describe_ranks(self.ranks, config.problems_per_step))
         self.problems = fit_prompts(tasks, self.policy.tokenizer, config.max_seq_length, config.max_new_tokens,
                                     warn=lambda message: self._log(message, "warning"))
-        # issue 16: problems under random views (--augment) and held-out evaluations (--eval-every).
+        # issue 16: problems under random views (--augment).
         self.views = ProblemViews(config.augment, config.seed, config.max_seq_length - config.max_new_tokens,
                                   lambda text: len(self.policy.tokenizer(text, add_special_tokens=False)["input_ids"]))
-        self.held_out = HeldOutEvaluation.from_config(config, self.run_dir, self.emit, self.control, self._log,
-                                                      [p.task.id for p in self.problems])
+        context = HookContext(self.run_dir, self.emit, self.control, self._log, [p.task.id for p in self.problems])
+        self.hooks.attach(context)
         self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters().values(), lr=config.learning_rate,
                                            weight_decay=config.weight_decay)
         warmup = config.warmup_steps
@@ -101,7 +103,7 @@ class Trainer:
             self.perfect_problems, self.history = state.perfect_problems, state.history
             self.last_checkpoint_step, self.last_checkpoint = state.step, checkpoint
             removed = self.runlog.rewind_to(state.step)
-            self.held_out.rewind_to(state.step)
+            self.hooks.rewind_to(state.step)
             self._log(f"resumed from {checkpoint} at step {state.step}"
                       + (f"; step files {removed[0]}..{removed[-1]} will be rewritten" if removed else ""))
 
@@ -143,13 +145,13 @@ class Trainer:
         config = self.config
         if self.step >= config.max_steps:
             self._log(f"already at step {self.step} of {config.max_steps}: nothing to do")
-        self.held_out.before_training(self.step, self.policy)
+        self.hooks.before_training(self.step, self.policy)
         while self.step < config.max_steps:
             if not self._safe_point(self.step + 1):
                 return "stop_requested"
             if not self._run_step(self.step + 1):
                 return "stop_requested"
-            self.held_out.after_step(self.step, self.policy)
+            self.hooks.after_step(self.step, self.policy)
             if self._early_stop_reached():
                 self._log(f"early stop: perfect solutions on {len(self.perfect_problems)} problems "
                           f"({', '.join(self.perfect_problems)})")
@@ -344,7 +346,7 @@ class Trainer:
 
     def _finish(self, reason: str) -> ev.Stopped:
         if reason != "stop_requested":
-            self.held_out.at_end(self.step, self.policy)
+            self.hooks.at_end(self.step, self.policy)
         if self.last_checkpoint_step != self.step:
             self._checkpoint("final")
         final_model = self._save_final_model()

@@ -1,7 +1,8 @@
 """Held-out evaluation during training (--eval-every N --eval-tasks SOURCE --eval-limit M).
 
-Before the first step of a fresh run, every N steps and at the end, the trainer's own policy (no
-reload) answers a fixed subset of held-out tasks the ARC Prize way (evaluation/runner.py); the
+The command layer builds it from the settings and hands it to the Trainer as a step hook
+(engine/step_hooks.py). Before the first step of a fresh run, every N steps and at the end, the
+trainer's own policy (no reload) answers a fixed subset of held-out tasks the ARC Prize way (evaluation/runner.py); the
 totals go to logs/eval.jsonl and out as a HeldOutEvaluated event. The policy is put in inference
 mode for it and back in training mode after.
 """
@@ -11,21 +12,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from arc_console.arc import Task, TaskError, load_tasks
 from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
 from arc_console.engine.backends import Policy
-from arc_console.engine.control import RunControl
+from arc_console.engine.step_hooks import HookContext
 from arc_console.evaluation import events as eval_events
 from arc_console.evaluation.held_out_log import append_row, read_rows, rewind_to
 from arc_console.evaluation.runner import run_evaluation
 from arc_console.evaluation.settings import EvalSettings
-
-Logger = Callable[[str, str], None]
-
 
 def held_out_subset(tasks: list[Task], limit: int) -> list[Task]:
     """`limit` tasks spread evenly over the source (0: all): the same ones at every evaluation, and
@@ -43,46 +40,52 @@ def eval_settings(config: TrainConfig) -> EvalSettings:
 
 @dataclass
 class HeldOutEvaluation:
+    """A StepHook (engine/step_hooks.py): off (every == 0) unless --eval-every."""
+
     every: int  # 0: off
-    run_dir: Path
-    emit: ev.EventSink
-    control: RunControl
-    log: Logger
     source: str = ""
-    tasks: list[Task] = field(default_factory=list)
+    limit: int = 0
     settings: EvalSettings = field(default_factory=EvalSettings)
+    tasks: list[Task] = field(default_factory=list)  # chosen by attach
+    context: HookContext | None = None
 
     @classmethod
-    def from_config(cls, config: TrainConfig, run_dir: Path, emit: ev.EventSink, control: RunControl,
-                    log: Logger, trained_ids: list[str]) -> HeldOutEvaluation:
-        """Off unless --eval-every; the problems being trained on are never among the held-out tasks."""
-        if config.eval_every <= 0:
-            return cls(0, run_dir, emit, control, log)
-        every_task = load_tasks(config.eval_tasks)
-        unseen = [task for task in every_task if task.id not in set(trained_ids)]
+    def from_config(cls, config: TrainConfig) -> HeldOutEvaluation:
+        return cls(max(config.eval_every, 0), config.eval_tasks, config.eval_limit, eval_settings(config))
+
+    def attach(self, context: HookContext) -> None:
+        """Choose the held-out tasks: the problems being trained on are never among them."""
+        self.context = context
+        if self.every <= 0:
+            return
+        every_task = load_tasks(self.source)
+        trained = set(context.trained_task_ids)
+        unseen = [task for task in every_task if task.id not in trained]
         if len(unseen) < len(every_task):
-            log(f"held-out evaluation: {len(every_task) - len(unseen)} tasks of {config.eval_tasks} are trained on "
-                "and left out", "warning")
+            context.log(f"held-out evaluation: {len(every_task) - len(unseen)} tasks of {self.source} are trained "
+                        "on and left out", "warning")
         if not unseen:
-            raise TaskError(f"--eval-tasks {config.eval_tasks}: every task is also trained on; nothing is held out")
-        tasks = held_out_subset(unseen, config.eval_limit)
-        evaluation = cls(config.eval_every, run_dir, emit, control, log, config.eval_tasks, tasks,
-                         eval_settings(config))
-        log(f"held-out evaluation every {config.eval_every} steps and at the end: {len(tasks)} tasks of "
-            f"{config.eval_tasks}, {config.eval_augment}, {config.eval_samples} samples a view, "
-            f"ranked by {config.eval_rank}", "info")
-        return evaluation
+            raise TaskError(f"--eval-tasks {self.source}: every task is also trained on; nothing is held out")
+        self.tasks = held_out_subset(unseen, self.limit)
+        context.log(f"held-out evaluation every {self.every} steps and at the end: {len(self.tasks)} tasks of "
+                    f"{self.source}, {self.settings.augment}, {self.settings.samples} samples a view, "
+                    f"ranked by {self.settings.rank}", "info")
 
     @property
     def active(self) -> bool:
-        return self.every > 0 and bool(self.tasks)
+        return self.every > 0 and bool(self.tasks) and self.context is not None
+
+    @property
+    def _attached(self) -> HookContext:
+        assert self.context is not None, "attach() first"
+        return self.context
 
     def _done_at(self, step: int) -> bool:
-        return any(row["step"] == step for row in read_rows(self.run_dir))
+        return any(row["step"] == step for row in read_rows(self._attached.run_dir))
 
     def rewind_to(self, step: int) -> None:
-        if self.active and rewind_to(self.run_dir, step):
-            self.log(f"logs/eval.jsonl: evaluations after step {step} dropped; they will be made again", "info")
+        if self.active and rewind_to(self._attached.run_dir, step):
+            self._attached.log(f"logs/eval.jsonl: evaluations after step {step} dropped; they will be made again", "info")
 
     def before_training(self, step: int, policy: Policy) -> None:
         """The baseline, once: a fresh run's model before its first update."""
@@ -98,27 +101,28 @@ class HeldOutEvaluation:
             self._evaluate(step, policy, final=True)
 
     def _evaluate(self, step: int, policy: Policy, final: bool) -> None:
+        context = self._attached
         count = len(self.tasks)
         finished: list[eval_events.EvalFinished] = []
 
         def on_event(event: eval_events.EvalEvent) -> None:
             if isinstance(event, eval_events.TaskStarted):
-                self.emit(ev.PhaseChanged(step, f"held-out eval {event.index + 1}/{count}"))
+                context.emit(ev.PhaseChanged(step, f"held-out eval {event.index + 1}/{count}"))
             elif isinstance(event, eval_events.EvalFinished):
                 finished.append(event)
 
-        self.emit(ev.PhaseChanged(step, f"held-out eval 0/{count}"))
+        context.emit(ev.PhaseChanged(step, f"held-out eval 0/{count}"))
         started = time.perf_counter()
         was_training = bool(getattr(policy.model, "training", True))
         policy.for_inference()
         try:
-            totals = run_evaluation(self.tasks, policy, self.settings, None, on_event, self.control)
+            totals = run_evaluation(self.tasks, policy, self.settings, None, on_event, context.control)
         finally:
             if was_training:
                 policy.for_training()
         seconds = time.perf_counter() - started
         if finished and finished[0].stopped:
-            self.log(f"held-out evaluation at step {step} stopped by request: not recorded", "warning")
+            context.log(f"held-out evaluation at step {step} stopped by request: not recorded", "warning")
             return
         row: dict[str, Any] = {
             "step": step, "pass_at_2": totals.pass_at_2, "pass_at_1": totals.pass_at_1, "oracle": totals.oracle,
@@ -126,11 +130,11 @@ class HeldOutEvaluation:
             "source": self.source, "final": final, "settings": self.settings.to_dict(),
             "time": datetime.now().isoformat(timespec="seconds"),
         }
-        append_row(self.run_dir, row)
-        self.log(f"held-out eval at step {step}: pass@2 {_score(totals.pass_at_2)} pass@1 {_score(totals.pass_at_1)} "
-                 f"oracle {_score(totals.oracle)} on {len(totals.scored)} tasks of {self.source} in {seconds:.1f}s",
-                 "info")
-        self.emit(ev.HeldOutEvaluated(step, row))
+        append_row(context.run_dir, row)
+        context.log(f"held-out eval at step {step}: pass@2 {_score(totals.pass_at_2)} pass@1 {_score(totals.pass_at_1)} "
+                    f"oracle {_score(totals.oracle)} on {len(totals.scored)} tasks of {self.source} in {seconds:.1f}s",
+                    "info")
+        context.emit(ev.HeldOutEvaluated(step, row))
 
 
 def _score(value: float | None) -> str:

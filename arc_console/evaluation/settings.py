@@ -7,8 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from arc_console.arc.augment import AUGMENTATIONS
-
-RANKINGS = ("votes", "logprob")
+from arc_console.train_config import EVAL_RANKINGS as RANKINGS  # one list for eval --rank and train --eval-rank
 
 
 @dataclass(frozen=True)
