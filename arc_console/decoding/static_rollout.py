@@ -19,7 +19,7 @@ from arc_console.decoding.decoder_weights import DecoderWeights, extract_weights
 from arc_console.decoding.device_sampling import sample_rows, sampling_key
 from arc_console.decoding.fp8_experts import scaled_grouped_mm_available
 from arc_console.decoding.samples import DecodingPolicy, ProgressCallback, Rollout, StopSignal, to_samples
-from arc_console.decoding.static_decoder import StaticDecoder, fused_expert_matmul
+from arc_console.decoding.static_decoder import PREFILL_CHUNK_TOKENS, StaticDecoder, fused_expert_matmul
 
 LENGTH_BUCKET = 256  # caches grow in these steps, so a slightly longer prompt rarely means a new graph
 MAX_ROTARY_POSITIONS = 32768
@@ -81,7 +81,8 @@ class StaticRolloutEngine:
 
     def __init__(self, policy: DecodingPolicy, use_graphs: bool | None = None, grouped_experts: bool | None = None,
                  experts_format: str = "auto", fused_experts: bool = True, compiled_ops: bool | None = None,
-                 merge_lora: bool = True, on_notice: Callable[[str], None] | None = None) -> None:
+                 merge_lora: bool = True, on_notice: Callable[[str], None] | None = None,
+                 prefill_chunk: int = PREFILL_CHUNK_TOKENS) -> None:
         on_gpu = policy.device.type == "cuda"
         self.policy = policy
         self.on_notice = on_notice  # told when the engine gives up grouped experts or CUDA graphs
@@ -94,6 +95,7 @@ class StaticRolloutEngine:
         # A frozen base's adapters folded into the attention weights, re-folded before each rollout
         # (no adapter kernels in a decode step); else run beside the base, as the trainer runs them.
         self.merge_lora = merge_lora
+        self.prefill_chunk = prefill_chunk  # a prompt's attention runs this many queries at a time
         self._ops: DecodeOps | None = None
         self._weights: DecoderWeights | None = None
         self._states: dict[int, _DecodeState] = {}
@@ -301,7 +303,7 @@ class StaticRolloutEngine:
         first_logits = []
         for group, ids in enumerate(prompt_ids):
             prompt = torch.tensor(ids, dtype=torch.long, device=device)
-            logits = state.decoder.prefill(prompt, slice(group * k, (group + 1) * k), width)
+            logits = state.decoder.prefill(prompt, slice(group * k, (group + 1) * k), width, self.prefill_chunk)
             first_logits.append(logits.expand(k, -1))
         state._record(*sample_rows(torch.cat(first_logits), state.temperatures, state.top_p, state.row_keys, state.step))
         state.slot.fill_(width)
