@@ -8,7 +8,7 @@ from typing import Any
 
 from arc_console.arc.augment import task_views
 from arc_console.arc.tasks import Task
-from arc_console.engine.backends import Policy
+from arc_console.decoding.rollout_engine import RolloutEngine
 from arc_console.engine.control import RunControl
 from arc_console.evaluation import events as ev
 from arc_console.evaluation.report import REPORT, SUBMISSION, EvalTotals, write_results
@@ -20,7 +20,7 @@ from arc_console.evaluation.solver_types import TaskAnswer
 TaskAnswerer = Callable[[Task, RunControl, Any, ev.EvalSink], TaskAnswer]
 
 
-def run_evaluation(tasks: list[Task], policy: Policy, settings: EvalSettings, out_dir: Path | None,
+def run_evaluation(tasks: list[Task], engine: RolloutEngine, settings: EvalSettings, out_dir: Path | None,
                    emit: ev.EvalSink, control: RunControl | None = None, header: dict[str, Any] | None = None,
                    model_name: str = "", device: str = "", answerer: TaskAnswerer | None = None) -> EvalTotals:
     """Answer `tasks` in order. With `out_dir`, the files are rewritten after every task, so a stop
@@ -39,7 +39,7 @@ def run_evaluation(tasks: list[Task], policy: Policy, settings: EvalSettings, ou
         try:
             progress = lambda tokens, most, rate: emit(ev.EvalProgress(tokens, most, rate))  # noqa: E731
             answer = (answerer(task, control, progress, emit) if answerer is not None
-                      else answer_task(task, policy, settings, control, progress))
+                      else answer_task(task, engine, settings, control, progress))
         except Stopped:
             stopped = True
             emit(ev.EvalLog(f"stopped during {task.id}: it is not counted", "warning"))
