@@ -29,9 +29,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-import torch
+PROCESS_STARTED = time.perf_counter()  # time_to_first_step_s counts from here
 
-from arc_console.engine.unsloth_first import import_unsloth_first
+import torch  # noqa: E402
+
+from arc_console.engine.unsloth_first import import_unsloth_first  # noqa: E402
 
 
 def _import_order_from_argv() -> None:
@@ -54,6 +56,7 @@ from arc_console.arc import build_prompt, load_tasks, select_tasks  # noqa: E402
 from arc_console.engine.backends import load_policy  # noqa: E402
 from arc_console.engine.logprobs import build_batch, completion_logprobs  # noqa: E402
 from arc_console.engine.objectives import dapo_loss, group_advantages  # noqa: E402
+from arc_console.decoding.compilations import compilations  # noqa: E402
 from arc_console.decoding.rollout_engine import RolloutEngine  # noqa: E402
 from arc_console.decoding.static_rollout import StaticRolloutEngine  # noqa: E402
 
@@ -208,6 +211,35 @@ def measure_problems_per_step(policy, temps: list[float], new_tokens: int, budge
     torch.cuda.empty_cache()
 
 
+def measure_warm_up(policy, temps: list[float], args: argparse.Namespace, result: dict, steps: int = 4) -> None:
+    """The trainer's first steps, first thing after load: the default route's engine sized as the trainer sizes
+    it, a rollout and an update a step, each step on a prompt of another length. time_to_first_step_s counts
+    from the process's start (load included); recompiles_after_step1 are torch.compile's after step 1."""
+    engine = RolloutEngine(policy, StaticRolloutEngine(policy, rows=len(temps), cache_tokens=args.max_seq_length,
+                                                       **ROUTES[DEFAULT_ROUTE]))
+    optimizer = torch.optim.AdamW(policy.trainable_parameters().values(), lr=1e-5)
+    budget = args.max_seq_length - args.new_tokens
+    task_ids = ["af902bf9", "6150a2bd", "3c9b0459", "25ff71a9"][:steps]
+    seconds, lengths, after_first = [], [], 0
+    for step, task_id in enumerate(task_ids, start=1):
+        prompt, length = fitted_prompt(policy.tokenizer, budget, task_id)
+        started = time.perf_counter()
+        rollout = engine.generate([prompt], temps, args.new_tokens)
+        dapo_update(policy, rollout, optimizer, args.logprob_chunk)
+        synchronize()
+        seconds.append(time.perf_counter() - started)
+        lengths.append(length)
+        if step == 1:
+            result["time_to_first_step_s"] = time.perf_counter() - PROCESS_STARTED
+            after_first = compilations()
+    result.update(warm_up_step_s=seconds, warm_up_prompt_tokens=lengths, compilations_at_step1=after_first,
+                  recompiles_after_step1=compilations() - after_first)
+    print("warm-up", json.dumps({k: result[k] for k in ("time_to_first_step_s", "warm_up_step_s",
+                                                         "recompiles_after_step1")}), flush=True)
+    optimizer.zero_grad(set_to_none=True)
+    torch.cuda.empty_cache()
+
+
 def save_partial(result: dict, out_dir: Path) -> None:
     """Write what is measured so far: a run cut short by the device's time limit still leaves its figures."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -295,6 +327,8 @@ def main() -> None:
     prompt, prompt_tokens = fitted_prompt(policy.tokenizer, args.max_seq_length - args.new_tokens)
     result["prompt_tokens"] = prompt_tokens
 
+    if not args.problems_per_step_only:
+        measure_warm_up(policy, temps, args, result)
     if args.problems_per_step_only:
         measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length - args.new_tokens,
                                   args.logprob_chunk, result)
@@ -344,6 +378,8 @@ def main() -> None:
     (args.out_dir / f"gpu_step_{result['date']}.partial.json").unlink(missing_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     rows = [("GPU", result["gpu"]), ("load", f"{result['load_s']:.1f} s"),
+            ("time to the first step (load, rollout, update); recompilations after it",
+             f"{result['time_to_first_step_s']:.1f} s; {result['recompiles_after_step1']}"),
             ("memory after load", f"{result['mem_after_load_gb']:.1f} GB"),
             ("prompt", f"{prompt_tokens} tokens"),
             (f"rollout, 8 x {args.new_tokens} tokens, Unsloth's batched generate (baseline)",
