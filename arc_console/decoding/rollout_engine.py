@@ -48,6 +48,13 @@ class RolloutEngine:
         return generate_with_transformers(self.policy, prompts, temperatures, max_new_tokens, top_p, control,
                                           on_progress, share_prefill, sample_keys)
 
+    def reserve(self, rows: int, tokens: int) -> None:
+        """Say the largest rollout to come (rows = prompts x candidates, prompt + new tokens): the static
+        engine sizes its decode step for it at once rather than recompiling as rollouts grow."""
+        if self.static is not None:
+            self.static.rows = max(self.static.rows, rows)
+            self.static.cache_tokens = max(self.static.cache_tokens, tokens)
+
     def describe(self) -> str:
         """A line saying how rollouts run (for the run's log)."""
         static = self.static

@@ -13,7 +13,7 @@ from arc_console.engine.control import RunControl
 from arc_console.evaluation import events as ev
 from arc_console.evaluation.report import REPORT, SUBMISSION, EvalTotals, write_results
 from arc_console.evaluation.settings import EvalSettings
-from arc_console.evaluation.solver import Stopped, answer_task
+from arc_console.evaluation.solver import Stopped, answer_task, context_limit
 from arc_console.evaluation.solver_types import TaskAnswer
 
 # (task, control, progress callback, event sink) -> the task's answer; test_time.TestTimeTrainer.answer is one
@@ -26,10 +26,13 @@ def run_evaluation(tasks: list[Task], engine: RolloutEngine, settings: EvalSetti
     """Answer `tasks` in order. With `out_dir`, the files are rewritten after every task, so a stop
     keeps every task answered so far. `answerer` replaces plain answering (test-time RL). Returns the totals."""
     control = control or RunControl()
+    views = len(task_views(settings.augment, settings.seed))
+    # One decode shape for every task; the model's own context (max_seq_length 0) is too long to reserve.
+    engine.reserve(views * settings.samples, context_limit(engine.policy, settings) if settings.max_seq_length else 0)
     totals = EvalTotals(len(tasks))
     header = {**(header or {}), "model": model_name, "device": device, "settings": settings.to_dict()}
     emit(ev.EvalStarted(model_name, device, [t.id for t in tasks], settings.to_dict(), str(out_dir or ""),
-                        len(task_views(settings.augment, settings.seed))))
+                        views))
     stopped = False
     for index, task in enumerate(tasks):
         if control.stop_requested:
