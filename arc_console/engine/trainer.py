@@ -111,7 +111,8 @@ class Trainer:
         try:
             self.engine: RolloutEngine = choose_rollout_engine(
                 self.policy, config.rollout_engine, config.rollout_experts, lambda message: self._log(message, "warning"),
-                rows=config.problems_per_step * config.num_candidates, cache_tokens=config.max_seq_length)
+                rows=-(-config.problems_per_step // self.ranks.world_size) * config.num_candidates,  # a rank's share
+                cache_tokens=config.max_seq_length)
         except EngineChoiceError as exc:
             raise BackendError(str(exc)) from None
         self._log(f"rollouts: {self.engine.describe()}")
