@@ -119,9 +119,11 @@ class TrainConfig:
     rollout_engine: str = setting(
         "auto", "static: the preallocated-cache engine (CUDA graphs on a GPU); generate: transformers' / "
         "Unsloth's generate; auto: static for GPT-OSS models, else generate",
-        doc="The static engine keeps a preallocated KV cache, prefills the shared prompt once, samples on the "
-            "device, runs each decode step as a CUDA graph on a GPU with its elementwise ops fused by "
-            "torch.compile, and folds LoRA adapters into the attention weights before each rollout",
+        doc="The static engine keeps one preallocated KV cache and decode batch, sized for --problems-per-step x "
+            "--num-candidates rows of --max-seq-length tokens, so after the first step no rollout recompiles "
+            "(smaller refills are padded into it); it prefills the shared prompt once, in blocks of 512 queries, "
+            "samples on the device, runs each decode step as a CUDA graph on a GPU with its elementwise ops "
+            "fused by torch.compile, and folds LoRA adapters into the attention weights before each rollout",
         choices=ROLLOUT_ENGINES)
     rollout_experts: str = setting(
         "auto", "the static engine's MoE weights: fp8 (an e4m3 copy), packed (the 4-bit experts as loaded), "

@@ -93,9 +93,8 @@ def rollout_parts(engine: StaticRolloutEngine, prompt: str) -> dict:
 
 def profile_route(policy, route: str, prompt: str, steps: int) -> dict:
     engine = StaticRolloutEngine(policy, **ROUTES[route])
-    policy.rollout_engine, policy.static_engine = "static", engine
     rollout = engine.generate([prompt], TEMPS, max_new_tokens=NEW_TOKENS)  # a cache of the real size, the captured step
-    state = engine._states[len(TEMPS)]  # the benchmark reaches in: the step itself is what it measures
+    state = engine._decode_state  # the benchmark reaches in: the step itself is what it measures
     width = len(rollout.prompt_ids[0])
     result: dict = {"engine": engine.describe(), "engine_gb": engine.memory_bytes() / 1024**3,
                     "cache_slots": state.decoder.max_len}
@@ -121,7 +120,6 @@ def profile_route(policy, route: str, prompt: str, steps: int) -> dict:
         result.update(kernel_table(from_midway(state.step_once), steps))
     if "graph_ms_per_step" in result:
         result["graph_gap_ms_per_step"] = result["graph_ms_per_step"] - result["kernel_ms_per_step"]
-    policy.static_engine = None
     return result
 
 

@@ -38,13 +38,13 @@ AUGMENTATIONS = ("none", "dihedral", "dihedral+colors")
 RANKINGS = ("votes", "logprob")
 
 
-def run_one(policy, tasks, augment: str, seed: int, samples: int) -> dict:
+def run_one(engine, tasks, augment: str, seed: int, samples: int) -> dict:
     settings = EvalSettings(augment=augment, samples=samples, rank="logprob", seed=seed)
     scores = {r: {"pass_at_2": [], "pass_at_1": []} for r in RANKINGS}
     oracle, tokens, started = [], 0, time.perf_counter()
     per_task = {}
     for task in tasks:
-        answer = answer_task(task, policy, settings)
+        answer = answer_task(task, engine, settings)
         tokens += answer.tokens
         oracle.append(answer.oracle_score())
         for method in RANKINGS:
@@ -144,14 +144,14 @@ def main() -> int:
     if args.chunk:
         index, count = (int(part) for part in args.chunk.split("/"))
         tasks = tasks[(index - 1) * len(tasks) // count: index * len(tasks) // count]
-        policy, _ = load_eval_model("tiny")
+        engine, _ = load_eval_model("tiny")
         for seed in args.seeds:
             for augment in args.augment:
-                run = {**run_one(policy, tasks, augment, seed, args.samples), "chunk": args.chunk}
+                run = {**run_one(engine, tasks, augment, seed, args.samples), "chunk": args.chunk}
                 name = f"chunk_{augment}_{seed}_{args.chunk.replace('/', 'of')}.json"
                 (args.job_out / name).write_text(json.dumps(run) + "\n")
         return 0
-    policy, described = load_eval_model("tiny")
+    engine, described = load_eval_model("tiny")
     results = Path(__file__).parent / "results"
     stem = f"eval_tiny_{date.today().isoformat()}" + (f"_limit{args.limit}" if args.limit else "")
     out = results / f"{stem}.json"
@@ -162,7 +162,7 @@ def main() -> int:
               "started": datetime.now().isoformat(timespec="seconds"), "temperature": EvalSettings().temperature}
     for seed in args.seeds:
         for augment in args.augment:
-            run = run_one(policy, tasks, augment, seed, args.samples)
+            run = run_one(engine, tasks, augment, seed, args.samples)
             runs.append(run)
             print(json.dumps(run), flush=True)
             summary = spread(runs)

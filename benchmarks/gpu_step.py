@@ -29,9 +29,11 @@ import time
 from datetime import date
 from pathlib import Path
 
-import torch
+PROCESS_STARTED = time.perf_counter()  # time_to_first_step_s counts from here
 
-from arc_console.engine.unsloth_first import import_unsloth_first
+import torch  # noqa: E402
+
+from arc_console.engine.unsloth_first import import_unsloth_first  # noqa: E402
 
 
 def _import_order_from_argv() -> None:
@@ -54,7 +56,8 @@ from arc_console.arc import build_prompt, load_tasks, select_tasks  # noqa: E402
 from arc_console.engine.backends import load_policy  # noqa: E402
 from arc_console.engine.logprobs import build_batch, completion_logprobs  # noqa: E402
 from arc_console.engine.objectives import dapo_loss, group_advantages  # noqa: E402
-from arc_console.decoding.rollout import generate_candidates  # noqa: E402
+from arc_console.decoding.compilations import compilations  # noqa: E402
+from arc_console.decoding.rollout_engine import RolloutEngine  # noqa: E402
 from arc_console.decoding.static_rollout import StaticRolloutEngine  # noqa: E402
 
 GB = 1024**3
@@ -122,12 +125,12 @@ def max_logprob_difference(policy, rollout, temps: list[float], chunk: int) -> f
     return worst
 
 
-def timed_rollout(policy, prompts: list[str], temps: list[float], new_tokens: int) -> tuple[object, float, float]:
+def timed_rollout(engine: RolloutEngine, prompts: list[str], temps: list[float], new_tokens: int) -> tuple[object, float, float]:
     """(rollout, tokens per second, peak GB during it)."""
     torch.cuda.reset_peak_memory_stats()
     synchronize()
     started = time.perf_counter()
-    rollout = generate_candidates(policy, prompts, temps, new_tokens)
+    rollout = engine.generate(prompts, temps, new_tokens)
     synchronize()
     return rollout, rollout.tokens_generated / (time.perf_counter() - started), torch.cuda.max_memory_allocated() / GB
 
@@ -139,20 +142,19 @@ def measure_routes(policy, prompt: str, temps: list[float], tokens: int, chunk: 
         notices: list[str] = []
         try:
             engine = StaticRolloutEngine(policy, on_notice=notices.append, **options)
-            policy.rollout_engine, policy.static_engine = "static", engine
             started = time.perf_counter()
-            generate_candidates(policy, [prompt], temps, tokens)  # builds the weights view, captures the graph
+            RolloutEngine(policy, engine).generate([prompt], temps, tokens)  # builds the weights view, captures the graph
             detail["first_call_s"] = time.perf_counter() - started
             detail["engine"], detail["notices"] = engine.describe(), notices
-            rollout, rate, peak = timed_rollout(policy, [prompt], temps, tokens)
-            detail.update(tok_s=rate, peak_gb=peak, engine_gb=policy.static_engine.memory_bytes() / GB,
+            rollout, rate, peak = timed_rollout(RolloutEngine(policy, engine), [prompt], temps, tokens)
+            detail.update(tok_s=rate, peak_gb=peak, engine_gb=engine.memory_bytes() / GB,
                           max_abs_logprob_diff=max_logprob_difference(policy, rollout, temps, chunk))
             result["rollout_routes"][name] = rate
         except Exception as exc:  # a route that fails on this GPU is reported, not fatal
             detail["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
         result["rollout_route_details"][name] = detail
         print(name, json.dumps(detail), flush=True)
-        policy.static_engine = None
+        engine = None
         torch.cuda.empty_cache()
 
 
@@ -181,7 +183,7 @@ def dapo_update(policy, rollout, optimizer, chunk: int) -> float:
 def measure_problems_per_step(policy, temps: list[float], new_tokens: int, budget: int, chunk: int, result: dict) -> None:
     """P problems x 8 candidates in one rollout, then the update over its P x 8 sequences: the step's two parts.
     The update takes no optimizer step, so every P decodes the same model."""
-    policy.rollout_engine, policy.static_engine = "static", StaticRolloutEngine(policy, **ROUTES[DEFAULT_ROUTE])
+    engine = RolloutEngine(policy, StaticRolloutEngine(policy, **ROUTES[DEFAULT_ROUTE]))
     task_ids = ["af902bf9", "6150a2bd", "3c9b0459", "25ff71a9", "a85d4709", "d4469b4b", "a416b8f3", "b1948b0a"]
     prompts = [fitted_prompt(policy.tokenizer, budget, task_id)[0] for task_id in task_ids]
     for key in ("problems_per_step", "problems_per_step_seconds", "problems_per_step_tokens", "problems_per_step_update_s",
@@ -190,8 +192,8 @@ def measure_problems_per_step(policy, temps: list[float], new_tokens: int, budge
     for count in (1, 2, 4, 8):
         try:
             # A full-length first call: the graph for this batch size and cache length, and its compile.
-            generate_candidates(policy, prompts[:count], temps, new_tokens)
-            rollout, rate, peak = timed_rollout(policy, prompts[:count], temps, new_tokens)
+            engine.generate(prompts[:count], temps, new_tokens)
+            rollout, rate, peak = timed_rollout(engine, prompts[:count], temps, new_tokens)
             result["problems_per_step"][count] = rate
             result["problems_per_step_seconds"][count] = rollout.tokens_generated / rate
             result["problems_per_step_tokens"][count] = rollout.tokens_generated
@@ -205,7 +207,36 @@ def measure_problems_per_step(policy, temps: list[float], new_tokens: int, budge
         except Exception as exc:
             result["problems_per_step"][count] = f"{type(exc).__name__}: {str(exc)[:200]}"
         print("P", count, result["problems_per_step"][count], result["problems_per_step_step_s"].get(count), flush=True)
-    policy.static_engine = None
+    engine = None
+    torch.cuda.empty_cache()
+
+
+def measure_warm_up(policy, temps: list[float], args: argparse.Namespace, result: dict, steps: int = 4) -> None:
+    """The trainer's first steps, first thing after load: the default route's engine sized as the trainer sizes
+    it, a rollout and an update a step, each step on a prompt of another length. time_to_first_step_s counts
+    from the process's start (load included); recompiles_after_step1 are torch.compile's after step 1."""
+    engine = RolloutEngine(policy, StaticRolloutEngine(policy, rows=len(temps), cache_tokens=args.max_seq_length,
+                                                       **ROUTES[DEFAULT_ROUTE]))
+    optimizer = torch.optim.AdamW(policy.trainable_parameters().values(), lr=1e-5)
+    budget = args.max_seq_length - args.new_tokens
+    task_ids = ["af902bf9", "6150a2bd", "3c9b0459", "25ff71a9"][:steps]
+    seconds, lengths, after_first = [], [], 0
+    for step, task_id in enumerate(task_ids, start=1):
+        prompt, length = fitted_prompt(policy.tokenizer, budget, task_id)
+        started = time.perf_counter()
+        rollout = engine.generate([prompt], temps, args.new_tokens)
+        dapo_update(policy, rollout, optimizer, args.logprob_chunk)
+        synchronize()
+        seconds.append(time.perf_counter() - started)
+        lengths.append(length)
+        if step == 1:
+            result["time_to_first_step_s"] = time.perf_counter() - PROCESS_STARTED
+            after_first = compilations()
+    result.update(warm_up_step_s=seconds, warm_up_prompt_tokens=lengths, compilations_at_step1=after_first,
+                  recompiles_after_step1=compilations() - after_first)
+    print("warm-up", json.dumps({k: result[k] for k in ("time_to_first_step_s", "warm_up_step_s",
+                                                         "recompiles_after_step1")}), flush=True)
+    optimizer.zero_grad(set_to_none=True)
     torch.cuda.empty_cache()
 
 
@@ -217,18 +248,18 @@ def save_partial(result: dict, out_dir: Path) -> None:
 
 def measure_baseline_and_routes(policy, prompt: str, temps: list[float], args: argparse.Namespace, result: dict) -> None:
     """Unsloth's generate (the baseline), the 8 one by one, every engine route, and P problems per rollout."""
-    policy.rollout_engine = "generate"  # Unsloth's (or transformers') generate: the baseline
-    generate_candidates(policy, [prompt], temps, 8)  # warm-up
+    generate = RolloutEngine(policy)  # Unsloth's (or transformers') generate: the baseline
+    generate.generate([prompt], temps, 8)  # warm-up
     # The shared-prompt prefill must sample exactly what K separate prefills sample.
     torch.manual_seed(0)
-    plain = generate_candidates(policy, [prompt], temps, 16, share_prefill=False)
+    plain = generate.generate([prompt], temps, 16, share_prefill=False)
     torch.manual_seed(0)
-    shared = generate_candidates(policy, [prompt], temps, 16, share_prefill=True)
+    shared = generate.generate([prompt], temps, 16, share_prefill=True)
     result["shared_prefill_same_tokens"] = [s.completion_ids for s in plain.samples] == [s.completion_ids for s in shared.samples]
     torch.cuda.reset_peak_memory_stats()
     synchronize()
     started = time.perf_counter()
-    rollout = generate_candidates(policy, [prompt], temps, args.new_tokens)
+    rollout = generate.generate([prompt], temps, args.new_tokens)
     synchronize()
     seconds = time.perf_counter() - started
     result["baseline_generate_tokens"] = rollout.tokens_generated
@@ -240,7 +271,7 @@ def measure_baseline_and_routes(policy, prompt: str, temps: list[float], args: a
     synchronize()
     started = time.perf_counter()
     for temperature in temps:
-        tokens += generate_candidates(policy, [prompt], [temperature], args.sequential_tokens).tokens_generated
+        tokens += generate.generate([prompt], [temperature], args.sequential_tokens).tokens_generated
     synchronize()
     result["rollout_sequential_tokens"] = tokens
     result["rollout_sequential_tok_s"] = tokens / (time.perf_counter() - started)
@@ -296,6 +327,8 @@ def main() -> None:
     prompt, prompt_tokens = fitted_prompt(policy.tokenizer, args.max_seq_length - args.new_tokens)
     result["prompt_tokens"] = prompt_tokens
 
+    if not args.problems_per_step_only:
+        measure_warm_up(policy, temps, args, result)
     if args.problems_per_step_only:
         measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length - args.new_tokens,
                                   args.logprob_chunk, result)
@@ -308,12 +341,12 @@ def main() -> None:
     # The default route's rollout feeds the update, and sets the step's rollout peak.
     route = DEFAULT_ROUTE
     try:
-        policy.rollout_engine, policy.static_engine = "static", StaticRolloutEngine(policy, **ROUTES[route])
-        generate_candidates(policy, [prompt], temps, args.new_tokens)  # capture at the measured cache length
+        engine = RolloutEngine(policy, StaticRolloutEngine(policy, **ROUTES[route]))
+        engine.generate([prompt], temps, args.new_tokens)  # capture at the measured cache length
     except Exception as exc:  # keep measuring the update on the generate path, and say so
         result["default_route_error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
-        route, policy.rollout_engine = "generate", "generate"
-    rollout, rate, peak = timed_rollout(policy, [prompt], temps, args.new_tokens)
+        route, engine = "generate", RolloutEngine(policy)
+    rollout, rate, peak = timed_rollout(engine, [prompt], temps, args.new_tokens)
     result["rollout_batched_tokens"] = rollout.tokens_generated
     result["rollout_batched_tok_s"] = rate
     result["rollout_batched_route"] = route
@@ -345,6 +378,8 @@ def main() -> None:
     (args.out_dir / f"gpu_step_{result['date']}.partial.json").unlink(missing_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     rows = [("GPU", result["gpu"]), ("load", f"{result['load_s']:.1f} s"),
+            ("time to the first step (load, rollout, update); recompilations after it",
+             f"{result['time_to_first_step_s']:.1f} s; {result['recompiles_after_step1']}"),
             ("memory after load", f"{result['mem_after_load_gb']:.1f} GB"),
             ("prompt", f"{prompt_tokens} tokens"),
             (f"rollout, 8 x {args.new_tokens} tokens, Unsloth's batched generate (baseline)",

@@ -24,7 +24,6 @@ import torch
 
 from arc_console.arc import parse_response, score_grid
 from arc_console.config import build_config
-from arc_console.decoding.rollout import generate_candidates
 from arc_console.engine.trainer import Trainer
 
 
@@ -33,7 +32,7 @@ def evaluate(trainer: Trainer, seed: int, candidates: int) -> dict[str, float]:
     temps = trainer.config.temperatures()[:candidates]
     accuracies, perfect = [], []
     for problem in trainer.problems:
-        rollout = generate_candidates(trainer.policy, [problem.prompt], temps, trainer.config.max_new_tokens)
+        rollout = trainer.engine.generate([problem.prompt], temps, trainer.config.max_new_tokens)
         for sample in rollout.samples:
             score = score_grid(parse_response(sample.text), problem.task.test_output)
             accuracies.append(score.accuracy)

@@ -25,15 +25,14 @@ import torch
 
 from arc_console.arc import build_prompt, load_tasks, select_tasks
 from arc_console.engine.backends import load_policy
-from arc_console.decoding.rollout import generate_candidates
+from arc_console.decoding.rollout_engine import RolloutEngine, choose_rollout_engine
 
 PROBLEMS = ["af902bf9", "6150a2bd", "3c9b0459", "25ff71a9"]
 
 
-def rate(policy, engine: str, prompts: list[str], temps: list[float], new_tokens: int) -> float:
-    policy.rollout_engine = engine
+def rate(engine: RolloutEngine, prompts: list[str], temps: list[float], new_tokens: int) -> float:
     start = time.perf_counter()
-    rollout = generate_candidates(policy, prompts, temps, new_tokens)
+    rollout = engine.generate(prompts, temps, new_tokens)
     return rollout.tokens_generated / (time.perf_counter() - start)
 
 
@@ -49,20 +48,21 @@ def main() -> None:
     tasks = select_tasks(load_tasks("arc1-training"), [args.problem] + [p for p in PROBLEMS if p != args.problem])
     prompts = [build_prompt(task.train, task.test_input) for task in tasks]
     temps = [round(0.6 + 0.1 * i, 2) for i in range(args.candidates)]
-    for engine in ("static", "generate"):
-        rate(policy, engine, prompts[:1], temps, 4)  # warm-up
+    engines = {kind: choose_rollout_engine(policy, kind) for kind in ("static", "generate")}
+    for engine in engines.values():
+        rate(engine, prompts[:1], temps, 4)  # warm-up
 
     static, batched, sequential = [], [], []
     per_problems: dict[int, list[float]] = {1: [], 2: [], 4: []}
     for repeat in range(args.repeats):
         torch.manual_seed(repeat)
-        static.append(rate(policy, "static", prompts[:1], temps, args.max_new_tokens))
-        batched.append(rate(policy, "generate", prompts[:1], temps, args.max_new_tokens))
+        static.append(rate(engines["static"], prompts[:1], temps, args.max_new_tokens))
+        batched.append(rate(engines["generate"], prompts[:1], temps, args.max_new_tokens))
         start = time.perf_counter()
-        tokens = sum(generate_candidates(policy, prompts[:1], [t], args.max_new_tokens).tokens_generated for t in temps)
+        tokens = sum(engines["generate"].generate(prompts[:1], [t], args.max_new_tokens).tokens_generated for t in temps)
         sequential.append(tokens / (time.perf_counter() - start))
         for count in per_problems:
-            per_problems[count].append(rate(policy, "static", prompts[:count], temps, args.max_new_tokens))
+            per_problems[count].append(rate(engines["static"], prompts[:count], temps, args.max_new_tokens))
 
     def median_ratio(a: list[float], b: list[float]) -> float:
         return statistics.median(x / y for x, y in zip(a, b))

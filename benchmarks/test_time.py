@@ -39,7 +39,7 @@ def run_task(trainer: TestTimeTrainer, task, seed: int, step_counts: list[int]) 
     control = RunControl()
     trainer.adapter.reset(seed, task.id)
     started = time.perf_counter()
-    plain = answer_task(task, trainer.policy, settings, control)
+    plain = answer_task(task, trainer.engine, settings, control)
     row = {"task_id": task.id, "seed": seed, "pass_at_2": {"0": plain.score(2)},
            "seconds": {"0": round(time.perf_counter() - started, 3)}}
     train_started = time.perf_counter()
@@ -47,7 +47,7 @@ def run_task(trainer: TestTimeTrainer, task, seed: int, step_counts: list[int]) 
     def answer_after(step: int) -> None:
         if step in step_counts:
             trained = time.perf_counter() - train_started
-            answer = answer_task(task, trainer.policy, settings, control)
+            answer = answer_task(task, trainer.engine, settings, control)
             row["pass_at_2"][str(step)] = answer.score(2)
             row["seconds"][str(step)] = round(trained + answer.seconds, 3)  # training so far plus answering
 
@@ -106,14 +106,14 @@ def main() -> None:
     parser.add_argument("--model", default="tiny")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args()
-    policy, described = load_eval_model(args.model)
-    threads = apply_cpu_threads(0, policy)
-    adapter = attach_test_time_adapter(policy, 8, 16)
+    engine, described = load_eval_model(args.model)
+    threads = apply_cpu_threads(0, engine.policy)
+    adapter = attach_test_time_adapter(engine, 8, 16)
     tasks = load_tasks("synthetic-heldout")[: args.tasks]
     test_time = TestTimeSettings(steps=max(args.steps), learning_rate=args.lr, augment=args.test_time_augment,
                                  candidates=args.candidates)
     machine = (f"{platform.machine()} CPU, {threads} torch thread(s), torch {torch.__version__}; shared with other "
-               "jobs (timings measured under load)") if policy.device.type == "cpu" else torch.cuda.get_device_name()
+               "jobs (timings measured under load)") if engine.policy.device.type == "cpu" else torch.cuda.get_device_name()
     out = args.out or RESULTS / f"test_time_{date.today().isoformat()}.json"
     rows: list[dict] = []
     result = {"command": "python benchmarks/test_time.py " + " ".join(__import__("sys").argv[1:]),

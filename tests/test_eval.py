@@ -71,7 +71,7 @@ def test_shared_prefix_scores_equal_the_trainers_logprobs():
     from arc_console.evaluation.expert_scores import answer_ids, answers_logprobs, sequence_logprobs
     from arc_console.evaluation.model import load_eval_model
 
-    policy, _ = load_eval_model("tiny")
+    policy = load_eval_model("tiny")[0].policy
     task = load_tasks("synthetic-heldout")[0]
     prompt = policy.tokenizer(build_prompt(task.train, task.test_input), add_special_tokens=False)["input_ids"]
     answers = [answer_ids(policy, "1 2 3\n4 5 6"), answer_ids(policy, "0 0 0 0\n0 0 0 0")]
@@ -180,7 +180,8 @@ def test_a_run_directory_and_its_checkpoint_load_as_trained(tmp_path: Path):
     trainer.run()
     trained = {name: p.detach().clone() for name, p in trainer.policy.trainable_parameters().items()}
     for spec, described in ((tmp_path / "run", "final model"), (tmp_path / "run" / "checkpoints" / "step_1", "checkpoint")):
-        policy, said = load_eval_model(str(spec))
+        engine, said = load_eval_model(str(spec))
+        policy = engine.policy
         assert described in said
         loaded = dict(policy.model.named_parameters())
         for name, value in trained.items():

@@ -28,12 +28,12 @@ async def wait_for(pilot, condition, timeout: float = 300) -> None:
 
 
 async def test_console_shows_progress_attempts_target_and_every_views_answers(tmp_path: Path):
-    policy, _ = load_eval_model("tiny")
+    engine, _ = load_eval_model("tiny")
     tasks = load_tasks("synthetic-heldout")[:2]
     tasks[0] = tasks[0].__class__(tasks[0].id + "[red]\x1b[2J", tasks[0].train, tasks[0].test)  # hostile id
     control = RunControl()
     out = tmp_path / "eval"
-    app = EvalApp(lambda sink: run_evaluation(tasks, policy, EvalSettings(augment="dihedral"), out, sink, control,
+    app = EvalApp(lambda sink: run_evaluation(tasks, engine, EvalSettings(augment="dihedral"), out, sink, control,
                                               model_name="tiny", device="cpu"), control.request_stop)
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(pilot, lambda: app.finished is not None)
@@ -56,11 +56,11 @@ async def test_console_shows_progress_attempts_target_and_every_views_answers(tm
 
 
 async def test_stop_key_keeps_the_tasks_answered(tmp_path: Path):
-    policy, _ = load_eval_model("tiny")
+    engine, _ = load_eval_model("tiny")
     tasks = load_tasks("synthetic-heldout")[:40]
     control = RunControl()
     out = tmp_path / "eval"
-    app = EvalApp(lambda sink: run_evaluation(tasks, policy, EvalSettings(augment="none"), out, sink, control),
+    app = EvalApp(lambda sink: run_evaluation(tasks, engine, EvalSettings(augment="none"), out, sink, control),
                   control.request_stop)
     async with app.run_test(size=(160, 50)) as pilot:
         await wait_for(pilot, lambda: app.totals.get("tasks_answered", 0) >= 1)

@@ -8,7 +8,8 @@ from arc_console.arc import Pair, build_prompt
 from arc_console.engine.backends import load_policy
 from arc_console.engine.control import RunControl
 from arc_console.engine.logprobs import build_batch, completion_logprobs
-from arc_console.decoding.rollout import PerRowTemperature, generate_candidates
+from arc_console.decoding.rollout import PerRowTemperature
+from arc_console.decoding.rollout_engine import RolloutEngine
 
 PROMPT = build_prompt([Pair([[1, 2], [3, 4]], [[4, 3], [2, 1]])], [[5, 6], [7, 8]])
 
@@ -41,7 +42,7 @@ def test_candidates_come_from_one_batched_generate(policy, monkeypatch) -> None:
     temps = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]
     progress = []
     torch.manual_seed(0)
-    rollout = generate_candidates(policy, [PROMPT], temps, max_new_tokens=24,
+    rollout = RolloutEngine(policy).generate([PROMPT], temps, max_new_tokens=24,
                                   on_progress=lambda *a: progress.append(a))
     assert len(calls) == 1 and calls[0][0] == 8
     assert [s.temperature for s in rollout.samples] == temps
@@ -56,7 +57,7 @@ def test_candidates_come_from_one_batched_generate(policy, monkeypatch) -> None:
 
 def test_two_problems_share_the_batch(policy) -> None:
     other = build_prompt([Pair([[1]], [[2]])], [[3]])
-    rollout = generate_candidates(policy, [PROMPT, other], [0.7, 1.0, 1.3], max_new_tokens=8)
+    rollout = RolloutEngine(policy).generate([PROMPT, other], [0.7, 1.0, 1.3], max_new_tokens=8)
     assert [s.group for s in rollout.samples] == [0, 0, 0, 1, 1, 1]
     assert len(rollout.prompt_ids) == 2 and len(rollout.prompt_ids[1]) < len(rollout.prompt_ids[0])
 
@@ -64,7 +65,7 @@ def test_two_problems_share_the_batch(policy) -> None:
 def test_stop_request_aborts_generation(policy) -> None:
     control = RunControl()
     control.request_stop()
-    rollout = generate_candidates(policy, [PROMPT], [1.0] * 4, max_new_tokens=400, control=control)
+    rollout = RolloutEngine(policy).generate([PROMPT], [1.0] * 4, max_new_tokens=400, control=control)
     assert rollout.aborted
     assert max(s.num_tokens for s in rollout.samples) <= 2
 

@@ -13,7 +13,7 @@ from arc_console.decoding.decoder_weights import UnsupportedModel, extract_weigh
 from arc_console.decoding.device_sampling import sample_rows, top_p_mask
 from arc_console.decoding.fp8_experts import FP8_MAX, quantize_experts
 from arc_console.engine.logprobs import build_batch, completion_logprobs
-from arc_console.decoding.rollout import generate_candidates
+from arc_console.decoding.rollout_engine import choose_rollout_engine
 from arc_console.decoding.static_decoder import StaticDecoder
 from arc_console.decoding.static_rollout import StaticRolloutEngine
 
@@ -116,8 +116,9 @@ def test_greedy_static_rollout_equals_transformers_generate() -> None:
         expected = policy.model.generate(input_ids=torch.tensor([ids]), do_sample=False, max_new_tokens=40,
                                          eos_token_id=policy.stop_token_ids, pad_token_id=policy.tokenizer.pad_token_id)
     expected = expected[0, len(ids):].tolist()
-    policy.rollout_engine = "static"
-    rollout = generate_candidates(policy, [PROMPT], [1e-4, 1e-4], max_new_tokens=40)  # near 0: the argmax
+    engine = choose_rollout_engine(policy)  # auto: the static engine for GPT-OSS
+    assert engine.kind == "static" and not hasattr(policy, "static_engine")
+    rollout = engine.generate([PROMPT], [1e-4, 1e-4], max_new_tokens=40)  # near 0: the argmax
     for sample in rollout.samples:
         assert sample.completion_ids == expected[: len(sample.completion_ids)]
         assert sample.truncated == (len(sample.completion_ids) == 40 and expected[-1] not in policy.stop_token_ids)

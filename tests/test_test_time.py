@@ -30,9 +30,9 @@ TEST_TIME = TestTimeSettings(steps=2, augment="none", candidates=4, learning_rat
 
 @pytest.fixture(scope="module")
 def trainer() -> TestTimeTrainer:
-    policy, _ = load_eval_model("tiny")
+    engine, _ = load_eval_model("tiny")
     torch.set_num_threads(1)
-    return TestTimeTrainer(attach_test_time_adapter(policy, 8, 16), TEST_TIME, EVAL)
+    return TestTimeTrainer(attach_test_time_adapter(engine, 8, 16), TEST_TIME, EVAL)
 
 
 def attempts(answer) -> list:
@@ -69,15 +69,15 @@ def test_a_task_answered_alone_and_after_others_gives_the_same_attempts(trainer:
 def test_training_moves_the_adapter_and_a_fresh_adapter_answers_as_plain_eval(trainer: TestTimeTrainer):
     task = load_tasks("synthetic-heldout")[1]
     trainer.adapter.reset(EVAL.seed, task.id)
-    plain = answer_task(task, trainer.policy, EVAL)  # B = 0: the adapter changes nothing
+    plain = answer_task(task, trainer.engine, EVAL)  # B = 0: the adapter changes nothing
     moved = []
     trainer.train(task, RunControl(), None, lambda event: None,
                   after_step=lambda step: moved.append(any(float(p.detach().abs().max()) > 0 for name, p in
                                                            trainer.adapter.parameters().items() if "lora_B" in name)))
     assert moved[-1]
     trainer.adapter.reset(EVAL.seed, task.id)
-    base_policy, _ = load_eval_model("tiny")
-    assert attempts(answer_task(task, base_policy, EVAL)) == attempts(plain)
+    base_engine, _ = load_eval_model("tiny")
+    assert attempts(answer_task(task, base_engine, EVAL)) == attempts(plain)
 
 
 def write_tasks(folder: Path) -> list[str]:
@@ -127,7 +127,7 @@ async def test_console_draws_each_tasks_test_time_training_with_the_train_panels
                                                                                  tmp_path: Path):
     tasks = load_tasks("synthetic-heldout")[:2]
     control = RunControl()
-    app = EvalApp(lambda sink: run_evaluation(tasks, trainer.policy, EVAL, tmp_path / "eval", sink, control,
+    app = EvalApp(lambda sink: run_evaluation(tasks, trainer.engine, EVAL, tmp_path / "eval", sink, control,
                                               model_name="tiny", device="cpu", answerer=trainer.answer),
                   control.request_stop)
     async with app.run_test(size=(160, 50)) as pilot:

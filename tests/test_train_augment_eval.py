@@ -88,8 +88,8 @@ def test_held_out_evaluation_during_training(tmp_path: Path) -> None:
     # Before the first step the model is the built-in one: the same tasks and settings through
     # `arc-console eval`'s code on a freshly loaded model give the same figures.
     unseen = [t for t in load_tasks("synthetic-heldout") if t.id not in DEMO_PROBLEMS]
-    policy, _ = load_eval_model("tiny")
-    totals = run_evaluation(held_out_subset(unseen, 2), policy, eval_settings(trainer.config), None, lambda e: None)
+    engine, _ = load_eval_model("tiny")
+    totals = run_evaluation(held_out_subset(unseen, 2), engine, eval_settings(trainer.config), None, lambda e: None)
     assert (totals.pass_at_2, totals.oracle, totals.tokens) == (rows[0]["pass_at_2"], rows[0]["oracle"],
                                                                  rows[0]["tokens"])
     # What `runs` and the --report-to reporters read from it.

@@ -114,25 +114,25 @@ def run_eval(args: argparse.Namespace) -> int:
 
     print(f"arc-console: loading {args.model} ...", file=sys.stderr)
     try:
-        policy, described = load_eval_model(args.model, args.backend)
+        engine, described = load_eval_model(args.model, args.backend)
     except (BackendError, CheckpointError) as exc:
         raise UsageError(str(exc)) from None
     from arc_console.engine.backends import apply_cpu_threads
 
-    apply_cpu_threads(0, policy)  # as train does: one thread for a small model on the CPU
+    apply_cpu_threads(0, engine.policy)  # as train does: one thread for a small model on the CPU
     hidden = sum(1 for t in tasks if any(p.output is None for p in t.test))
     if hidden:
         print(f"arc-console: {hidden} of {len(tasks)} tasks have hidden test outputs: they go in the submission "
               "and are not scored", file=sys.stderr)
     header = {"command": shlex.join(["arc-console", *sys.argv[1:]]), "tasks_source": args.tasks,
               "model_loaded": described, "started": datetime.now().isoformat(timespec="seconds")}
-    run = dict(tasks=tasks, policy=policy, settings=settings, out_dir=out, header=header, model_name=args.model,
-               device=device_name(policy))
+    run = dict(tasks=tasks, engine=engine, settings=settings, out_dir=out, header=header, model_name=args.model,
+               device=device_name(engine.policy))
     if test_time.steps:
         from arc_console.evaluation.adapter_reset import attach_test_time_adapter
         from arc_console.evaluation.test_time import TestTimeTrainer
 
-        adapter = attach_test_time_adapter(policy, test_time.lora_r, test_time.lora_alpha)
+        adapter = attach_test_time_adapter(engine, test_time.lora_r, test_time.lora_alpha)
         header["test_time"] = {**test_time.to_dict(), "adapter": "fresh LoRA per task" if adapter.fresh
                                else "the loaded adapter, restored per task"}
         run["answerer"] = TestTimeTrainer(adapter, test_time, settings).answer

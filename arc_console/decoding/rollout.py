@@ -1,4 +1,5 @@
-"""Sample K candidates per prompt in ONE batched generate call, each row at its own temperature."""
+"""transformers' generate as a rollout engine: K candidates per prompt in ONE batched generate call,
+each row at its own temperature (rollout_engine.RolloutEngine calls it where the static engine does not run)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,8 @@ from collections.abc import Callable
 import torch
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TopPLogitsWarper
 
-from arc_console.decoding.samples import DecodingPolicy, ProgressCallback, Rollout, StopSignal, to_samples
-from arc_console.decoding.static_rollout import StaticRolloutEngine
+from arc_console.decoding.samples import DecodingPolicy, ProgressCallback, Rollout, Sample, StopSignal, to_samples
+
 
 class PerRowTemperature(LogitsProcessor):
     """Divide each row's logits by that row's temperature (generate's own warper takes one value)."""
@@ -72,7 +73,7 @@ def cache_argument(model_class: type) -> str:
     return "cache" if "cache" in inspect.signature(model_class.forward).parameters else "past_key_values"
 
 
-def generate_candidates(
+def generate_with_transformers(
     policy: DecodingPolicy,
     prompts: list[str],
     temperatures: list[float],
@@ -83,21 +84,8 @@ def generate_candidates(
     share_prefill: bool = True,
     sample_keys: list[int] | None = None,
 ) -> Rollout:
-    """len(temperatures) candidates for every prompt, all rows in one batch.
-
-    sample_keys, one per prompt (device_sampling.sampling_key of seed, step and problem slot), make a
-    prompt's candidates independent of the batch it shares: the static engine keys each row's draws
-    by them; transformers' generate, which draws from one generator for the whole batch, then runs
-    each prompt on its own after seeding torch with its key.
-
-    The policy's rollout engine decides how: transformers' generate, or the static engine
-    (static_rollout.py: a preallocated cache and CUDA-graph decode steps).
-    """
-    if policy.rollout_engine == "static":
-        if policy.static_engine is None:
-            policy.static_engine = StaticRolloutEngine(policy)
-        return policy.static_engine.generate(prompts, temperatures, max_new_tokens, top_p, control, on_progress,
-                                             sample_keys)
+    """len(temperatures) candidates for every prompt, all rows in one generate call (see RolloutEngine.generate
+    for sample_keys: with them each prompt runs on its own, torch seeded with its key)."""
     if sample_keys is not None:
         return _generate_keyed(policy, prompts, temperatures, max_new_tokens, top_p, control, on_progress,
                                share_prefill, sample_keys)
@@ -160,8 +148,8 @@ def _generate_keyed(policy: DecodingPolicy, prompts: list[str], temperatures: li
     with torch.random.fork_rng(devices=[policy.device] if policy.device.type == "cuda" else []):
         for index, (prompt, key) in enumerate(zip(prompts, sample_keys)):
             torch.manual_seed(key)
-            part = generate_candidates(policy, [prompt], temperatures, max_new_tokens, top_p, control, on_progress,
-                                       share_prefill)
+            part = generate_with_transformers(policy, [prompt], temperatures, max_new_tokens, top_p, control,
+                                              on_progress, share_prefill)
             prompt_ids += part.prompt_ids
             for sample in part.samples:
                 sample.group = index

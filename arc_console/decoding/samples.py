@@ -29,8 +29,6 @@ class DecodingPolicy(Protocol):
     device: torch.device
     stop_token_ids: list[int]
     share_prefill: bool
-    rollout_engine: str
-    static_engine: Any
 
     def base_causal_lm(self) -> Any: ...
 

@@ -35,6 +35,7 @@ from arc_console.decoding.decoder_weights import (
 from arc_console.decoding.fp8_experts import fp8_grouped_matmul
 from arc_console.decoding.nf4_kernel import nf4_grouped_matmul
 
+PREFILL_CHUNK_TOKENS = 512  # queries per attention block in a prefill: memory O(prompt * chunk), not O(prompt^2)
 DENSE_MOE_MAX_TOKENS = 64  # up to this many tokens every expert runs on every token (no data-dependent shapes)
 
 
@@ -83,6 +84,27 @@ def moe_grouped(x: torch.Tensor, layer: LayerWeights, weights: DecoderWeights, g
     hidden = ops.expert_activation(gate_up_mm(rows, row_ends), layer.gate_up_bias, sorted_experts,
                                    weights.swiglu_alpha, weights.swiglu_limit)
     return ops.combine_experts(down_mm(hidden, row_ends), layer.down_bias, sorted_experts, routing, place)
+
+
+def chunked_attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, sinks: torch.Tensor, window: int | None,
+                   chunk: int) -> torch.Tensor:
+    """Causal attention of a whole prompt (q [Hq, T, D], k, v [Hkv, T, D]) in blocks of `chunk` queries,
+    each against only the keys it may see: the scores of a block are [Hq, chunk, <= T], so memory grows
+    with T * chunk, not T^2 (a long ARC prompt's full score matrix ran an H200 out of memory).
+    Equal to one unchunked `attend`: each query's softmax sees the same keys and the sink."""
+    length = q.shape[1]
+    positions = torch.arange(length, device=q.device)
+    blocks = []
+    for begin in range(0, length, chunk):
+        end = min(begin + chunk, length)
+        first_key = 0 if window is None else max(0, begin - window + 1)
+        queries, keys = positions[begin:end], positions[first_key:end]
+        allowed = keys[None, :] <= queries[:, None]
+        if window is not None:
+            allowed &= keys[None, :] > queries[:, None] - window
+        blocks.append(attend(q[None, :, begin:end], k[None, :, first_key:end], v[None, :, first_key:end],
+                             allowed[None], sinks)[0])
+    return blocks[0] if len(blocks) == 1 else torch.cat(blocks)
 
 
 class StaticDecoder:
@@ -145,21 +167,17 @@ class StaticDecoder:
         tensors = self.keys + self.values + [t for t in (self._gate_up_buffer, self._down_buffer) if t is not None]
         return sum(t.numel() * t.element_size() for t in tensors)
 
-    def prefill(self, prompt: torch.Tensor, rows: slice, width: int) -> torch.Tensor:
+    def prefill(self, prompt: torch.Tensor, rows: slice, width: int, chunk: int = PREFILL_CHUNK_TOKENS) -> torch.Tensor:
         """Run one prompt [T] once, store its keys/values in `rows` at slots [width - T, width);
-        returns the float32 logits after its last token."""
+        returns the float32 logits after its last token. Attention runs `chunk` queries at a time."""
         w = self.weights
         length = prompt.shape[0]
         start = width - length
         self.pads[rows] = start
         positions = torch.arange(length, device=prompt.device)
         cos, sin = w.cos[positions], w.sin[positions]
-        causal = positions[None, :] <= positions[:, None]
         x = w.embed[prompt]
         for index, layer in enumerate(w.layers):
-            allowed = causal
-            if layer.sliding_window is not None:
-                allowed = causal & (positions[None, :] > positions[:, None] - layer.sliding_window)
             q, k, v = self._qkv(layer, rms_norm(x, layer.input_norm, w.rms_eps), EAGER_OPS)
             q = q.view(length, w.num_heads, w.head_dim).transpose(0, 1)
             k = k.view(length, w.num_kv_heads, w.head_dim).transpose(0, 1)
@@ -167,7 +185,7 @@ class StaticDecoder:
             q, k = rotate(q, cos[None], sin[None]), rotate(k, cos[None], sin[None])
             self.keys[index][rows, :, start:width] = k
             self.values[index][rows, :, start:width] = v
-            attended = attend(q[None], k[None], v[None], allowed[None], layer.sinks)[0]
+            attended = chunked_attend(q, k, v, layer.sinks, layer.sliding_window, chunk)
             x = x + layer.o(attended)
             # Through the fused kernels, or one grouped GEMM, when decoding uses them: no host sync per expert.
             x = x + self._experts(rms_norm(x, layer.post_attention_norm, w.rms_eps), index, layer,

@@ -1,6 +1,6 @@
 """The fast rollout engine: shared-prompt prefill, then decode steps replayed as one CUDA graph each.
 
-Same contract as rollout.generate_candidates (K candidates per prompt, per-row temperature, top-p,
+Same contract as rollout_engine.RolloutEngine.generate (K candidates per prompt, per-row temperature, top-p,
 stop tokens, abortable, progress reports) and it also returns each sampled token's log-probability.
 On a CPU it runs the same code without graphs, which is how the tests check it against transformers.
 """
@@ -19,7 +19,7 @@ from arc_console.decoding.decoder_weights import DecoderWeights, extract_weights
 from arc_console.decoding.device_sampling import sample_rows, sampling_key
 from arc_console.decoding.fp8_experts import scaled_grouped_mm_available
 from arc_console.decoding.samples import DecodingPolicy, ProgressCallback, Rollout, StopSignal, to_samples
-from arc_console.decoding.static_decoder import StaticDecoder, fused_expert_matmul
+from arc_console.decoding.static_decoder import PREFILL_CHUNK_TOKENS, StaticDecoder, fused_expert_matmul
 
 LENGTH_BUCKET = 256  # caches grow in these steps, so a slightly longer prompt rarely means a new graph
 MAX_ROTARY_POSITIONS = 32768
@@ -81,7 +81,8 @@ class StaticRolloutEngine:
 
     def __init__(self, policy: DecodingPolicy, use_graphs: bool | None = None, grouped_experts: bool | None = None,
                  experts_format: str = "auto", fused_experts: bool = True, compiled_ops: bool | None = None,
-                 merge_lora: bool = True, on_notice: Callable[[str], None] | None = None) -> None:
+                 merge_lora: bool = True, on_notice: Callable[[str], None] | None = None,
+                 prefill_chunk: int = PREFILL_CHUNK_TOKENS, rows: int = 0, cache_tokens: int = 0) -> None:
         on_gpu = policy.device.type == "cuda"
         self.policy = policy
         self.on_notice = on_notice  # told when the engine gives up grouped experts or CUDA graphs
@@ -94,9 +95,21 @@ class StaticRolloutEngine:
         # A frozen base's adapters folded into the attention weights, re-folded before each rollout
         # (no adapter kernels in a decode step); else run beside the base, as the trainer runs them.
         self.merge_lora = merge_lora
+        self.prefill_chunk = prefill_chunk  # a prompt's attention runs this many queries at a time
+        # The largest rollout the caller will ask for (rows = prompts x candidates, prompt + new tokens): the
+        # one decode state is built that big at once, so no later rollout meets a new shape (which would
+        # recompile the compiled ops and recapture the graph). 0: sized by the rollouts as they come.
+        self.rows, self.cache_tokens = rows, cache_tokens
         self._ops: DecodeOps | None = None
         self._weights: DecoderWeights | None = None
-        self._states: dict[int, _DecodeState] = {}
+        self._decode_state: _DecodeState | None = None
+
+    def settings(self) -> dict[str, Any]:
+        """The constructor's arguments as this engine runs now (what it gave up stays given up)."""
+        return dict(use_graphs=self.use_graphs, grouped_experts=self.grouped_experts, experts_format=self.experts_format,
+                    fused_experts=self.fused_experts, compiled_ops=self.compiled_ops, merge_lora=self.merge_lora,
+                    on_notice=self.on_notice, prefill_chunk=self.prefill_chunk, rows=self.rows,
+                    cache_tokens=self.cache_tokens)
 
     @property
     def weights(self) -> DecoderWeights:
@@ -130,7 +143,7 @@ class StaticRolloutEngine:
         if self._weights is not None and self._weights.compact_experts:
             copied += sum(getattr(experts, "kernel_bytes", 0) for layer in self._weights.layers
                           for experts in (layer.gate_up, layer.down))
-        return copied + sum(s.decoder.cache_bytes for s in self._states.values())
+        return copied + (self._decode_state.decoder.cache_bytes if self._decode_state else 0)
 
     def generate(
         self,
@@ -142,7 +155,7 @@ class StaticRolloutEngine:
         on_progress: ProgressCallback | None = None,
         sample_keys: list[int] | None = None,
     ) -> Rollout:
-        """sample_keys: one per prompt (rollout.generate_candidates); without them, keys drawn from torch's generator."""
+        """sample_keys: one per prompt (RolloutEngine.generate); without them, keys drawn from torch's generator."""
         tokenizer = self.policy.tokenizer
         prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts]
         k = len(temperatures)
@@ -170,25 +183,34 @@ class StaticRolloutEngine:
                     on_progress(done, max_new_tokens, done * rows / max(time.perf_counter() - started, 1e-9))
                 if bool(state.finished.all()):
                     break
-            tokens = state.out_tokens[:, :done].tolist()
-            logprobs = state.out_logprobs[:, :done].tolist()
+            real_rows = len(prompts) * k  # the rows below are padding
+            tokens = state.out_tokens[:real_rows, :done].tolist()
+            logprobs = state.out_logprobs[:real_rows, :done].tolist()
         seconds = time.perf_counter() - started
         return Rollout(prompt_ids, to_samples(self.policy, tokens, temperatures, max_new_tokens, logprobs), seconds, aborted)
 
     # ------------------------------------------------------------------ internals
 
-    def _state(self, batch: int, needed_len: int, top_p: float) -> _DecodeState:
-        state = self._states.get(batch)
-        if state is not None and (state.decoder.max_len < needed_len or state.top_p != top_p):
-            del self._states[batch]
-            state = None
+    def _state(self, rows: int, needed_len: int, top_p: float) -> _DecodeState:
+        """The one decode state, reused while it is big enough: fewer rows are padded into it (the padding
+        rows start finished) and a shorter prompt leaves cache slots unused, so the compiled step and its
+        graph see the same shapes in every rollout. Outgrown, it is rebuilt bigger (a recompilation)."""
+        state = self._decode_state
+        fits = state is not None and state.decoder.batch >= rows and state.decoder.max_len >= needed_len
+        if fits and state.top_p == top_p:
+            return state
+        held_rows, held_len = (state.decoder.batch, state.decoder.max_len) if state is not None else (0, 0)
+        if state is not None:
+            if not fits:
+                self._notice(f"a rollout of {rows} rows x {needed_len} tokens outgrew the decode step's "
+                             f"{held_rows} x {held_len}: rebuilding it (the compiled step recompiles)")
+            self._decode_state = state = None
             if self.use_graphs:
                 torch.cuda.empty_cache()
-        if state is None:
-            max_len = -(-needed_len // LENGTH_BUCKET) * LENGTH_BUCKET
-            state = self._new_state(batch, max_len, top_p)
-            self._states[batch] = state
-        return state
+        max_len = max(needed_len, self.cache_tokens, held_len)
+        max_len = max(needed_len, min(-(-max_len // LENGTH_BUCKET) * LENGTH_BUCKET, self.weights.cos.shape[0]))
+        self._decode_state = self._new_state(max(rows, self.rows, held_rows), max_len, top_p)
+        return self._decode_state
 
     def _new_state(self, batch: int, max_len: int, top_p: float) -> _DecodeState:
         weights = self.weights
@@ -295,16 +317,22 @@ class StaticRolloutEngine:
                  sample_keys: list[int] | None) -> None:
         k = len(temperatures)
         device = state.tokens.device
+        rows, padding = len(prompt_ids) * k, state.tokens.shape[0] - len(prompt_ids) * k
         state.finished.zero_()
+        state.finished[rows:] = True  # padding rows: sampled as pad tokens, never awaited
+        state.decoder.pads[rows:] = width  # they see only their own decode slots
         state.step.zero_()
-        state.temperatures.copy_(torch.tensor(temperatures * len(prompt_ids), dtype=torch.float32))
+        state.temperatures.copy_(torch.tensor(temperatures * len(prompt_ids) + [1.0] * padding, dtype=torch.float32))
         if sample_keys is None:
             sample_keys = torch.randint(0, 2**62, (len(prompt_ids),)).tolist()
-        state.row_keys.copy_(torch.tensor([sampling_key(key, candidate) for key in sample_keys for candidate in range(k)]))
+        keys = [sampling_key(key, candidate) for key in sample_keys for candidate in range(k)]
+        state.row_keys.copy_(torch.tensor(keys + [0] * padding))
         first_logits = []
         for group, ids in enumerate(prompt_ids):
             prompt = torch.tensor(ids, dtype=torch.long, device=device)
-            logits = state.decoder.prefill(prompt, slice(group * k, (group + 1) * k), width)
+            logits = state.decoder.prefill(prompt, slice(group * k, (group + 1) * k), width, self.prefill_chunk)
             first_logits.append(logits.expand(k, -1))
+        if padding:
+            first_logits.append(first_logits[0][:1].expand(padding, -1))
         state._record(*sample_rows(torch.cat(first_logits), state.temperatures, state.top_p, state.row_keys, state.step))
         state.slot.fill_(width)

@@ -37,8 +37,6 @@ class Policy:
     device: torch.device
     stop_token_ids: list[int]
     share_prefill: bool = True  # decoding/rollout.py turns it off if this backend's generate refuses a given cache
-    rollout_engine: str = "generate"  # "generate" (transformers) or "static" (decoding/static_rollout.py)
-    static_engine: Any = None  # the static engine, built on first use
 
     def base_causal_lm(self) -> Any:
         """The underlying *ForCausalLM, below any peft wrapper."""

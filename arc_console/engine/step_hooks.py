@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from arc_console.engine.backends import Policy
+from arc_console.decoding.rollout_engine import RolloutEngine
 from arc_console.engine.control import RunControl
 from arc_console.engine.events import EventSink
 
@@ -32,13 +32,13 @@ class StepHook(Protocol):
     def rewind_to(self, step: int) -> None:
         """A resume from `step`'s checkpoint: forget what was recorded after it."""
 
-    def before_training(self, step: int, policy: Policy) -> None:
+    def before_training(self, step: int, engine: RolloutEngine) -> None:
         """Before the loop's first step (`step` is the last completed one: 0 on a fresh run)."""
 
-    def after_step(self, step: int, policy: Policy) -> None:
+    def after_step(self, step: int, engine: RolloutEngine) -> None:
         """After each completed step."""
 
-    def at_end(self, step: int, policy: Policy) -> None:
+    def at_end(self, step: int, engine: RolloutEngine) -> None:
         """When the run ends by itself (max steps, early stop), not on a stop request or an error."""
 
 
@@ -56,14 +56,14 @@ class StepHooks:
         for hook in self.hooks:
             hook.rewind_to(step)
 
-    def before_training(self, step: int, policy: Policy) -> None:
+    def before_training(self, step: int, engine: RolloutEngine) -> None:
         for hook in self.hooks:
-            hook.before_training(step, policy)
+            hook.before_training(step, engine)
 
-    def after_step(self, step: int, policy: Policy) -> None:
+    def after_step(self, step: int, engine: RolloutEngine) -> None:
         for hook in self.hooks:
-            hook.after_step(step, policy)
+            hook.after_step(step, engine)
 
-    def at_end(self, step: int, policy: Policy) -> None:
+    def at_end(self, step: int, engine: RolloutEngine) -> None:
         for hook in self.hooks:
-            hook.at_end(step, policy)
+            hook.at_end(step, engine)

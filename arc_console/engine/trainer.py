@@ -31,16 +31,17 @@ from arc_console.engine.control import RunControl
 from arc_console.decoding.device_sampling import sampling_key
 from arc_console.engine.dynamic_sampling import draw_groups
 from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, raise_if_injected, traceback_lines
+from arc_console.engine.optimizer import build_optimizer
 from arc_console.engine.phase_timer import PhaseTimer
 from arc_console.engine.prompt_fitting import fit_prompts
 from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty, reward_accuracy
-from arc_console.decoding.rollout import Rollout, generate_candidates
-from arc_console.decoding.engine_choice import EngineChoiceError, attach_rollout_engine
+from arc_console.decoding.rollout_engine import EngineChoiceError, RolloutEngine, choose_rollout_engine
 from arc_console.rundir.runlog import RunLog
 from arc_console.engine.step_groups import Group, Problem, step_record
 from arc_console.engine.step_hooks import HookContext, StepHook, StepHooks
 from arc_console.engine.step_metrics import step_metrics, step_summary
 from arc_console.engine.update import policy_update
+from arc_console.engine.warm_up import WarmUpClock
 
 
 class Trainer:
@@ -63,6 +64,7 @@ class Trainer:
         self.last_checkpoint: Path | None = None
         self.last_checkpoint_time = time.monotonic()
         self.timer = PhaseTimer()
+        self.warm_up = WarmUpClock()  # first_step_s, recompiles_after_step1
 
     def setup(self) -> None:
         """Load tasks, model, optimizer and, when resuming, the checkpoint. Raises clear errors."""
@@ -92,11 +94,7 @@ class Trainer:
                                   lambda text: len(self.policy.tokenizer(text, add_special_tokens=False)["input_ids"]))
         context = HookContext(self.run_dir, self.emit, self.control, self._log, [p.task.id for p in self.problems])
         self.hooks.attach(context)
-        self.optimizer = torch.optim.AdamW(self.policy.trainable_parameters().values(), lr=config.learning_rate,
-                                           weight_decay=config.weight_decay)
-        warmup = config.warmup_steps
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda updates: min(1.0, (updates + 1) / (warmup + 1)) if warmup else 1.0)
+        self.optimizer, self.scheduler = build_optimizer(self.policy, config)
         if checkpoint is not None:
             state = restore_checkpoint(checkpoint, self.policy, self.optimizer, self.scheduler)
             self.step, self.cursor = state.step, state.problem_cursor
@@ -108,12 +106,15 @@ class Trainer:
                       + (f"; step files {removed[0]}..{removed[-1]} will be rewritten" if removed else ""))
 
     def _choose_rollout_engine(self) -> None:
+        config = self.config  # the static engine sized once for the largest rollout: no new shape after step 1
         try:
-            described = attach_rollout_engine(self.policy, self.config.rollout_engine, self.config.rollout_experts,
-                                              on_notice=lambda message: self._log(message, "warning"))
+            self.engine: RolloutEngine = choose_rollout_engine(
+                self.policy, config.rollout_engine, config.rollout_experts, lambda message: self._log(message, "warning"),
+                rows=-(-config.problems_per_step // self.ranks.world_size) * config.num_candidates,  # a rank's share
+                cache_tokens=config.max_seq_length)
         except EngineChoiceError as exc:
             raise BackendError(str(exc)) from None
-        self._log(f"rollouts: {described}")
+        self._log(f"rollouts: {self.engine.describe()}")
 
     def device_name(self) -> str:
         return device_label(self.policy.device)
@@ -145,13 +146,13 @@ class Trainer:
         config = self.config
         if self.step >= config.max_steps:
             self._log(f"already at step {self.step} of {config.max_steps}: nothing to do")
-        self.hooks.before_training(self.step, self.policy)
+        self.hooks.before_training(self.step, self.engine)
         while self.step < config.max_steps:
             if not self._safe_point(self.step + 1):
                 return "stop_requested"
             if not self._run_step(self.step + 1):
                 return "stop_requested"
-            self.hooks.after_step(self.step, self.policy)
+            self.hooks.after_step(self.step, self.engine)
             if self._early_stop_reached():
                 self._log(f"early stop: perfect solutions on {len(self.perfect_problems)} problems "
                           f"({', '.join(self.perfect_problems)})")
@@ -248,8 +249,8 @@ class Trainer:
             self.emit(ev.RolloutProgress(step, tokens, max_tokens, rate))
 
         with self.timer.phase("rollout"):
-            rollout: Rollout = generate_candidates(
-                self.policy, [p.prompt for p in problems], config.temperatures(), config.max_new_tokens,
+            rollout = self.engine.generate(
+                [p.prompt for p in problems], config.temperatures(), config.max_new_tokens,
                 config.top_p, self.control, progress,
                 sample_keys=[sampling_key(config.seed, step, slot) for slot in slots])
         self.tokens_generated += rollout.tokens_generated
@@ -312,7 +313,7 @@ class Trainer:
                     if self.policy.device.type == "cuda" else None)
         metrics = step_metrics(step, groups, kept, update, len(self.perfect_problems), self.tokens_generated,
                                self.timer.as_metrics(), time.perf_counter() - started, self.scheduler.get_last_lr()[0],
-                               gpu_peak, record["timestamp"])
+                               gpu_peak, record["timestamp"]) | self.warm_up.step_metrics(self._log)
         self.runlog.append_metrics(metrics)
         self.runlog.heartbeat(force=True)
         self.history.append(metrics)
@@ -346,7 +347,7 @@ class Trainer:
 
     def _finish(self, reason: str) -> ev.Stopped:
         if reason != "stop_requested":
-            self.hooks.at_end(self.step, self.policy)
+            self.hooks.at_end(self.step, self.engine)
         if self.last_checkpoint_step != self.step:
             self._checkpoint("final")
         final_model = self._save_final_model()

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from arc_console.decoding.rollout_engine import RolloutEngine
 from arc_console.engine.backends import LORA_TARGETS, Policy
 
 ADAPTER = "default"
@@ -27,12 +28,17 @@ def task_seed(seed: int, task_id: str, salt: str = "") -> int:
 
 @dataclass
 class TestTimeAdapter:
-    """The trainable adapter of a policy and how to put it back to its per-task starting point."""
+    """The trainable adapter of a policy, the engine that samples it, and how to put it back to its
+    per-task starting point."""
 
-    policy: Policy
+    engine: RolloutEngine
     fresh: bool  # True: a new LoRA re-initialised per task; False: a loaded adapter restored from `snapshot`
     rank: int
     snapshot: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def policy(self) -> Policy:
+        return self.engine.policy
 
     def parameters(self) -> dict[str, torch.nn.Parameter]:
         return {name: p for name, p in self.policy.model.named_parameters() if "lora_" in name}
@@ -55,13 +61,14 @@ class TestTimeAdapter:
                     parameter.zero_()
 
 
-def attach_test_time_adapter(policy: Policy, rank: int, alpha: int) -> TestTimeAdapter:
-    """Make `policy` trainable through a LoRA (a new one, or the adapter it was loaded with), and
-    rebuild its static rollout engine so the engine folds the live adapter into every rollout."""
+def attach_test_time_adapter(engine: RolloutEngine, rank: int, alpha: int) -> TestTimeAdapter:
+    """Make the engine's policy trainable through a LoRA (a new one, or the adapter it was loaded with);
+    the adapter holds the engine rebuilt over it, so a static engine folds the live adapter into every rollout."""
     from peft import PeftModel
 
+    policy = engine.policy
     if isinstance(policy.model, PeftModel):
-        adapter = TestTimeAdapter(policy, fresh=False, rank=0)
+        adapter = TestTimeAdapter(engine, fresh=False, rank=0)
         for parameter in adapter.parameters().values():
             parameter.requires_grad_(True)
         adapter.snapshot = {name: p.detach().clone() for name, p in adapter.parameters().items()}
@@ -71,14 +78,11 @@ def attach_test_time_adapter(policy: Policy, rank: int, alpha: int) -> TestTimeA
         lora = LoraConfig(r=rank, lora_alpha=alpha, lora_dropout=0.0, target_modules=LORA_TARGETS, bias="none",
                           task_type="CAUSAL_LM")
         policy.model = get_peft_model(policy.model, lora)
-        adapter = TestTimeAdapter(policy, fresh=True, rank=rank)
+        adapter = TestTimeAdapter(engine, fresh=True, rank=rank)
     if not adapter.parameters():
         raise ValueError("the model has no q/k/v/o projections a LoRA can attach to")
     for name, parameter in policy.model.named_parameters():
         parameter.requires_grad_("lora_" in name)
     policy.model.eval()
-    if policy.static_engine is not None:
-        from arc_console.decoding.static_rollout import StaticRolloutEngine
-
-        policy.static_engine = StaticRolloutEngine(policy)
+    adapter.engine = engine.rebuilt()
     return adapter

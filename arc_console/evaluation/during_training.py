@@ -17,7 +17,7 @@ from typing import Any
 from arc_console.arc import Task, TaskError, load_tasks
 from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
-from arc_console.engine.backends import Policy
+from arc_console.decoding.rollout_engine import RolloutEngine
 from arc_console.engine.step_hooks import HookContext
 from arc_console.evaluation import events as eval_events
 from arc_console.evaluation.held_out_log import append_row, read_rows, rewind_to
@@ -87,20 +87,20 @@ class HeldOutEvaluation:
         if self.active and rewind_to(self._attached.run_dir, step):
             self._attached.log(f"logs/eval.jsonl: evaluations after step {step} dropped; they will be made again", "info")
 
-    def before_training(self, step: int, policy: Policy) -> None:
+    def before_training(self, step: int, engine: RolloutEngine) -> None:
         """The baseline, once: a fresh run's model before its first update."""
         if self.active and step == 0 and not self._done_at(0):
-            self._evaluate(step, policy, final=False)
+            self._evaluate(step, engine, final=False)
 
-    def after_step(self, step: int, policy: Policy) -> None:
+    def after_step(self, step: int, engine: RolloutEngine) -> None:
         if self.active and step % self.every == 0:
-            self._evaluate(step, policy, final=False)
+            self._evaluate(step, engine, final=False)
 
-    def at_end(self, step: int, policy: Policy) -> None:
+    def at_end(self, step: int, engine: RolloutEngine) -> None:
         if self.active and not self._done_at(step):
-            self._evaluate(step, policy, final=True)
+            self._evaluate(step, engine, final=True)
 
-    def _evaluate(self, step: int, policy: Policy, final: bool) -> None:
+    def _evaluate(self, step: int, engine: RolloutEngine, final: bool) -> None:
         context = self._attached
         count = len(self.tasks)
         finished: list[eval_events.EvalFinished] = []
@@ -113,10 +113,11 @@ class HeldOutEvaluation:
 
         context.emit(ev.PhaseChanged(step, f"held-out eval 0/{count}"))
         started = time.perf_counter()
+        policy = engine.policy
         was_training = bool(getattr(policy.model, "training", True))
         policy.for_inference()
         try:
-            totals = run_evaluation(self.tasks, policy, self.settings, None, on_event, context.control)
+            totals = run_evaluation(self.tasks, engine, self.settings, None, on_event, context.control)
         finally:
             if was_training:
                 policy.for_training()

@@ -13,6 +13,7 @@ from typing import Any
 
 from safetensors.torch import load_file
 
+from arc_console.decoding.rollout_engine import RolloutEngine, choose_rollout_engine
 from arc_console.engine.backends import BackendError, Policy, load_policy
 from arc_console.engine.checkpoint import STATE, WEIGHTS, CheckpointError, latest_checkpoint, read_state
 
@@ -30,8 +31,9 @@ def _run_config(run_dir: Path) -> dict[str, Any]:
         return {}
 
 
-def load_eval_model(spec: str, backend: str | None = None) -> tuple[Policy, str]:
-    """(policy ready for inference, a sentence saying what was loaded). Raises BackendError or CheckpointError."""
+def load_eval_model(spec: str, backend: str | None = None) -> tuple[RolloutEngine, str]:
+    """(the rollout engine of a policy ready for inference, a sentence saying what was loaded).
+    Raises BackendError or CheckpointError."""
     path = Path(spec).expanduser()
     if path.is_dir() and (path / STATE).exists():
         return _load_checkpoint(path, backend), f"checkpoint {path}"
@@ -48,7 +50,7 @@ def load_eval_model(spec: str, backend: str | None = None) -> tuple[Policy, str]
     return _inference_ready(load_policy(spec, backend or "auto", 0, 1, DEFAULT_CONTEXT)), f"model {spec}"
 
 
-def _load_folder(folder: Path, backend: str | None, run_config: dict[str, Any]) -> Policy:
+def _load_folder(folder: Path, backend: str | None, run_config: dict[str, Any]) -> RolloutEngine:
     """A saved final model: full weights (config.json) or a peft adapter on the run's base model."""
     if (folder / "config.json").exists():
         return _inference_ready(load_policy(str(folder), backend or run_config.get("backend", "auto"), 0, 1,
@@ -70,7 +72,7 @@ def _load_folder(folder: Path, backend: str | None, run_config: dict[str, Any]) 
     return _inference_ready(policy)
 
 
-def _load_checkpoint(checkpoint: Path, backend: str | None) -> Policy:
+def _load_checkpoint(checkpoint: Path, backend: str | None) -> RolloutEngine:
     config = read_state(checkpoint).config
     policy = load_policy(config["model"], backend or config.get("backend", "auto"), int(config.get("lora_r", 0)),
                          int(config.get("lora_alpha", 1)), int(config.get("max_seq_length", DEFAULT_CONTEXT)),
@@ -90,17 +92,12 @@ def _load_checkpoint(checkpoint: Path, backend: str | None) -> Policy:
     return _inference_ready(policy)
 
 
-def _inference_ready(policy: Policy) -> Policy:
+def _inference_ready(policy: Policy) -> RolloutEngine:
     """The trainer's rollout engine choice: the static engine for GPT-OSS models, else generate."""
-    from arc_console.decoding.static_rollout import StaticRolloutEngine
-
     for parameter in policy.model.parameters():
         parameter.requires_grad_(False)
     policy.for_inference()
-    if getattr(policy.base_causal_lm().config, "model_type", None) == "gpt_oss":
-        policy.rollout_engine = "static"
-        policy.static_engine = StaticRolloutEngine(policy)
-    return policy
+    return choose_rollout_engine(policy)
 
 
 def device_name(policy: Policy) -> str:

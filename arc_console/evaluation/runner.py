@@ -8,28 +8,31 @@ from typing import Any
 
 from arc_console.arc.augment import task_views
 from arc_console.arc.tasks import Task
-from arc_console.engine.backends import Policy
+from arc_console.decoding.rollout_engine import RolloutEngine
 from arc_console.engine.control import RunControl
 from arc_console.evaluation import events as ev
 from arc_console.evaluation.report import REPORT, SUBMISSION, EvalTotals, write_results
 from arc_console.evaluation.settings import EvalSettings
-from arc_console.evaluation.solver import Stopped, answer_task
+from arc_console.evaluation.solver import Stopped, answer_task, context_limit
 from arc_console.evaluation.solver_types import TaskAnswer
 
 # (task, control, progress callback, event sink) -> the task's answer; test_time.TestTimeTrainer.answer is one
 TaskAnswerer = Callable[[Task, RunControl, Any, ev.EvalSink], TaskAnswer]
 
 
-def run_evaluation(tasks: list[Task], policy: Policy, settings: EvalSettings, out_dir: Path | None,
+def run_evaluation(tasks: list[Task], engine: RolloutEngine, settings: EvalSettings, out_dir: Path | None,
                    emit: ev.EvalSink, control: RunControl | None = None, header: dict[str, Any] | None = None,
                    model_name: str = "", device: str = "", answerer: TaskAnswerer | None = None) -> EvalTotals:
     """Answer `tasks` in order. With `out_dir`, the files are rewritten after every task, so a stop
     keeps every task answered so far. `answerer` replaces plain answering (test-time RL). Returns the totals."""
     control = control or RunControl()
+    views = len(task_views(settings.augment, settings.seed))
+    # One decode shape for every task; the model's own context (max_seq_length 0) is too long to reserve.
+    engine.reserve(views * settings.samples, context_limit(engine.policy, settings) if settings.max_seq_length else 0)
     totals = EvalTotals(len(tasks))
     header = {**(header or {}), "model": model_name, "device": device, "settings": settings.to_dict()}
     emit(ev.EvalStarted(model_name, device, [t.id for t in tasks], settings.to_dict(), str(out_dir or ""),
-                        len(task_views(settings.augment, settings.seed))))
+                        views))
     stopped = False
     for index, task in enumerate(tasks):
         if control.stop_requested:
@@ -39,7 +42,7 @@ def run_evaluation(tasks: list[Task], policy: Policy, settings: EvalSettings, ou
         try:
             progress = lambda tokens, most, rate: emit(ev.EvalProgress(tokens, most, rate))  # noqa: E731
             answer = (answerer(task, control, progress, emit) if answerer is not None
-                      else answer_task(task, policy, settings, control, progress))
+                      else answer_task(task, engine, settings, control, progress))
         except Stopped:
             stopped = True
             emit(ev.EvalLog(f"stopped during {task.id}: it is not counted", "warning"))

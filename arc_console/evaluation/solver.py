@@ -18,7 +18,8 @@ from arc_console.arc.augment import View, task_views
 from arc_console.arc.grids import GridError, validate_grid
 from arc_console.engine.backends import Policy
 from arc_console.engine.control import RunControl
-from arc_console.decoding.rollout import ProgressCallback, generate_candidates
+from arc_console.decoding.rollout_engine import RolloutEngine
+from arc_console.decoding.samples import ProgressCallback
 from arc_console.evaluation.candidates import CandidatePool
 from arc_console.evaluation.expert_scores import answer_ids, answers_logprobs, sequence_logprobs
 from arc_console.evaluation.ranking import rank, two_attempts
@@ -66,9 +67,11 @@ def _seed_for(settings: EvalSettings, task_id: str, test_index: int) -> int:
     return int.from_bytes(digest[:8], "big") % (2**63)
 
 
-def answer_task(task: Task, policy: Policy, settings: EvalSettings, control: RunControl | None = None,
+def answer_task(task: Task, engine: RolloutEngine, settings: EvalSettings, control: RunControl | None = None,
                 on_progress: ProgressCallback | None = None) -> TaskAnswer:
-    """Two attempts for every test input of `task`. Raises Stopped when a stop request aborts a rollout."""
+    """Two attempts for every test input of `task`, sampled with `engine` (and its policy's log-probs where the
+    ranking asks). Raises Stopped when a stop request aborts a rollout."""
+    policy = engine.policy
     started = time.perf_counter()
     views = task_views(settings.augment, settings.seed, task.id)
     new_tokens = answer_budget(task, settings)
@@ -83,14 +86,14 @@ def answer_task(task: Task, policy: Policy, settings: EvalSettings, control: Run
         if dropped < len(task.train):
             notes.append(f"test {test_index}: " + ("no prompt fits the context" if dropped == 0 else
                                                    f"kept {dropped} of {len(task.train)} examples to fit the context"))
-        answer, used_tokens = _answer_test_input(task, test_index, prompts, policy, settings, new_tokens, control,
+        answer, used_tokens = _answer_test_input(task, test_index, prompts, engine, settings, new_tokens, control,
                                                  on_progress)
         tests.append(answer)
         tokens += used_tokens
     return TaskAnswer(task.id, tests, tokens, time.perf_counter() - started, notes)
 
 
-def _answer_test_input(task: Task, test_index: int, prompts: list[ViewPrompt], policy: Policy,
+def _answer_test_input(task: Task, test_index: int, prompts: list[ViewPrompt], engine: RolloutEngine,
                        settings: EvalSettings, new_tokens: int, control: RunControl | None,
                        on_progress: ProgressCallback | None) -> tuple[TestAnswer, int]:
     target = task.test[test_index].output
@@ -101,13 +104,13 @@ def _answer_test_input(task: Task, test_index: int, prompts: list[ViewPrompt], p
     prompt_ids: list[list[int]] = []
     if fitted:
         torch.manual_seed(_seed_for(settings, task.id, test_index))
-        rollout = generate_candidates(policy, [p.prompt for p in fitted], [settings.temperature] * settings.samples,
-                                      new_tokens, settings.top_p, control, on_progress)
+        rollout = engine.generate([p.prompt for p in fitted], [settings.temperature] * settings.samples, new_tokens,
+                                  settings.top_p, control, on_progress)
         if rollout.aborted:
             raise Stopped(task.id)
         tokens = rollout.tokens_generated
         prompt_ids = rollout.prompt_ids
-        logprobs = _sample_logprobs(policy, rollout, settings)
+        logprobs = _sample_logprobs(engine.policy, rollout, settings)
         for sample, sample_logprob in zip(rollout.samples, logprobs):
             view_index = prompts.index(fitted[sample.group])
             grid = _as_grid(parse_response(sample.text))
@@ -117,7 +120,7 @@ def _answer_test_input(task: Task, test_index: int, prompts: list[ViewPrompt], p
                 pool.add(original, view_index, sample_logprob)
     candidates = pool.candidates
     if settings.rank == "logprob" and candidates:
-        _score_experts(policy, candidates, fitted, prompt_ids, settings)
+        _score_experts(engine.policy, candidates, fitted, prompt_ids, settings)
     ranked = rank(candidates, settings.rank)
     answered = sum(1 for grids in view_grids if any(g is not None for g in grids))
     return TestAnswer(test_index, two_attempts(ranked), ranked, target, answered, view_grids), tokens

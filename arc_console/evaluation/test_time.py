@@ -25,7 +25,6 @@ from arc_console.engine.dynamic_sampling import draw_groups
 from arc_console.engine.logprobs import build_batch, completion_logprobs
 from arc_console.engine.objectives import dapo_loss, group_advantages
 from arc_console.engine.rewards import REWARD_VARIANTS, RewardWeights, grid_reward, reward_accuracy
-from arc_console.decoding.rollout import generate_candidates
 from arc_console.decoding.samples import ProgressCallback
 from arc_console.engine.step_groups import Group, Problem
 from arc_console.evaluation import events as ev
@@ -111,6 +110,7 @@ class TestTimeTrainer:
     def __init__(self, adapter: TestTimeAdapter, settings: TestTimeSettings, eval_settings: EvalSettings) -> None:
         self.adapter = adapter
         self.policy = adapter.policy
+        self.engine = adapter.engine  # samples the policy with the live adapter folded in
         self.settings = settings
         self.eval_settings = eval_settings
         self.weights = RewardWeights()
@@ -121,7 +121,7 @@ class TestTimeTrainer:
         self.adapter.reset(self.eval_settings.seed, task.id)
         try:
             report = self.train(task, control, on_progress, emit)
-            answer = answer_task(task, self.policy, self.eval_settings, control, on_progress)
+            answer = answer_task(task, self.engine, self.eval_settings, control, on_progress)
         finally:
             self.adapter.reset(self.eval_settings.seed, task.id)
         answer.seconds = time.perf_counter() - started
@@ -193,8 +193,8 @@ class TestTimeTrainer:
                  on_progress: ProgressCallback | None) -> list[Group] | None:
         new_tokens = max(answer_budget(p.task, self.eval_settings) for p in problems)
         self.policy.for_inference()
-        rollout = generate_candidates(self.policy, [p.prompt for p in problems], self.settings.temperatures(),
-                                      new_tokens, self.eval_settings.top_p, control, on_progress)
+        rollout = self.engine.generate([p.prompt for p in problems], self.settings.temperatures(),
+                                       new_tokens, self.eval_settings.top_p, control, on_progress)
         if rollout.aborted:
             return None
         k = self.settings.candidates

@@ -1,0 +1,40 @@
+"""The time to the first trained step, and torch.compile's recompilations after it.
+
+Compilation makes a run's first steps slow (the decode step, a backend's training kernels); after the
+first step nothing should compile again. The trainer starts a WarmUpClock when it starts and asks it, as
+each step ends, for the figures that go into the step's metrics line.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from arc_console.decoding.compilations import compilations
+
+
+class WarmUpClock:
+    """first_step_s: seconds from the trainer's start to the end of its first step in this process (a
+    resumed run's first step included); recompiles_after_step1: compilations since then, on later steps."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.at_first_step: int | None = None  # compilations counted when the first step ended
+        self.last_seen = 0
+
+    def step_metrics(self, log: Callable[[str, str], Any]) -> dict[str, float | int]:
+        """The figures for the step that just ended; logs the first step's time and each new recompilation."""
+        compiled = compilations()
+        if self.at_first_step is None:
+            self.at_first_step = self.last_seen = compiled
+            seconds = time.perf_counter() - self.started
+            log(f"first step done {seconds:.1f}s after the trainer started ({compiled} torch.compile "
+                f"compilation{'' if compiled == 1 else 's'})", "info")
+            return {"first_step_s": round(seconds, 3), "compilations": compiled}
+        if compiled > self.last_seen:
+            new = compiled - self.last_seen
+            log(f"{new} torch.compile recompilation{'' if new == 1 else 's'} in this step "
+                "(a new shape reached a compiled function)", "warning")
+        self.last_seen = compiled
+        return {"recompiles_after_step1": compiled - self.at_first_step, "compilations": compiled}

@@ -1,0 +1,89 @@
+"""After the first rollout nothing compiles again: the static engine with torch.compile'd ops (inductor's
+CPU backend here, as on the GPU) decodes prompts of other lengths and fewer prompts in the same shapes,
+padded, and what it samples is what an unpadded engine samples. The trainer reports the time to its
+first step and the recompilations after it."""
+
+import json
+
+import pytest
+import torch
+
+from arc_console.arc import Pair, build_prompt, load_tasks
+from arc_console.decoding.compilations import compilations
+from arc_console.decoding.rollout_engine import choose_rollout_engine
+from arc_console.decoding.static_rollout import StaticRolloutEngine
+from arc_console.engine.backends import load_policy
+
+K = 2
+NEW_TOKENS = 12
+
+
+@pytest.fixture(scope="module")
+def policy():
+    return load_policy("tiny", "hf", lora_r=4, lora_alpha=8, max_seq_length=2048)
+
+
+@pytest.fixture(scope="module")
+def prompts():
+    """Real ARC prompts of four different lengths."""
+    tasks = [t for t in load_tasks("arc1-training") if len(build_prompt(t.train[:1], t.test_input)) < 900][:4]
+    built = [build_prompt(t.train[:1], t.test_input) for t in tasks]
+    assert len({len(p) for p in built}) == 4
+    return built
+
+
+def test_no_recompilation_after_the_first_rollout(policy, prompts) -> None:
+    notices: list[str] = []
+    engine = choose_rollout_engine(policy, "static", on_notice=notices.append, compiled_ops=True,
+                                   grouped_experts=True, rows=2 * K, cache_tokens=1024)
+    first = engine.generate(prompts[:2], [0.7, 1.3], NEW_TOKENS, sample_keys=[1, 2])
+    assert not notices and "compiled ops" in engine.describe()
+    after_first = compilations()
+    assert after_first > 0  # the decode step's ops were compiled, here
+    later = [engine.generate(prompts[2:3], [0.7, 1.3], NEW_TOKENS, sample_keys=[3]),  # a refill: one prompt
+             engine.generate(prompts[1:4:2], [0.7, 1.3], NEW_TOKENS, sample_keys=[4, 5]),  # other lengths
+             engine.generate(prompts[3:], [1.0, 1.0], NEW_TOKENS, top_p=1.0, sample_keys=[6])]
+    assert compilations() == after_first, "a later rollout recompiled the decode step"
+    assert not notices
+    assert len(first.samples) == 4 and [len(r.samples) for r in later] == [2, 4, 2]
+
+    # What the padded, compiled step sampled is what an engine sized for exactly this batch samples.
+    exact = StaticRolloutEngine(policy, compiled_ops=False, grouped_experts=True)
+    alone = exact.generate(prompts[2:3], [0.7, 1.3], NEW_TOKENS, sample_keys=[3])
+    assert exact._decode_state.decoder.batch == K  # no padding there
+    assert [s.completion_ids for s in alone.samples] == [s.completion_ids for s in later[0].samples]
+    for mine, theirs in zip(later[0].samples, alone.samples):
+        assert max(abs(a - b) for a, b in zip(mine.logprobs, theirs.logprobs)) < 1e-4
+
+
+def test_an_unreserved_engine_pads_smaller_batches_and_says_when_it_outgrows(policy) -> None:
+    notices: list[str] = []
+    engine = StaticRolloutEngine(policy, on_notice=notices.append)
+    short = build_prompt([Pair([[1]], [[2]])], [[3]])
+    longer = build_prompt([Pair([[1, 2, 3]] * 4, [[3, 2, 1]] * 4)] * 3, [[4, 5, 6]] * 4)
+    engine.generate([short, short], [1.0, 1.0], 8)
+    state = engine._decode_state
+    engine.generate([short], [1.0, 1.0], 8)  # fewer rows: padded into the same state
+    assert engine._decode_state is state and not notices
+    engine.generate([longer, short, short], [1.0, 1.0], 300)  # more rows and a longer cache: rebuilt, said
+    assert engine._decode_state is not state and len(notices) == 1 and "outgrew" in notices[0]
+
+
+def test_the_trainer_records_the_first_step_time_and_recompilations(tmp_path) -> None:
+    from arc_console.config import build_config
+    from arc_console.engine.trainer import Trainer
+
+    config = build_config("tiny", None, {"max_steps": 3, "max_new_tokens": 16, "problems": [], "num_candidates": 2,
+                                         "tasks": "synthetic-heldout", "checkpoint_every": 100})
+    run_dir = tmp_path / "run"
+    trainer = Trainer(config, run_dir, lambda event: None)
+    trainer.setup()
+    assert trainer.engine.kind == "static"
+    assert trainer.engine.static.rows == config.problems_per_step * 2
+    assert trainer.run().reason == "max_steps"
+    rows = [json.loads(line) for line in (run_dir / "logs" / "metrics.jsonl").read_text().splitlines()]
+    assert rows[0]["first_step_s"] > 0 and "recompiles_after_step1" not in rows[0]
+    assert [row["recompiles_after_step1"] for row in rows[1:]] == [0, 0]
+    log = (run_dir / "logs" / "training.log").read_text()
+    assert f"first step done {rows[0]['first_step_s']:.1f}s after the trainer started" in log
+    assert "recompilation" not in log
