@@ -66,6 +66,9 @@ class TrainConfig:
     lora_alpha: int = 32
     load_in_4bit: bool = True  # unsloth backend only
     logprob_chunk_tokens: int = 256  # log-probs are computed this many tokens at a time
+    # The update's forward and backward run over this many groups at a time, gradients accumulated
+    # (memory flat in problems_per_step; the loss still normalised over the whole step); 0: all at once.
+    update_micro_groups: int = 1
     # static: the preallocated-cache engine (CUDA graphs on a GPU); generate: transformers' generate;
     # auto: static for GPT-OSS models, generate otherwise.
     rollout_engine: str = "auto"
@@ -275,6 +278,8 @@ def validate(config: TrainConfig, origins: dict[str, str] | None = None) -> None
     require(config.max_extra_draws >= 0, "max_extra_draws must be 0 or more")
     require(config.lora_r >= 0 and config.lora_alpha > 0, "lora_r must be 0 or more and lora_alpha positive")
     require(config.logprob_chunk_tokens >= 1, "logprob_chunk_tokens must be at least 1")
+    require(config.update_micro_groups >= 0,
+            f"update_micro_groups must be 0 (all groups at once) or more, got {config.update_micro_groups}")
     require(config.cpu_threads >= 0, f"cpu_threads must be 0 (auto) or more, got {config.cpu_threads}")
     require(bool(config.model), "model must not be empty")
     unknown_targets = [name for name in config.report_to if name not in REPORT_TARGETS]

@@ -37,6 +37,7 @@ FLAG_HELP = {
     "scale_rewards": "group (advantage / the group's population std) | none (Dr. GRPO: reward - group mean)",
     "mask_truncated": "DAPO overlong filtering: completions cut at --max-new-tokens leave the loss (still in group stats)",
     "reward": "the accuracy term: pixel (the seed's) | changed (cells the task changes) | foreground (non-0 cells)",
+    "update_micro_groups": "groups per forward/backward of the update, gradients accumulated (0: all at once; default 1)",
     "cpu_threads": "torch threads on the CPU (0: 1 for models under 10M parameters, else one per core)",
     "report_to": "none, or comma-separated tensorboard,trackio,wandb (each a pip extra)",
     "augment": "none | dihedral | dihedral+colors: each step's problem under a random view of its task",
