@@ -113,3 +113,28 @@ def test_a_bad_micro_group_count_is_one_line_and_exit_2(tmp_path: Path, value: s
     assert lines[-1].startswith("arc-console: error:") and "update-micro-groups" in lines[-1], out.stderr
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_the_rollout_prefill_runs_the_head_on_one_position_only() -> None:
+    from arc_console.arc import load_tasks, select_tasks, build_prompt
+    from arc_console.decoding.rollout import generate_candidates
+    from arc_console.engine.backends import load_policy
+    from arc_console.evaluation.expert_scores import answers_logprobs
+
+    policy = load_policy("tiny", "hf", lora_r=0, lora_alpha=32, max_seq_length=2048)
+    (task,) = select_tasks(load_tasks("synthetic-heldout"), [PROBLEMS[3]])
+    prompt = build_prompt(task.train, task.test_input)
+    positions: list[int] = []
+    hook = policy.base_causal_lm().lm_head.register_forward_hook(lambda module, args, out: positions.append(args[0].shape[1]))
+    try:
+        rollout = generate_candidates(policy, [prompt], [0.7, 1.0, 1.3], max_new_tokens=6)
+        prompt_ids = rollout.prompt_ids[0]
+        assert positions and max(positions) == 1  # the shared prefill, then one position per decode step
+        positions.clear()
+        answers = [s.completion_ids for s in rollout.samples]
+        answers_logprobs(policy, prompt_ids, answers)
+    finally:
+        hook.remove()
+    # The prefix over the prompt: its last position only; then each answer's tokens (and the prompt's last).
+    assert positions == [1, 1 + max(len(a) for a in answers)]
+    assert len(prompt_ids) > 100
