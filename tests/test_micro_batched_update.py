@@ -138,3 +138,33 @@ def test_the_rollout_prefill_runs_the_head_on_one_position_only() -> None:
     # The prefix over the prompt: its last position only; then each answer's tokens (and the prompt's last).
     assert positions == [1, 1 + max(len(a) for a in answers)]
     assert len(prompt_ids) > 100
+
+
+def test_the_gpu_benchmarks_p_sweep_trains_with_the_trainers_update_on_cpu() -> None:
+    # benchmarks/problems_per_step.py (gpu_step.py's P sweep) short of its CUDA timing: its problems, its
+    # groups from a real rollout and its update settings go through engine/update.py's policy_update.
+    import importlib.util
+
+    from arc_console.decoding.rollout import generate_candidates
+    from arc_console.distributed.ranks import single_process
+    from arc_console.engine.backends import load_policy
+    from arc_console.engine.phase_timer import PhaseTimer
+
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / "problems_per_step.py"
+    spec = importlib.util.spec_from_file_location("problems_per_step", path)
+    sweep = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(sweep)
+    policy = load_policy("tiny", "hf", lora_r=4, lora_alpha=8, max_seq_length=2048)
+    problems = sweep.sweep_problems(policy.tokenizer, 2048, 8)
+    assert [p.task.id for p in problems] == sweep.TASK_IDS
+    temps = [0.7, 1.0, 1.3]
+    rollout = generate_candidates(policy, [p.prompt for p in problems[:2]], temps, 8)
+    groups = sweep.scored_groups(problems[:2], rollout, len(temps), seed=2)
+    assert all(len(set(g.rewards)) == len(temps) for g in groups)
+    config = sweep.update_config(len(temps), 8, 2048, 256, micro_groups=1)
+    optimizer = torch.optim.AdamW(policy.trainable_parameters().values(), lr=1e-3)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda updates: 1.0)
+    before = {k: v.detach().clone() for k, v in policy.trainable_parameters().items()}
+    stats = policy_update(policy, optimizer, scheduler, config, groups, single_process(), PhaseTimer())
+    assert stats["grad_norm"] > 0 and stats["ratio_mean"] == pytest.approx(1.0)
+    assert any(not torch.equal(before[k], v) for k, v in policy.trainable_parameters().items())
