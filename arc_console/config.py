@@ -260,6 +260,8 @@ def _validate_ranges(config: TrainConfig, require: Require) -> None:
     require("max_extra_draws", config.max_extra_draws >= 0, "max_extra_draws must be 0 or more")
     require("lora_r", config.lora_r >= 0 and config.lora_alpha > 0, "lora_r must be 0 or more and lora_alpha positive")
     require("logprob_chunk_tokens", config.logprob_chunk_tokens >= 1, "logprob_chunk_tokens must be at least 1")
+    require("update_micro_groups", config.update_micro_groups >= 0,
+            f"update_micro_groups must be 0 (all groups at once) or more, got {config.update_micro_groups}")
     require("cpu_threads", config.cpu_threads >= 0, f"cpu_threads must be 0 (auto) or more, got {config.cpu_threads}")
     require("model", bool(config.model), "model must not be empty")
     unknown_targets = [name for name in config.report_to if name not in REPORT_TARGETS]

@@ -116,6 +116,10 @@ class TrainConfig:
     load_in_4bit: bool = setting(True, "load the model in 4 bits (unsloth backend only)")
     logprob_chunk_tokens: int = setting(256, "log-probs are computed this many tokens at a time (bounds the "
                                              "memory of the full-vocabulary logits)")
+    update_micro_groups: int = setting(
+        1, "groups per forward and backward of the update, gradients accumulated (0: all at once)",
+        doc="Memory stays flat in --problems-per-step; the loss is still normalised over the whole step's "
+            "tokens, so the update equals the all-at-once one", metavar="N")
     rollout_engine: str = setting(
         "auto", "static: the preallocated-cache engine (CUDA graphs on a GPU); generate: transformers' / "
         "Unsloth's generate; auto: static for GPT-OSS models, else generate",

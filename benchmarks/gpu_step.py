@@ -10,7 +10,8 @@ did; fewer tokens each, the rate is per token); the static rollout engine's rout
 (ROUTES: fp8 expert copies with the LoRA folded in or beside the base, 4-bit experts through the
 fused NF4 kernel, bf16 copies), each with the largest |log-prob difference| from the trainer's forward
 pass on its sampled tokens; P problems x 8 candidates per rollout for P = 1, 2, 4, 8 on the default
-route, each followed by the DAPO update over its P x 8 sequences (the step time); forward+backward
+route, each followed by the trainer's DAPO update over its P groups, in micro-batches of
+--update-micro-groups groups (problems_per_step.py: the step's time and peak memory); forward+backward
 of the DAPO loss over the 8 sequences (first call and warm); the peak memory of rollout + update. The prompt is ARC-AGI-1 af902bf9, cut to fit 2048 - N tokens as
 the trainer does. Writes JSON and a markdown table to --out-dir (default benchmarks/results);
 --default-route-only measures only the default route, its log-prob agreement and the update, and
@@ -59,6 +60,7 @@ from arc_console.engine.objectives import dapo_loss, group_advantages  # noqa: E
 from arc_console.decoding.compilations import compilations  # noqa: E402
 from arc_console.decoding.rollout_engine import RolloutEngine  # noqa: E402
 from arc_console.decoding.static_rollout import StaticRolloutEngine  # noqa: E402
+from problems_per_step import measure_problems_per_step  # noqa: E402  (benchmarks/, beside this script)
 
 GB = 1024**3
 
@@ -180,37 +182,6 @@ def dapo_update(policy, rollout, optimizer, chunk: int) -> float:
     return seconds
 
 
-def measure_problems_per_step(policy, temps: list[float], new_tokens: int, budget: int, chunk: int, result: dict) -> None:
-    """P problems x 8 candidates in one rollout, then the update over its P x 8 sequences: the step's two parts.
-    The update takes no optimizer step, so every P decodes the same model."""
-    engine = RolloutEngine(policy, StaticRolloutEngine(policy, **ROUTES[DEFAULT_ROUTE]))
-    task_ids = ["af902bf9", "6150a2bd", "3c9b0459", "25ff71a9", "a85d4709", "d4469b4b", "a416b8f3", "b1948b0a"]
-    prompts = [fitted_prompt(policy.tokenizer, budget, task_id)[0] for task_id in task_ids]
-    for key in ("problems_per_step", "problems_per_step_seconds", "problems_per_step_tokens", "problems_per_step_update_s",
-                "problems_per_step_step_s", "problems_per_step_peak_gb"):
-        result[key] = {}
-    for count in (1, 2, 4, 8):
-        try:
-            # A full-length first call: the graph for this batch size and cache length, and its compile.
-            engine.generate(prompts[:count], temps, new_tokens)
-            rollout, rate, peak = timed_rollout(engine, prompts[:count], temps, new_tokens)
-            result["problems_per_step"][count] = rate
-            result["problems_per_step_seconds"][count] = rollout.tokens_generated / rate
-            result["problems_per_step_tokens"][count] = rollout.tokens_generated
-            result[f"peak_rollout_p{count}_gb"] = peak
-            dapo_update(policy, rollout, None, chunk)  # a new batch shape's first update warms up
-            torch.cuda.reset_peak_memory_stats()
-            update = dapo_update(policy, rollout, None, chunk)
-            result["problems_per_step_update_s"][count] = update
-            result["problems_per_step_step_s"][count] = result["problems_per_step_seconds"][count] + update
-            result["problems_per_step_peak_gb"][count] = max(peak, torch.cuda.max_memory_allocated() / GB)
-        except Exception as exc:
-            result["problems_per_step"][count] = f"{type(exc).__name__}: {str(exc)[:200]}"
-        print("P", count, result["problems_per_step"][count], result["problems_per_step_step_s"].get(count), flush=True)
-    engine = None
-    torch.cuda.empty_cache()
-
-
 def measure_warm_up(policy, temps: list[float], args: argparse.Namespace, result: dict, steps: int = 4) -> None:
     """The trainer's first steps, first thing after load: the default route's engine sized as the trainer sizes
     it, a rollout and an update a step, each step on a prompt of another length. time_to_first_step_s counts
@@ -279,8 +250,8 @@ def measure_baseline_and_routes(policy, prompt: str, temps: list[float], args: a
 
     measure_routes(policy, prompt, temps, args.new_tokens, args.logprob_chunk, result)
     save_partial(result, args.out_dir)
-    measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length - args.new_tokens,
-                              args.logprob_chunk, result)
+    measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length, args.logprob_chunk,
+                              ROUTES[DEFAULT_ROUTE], result, args.update_micro_groups)
     save_partial(result, args.out_dir)
 
 
@@ -308,6 +279,8 @@ def main() -> None:
                         help="skip the baseline, the other routes and the P sweep: the default route's rollout and the update")
     parser.add_argument("--problems-per-step-only", action="store_true",
                         help="only the P sweep: P problems x 8 per rollout and the update, P = 1, 2, 4, 8")
+    parser.add_argument("--update-micro-groups", type=int, default=1,
+                        help="the P sweep's update: groups per forward/backward, as the trainer's flag (0: all at once)")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
     temps = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]
@@ -330,8 +303,8 @@ def main() -> None:
     if not args.problems_per_step_only:
         measure_warm_up(policy, temps, args, result)
     if args.problems_per_step_only:
-        measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length - args.new_tokens,
-                                  args.logprob_chunk, result)
+        measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length, args.logprob_chunk,
+                                  ROUTES[DEFAULT_ROUTE], result, args.update_micro_groups)
         args.out_dir.mkdir(parents=True, exist_ok=True)
         (args.out_dir / f"gpu_step_{result['date']}_problems_per_step.json").write_text(json.dumps(result, indent=2) + "\n")
         return

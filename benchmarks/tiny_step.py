@@ -13,6 +13,11 @@ trust the absolute seconds only from a quiet machine. Writes benchmarks/results/
     generate           transformers' generate for the rollouts instead of the static engine
     all-threads        torch on one thread per core (--cpu-threads 2 on 2 cores) instead of the one
                        thread the tiny model gets by default
+    p4-micro1          4 problems per step, the update one group at a time (--update-micro-groups 1, the default)
+    p4-all-groups      4 problems per step, the update over all groups at once (--update-micro-groups 0)
+
+`update` in the results is the update phase alone (the trainer's time_update_s and time_old_logprobs_s).
+--tag names the results file tiny_step_DATE_TAG.json.
 """
 
 from __future__ import annotations
@@ -71,7 +76,10 @@ VARIANTS: dict[str, tuple[dict, Callable[[], object]]] = {
     "logits-recompute": ({}, _logits_recompute),
     "generate": ({"rollout_engine": "generate"}, _as_is),
     "all-threads": ({"cpu_threads": CORES}, _as_is),
+    "p4-micro1": ({"problems_per_step": 4, "update_micro_groups": 1}, _as_is),
+    "p4-all-groups": ({"problems_per_step": 4, "update_micro_groups": 0}, _as_is),
 }
+DEFAULT_VARIANTS = ["shipped", "logits-recompute", "generate", "all-threads"]
 
 
 def build(settings: dict, seed: int) -> Trainer:
@@ -85,7 +93,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--steps", type=int, default=25)
     parser.add_argument("--warmup", type=int, default=3, help="steps of each variant not timed")
-    parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    parser.add_argument("--variants", nargs="+", default=DEFAULT_VARIANTS, choices=list(VARIANTS))
+    parser.add_argument("--tag", default="", help="results file tiny_step_DATE_TAG.json")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--note", default="", help="what the machine was doing (e.g. 'quiet', 'measured under load')")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
@@ -94,8 +103,8 @@ def main() -> None:
     for name in args.variants:
         trainers[name] = build(VARIANTS[name][0], args.seed)
         threads[name] = torch.get_num_threads()  # what its setup chose (--cpu-threads)
-    times: dict[str, dict[str, list[float]]] = {name: {"step": [], "rollout": [], "update_and_files": []}
-                                                for name in args.variants}
+    times: dict[str, dict[str, list[float]]] = {
+        name: {"step": [], "rollout": [], "update": [], "update_and_files": []} for name in args.variants}
     for step in range(1, args.warmup + args.steps + 1):
         for name, trainer in trainers.items():  # a step of each in turn: load falls on all alike
             with _threads(threads[name]), VARIANTS[name][1]():
@@ -107,19 +116,21 @@ def main() -> None:
                 rollout = trainer.history[-1]["generate_s"]
                 times[name]["step"].append(seconds)
                 times[name]["rollout"].append(rollout)
+                metrics = trainer.history[-1]
+                times[name]["update"].append(metrics.get("time_update_s", 0.0) + metrics.get("time_old_logprobs_s", 0.0))
                 times[name]["update_and_files"].append(seconds - rollout)
     medians = {name: {part: statistics.median(values) for part, values in parts.items()} for name, parts in times.items()}
     base = medians.get("shipped")
     for name, parts in medians.items():
         ratio = f"  {parts['step'] / base['step']:.2f}x shipped" if base and name != "shipped" else ""
-        print(f"{name:<17} {parts['step']:.3f} s/step (rollout {parts['rollout']:.3f}, update and files "
-              f"{parts['update_and_files']:.3f}){ratio}", flush=True)
+        print(f"{name:<17} {parts['step']:.3f} s/step (rollout {parts['rollout']:.3f}, update {parts['update']:.3f}, "
+              f"update and files {parts['update_and_files']:.3f}){ratio}", flush=True)
     result = {"date": date.today().isoformat(), "command": "python benchmarks/tiny_step.py " + " ".join(sys.argv[1:]),
               "hardware": f"{platform.machine()} CPU, {CORES} cores, torch {torch.__version__}",
               "note": args.note, "threads": threads, "steps": args.steps, "warmup": args.warmup, "median_seconds": medians,
               "seconds": times}
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    path = args.out_dir / f"tiny_step_{result['date']}.json"
+    path = args.out_dir / f"tiny_step_{result['date']}{'_' + args.tag if args.tag else ''}.json"
     path.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {path}")
 

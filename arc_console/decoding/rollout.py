@@ -62,7 +62,8 @@ def _prefill_shared_prompt(policy: DecodingPolicy, prompt: torch.Tensor, copies:
     causal_lm = policy.base_causal_lm()
     cache = DynamicCache(config=causal_lm.config)
     name = cache_argument(type(causal_lm))
-    policy.model(input_ids=prompt[:, :-1], use_cache=True, **{name: cache})
+    # Only the cache is wanted: the head runs on the last position alone, not over the whole prompt.
+    policy.model(input_ids=prompt[:, :-1], use_cache=True, logits_to_keep=1, **{name: cache})
     cache.batch_repeat_interleave(copies)
     return {name: cache}
 

@@ -152,7 +152,7 @@ def load_policy(model: str, backend: str, lora_r: int, lora_alpha: int, max_seq_
         loaded, tokenizer = _load_unsloth(path, lora_r, lora_alpha, max_seq_length, load_in_4bit, seed)
         device = next(loaded.parameters()).device
     elif backend == "hf":
-        loaded, tokenizer, device = _load_hf(path, lora_r, lora_alpha)
+        loaded, tokenizer, device = _load_hf(path, lora_r, lora_alpha, seed)
     else:
         raise BackendError(f"unknown backend {backend!r}")
     if tokenizer.pad_token_id is None:
@@ -161,7 +161,7 @@ def load_policy(model: str, backend: str, lora_r: int, lora_alpha: int, max_seq_
     return Policy(loaded, tokenizer, backend, model, device, _stop_token_ids(tokenizer))
 
 
-def _load_hf(path: str, lora_r: int, lora_alpha: int) -> tuple[Any, Any, torch.device]:
+def _load_hf(path: str, lora_r: int, lora_alpha: int, seed: int = 0) -> tuple[Any, Any, torch.device]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -179,7 +179,11 @@ def _load_hf(path: str, lora_r: int, lora_alpha: int) -> tuple[Any, Any, torch.d
 
         lora = LoraConfig(r=lora_r, lora_alpha=lora_alpha, lora_dropout=0.0, target_modules=LORA_TARGETS,
                           bias="none", task_type="CAUSAL_LM")
-        model = get_peft_model(model, lora)
+        # The adapters' random start from --seed alone (as Unsloth's random_state), not from whatever
+        # the process drew before: two runs with one seed start equal, in one process or two.
+        with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+            torch.manual_seed(seed)
+            model = get_peft_model(model, lora)
     else:
         model.requires_grad_(True)
     return model, tokenizer, device

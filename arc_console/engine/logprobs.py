@@ -12,7 +12,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from arc_console.engine.backends import Policy
@@ -53,9 +52,9 @@ def build_batch(prompt_ids: list[list[int]], completions: list[list[int]], tempe
     )
 
 
-def _chunk_logprobs(hidden: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, targets: torch.Tensor,
+def _chunk_logprobs(hidden: torch.Tensor, head: torch.nn.Module, targets: torch.Tensor,
                     temperatures: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    logits = F.linear(hidden, weight, bias).float() / temperatures.unsqueeze(-1)
+    logits = head(hidden).float() / temperatures.unsqueeze(-1)
     log_probs = torch.log_softmax(logits, dim=-1)
     token_logp = log_probs.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     with torch.no_grad():
@@ -68,6 +67,8 @@ def completion_logprobs(policy: Policy, batch: Batch, chunk_tokens: int, with_gr
 
     Logits are divided by each row's sampling temperature, so log-probs are those of the
     distribution the candidate was actually drawn from (see objectives.py on old log-probs).
+    The head (and the log-softmax) sees only the hidden states that predict completion tokens:
+    never a prompt position, nor a padded one.
     """
     causal_lm = policy.base_causal_lm()
     position_ids = (batch.attention_mask.cumsum(-1) - 1).clamp(min=0)
@@ -87,7 +88,7 @@ def completion_logprobs(policy: Policy, batch: Batch, chunk_tokens: int, with_gr
         pieces_logp, pieces_entropy = [], []
         for start in range(0, flat_targets.shape[0], chunk_tokens):
             part = slice(start, start + chunk_tokens)
-            args = (flat_hidden[part], head.weight, head.bias, flat_targets[part], flat_temps[part])
+            args = (flat_hidden[part], head, flat_targets[part], flat_temps[part])
             if recompute:
                 logp, entropy = checkpoint(_chunk_logprobs, *args, use_reentrant=False)
             else:

@@ -17,12 +17,35 @@ advantages, symmetric clip, per-sequence mean (run here without the KL term, bet
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
 
 
 SCALE_REWARDS = ("group", "none")
+
+
+@dataclass
+class TokenCounts:
+    """Sums over the loss's tokens behind LossStats' fractions. They add up across the micro-batches of
+    one update, so the step's fractions are the same as those of one pass over every group."""
+
+    tokens: float = 0.0
+    clipped: float = 0.0
+    clipped_low: float = 0.0
+    clipped_high: float = 0.0
+    ratio: float = 0.0
+    approx_kl: float = 0.0
+
+    def __add__(self, other: TokenCounts) -> TokenCounts:
+        return TokenCounts(*(a + b for a, b in zip(dataclasses.astuple(self), dataclasses.astuple(other))))
+
+    def stats(self, loss: float) -> LossStats:
+        tokens = max(self.tokens, 1.0)
+        return LossStats(loss=loss, clip_fraction=self.clipped / tokens, ratio_mean=self.ratio / tokens,
+                         clip_low_fraction=self.clipped_low / tokens, clip_high_fraction=self.clipped_high / tokens,
+                         approx_kl=self.approx_kl / tokens, counts=self)
 
 
 @dataclass
@@ -33,6 +56,7 @@ class LossStats:
     clip_low_fraction: float = 0.0  # tokens held at 1 - eps_low (ratio below it, advantage < 0)
     clip_high_fraction: float = 0.0  # tokens held at 1 + eps_high (ratio above it, advantage > 0)
     approx_kl: float = 0.0  # k3 estimate of KL(old || new) over the loss's tokens; 0 on a rollout's first update
+    counts: TokenCounts | None = None  # the sums behind the fractions (None: the seed's rule has no ratio)
 
 
 def group_advantages(rewards: torch.Tensor, scale: str = "group", eps: float = 1e-6) -> torch.Tensor:
@@ -68,47 +92,47 @@ def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, advantages: to
     return per_token, (clipped > unclipped).float(), ratio
 
 
-def _masked_stats(per_token: torch.Tensor, was_clipped: torch.Tensor, ratio: torch.Tensor, mask: torch.Tensor,
-                  loss: torch.Tensor, advantages: torch.Tensor, eps_low: float, eps_high: float) -> LossStats:
-    tokens = mask.sum().clamp(min=1)
+def _masked_stats(was_clipped: torch.Tensor, ratio: torch.Tensor, mask: torch.Tensor, loss: torch.Tensor,
+                  advantages: torch.Tensor, eps_low: float, eps_high: float) -> LossStats:
     ratio = ratio.detach()
     advantage = advantages.unsqueeze(1)
     low = ((ratio < 1.0 - eps_low) & (advantage < 0)).float()
     high = ((ratio > 1.0 + eps_high) & (advantage > 0)).float()
     approx_kl = (ratio - 1.0) - torch.log(ratio)  # Schulman's k3: unbiased, never negative
-    return LossStats(
-        loss=float(loss.detach()),
-        clip_fraction=float((was_clipped * mask).sum() / tokens),
-        ratio_mean=float((ratio * mask).sum() / tokens),
-        clip_low_fraction=float((low * mask).sum() / tokens),
-        clip_high_fraction=float((high * mask).sum() / tokens),
-        approx_kl=float((approx_kl * mask).sum() / tokens),
-    )
+    sums = torch.stack([mask.sum(), (was_clipped * mask).sum(), (low * mask).sum(), (high * mask).sum(),
+                        (ratio * mask).sum(), (approx_kl * mask).sum()])
+    return TokenCounts(*sums.tolist()).stats(float(loss.detach()))
 
 
 def dapo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
-              eps_low: float = 0.2, eps_high: float = 0.28) -> tuple[torch.Tensor, LossStats]:
+              eps_low: float = 0.2, eps_high: float = 0.28,
+              denominator: float | None = None) -> tuple[torch.Tensor, LossStats]:
     """DAPO eq. 8: clip-higher surrogate, averaged over every token of the batch (token-level loss),
-    so long answers weigh by their length rather than being shrunk to one sequence's worth."""
+    so long answers weigh by their length rather than being shrunk to one sequence's worth.
+    denominator: the token count to divide by when these rows are a micro-batch of a larger step
+    (the step's loss tokens); by default the tokens of `mask`."""
     per_token, was_clipped, ratio = clipped_surrogate(logp, old_logp, advantages, eps_low, eps_high)
-    loss = (per_token * mask).sum() / mask.sum().clamp(min=1)
-    return loss, _masked_stats(per_token, was_clipped, ratio, mask, loss, advantages, eps_low, eps_high)
+    tokens = mask.sum().clamp(min=1) if denominator is None else max(denominator, 1.0)
+    loss = (per_token * mask).sum() / tokens
+    return loss, _masked_stats(was_clipped, ratio, mask, loss, advantages, eps_low, eps_high)
 
 
 def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
-              eps: float = 0.2) -> tuple[torch.Tensor, LossStats]:
-    """GRPO eq. 3 (beta = 0): symmetric clip, mean over each sequence's tokens, then over sequences."""
+              eps: float = 0.2, denominator: float | None = None) -> tuple[torch.Tensor, LossStats]:
+    """GRPO eq. 3 (beta = 0): symmetric clip, mean over each sequence's tokens, then over sequences.
+    denominator: the step's sequence count when these rows are a micro-batch of it; by default the rows'."""
     per_token, was_clipped, ratio = clipped_surrogate(logp, old_logp, advantages, eps, eps)
     per_sequence = (per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
     # Rows masked out by --mask-truncated count as zeros in the mean over sequences, as in TRL.
-    loss = per_sequence.mean()
-    return loss, _masked_stats(per_token, was_clipped, ratio, mask, loss, advantages, eps, eps)
+    loss = per_sequence.mean() if denominator is None else per_sequence.sum() / max(denominator, 1.0)
+    return loss, _masked_stats(was_clipped, ratio, mask, loss, advantages, eps, eps)
 
 
-def preference_loss(logp: torch.Tensor, mask: torch.Tensor, accuracies: torch.Tensor,
-                    group_size: int) -> tuple[torch.Tensor, LossStats]:
+def preference_loss(logp: torch.Tensor, mask: torch.Tensor, accuracies: torch.Tensor, group_size: int,
+                    denominator: float | None = None) -> tuple[torch.Tensor, LossStats]:
     """The seed's rule, per group: raise the mean log-likelihood of the most accurate candidate and
-    lower the least accurate one, weighted by their accuracy difference. accuracies: [B]."""
+    lower the least accurate one, weighted by their accuracy difference. accuracies: [B].
+    denominator: the step's group count when these groups are a micro-batch of it; by default theirs."""
     mean_logp = (logp * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
     groups = accuracies.view(-1, group_size)
     best = groups.argmax(dim=1)
@@ -116,5 +140,5 @@ def preference_loss(logp: torch.Tensor, mask: torch.Tensor, accuracies: torch.Te
     offsets = torch.arange(groups.shape[0], device=logp.device) * group_size
     weight = groups.max(dim=1).values - groups.min(dim=1).values
     per_group = -weight * (mean_logp[offsets + best] - mean_logp[offsets + worst])
-    loss = per_group.mean()
+    loss = per_group.mean() if denominator is None else per_group.sum() / max(denominator, 1.0)
     return loss, LossStats(loss=float(loss.detach()), clip_fraction=0.0, ratio_mean=1.0)

@@ -38,7 +38,8 @@ def answers_logprobs(policy: Policy, prompt_ids: list[int], answers: list[list[i
     totals: list[float] = []
     with torch.no_grad():
         prefix = DynamicCache(config=causal_lm.config)
-        causal_lm(input_ids=torch.tensor([prompt_ids[:-1]], device=policy.device), use_cache=True, **{name: prefix})
+        causal_lm(input_ids=torch.tensor([prompt_ids[:-1]], device=policy.device), use_cache=True, logits_to_keep=1,
+                  **{name: prefix})  # the prefix's cache is wanted, not its logits
         for start in range(0, len(answers), ROWS_PER_FORWARD):
             part = answers[start : start + ROWS_PER_FORWARD]
             cache = copy.deepcopy(prefix)

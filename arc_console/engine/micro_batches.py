@@ -1,0 +1,77 @@
+"""A step's kept groups cut into micro-batches for the update, with the step's counts that normalise its loss.
+
+The update runs forward and backward one micro-batch at a time and accumulates the gradients, so its
+activations and logits are those of `micro_groups` groups whatever the number of problems per step.
+Everything that spans groups is computed here over the whole step first: advantages are per group,
+and the loss's denominator (DAPO: the step's loss tokens; GRPO: its sequences; the seed's rule: its
+groups) is the step's count, so the summed gradient equals that of one pass over every group.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from arc_console.engine.logprobs import Batch, build_batch
+from arc_console.engine.objectives import group_advantages
+from arc_console.engine.step_groups import Group
+
+
+@dataclass
+class MicroBatch:
+    """Some consecutive groups of the step, as one padded batch of their candidates."""
+
+    groups: list[Group]
+    batch: Batch
+    advantages: torch.Tensor  # [rows], each candidate's group-normalised advantage
+    loss_mask: torch.Tensor  # [rows, T]: the completion mask, less truncated rows under --mask-truncated
+
+    def accuracies(self) -> torch.Tensor:
+        """[rows]: each candidate's accuracy (the seed's preference rule ranks by it)."""
+        return torch.tensor([a for g in self.groups for a in g.accuracies], device=self.advantages.device)
+
+
+@dataclass
+class StepCounts:
+    """What the step's loss and figures are normalised by: counted over every micro-batch."""
+
+    groups: int
+    rows: int
+    loss_tokens: float
+    completion_tokens: float
+
+    def loss_denominator(self, objective: str) -> float:
+        """DAPO's token-level mean divides by the step's loss tokens, GRPO's mean by its sequences,
+        the seed's rule by its groups."""
+        return {"dapo": self.loss_tokens, "grpo": float(self.rows)}.get(objective, float(self.groups))
+
+
+def group_slices(count: int, micro_groups: int) -> list[slice]:
+    """Consecutive slices of `count` groups, `micro_groups` each (0: one slice of all of them)."""
+    size = count if micro_groups <= 0 else micro_groups
+    return [slice(start, start + size) for start in range(0, count, size)]
+
+
+def micro_batches(groups: list[Group], micro_groups: int, scale_rewards: str, mask_truncated: bool, pad_id: int,
+                  device: torch.device) -> tuple[list[MicroBatch], StepCounts]:
+    """The step's groups as micro-batches of `micro_groups` groups (0: all in one), and the step's counts."""
+    rewards = torch.tensor([g.rewards for g in groups], dtype=torch.float32, device=device)
+    advantages = group_advantages(rewards, scale_rewards)  # [G, K]: each group's own, so slicing keeps them
+    parts = []
+    for part in group_slices(len(groups), micro_groups):
+        chosen = groups[part]
+        samples = [s for g in chosen for s in g.samples]
+        batch = build_batch([g.prompt_ids for g in chosen for _ in g.samples], [s.completion_ids for s in samples],
+                            [s.temperature for s in samples], pad_id, device)
+        loss_mask = batch.completion_mask
+        if mask_truncated:
+            # DAPO's overlong filtering: a truncated completion still shaped its group's advantages above,
+            # but none of its tokens enters the loss or the token count.
+            kept_rows = torch.tensor([not s.truncated for s in samples], device=loss_mask.device)
+            loss_mask = loss_mask * kept_rows.unsqueeze(1).to(loss_mask.dtype)
+        parts.append(MicroBatch(chosen, batch, advantages[part].flatten(), loss_mask))
+    counts = StepCounts(groups=len(groups), rows=sum(p.batch.input_ids.shape[0] for p in parts),
+                        loss_tokens=float(sum(float(p.loss_mask.sum()) for p in parts)),
+                        completion_tokens=float(sum(float(p.batch.completion_mask.sum()) for p in parts)))
+    return parts, counts
