@@ -61,6 +61,7 @@ from arc_console.decoding.compilations import compilations  # noqa: E402
 from arc_console.decoding.rollout_engine import RolloutEngine  # noqa: E402
 from arc_console.decoding.static_rollout import StaticRolloutEngine  # noqa: E402
 from problems_per_step import measure_problems_per_step  # noqa: E402  (benchmarks/, beside this script)
+from small_route import SMALL_ROUTE, measure_small_route  # noqa: E402
 
 GB = 1024**3
 
@@ -279,6 +280,9 @@ def main() -> None:
                         help="skip the baseline, the other routes and the P sweep: the default route's rollout and the update")
     parser.add_argument("--problems-per-step-only", action="store_true",
                         help="only the P sweep: P problems x 8 per rollout and the update, P = 1, 2, 4, 8")
+    parser.add_argument("--small-route-only", action="store_true",
+                        help="Unsloth's generate beside the 4-bit route (our NF4 kernel): small_route, its P sweep "
+                             "(small_route.py), then the default route's P sweep; writes gpu_step_DATE_small_route.json")
     parser.add_argument("--update-micro-groups", type=int, default=1,
                         help="the P sweep's update: groups per forward/backward, as the trainer's flag (0: all at once)")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
@@ -300,13 +304,33 @@ def main() -> None:
     prompt, prompt_tokens = fitted_prompt(policy.tokenizer, args.max_seq_length - args.new_tokens)
     result["prompt_tokens"] = prompt_tokens
 
-    if not args.problems_per_step_only:
-        measure_warm_up(policy, temps, args, result)
-    if args.problems_per_step_only:
+    if args.small_route_only:
+        path = args.out_dir / f"gpu_step_{result['date']}_small_route.json"
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+
+        def save() -> None:
+            path.write_text(json.dumps(result, indent=2) + "\n")
+
+        measure_small_route(policy, temps, args.new_tokens, args.max_seq_length, args.logprob_chunk, result,
+                            lambda p, rollout: max_logprob_difference(p, rollout, temps, args.logprob_chunk), save)
+        sweep = result["small_route_problems_per_step"] = {}
+        measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length, args.logprob_chunk,
+                                  SMALL_ROUTE, sweep, args.update_micro_groups)
+        save()
+        # The default route's sweep in the same process (its keys at the top level), memory flat in P or not.
         measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length, args.logprob_chunk,
                                   ROUTES[DEFAULT_ROUTE], result, args.update_micro_groups)
+        save()
+        print(json.dumps(result, indent=2))
+        return
+    measure_warm_up(policy, temps, args, result)  # the trainer's first steps, first thing after load
+    if args.problems_per_step_only:
+        path = args.out_dir / f"gpu_step_{result['date']}_problems_per_step.json"
         args.out_dir.mkdir(parents=True, exist_ok=True)
-        (args.out_dir / f"gpu_step_{result['date']}_problems_per_step.json").write_text(json.dumps(result, indent=2) + "\n")
+        path.write_text(json.dumps(result, indent=2) + "\n")
+        measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length, args.logprob_chunk,
+                                  ROUTES[DEFAULT_ROUTE], result, args.update_micro_groups)
+        path.write_text(json.dumps(result, indent=2) + "\n")
         return
     if not args.default_route_only:
         measure_baseline_and_routes(policy, prompt, temps, args, result)

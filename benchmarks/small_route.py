@@ -1,0 +1,93 @@
+"""The 24 GB route of benchmarks/gpu_step.py (--small-route-only): the static engine with the experts
+left in 4 bits and read by our NF4 kernel (decoding/nf4_triton.py), beside Unsloth's generate, in the
+same process:
+
+- baseline_unsloth_generate_tok_s: Unsloth's batched generate, K candidates x N new tokens;
+- small_route: {tok_s, peak_step_gb, step_s, ...}: the engine sized as the trainer sizes it at P=1, its
+  rollout then the trainer's update (engine/update.py) over that rollout's group; the peak counter is
+  reset before the timed rollout, so peak_step_gb is the whole step's;
+- small_route_problems_per_step: the P sweep (problems_per_step.py) on this route.
+
+Importable without a GPU: only measure_small_route needs one.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable
+
+import torch
+
+from arc_console.decoding.rollout_engine import RolloutEngine
+from arc_console.decoding.static_rollout import StaticRolloutEngine
+from arc_console.distributed.ranks import single_process
+from arc_console.engine.phase_timer import PhaseTimer
+from arc_console.engine.update import policy_update
+from problems_per_step import scored_groups, sweep_problems, update_config
+
+GB = 1024**3
+SMALL_ROUTE = dict(use_graphs=True, grouped_experts=True, experts_format="packed")
+
+
+def _synchronize() -> None:
+    torch.cuda.synchronize()
+
+
+def measure_small_route(policy: Any, temps: list[float], new_tokens: int, max_seq_length: int, chunk: int,
+                        result: dict, logprob_difference: Callable[[Any, Any], float],
+                        save: Callable[[], None]) -> None:
+    """Fills result["baseline_unsloth_generate_tok_s"] and result["small_route"]; `save` is called after each."""
+    (problem,) = sweep_problems(policy.tokenizer, max_seq_length, new_tokens)[:1]
+    prompts = [problem.prompt]
+
+    baseline = RolloutEngine(policy)  # Unsloth's (or transformers') generate
+    baseline.generate(prompts, temps, 8)  # warm-up
+    _synchronize()
+    started = time.perf_counter()
+    rollout = baseline.generate(prompts, temps, new_tokens)
+    _synchronize()
+    seconds = time.perf_counter() - started
+    result["baseline_unsloth_generate_tok_s"] = rollout.tokens_generated / seconds
+    result["baseline_unsloth_generate_s"] = seconds
+    result["baseline_unsloth_generate_tokens"] = rollout.tokens_generated
+    print("baseline", result["baseline_unsloth_generate_tok_s"], flush=True)
+    save()
+
+    torch.cuda.empty_cache()
+    notices: list[str] = []
+    engine = RolloutEngine(policy, StaticRolloutEngine(policy, rows=len(temps), cache_tokens=max_seq_length,
+                                                       on_notice=notices.append, **SMALL_ROUTE))
+    config = update_config(len(temps), new_tokens, max_seq_length, chunk, micro_groups=1)
+    optimizer = torch.optim.AdamW(policy.trainable_parameters().values(), lr=0.0)  # real moments, same model
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda updates: 1.0)
+
+    def update(rollout_now: Any) -> None:
+        policy_update(policy, optimizer, scheduler, config, scored_groups([problem], rollout_now, len(temps), 0),
+                      single_process(), PhaseTimer())
+
+    small: dict = result.setdefault("small_route", {})
+    started = time.perf_counter()
+    update(engine.generate(prompts, temps, new_tokens))  # compiles, captures the graph, warms the update
+    _synchronize()
+    small["first_step_s"] = time.perf_counter() - started
+    small["engine"], small["notices"] = engine.describe(), notices
+    torch.cuda.reset_peak_memory_stats()
+    started = time.perf_counter()
+    rollout = engine.generate(prompts, temps, new_tokens)
+    _synchronize()
+    rollout_s = time.perf_counter() - started
+    small["peak_rollout_gb"] = torch.cuda.max_memory_allocated() / GB
+    started = time.perf_counter()
+    update(rollout)
+    _synchronize()
+    update_s = time.perf_counter() - started
+    small.update(tok_s=rollout.tokens_generated / rollout_s, rollout_s=rollout_s, update_s=update_s,
+                 step_s=rollout_s + update_s, peak_step_gb=torch.cuda.max_memory_allocated() / GB,
+                 tokens=rollout.tokens_generated, engine_gb=engine.static.memory_bytes() / GB
+                 if getattr(engine, "static", None) is not None else None)
+    small["speedup_over_baseline"] = small["tok_s"] / result["baseline_unsloth_generate_tok_s"]
+    print("small route", {k: v for k, v in small.items() if k != "notices"}, flush=True)
+    save()
+    small["max_abs_logprob_diff"] = logprob_difference(policy, rollout)
+    optimizer.zero_grad(set_to_none=True)
+    save()
