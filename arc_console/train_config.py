@@ -133,11 +133,11 @@ class TrainConfig:
         "auto", "the static engine's MoE weights: fp8 (an e4m3 copy), packed (the 4-bit experts as loaded), "
         "bf16 (a bf16 copy); auto: fp8 where its GEMM runs and the GPU has room, else packed",
         doc="With fp8, one e4m3 copy of every expert (19 GB on 20B) read by torch's scaled grouped GEMM on "
-            "H100/H200, the fastest (a 20B step peaks at 35.6 GB); packed: read by Unsloth Zoo's fused NF4 "
-            "grouped GEMM where it is installed, else dequantized one layer at a time (the engine holds 1.8 GB "
-            "beyond the model on 20B, plus a 1.6 GB dequantization buffer where no fused kernel serves; a full "
-            "step peaked at 18.8 GB; 2.5x slower decoding than fp8); with bf16, 37 GB on 20B. Measured on an "
-            "H200. The start log says which and what it holds", choices=ROLLOUT_EXPERTS)
+            "H100/H200, the fastest (on an H200 a 20B step at P=1 peaks at 35.4 GB, 1,141 tok/s); packed: read "
+            "by our Triton NF4 kernel on a GPU (else Unsloth Zoo's, else dequantized one layer at a time), the "
+            "route for 24 GB cards (a 20B step peaked at 17.7 GB, 705 tok/s, 2.2 GB beyond the model); with "
+            "bf16, 37 GB on 20B. Measured on an H200 (benchmarks/gpu_step.py --small-route-only). The start "
+            "log says which and what it holds", choices=ROLLOUT_EXPERTS)
     seed: int = setting(
         0, "every step's sampling derives from (seed, step, problem slot, candidate): resume is exact",
         doc="Which process rolls out a problem does not change its candidates either")

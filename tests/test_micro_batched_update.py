@@ -117,7 +117,7 @@ def test_a_bad_micro_group_count_is_one_line_and_exit_2(tmp_path: Path, value: s
 
 def test_the_rollout_prefill_runs_the_head_on_one_position_only() -> None:
     from arc_console.arc import load_tasks, select_tasks, build_prompt
-    from arc_console.decoding.rollout import generate_candidates
+    from arc_console.decoding.rollout_engine import RolloutEngine
     from arc_console.engine.backends import load_policy
     from arc_console.evaluation.expert_scores import answers_logprobs
 
@@ -127,7 +127,7 @@ def test_the_rollout_prefill_runs_the_head_on_one_position_only() -> None:
     positions: list[int] = []
     hook = policy.base_causal_lm().lm_head.register_forward_hook(lambda module, args, out: positions.append(args[0].shape[1]))
     try:
-        rollout = generate_candidates(policy, [prompt], [0.7, 1.0, 1.3], max_new_tokens=6)
+        rollout = RolloutEngine(policy).generate([prompt], [0.7, 1.0, 1.3], max_new_tokens=6)
         prompt_ids = rollout.prompt_ids[0]
         assert positions and max(positions) == 1  # the shared prefill, then one position per decode step
         positions.clear()
@@ -145,7 +145,7 @@ def test_the_gpu_benchmarks_p_sweep_trains_with_the_trainers_update_on_cpu() -> 
     # groups from a real rollout and its update settings go through engine/update.py's policy_update.
     import importlib.util
 
-    from arc_console.decoding.rollout import generate_candidates
+    from arc_console.decoding.rollout_engine import RolloutEngine
     from arc_console.distributed.ranks import single_process
     from arc_console.engine.backends import load_policy
     from arc_console.engine.phase_timer import PhaseTimer
@@ -158,7 +158,7 @@ def test_the_gpu_benchmarks_p_sweep_trains_with_the_trainers_update_on_cpu() -> 
     problems = sweep.sweep_problems(policy.tokenizer, 2048, 8)
     assert [p.task.id for p in problems] == sweep.TASK_IDS
     temps = [0.7, 1.0, 1.3]
-    rollout = generate_candidates(policy, [p.prompt for p in problems[:2]], temps, 8)
+    rollout = RolloutEngine(policy).generate([p.prompt for p in problems[:2]], temps, 8)
     groups = sweep.scored_groups(problems[:2], rollout, len(temps), seed=2)
     assert all(len(set(g.rewards)) == len(temps) for g in groups)
     config = sweep.update_config(len(temps), 8, 2048, 256, micro_groups=1)

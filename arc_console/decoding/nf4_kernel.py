@@ -20,7 +20,14 @@ from arc_console.decoding.packed_experts import GroupedMatmul, PackedExperts
 
 def nf4_grouped_matmul(experts: PackedExperts, compute_dtype: torch.dtype) -> GroupedMatmul | None:
     """A fused kernel bound to this stack (ours, else Unsloth Zoo's), or None where neither serves."""
-    return triton_nf4_grouped_matmul(experts, compute_dtype) or unsloth_nf4_grouped_matmul(experts, compute_dtype)
+    ours = triton_nf4_grouped_matmul(experts, compute_dtype)
+    if ours is not None:
+        ours.kernel_name = "our fused NF4 kernel (Triton)"  # type: ignore[attr-defined]
+        return ours
+    theirs = unsloth_nf4_grouped_matmul(experts, compute_dtype)
+    if theirs is not None:
+        theirs.kernel_name = "Unsloth Zoo's fused NF4 kernel"  # type: ignore[attr-defined]
+    return theirs
 
 
 def unsloth_nf4_grouped_matmul(experts: PackedExperts, compute_dtype: torch.dtype) -> GroupedMatmul | None:

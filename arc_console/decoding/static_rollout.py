@@ -125,17 +125,17 @@ class StaticRolloutEngine:
         dtype = str(self.weights.dtype).removeprefix("torch.")
         experts = {"packed": "packed 4-bit experts", "fp8": "fp8 expert copies"}.get(self.weights.experts_format,
                                                                                    f"{dtype} experts")
-        if self.weights.compact_experts and self.grouped_experts and self._fused_kernel_available():
-            experts += (" read by the fused NF4 kernel" if self.weights.experts_format == "packed"
-                        else " read by the scaled fp8 grouped GEMM")
+        kernel = self._fused_kernel() if self.weights.compact_experts and self.grouped_experts else None
+        if kernel is not None:
+            experts += f" read by {getattr(kernel, 'kernel_name', 'the scaled fp8 grouped GEMM')}"
         lora = ", LoRA folded into the weights" if self.weights.merged_lora else ""
         return (f"static engine ({'CUDA graphs' if self.use_graphs else 'eager'}, "
                 f"{'compiled' if self.compiled_ops else 'plain'} ops, "
                 f"{'grouped' if self.grouped_experts else 'dense'} MoE, {experts}{lora})")
 
-    def _fused_kernel_available(self) -> bool:
-        first = self.weights.layers[0]
-        return self.fused_experts and fused_expert_matmul(first.gate_up, self.weights.dtype) is not None
+    def _fused_kernel(self) -> Any:
+        """The kernel that reads the first layer's compact experts, or None where none serves."""
+        return fused_expert_matmul(self.weights.layers[0].gate_up, self.weights.dtype) if self.fused_experts else None
 
     def memory_bytes(self) -> int:
         """What the engine holds beyond the model: copied weights and KV caches."""
