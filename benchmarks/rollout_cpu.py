@@ -49,7 +49,12 @@ def main() -> None:
     prompts = [build_prompt(task.train, task.test_input) for task in tasks]
     temps = [round(0.6 + 0.1 * i, 2) for i in range(args.candidates)]
     engines = {kind: choose_rollout_engine(policy, kind) for kind in ("static", "generate")}
-    for engine in engines.values():
+    # One static engine per P, as the trainer sizes its engine for P problems: an engine keeps the largest
+    # decode batch it has run and pads smaller rollouts into it, so one engine for every P would time P=1
+    # at the rows of P=4.
+    per_problem_engines = {count: choose_rollout_engine(policy, "static", rows=count * len(temps))
+                           for count in (1, 2, 4)}
+    for engine in [*engines.values(), *per_problem_engines.values()]:
         rate(engine, prompts[:1], temps, 4)  # warm-up
 
     static, batched, sequential = [], [], []
@@ -62,7 +67,7 @@ def main() -> None:
         tokens = sum(engines["generate"].generate(prompts[:1], [t], args.max_new_tokens).tokens_generated for t in temps)
         sequential.append(tokens / (time.perf_counter() - start))
         for count in per_problems:
-            per_problems[count].append(rate(engines["static"], prompts[:count], temps, args.max_new_tokens))
+            per_problems[count].append(rate(per_problem_engines[count], prompts[:count], temps, args.max_new_tokens))
 
     def median_ratio(a: list[float], b: list[float]) -> float:
         return statistics.median(x / y for x, y in zip(a, b))
