@@ -87,3 +87,20 @@ def test_the_trainer_records_the_first_step_time_and_recompilations(tmp_path) ->
     log = (run_dir / "logs" / "training.log").read_text()
     assert f"first step done {rows[0]['first_step_s']:.1f}s after the trainer started" in log
     assert "recompilation" not in log
+
+
+def test_a_rollout_bigger_than_the_reserved_rows_runs_in_parts_when_asked(policy, prompts) -> None:
+    # Held-out evaluation on the trainer's engine (views x samples rows > P x K): in parts that fit the
+    # trainer's decode step, which keeps its shape; the candidates are what separate rollouts sample.
+    notices: list[str] = []
+    engine = choose_rollout_engine(policy, "static", on_notice=notices.append, grouped_experts=True,
+                                   rows=2 * K, cache_tokens=1024)
+    keys = [7, 8, 9]
+    whole = engine.generate(prompts[:3], [0.7, 1.3], NEW_TOKENS, sample_keys=keys, fit_reserved=True)
+    assert not notices and engine.static._decode_state.decoder.batch == 2 * K
+    assert [s.group for s in whole.samples] == [0, 0, 1, 1, 2, 2] and len(whole.prompt_ids) == 3
+    separately = [engine.generate([p], [0.7, 1.3], NEW_TOKENS, sample_keys=[k]) for p, k in zip(prompts[:3], keys)]
+    assert [s.completion_ids for s in whole.samples] == [s.completion_ids for r in separately for s in r.samples]
+    # Without being asked, the engine grows instead (and says so).
+    engine.generate(prompts[:3], [0.7, 1.3], NEW_TOKENS, sample_keys=keys)
+    assert engine.static._decode_state.decoder.batch == 3 * K and notices

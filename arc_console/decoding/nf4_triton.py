@@ -2,15 +2,16 @@
 
 A decode step multiplies a few rows per expert (8-64 candidates, 4 experts each) by every active
 expert's [K, N] weights: the work is reading 4-bit weights, not arithmetic. Each program owns one
-expert and one quantization block's worth of output columns (64), walks K, and scales the
-activations instead of the weights: inside one block column every weight of row k shares the scale
-s[k], so x @ (code[q] * s) = (x * s) @ code[q], and the 4-bit codes go to the tensor cores as they
-are looked up. The absmax scales stay double-quantized as bitsandbytes keeps them (a byte per
-block, decoded in the kernel), so the route costs no memory beyond the model's own 4-bit stack.
+expert and one quantization block's worth of output columns (64), walks K in tiles, looks up each
+byte's two NF4 levels at once (a 256-entry table of bf16 pairs), multiplies them by their block's
+scale and hands the tile to the tensor cores. The absmax scales stay double-quantized as bitsandbytes
+keeps them (decoded in the kernel); the route holds one copy of them in k order (k_major_scales: one
+byte per block of 64 weights when nested, four when not), so a program reads its scales in one stretch.
 
 Layout (a stack quantized at load, as transformers holds GPT-OSS experts): the [E, K, N] tensor
 flattened row-major, two codes per byte (the first in the high nibble), one absmax per `blocksize`
-consecutive values, so a block never crosses a row when N is a multiple of it.
+consecutive values, so a block never crosses a row when N is a multiple of it. Rows come sorted by
+expert with `row_ends` the cumulative row counts (torch._grouped_mm's `offs`).
 
 The kernel needs Triton and a CUDA device, or TRITON_INTERPRET=1 (how the CPU tests run it).
 """
@@ -146,8 +147,8 @@ def _kernel() -> Any:
                         where = block
                     if NESTED:
                         quantized = tl.load(absmax_ptr + where, mask=k_ok[:, None], other=0).to(tl.int32)
-                        scale = (tl.load(nested_code_ptr + quantized) * tl.load(nested_absmax_ptr + block // NESTED_BLOCK)
-                                 + offset)
+                        nested_scale = tl.load(nested_absmax_ptr + block // NESTED_BLOCK, mask=k_ok[:, None], other=0.0)
+                        scale = tl.load(nested_code_ptr + quantized) * nested_scale + offset
                     else:
                         scale = tl.load(absmax_ptr + where, mask=k_ok[:, None], other=0.0)
                     scale = tl.reshape(tl.broadcast_to(scale[:, :, None], (BLOCK_K, blocks_in_tile, BLOCK // 2)),
@@ -241,7 +242,7 @@ def triton_nf4_grouped_matmul(experts: PackedExperts, compute_dtype: torch.dtype
         stack = nf4_stack(experts)
         if stack is None:
             return None
-        # Scales in reading order: one more byte per block of 64 weights, a faster kernel
+        # Scales in reading order: a copy (one byte per block when nested), a faster kernel
         # (benchmarks/results/nf4_kernel_*.json compares both orders).
         experts.kernel_view = k_major_scales(stack)
     stack = experts.kernel_view

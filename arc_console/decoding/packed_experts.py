@@ -8,8 +8,8 @@ from typing import Any
 
 import torch
 
-# A grouped GEMM over one projection's experts: (rows sorted by expert [M, in], each expert's
-# inclusive row end [E] int32) -> [M, out]. Fused kernels read compact experts this way.
+# A grouped GEMM over one projection's experts: (rows sorted by expert [M, in], the cumulative row
+# counts [E] int32, i.e. where each expert's rows end) -> [M, out]. Fused kernels read compact experts this way.
 GroupedMatmul = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
 

@@ -33,8 +33,9 @@ def held_out_subset(tasks: list[Task], limit: int) -> list[Task]:
 
 
 def eval_settings(config: TrainConfig) -> EvalSettings:
+    # top_p as training samples: the static engine's one decode state is built for one top_p.
     return EvalSettings(augment=config.eval_augment, samples=config.eval_samples, rank=config.eval_rank,
-                        seed=config.seed, max_seq_length=config.max_seq_length,
+                        seed=config.seed, max_seq_length=config.max_seq_length, top_p=config.top_p,
                         logprob_chunk_tokens=config.logprob_chunk_tokens)
 
 
@@ -117,7 +118,8 @@ class HeldOutEvaluation:
         was_training = bool(getattr(policy.model, "training", True))
         policy.for_inference()
         try:
-            totals = run_evaluation(self.tasks, engine, self.settings, None, on_event, context.control)
+            totals = run_evaluation(self.tasks, engine, self.settings, None, on_event, context.control,
+                                    reserve=False)  # the trainer's engine: eval fits its rows, not the reverse
         finally:
             if was_training:
                 policy.for_training()

@@ -22,13 +22,16 @@ TaskAnswerer = Callable[[Task, RunControl, Any, ev.EvalSink], TaskAnswer]
 
 def run_evaluation(tasks: list[Task], engine: RolloutEngine, settings: EvalSettings, out_dir: Path | None,
                    emit: ev.EvalSink, control: RunControl | None = None, header: dict[str, Any] | None = None,
-                   model_name: str = "", device: str = "", answerer: TaskAnswerer | None = None) -> EvalTotals:
+                   model_name: str = "", device: str = "", answerer: TaskAnswerer | None = None,
+                   reserve: bool = True) -> EvalTotals:
     """Answer `tasks` in order. With `out_dir`, the files are rewritten after every task, so a stop
-    keeps every task answered so far. `answerer` replaces plain answering (test-time RL). Returns the totals."""
+    keeps every task answered so far. `answerer` replaces plain answering (test-time RL). `reserve`
+    sizes the engine's decode step for a task's views x samples; the trainer's held-out evaluation
+    leaves its engine as the trainer sized it (rollouts are then split to fit). Returns the totals."""
     control = control or RunControl()
     views = len(task_views(settings.augment, settings.seed))
-    # One decode shape for every task; the model's own context (max_seq_length 0) is too long to reserve.
-    engine.reserve(views * settings.samples, context_limit(engine.policy, settings) if settings.max_seq_length else 0)
+    if reserve:  # one decode shape for every task; the model's own context (max_seq_length 0) is too long to reserve
+        engine.reserve(views * settings.samples, context_limit(engine.policy, settings) if settings.max_seq_length else 0)
     totals = EvalTotals(len(tasks))
     header = {**(header or {}), "model": model_name, "device": device, "settings": settings.to_dict()}
     emit(ev.EvalStarted(model_name, device, [t.id for t in tasks], settings.to_dict(), str(out_dir or ""),

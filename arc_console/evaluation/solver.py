@@ -105,7 +105,7 @@ def _answer_test_input(task: Task, test_index: int, prompts: list[ViewPrompt], e
     if fitted:
         torch.manual_seed(_seed_for(settings, task.id, test_index))
         rollout = engine.generate([p.prompt for p in fitted], [settings.temperature] * settings.samples, new_tokens,
-                                  settings.top_p, control, on_progress)
+                                  settings.top_p, control, on_progress, fit_reserved=True)
         if rollout.aborted:
             raise Stopped(task.id)
         tokens = rollout.tokens_generated
