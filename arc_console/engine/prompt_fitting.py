@@ -27,3 +27,8 @@ def fit_prompts(tasks: list[Task], tokenizer: Any, max_seq_length: int, max_new_
     if not problems:
         raise TaskError(f"no problem fits max_seq_length {max_seq_length} with max_new_tokens {max_new_tokens}")
     return problems
+
+
+def longest_rollout_tokens(problems: list[Problem], tokenizer: Any, max_new_tokens: int) -> int:
+    """The longest of these prompts plus the new tokens: what a rollout's KV cache must hold."""
+    return max(len(tokenizer(p.prompt, add_special_tokens=False)["input_ids"]) for p in problems) + max_new_tokens

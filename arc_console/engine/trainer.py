@@ -33,7 +33,7 @@ from arc_console.engine.dynamic_sampling import draw_groups
 from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, raise_if_injected, traceback_lines
 from arc_console.engine.optimizer import build_optimizer
 from arc_console.engine.phase_timer import PhaseTimer
-from arc_console.engine.prompt_fitting import fit_prompts
+from arc_console.engine.prompt_fitting import fit_prompts, longest_rollout_tokens
 from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty, reward_accuracy
 from arc_console.decoding.rollout_engine import EngineChoiceError, RolloutEngine, choose_rollout_engine
 from arc_console.rundir.runlog import RunLog
@@ -84,11 +84,11 @@ class Trainer:
         self._log(f"model ready in {time.perf_counter() - started:.1f}s on {self.device_name()}"
                   + (f" ({threads} thread{'s' if threads > 1 else ''})" if self.policy.device.type == "cpu" else "") + ": "
                   f"{trainable:,} trainable parameters ({'LoRA r=%d' % config.lora_r if config.lora_r else 'all weights'})")
-        self._choose_rollout_engine()
         if self.ranks.distributed:
             self._log(describe_ranks(self.ranks, config.problems_per_step))
         self.problems = fit_prompts(tasks, self.policy.tokenizer, config.max_seq_length, config.max_new_tokens,
                                     warn=lambda message: self._log(message, "warning"))
+        self._choose_rollout_engine()
         # issue 16: problems under random views (--augment).
         self.views = ProblemViews(config.augment, config.seed, config.max_seq_length - config.max_new_tokens,
                                   lambda text: len(self.policy.tokenizer(text, add_special_tokens=False)["input_ids"]))
@@ -111,7 +111,8 @@ class Trainer:
             self.engine: RolloutEngine = choose_rollout_engine(
                 self.policy, config.rollout_engine, config.rollout_experts, lambda message: self._log(message, "warning"),
                 rows=-(-config.problems_per_step // self.ranks.world_size) * config.num_candidates,  # a rank's share
-                cache_tokens=config.max_seq_length)
+                cache_tokens=config.max_seq_length if config.augment != "none" else  # a view may be longer
+                longest_rollout_tokens(self.problems, self.policy.tokenizer, config.max_new_tokens))
         except EngineChoiceError as exc:
             raise BackendError(str(exc)) from None
         self._log(f"rollouts: {self.engine.describe()}")
