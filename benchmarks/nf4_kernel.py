@@ -4,7 +4,8 @@
 
 Builds one layer's expert stacks ([32, 2880, 5760] gate/up and [32, 2880, 2880] down) quantized to
 NF4 by bitsandbytes as Unsloth loads them, routes `rows` decode rows to 4 experts each at random, and
-times, side by side in this one process: our Triton kernel (decoding/nf4_triton.py), Unsloth Zoo's
+times, side by side in this one process: our Triton kernel (decoding/nf4_triton.py; `ours` as the route
+launches it, `ours_weight_scales` with its first way of scaling: every weight), Unsloth Zoo's
 fused NF4 kernel, torch's fp8 scaled grouped GEMM over fp8 copies (the default route's) and a bf16
 grouped GEMM over dequantized copies. Each is checked against the dequantized weights first. GB/s
 counts the 4-bit bytes of the experts in use (the bytes the kernel must read). --sweep also times
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -28,7 +30,7 @@ except Exception:
 
 from arc_console.decoding.fp8_experts import fp8_grouped_matmul, quantize_experts
 from arc_console.decoding.nf4_kernel import unsloth_nf4_grouped_matmul
-from arc_console.decoding.nf4_triton import LaunchShape, k_major_scales, nf4_grouped_mm, nf4_stack
+from arc_console.decoding.nf4_triton import LaunchShape, k_major_scales, launch_shape, nf4_grouped_mm, nf4_stack
 from arc_console.decoding.packed_experts import packed_stack
 
 EXPERTS, HIDDEN, INTERMEDIATE, TOP_K = 32, 2880, 2880, 4
@@ -60,14 +62,16 @@ def time_ms(fn, repeats: int = 20, calls: int = 10) -> float:
     return statistics.median(times)
 
 
-SWEEP = ([LaunchShape(block_n=64, block_k=k, num_warps=w, num_stages=st) for k in (128, 256) for w in (2, 4) for st in (2, 3)]
-         + [LaunchShape(block_n=128, block_k=128, num_warps=2, num_stages=3)])
+# How the tile scales its weights: per weight (the first kernel), per k on the rows, and per k on the rows
+# with the levels handed to the tensor cores as tf32 (no conversion).
+SCALINGS = {"weights": dict(row_scales=False), "rows": dict(row_scales=True),
+            "rows_tf32": dict(row_scales=True, levels_tf32=True)}
+SWEEP = [(scaling, LaunchShape(block_n=64, block_k=k, num_warps=w, num_stages=st, **SCALINGS[scaling]))
+         for scaling in SCALINGS for k in (64, 128, 256) for w in (2, 4) for st in (2, 3)]
 
 
 def direct_absmax(stack):
     """The same stack with its scales decoded once into float32 (no nested lookups in the kernel)."""
-    from dataclasses import replace
-
     if not stack.nested:
         return stack
     scales = (stack.nested_code[stack.absmax.long()]
@@ -130,7 +134,11 @@ def main() -> None:
 
         dense = bnb_functional.dequantize_4bit(parameter.data, parameter.quant_state).reshape(EXPERTS, k, n)
         fp8 = quantize_experts(dense)
-        kernels = {"ours": lambda r, e: nf4_grouped_mm(r, e, stack, torch.bfloat16),
+        route_stack = k_major_scales(stack)  # as the 4-bit route holds it
+        kernels = {"ours": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16),
+                   "ours_weight_scales": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16,
+                                                                     replace(launch_shape(r.shape[0], EXPERTS, r.device),
+                                                                             row_scales=False)),
                    "bf16_grouped_mm": lambda r, e: reference(r, e, dense)}
         unsloth = unsloth_nf4_grouped_matmul(packed, torch.bfloat16)
         if unsloth is not None:
@@ -159,11 +167,13 @@ def main() -> None:
                 print(name, count, kernel_name, entry[kernel_name], flush=True)
             if args.sweep and count in args.sweep_rows:
                 sweep = entry["ours_sweep"] = {}
-                variants = {"nested": stack, "direct": direct, "nested_kmajor": k_major_scales(stack),
-                            "direct_kmajor": k_major_scales(direct)}
-                for variant, shape in [(v, sh) for v in variants for sh in SWEEP]:
+                # The route's scales (nested, k-major) in every shape; scales pre-decoded to float32 beside them.
+                variants = {"nested_kmajor": k_major_scales(stack), "direct_kmajor": k_major_scales(direct)}
+                runs = [(v, scaling, sh) for v in variants for scaling, sh in SWEEP
+                        if v == "nested_kmajor" or scaling == "rows_tf32"]
+                for variant, scaling, shape in runs:
                     candidate = variants[variant]
-                    key = f"{variant}_{shape_name(shape)}"
+                    key = f"{variant}_{scaling}_{shape_name(shape)}"
                     try:
                         got = nf4_grouped_mm(rows, row_ends, candidate, torch.bfloat16, shape).float()
                         if (got - expected).abs().max().item() > 0.05 * expected.abs().max().item():

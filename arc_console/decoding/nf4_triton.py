@@ -3,8 +3,9 @@
 A decode step multiplies a few rows per expert (8-64 candidates, 4 experts each) by every active
 expert's [K, N] weights: the work is reading 4-bit weights, not arithmetic. Each program owns one
 expert and one quantization block's worth of output columns (64), walks K in tiles, looks up each
-byte's two NF4 levels at once (a 256-entry table of bf16 pairs), multiplies them by their block's
-scale and hands the tile to the tensor cores. The absmax scales stay double-quantized as bitsandbytes
+byte's two NF4 levels at once (a 256-entry table of bf16 pairs) and hands them to the tensor cores.
+A tile one block wide has one scale per k, so the scales multiply the rows (BLOCK_M x BLOCK_K
+products) rather than every weight; wider tiles scale the weights. The absmax scales stay double-quantized as bitsandbytes
 keeps them (decoded in the kernel); the route holds one copy of them in k order (k_major_scales: one
 byte per block of 64 weights when nested, four when not), so a program reads its scales in one stretch.
 
@@ -114,7 +115,8 @@ def _kernel() -> Any:
                            row_ends_ptr, out_ptr, offset, K, N, stride_x, stride_out,
                            BLOCK: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_M: tl.constexpr,
                            NESTED: tl.constexpr, NESTED_BLOCK: tl.constexpr, DOT: tl.constexpr,
-                           USE_DOT: tl.constexpr, SCALES_K_MAJOR: tl.constexpr):
+                           USE_DOT: tl.constexpr, SCALES_K_MAJOR: tl.constexpr, ROW_SCALES: tl.constexpr,
+                           LEVELS_TF32: tl.constexpr):
         column_tile = tl.program_id(0)
         expert = tl.program_id(1)
         row_start = tl.load(row_ends_ptr + expert - 1, mask=expert > 0, other=0)
@@ -140,33 +142,58 @@ def _kernel() -> Any:
                     k_ok = k < K
                     x = tl.load(x_ptr + rows[:, None] * stride_x + k[None, :],
                                 mask=row_ok[:, None] & k_ok[None, :], other=0.0)
-                    block = expert_blocks + k[:, None] * blocks_per_row + tile_blocks[None, :]  # [BLOCK_K, blocks]
-                    if SCALES_K_MAJOR:  # the same scales stored column block by column block: one read
-                        where = expert_scales + tile_blocks[None, :] * K + k[:, None]
-                    else:
-                        where = block
-                    if NESTED:
-                        quantized = tl.load(absmax_ptr + where, mask=k_ok[:, None], other=0).to(tl.int32)
-                        nested_scale = tl.load(nested_absmax_ptr + block // NESTED_BLOCK, mask=k_ok[:, None], other=0.0)
-                        scale = tl.load(nested_code_ptr + quantized) * nested_scale + offset
-                    else:
-                        scale = tl.load(absmax_ptr + where, mask=k_ok[:, None], other=0.0)
-                    scale = tl.reshape(tl.broadcast_to(scale[:, :, None], (BLOCK_K, blocks_in_tile, BLOCK // 2)),
-                                       (BLOCK_K, half))
                     codes = tl.load(packed_ptr + expert_bytes + k[:, None] * (N // 2) + byte_columns[None, :],
                                     mask=k_ok[:, None], other=0).to(tl.int32)
                     # One lookup per byte: both of its levels as two bf16 bit patterns in one int32.
                     pair = tl.load(pairs_ptr + codes)
-                    high = (pair & 0xFFFF).to(tl.int16).to(tl.bfloat16, bitcast=True).to(tl.float32)
-                    low = (pair >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True).to(tl.float32)
-                    if USE_DOT:
-                        xd = x.to(DOT)
-                        even += tl.dot(xd, (high * scale).to(DOT))
-                        odd += tl.dot(xd, (low * scale).to(DOT))
+                    if ROW_SCALES and USE_DOT and blocks_in_tile == 1:
+                        # The tile is one quantization block wide: its scale depends on k alone, so it
+                        # scales the rows (BLOCK_M x BLOCK_K products) instead of every weight.
+                        block_k = expert_blocks + k * blocks_per_row
+                        if SCALES_K_MAJOR:
+                            where_k = expert_scales + k
+                        else:
+                            where_k = block_k
+                        if NESTED:
+                            quantized_k = tl.load(absmax_ptr + where_k, mask=k_ok, other=0).to(tl.int32)
+                            nested_k = tl.load(nested_absmax_ptr + block_k // NESTED_BLOCK, mask=k_ok, other=0.0)
+                            scale_k = tl.load(nested_code_ptr + quantized_k) * nested_k + offset
+                        else:
+                            scale_k = tl.load(absmax_ptr + where_k, mask=k_ok, other=0.0)
+                        scaled = x.to(tl.float32) * scale_k[None, :]
+                        if LEVELS_TF32:  # a bf16 bit pattern in the top half of an int32 is that float32
+                            high = (pair << 16).to(tl.float32, bitcast=True)
+                            low = (pair & -65536).to(tl.float32, bitcast=True)
+                            even += tl.dot(scaled, high, input_precision="tf32")
+                            odd += tl.dot(scaled, low, input_precision="tf32")
+                        else:
+                            xd = scaled.to(DOT)
+                            even += tl.dot(xd, (pair & 0xFFFF).to(tl.int16).to(tl.bfloat16, bitcast=True).to(DOT))
+                            odd += tl.dot(xd, (pair >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True).to(DOT))
                     else:
-                        xf = x.to(tl.float32)[:, :, None]
-                        even += tl.sum(xf * (high * scale)[None, :, :], axis=1)
-                        odd += tl.sum(xf * (low * scale)[None, :, :], axis=1)
+                        block = expert_blocks + k[:, None] * blocks_per_row + tile_blocks[None, :]  # [BLOCK_K, blocks]
+                        if SCALES_K_MAJOR:  # the same scales stored column block by column block: one read
+                            where = expert_scales + tile_blocks[None, :] * K + k[:, None]
+                        else:
+                            where = block
+                        if NESTED:
+                            quantized = tl.load(absmax_ptr + where, mask=k_ok[:, None], other=0).to(tl.int32)
+                            nested_scale = tl.load(nested_absmax_ptr + block // NESTED_BLOCK, mask=k_ok[:, None], other=0.0)
+                            scale = tl.load(nested_code_ptr + quantized) * nested_scale + offset
+                        else:
+                            scale = tl.load(absmax_ptr + where, mask=k_ok[:, None], other=0.0)
+                        scale = tl.reshape(tl.broadcast_to(scale[:, :, None], (BLOCK_K, blocks_in_tile, BLOCK // 2)),
+                                           (BLOCK_K, half))
+                        high = (pair & 0xFFFF).to(tl.int16).to(tl.bfloat16, bitcast=True).to(tl.float32)
+                        low = (pair >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True).to(tl.float32)
+                        if USE_DOT:
+                            xd = x.to(DOT)
+                            even += tl.dot(xd, (high * scale).to(DOT))
+                            odd += tl.dot(xd, (low * scale).to(DOT))
+                        else:
+                            xf = x.to(tl.float32)[:, :, None]
+                            even += tl.sum(xf * (high * scale)[None, :, :], axis=1)
+                            odd += tl.sum(xf * (low * scale)[None, :, :], axis=1)
                 columns = column_tile * BLOCK_N + 2 * byte_columns
                 target = out_ptr + rows[:, None] * stride_out + columns[None, :]
                 tl.store(target, even.to(out_ptr.dtype.element_ty), mask=row_ok[:, None])
@@ -183,13 +210,16 @@ def _dot_type(name: str) -> Any:
 
 @dataclass(frozen=True)
 class LaunchShape:
+    # The defaults won benchmarks/nf4_kernel.py --sweep on the H200 (benchmarks/results/nf4_kernel_*.json).
     block_n: int = 64  # output columns a program owns: a multiple of the quantization block
-    block_k: int = 128
+    block_k: int = 64
     block_m: int = 16
     use_dot: bool = True  # tensor cores (rows padded to 16) or a broadcast-and-sum on the CUDA cores
     num_warps: int = 2
-    num_stages: int = 2
+    num_stages: int = 3
     dot_dtype: str = "bfloat16"  # what the tensor cores take
+    row_scales: bool = True  # one-block-wide tiles: scale the rows per k, not every weight
+    levels_tf32: bool = False  # with row_scales: levels handed to the tensor cores as tf32 (no conversion)
 
 
 def launch_shape(rows: int, num_experts: int, device: torch.device) -> LaunchShape:
@@ -228,7 +258,8 @@ def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, 
                     rows.stride(0), out.stride(0),
                     BLOCK=stack.blocksize, BLOCK_N=shape.block_n, BLOCK_K=shape.block_k, BLOCK_M=shape.block_m,
                     NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize, DOT=_dot_type(shape.dot_dtype),
-                    USE_DOT=shape.use_dot, SCALES_K_MAJOR=stack.scales_k_major,
+                    USE_DOT=shape.use_dot, SCALES_K_MAJOR=stack.scales_k_major, ROW_SCALES=shape.row_scales,
+                    LEVELS_TF32=shape.levels_tf32,
                     num_warps=shape.num_warps, num_stages=shape.num_stages)
     return out
 

@@ -7,6 +7,7 @@ Prints one line per check and exits non-zero on the first mismatch.
 """
 
 import sys
+from dataclasses import replace
 
 import bitsandbytes.functional as bnb_functional
 import torch
@@ -37,8 +38,10 @@ def check_kernel() -> None:
         assert stack is not None and stack.nested == nested
         dense = bnb_functional.dequantize_4bit(packed, state).reshape(experts, k, n)
         expected = grouped_reference(rows, counts, dense)
-        for candidate, shape in [(s, shape) for s in (stack, k_major_scales(stack)) for shape in (None, LaunchShape(block_n=64, block_k=64, block_m=16, dot_dtype="float32"),
-                      LaunchShape(block_n=192 // 3, block_k=32, block_m=4, use_dot=False))]:
+        dot = LaunchShape(block_n=64, block_k=64, block_m=16, dot_dtype="float32")
+        shapes = (None, dot, replace(dot, levels_tf32=True), replace(dot, row_scales=False),
+                  LaunchShape(block_n=192 // 3, block_k=32, block_m=4, use_dot=False))
+        for candidate, shape in [(s, shape) for s in (stack, k_major_scales(stack)) for shape in shapes]:
             got = nf4_grouped_mm(rows, row_ends, candidate, torch.float32, shape)
             error = (got - expected).abs().max().item() / expected.abs().max().item()
             print(f"kernel nested={nested} k-major scales={candidate.scales_k_major} shape={shape}: max error {error:.2e} of the largest output")
