@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What ran on the lent H200 (no network there): bring the wheels from ../shared/gpu/wheels.sh
-# in .whl/, then:  bash benchmarks/h200_session.sh smoke|run|bench|default|psweep|profile|import_order|eval|kernel|small   (results under $OUT)
+# in .whl/, then:  bash benchmarks/h200_session.sh smoke|run|bench|default|psweep|profile|import_order|eval|kernel|small|small_rows|update_memory   (results under $OUT)
 set -uo pipefail
 stage=${1:-smoke}
 OUT=${OUT:-/tmp/out}
@@ -43,6 +43,13 @@ case $stage in
   default)  # the GPU tests, then only the default route's rollout and the update (peak memory, log-prob agreement)
     timeout 120 python3 -m pytest -q -s -p no:cacheprovider tests/test_gpu.py > "$OUT/test_gpu.log" 2>&1; grep -v -i warn "$OUT/test_gpu.log" | tail -40
     python3 benchmarks/gpu_step.py --model $model --default-route-only --out-dir "$OUT"
+    ;;
+  update_memory)  # issue 21: what is alive at the 4-bit route's update peak
+    timeout ${MEMORY_TIMEOUT:-400} python3 benchmarks/update_memory.py --model $model --out-dir "$OUT"
+    ;;
+  small_rows)  # issue 21: the 4-bit route's step with the update cut into rows (no P sweeps), then the warm-up
+    timeout ${SMALL_TIMEOUT:-300} python3 benchmarks/gpu_step.py --model $model --small-route-only --skip-p-sweeps --out-dir "$OUT"
+    timeout ${WARM_TIMEOUT:-240} python3 benchmarks/gpu_step.py --model $model --warm-up-only --out-dir "$OUT"
     ;;
   small)  # issue 21: Unsloth's generate beside the 4-bit route (our NF4 kernel), then its P sweep
     timeout ${SMALL_TIMEOUT:-490} python3 benchmarks/gpu_step.py --model $model --small-route-only --out-dir "$OUT"

@@ -1,7 +1,7 @@
 """The P sweep of benchmarks/gpu_step.py: P problems x K candidates rolled out in one batch, then the
 trainer's own update (engine/update.py: micro-batches of --update-micro-groups groups, DAPO), for
 P = 1, 2, 4, 8. Per P: the step's peak memory (rollout + update, the peak counter reset before the
-timed rollout) and its seconds.
+timed rollout) and its seconds. Engines are sized as the trainer sizes them.
 
 Rewards are random (seeded) so every group has advantages to train on; the optimizer is the trainer's
 AdamW at learning rate 0, so the update's memory (moments included) and time are real while every P
@@ -23,7 +23,7 @@ from arc_console.decoding.samples import Rollout
 from arc_console.decoding.static_rollout import StaticRolloutEngine
 from arc_console.distributed.ranks import single_process
 from arc_console.engine.phase_timer import PhaseTimer
-from arc_console.engine.prompt_fitting import fit_prompts
+from arc_console.engine.prompt_fitting import fit_prompts, longest_rollout_tokens
 from arc_console.engine.step_groups import Group, Problem
 from arc_console.engine.update import policy_update
 
@@ -85,10 +85,11 @@ def measure_problems_per_step(policy: Any, temps: list[float], new_tokens: int, 
         chosen = problems[:count]
         prompts = [p.prompt for p in chosen]
         try:
-            # The engine sized for this P as the trainer sizes it (P x K rows of max_seq_length tokens).
+            # The engine sized for this P as the trainer sizes it: P x K rows, the longest prompt + new tokens.
             engine = None
             torch.cuda.empty_cache()
-            engine = RolloutEngine(policy, StaticRolloutEngine(policy, rows=count * len(temps), cache_tokens=max_seq_length,
+            cache_tokens = longest_rollout_tokens(chosen, policy.tokenizer, new_tokens)
+            engine = RolloutEngine(policy, StaticRolloutEngine(policy, rows=count * len(temps), cache_tokens=cache_tokens,
                                                                **engine_options))
             # A full-length first call (the graph for this batch size and cache length, and its compile),
             # and a first update (a new batch shape's warm-up), neither timed.
