@@ -262,6 +262,10 @@ def _validate_ranges(config: TrainConfig, require: Require) -> None:
     require("logprob_chunk_tokens", config.logprob_chunk_tokens >= 1, "logprob_chunk_tokens must be at least 1")
     require("update_micro_groups", config.update_micro_groups >= 0,
             f"update_micro_groups must be 0 (all groups at once) or more, got {config.update_micro_groups}")
+    require("update_micro_rows", config.update_micro_rows >= 0,
+            f"update_micro_rows must be 0 (whole groups) or more, got {config.update_micro_rows}")
+    require("update_micro_rows", config.update_micro_rows == 0 or config.objective != "preference",
+            "update_micro_rows must be 0 with objective preference (it compares the rows of one group)")
     require("cpu_threads", config.cpu_threads >= 0, f"cpu_threads must be 0 (auto) or more, got {config.cpu_threads}")
     require("model", bool(config.model), "model must not be empty")
     unknown_targets = [name for name in config.report_to if name not in REPORT_TARGETS]

@@ -120,6 +120,11 @@ class TrainConfig:
         1, "groups per forward and backward of the update, gradients accumulated (0: all at once)",
         doc="Memory stays flat in --problems-per-step; the loss is still normalised over the whole step's "
             "tokens, so the update equals the all-at-once one", metavar="N")
+    update_micro_rows: int = setting(
+        0, "candidates per forward and backward, a group's rows cut further (0: whole groups; dapo and grpo)",
+        doc="Bounds the update's activations below one group's (the 4-bit route's MoE layers hold several "
+            "copies of every routed row): the same update, more passes; the preference rule compares rows "
+            "of one group and takes 0 only", metavar="N")
     rollout_engine: str = setting(
         "auto", "static: the preallocated-cache engine (CUDA graphs on a GPU); generate: transformers' / "
         "Unsloth's generate; auto: static for GPT-OSS models, else generate",

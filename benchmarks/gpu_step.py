@@ -283,6 +283,9 @@ def main() -> None:
     parser.add_argument("--small-route-only", action="store_true",
                         help="Unsloth's generate beside the 4-bit route (our NF4 kernel): small_route, its P sweep "
                              "(small_route.py), then the default route's P sweep; writes gpu_step_DATE_small_route.json")
+    parser.add_argument("--warm-up-only", action="store_true",
+                        help="only the trainer's first steps after load: time_to_first_step_s, recompiles_after_step1")
+    parser.add_argument("--skip-p-sweeps", action="store_true", help="with --small-route-only: leave out both P sweeps")
     parser.add_argument("--update-micro-groups", type=int, default=1,
                         help="the P sweep's update: groups per forward/backward, as the trainer's flag (0: all at once)")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
@@ -313,6 +316,9 @@ def main() -> None:
 
         measure_small_route(policy, temps, args.new_tokens, args.max_seq_length, args.logprob_chunk, result,
                             lambda p, rollout: max_logprob_difference(p, rollout, temps, args.logprob_chunk), save)
+        if args.skip_p_sweeps:
+            print(json.dumps(result, indent=2))
+            return
         sweep = result["small_route_problems_per_step"] = {}
         measure_problems_per_step(policy, temps, args.new_tokens, args.max_seq_length, args.logprob_chunk,
                                   SMALL_ROUTE, sweep, args.update_micro_groups)
@@ -324,6 +330,11 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     measure_warm_up(policy, temps, args, result)  # the trainer's first steps, first thing after load
+    if args.warm_up_only:
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / f"gpu_step_{result['date']}_warm_up.json").write_text(json.dumps(result, indent=2) + "\n")
+        print(json.dumps(result, indent=2))
+        return
     if args.problems_per_step_only:
         path = args.out_dir / f"gpu_step_{result['date']}_problems_per_step.json"
         args.out_dir.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
-"""The update over micro-batches of groups (--update-micro-groups) on the real tiny GPT-OSS: the same
-weights and logged figures as one pass over every group, one group's rows per forward, and the head
-computed on completion positions only."""
+"""The update over micro-batches of groups (--update-micro-groups), and of rows cut from them
+(--update-micro-rows), on the real tiny GPT-OSS: the same weights and logged figures as one pass over
+every group, one group's rows per forward, and the head computed on completion positions only."""
 
 import json
 import subprocess
@@ -42,13 +42,18 @@ def _one_step(run: Path, micro_groups: int, **settings) -> tuple[dict, dict, dic
 
 @pytest.mark.parametrize(("objective", "settings"), [
     ("dapo", {"mask_truncated": True}),
+    # Cuts of 3 rows: each group of K = 4 goes as 3 rows then 1, each row with its group's advantage.
+    ("dapo", {"mask_truncated": True, "update_micro_rows": 3}),
     pytest.param("dapo", {"lora_r": 4, "lora_alpha": 8, "mask_truncated": True}, marks=pytest.mark.slow),
     pytest.param("grpo", {"mask_truncated": True}, marks=pytest.mark.slow),
+    pytest.param("grpo", {"mask_truncated": True, "update_micro_rows": 3}, marks=pytest.mark.slow),
     pytest.param("preference", {}, marks=pytest.mark.slow),
 ])
 def test_micro_batches_of_one_group_update_as_all_groups_at_once(tmp_path: Path, objective: str, settings: dict) -> None:
+    micro_rows = settings.pop("update_micro_rows", 0)
     whole, record, whole_weights = _one_step(tmp_path / "whole", 0, objective=objective, **settings)
-    micro, micro_record, micro_weights = _one_step(tmp_path / "micro", 1, objective=objective, **settings)
+    micro, micro_record, micro_weights = _one_step(tmp_path / "micro", 1, objective=objective,
+                                                   update_micro_rows=micro_rows, **settings)
     groups = [record] + record["extra_groups"]
     assert micro_record["candidates"] == record["candidates"]  # the same rollout fed both updates
     assert whole["groups_kept"] == 4
@@ -104,13 +109,18 @@ def test_each_forward_holds_one_group_and_the_head_sees_only_completion_tokens(t
     assert prompt_tokens > 10 * completion_tokens  # so a head run on prompt positions could not go unseen
 
 
-@pytest.mark.parametrize("value", ["-1", "two"])
-def test_a_bad_micro_group_count_is_one_line_and_exit_2(tmp_path: Path, value: str) -> None:
-    out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--out", str(tmp_path / "run"),
-                          "--update-micro-groups", value], capture_output=True, text=True, timeout=300)
+@pytest.mark.parametrize(("flags", "named"), [
+    (["--update-micro-groups", "-1"], "update-micro-groups"),
+    (["--update-micro-groups", "two"], "update-micro-groups"),
+    (["--update-micro-rows", "-2"], "update-micro-rows"),
+    (["--update-micro-rows", "2", "--objective", "preference"], "update-micro-rows"),
+])
+def test_a_bad_micro_batch_size_is_one_line_and_exit_2(tmp_path: Path, flags: list[str], named: str) -> None:
+    out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--out", str(tmp_path / "run"), *flags],
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
-    assert lines[-1].startswith("arc-console: error:") and "update-micro-groups" in lines[-1], out.stderr
+    assert lines[-1].startswith("arc-console: error:") and named in lines[-1], out.stderr
     assert "Traceback" not in out.stderr
     assert not (tmp_path / "run").exists()
 

@@ -1,10 +1,12 @@
 """A step's kept groups cut into micro-batches for the update, with the step's counts that normalise its loss.
 
 The update runs forward and backward one micro-batch at a time and accumulates the gradients, so its
-activations and logits are those of `micro_groups` groups whatever the number of problems per step.
-Everything that spans groups is computed here over the whole step first: advantages are per group,
-and the loss's denominator (DAPO: the step's loss tokens; GRPO: its sequences; the seed's rule: its
-groups) is the step's count, so the summed gradient equals that of one pass over every group.
+activations and logits are those of `micro_groups` groups whatever the number of problems per step,
+or of `micro_rows` candidates where a group's rows are cut further (DAPO and GRPO: their losses are
+sums over rows; the preference rule compares rows of one group and never cuts one).
+Everything that spans rows or groups is computed here over the whole step first: advantages are per
+group, and the loss's denominator (DAPO: the step's loss tokens; GRPO: its sequences; the seed's rule:
+its groups) is the step's count, so the summed gradient equals that of one pass over every group.
 """
 
 from __future__ import annotations
@@ -20,16 +22,12 @@ from arc_console.engine.step_groups import Group
 
 @dataclass
 class MicroBatch:
-    """Some consecutive groups of the step, as one padded batch of their candidates."""
+    """Consecutive candidates of the step (whole groups, or a cut of them), as one padded batch."""
 
-    groups: list[Group]
     batch: Batch
     advantages: torch.Tensor  # [rows], each candidate's group-normalised advantage
+    accuracies: torch.Tensor  # [rows], each candidate's accuracy (the seed's preference rule ranks by it)
     loss_mask: torch.Tensor  # [rows, T]: the completion mask, less truncated rows under --mask-truncated
-
-    def accuracies(self) -> torch.Tensor:
-        """[rows]: each candidate's accuracy (the seed's preference rule ranks by it)."""
-        return torch.tensor([a for g in self.groups for a in g.accuracies], device=self.advantages.device)
 
 
 @dataclass
@@ -53,25 +51,40 @@ def group_slices(count: int, micro_groups: int) -> list[slice]:
     return [slice(start, start + size) for start in range(0, count, size)]
 
 
+def row_slices(count: int, micro_rows: int) -> list[slice]:
+    """Consecutive slices of `count` rows, `micro_rows` each (0: one slice of all of them)."""
+    return group_slices(count, micro_rows)
+
+
 def micro_batches(groups: list[Group], micro_groups: int, scale_rewards: str, mask_truncated: bool, pad_id: int,
-                  device: torch.device) -> tuple[list[MicroBatch], StepCounts]:
-    """The step's groups as micro-batches of `micro_groups` groups (0: all in one), and the step's counts."""
+                  device: torch.device, micro_rows: int = 0) -> tuple[list[MicroBatch], StepCounts]:
+    """The step's groups as micro-batches of `micro_groups` groups (0: all in one), each cut into batches of
+    `micro_rows` candidates (0: uncut), and the step's counts."""
     rewards = torch.tensor([g.rewards for g in groups], dtype=torch.float32, device=device)
     advantages = group_advantages(rewards, scale_rewards)  # [G, K]: each group's own, so slicing keeps them
     parts = []
     for part in group_slices(len(groups), micro_groups):
         chosen = groups[part]
+        prompts = [g.prompt_ids for g in chosen for _ in g.samples]
         samples = [s for g in chosen for s in g.samples]
-        batch = build_batch([g.prompt_ids for g in chosen for _ in g.samples], [s.completion_ids for s in samples],
-                            [s.temperature for s in samples], pad_id, device)
-        loss_mask = batch.completion_mask
-        if mask_truncated:
-            # DAPO's overlong filtering: a truncated completion still shaped its group's advantages above,
-            # but none of its tokens enters the loss or the token count.
-            kept_rows = torch.tensor([not s.truncated for s in samples], device=loss_mask.device)
-            loss_mask = loss_mask * kept_rows.unsqueeze(1).to(loss_mask.dtype)
-        parts.append(MicroBatch(chosen, batch, advantages[part].flatten(), loss_mask))
+        accuracies = torch.tensor([a for g in chosen for a in g.accuracies], device=device)
+        part_advantages = advantages[part].flatten()
+        for rows in row_slices(len(samples), micro_rows):
+            parts.append(_micro_batch(prompts[rows], samples[rows], part_advantages[rows], accuracies[rows],
+                                      mask_truncated, pad_id, device))
     counts = StepCounts(groups=len(groups), rows=sum(p.batch.input_ids.shape[0] for p in parts),
                         loss_tokens=float(sum(float(p.loss_mask.sum()) for p in parts)),
                         completion_tokens=float(sum(float(p.batch.completion_mask.sum()) for p in parts)))
     return parts, counts
+
+
+def _micro_batch(prompts: list[list[int]], samples: list, advantages: torch.Tensor, accuracies: torch.Tensor,
+                 mask_truncated: bool, pad_id: int, device: torch.device) -> MicroBatch:
+    batch = build_batch(prompts, [s.completion_ids for s in samples], [s.temperature for s in samples], pad_id, device)
+    loss_mask = batch.completion_mask
+    if mask_truncated:
+        # DAPO's overlong filtering: a truncated completion still shaped its group's advantages above,
+        # but none of its tokens enters the loss or the token count.
+        kept_rows = torch.tensor([not s.truncated for s in samples], device=loss_mask.device)
+        loss_mask = loss_mask * kept_rows.unsqueeze(1).to(loss_mask.dtype)
+    return MicroBatch(batch, advantages, accuracies, loss_mask)

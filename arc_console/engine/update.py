@@ -3,7 +3,8 @@
 A pure step of the optimisation, apart from the trainer's loop: DAPO (token-level mean, clip-higher),
 GRPO (sequence mean, symmetric clip) or the seed's preference rule, with DAPO's overlong filtering
 (--mask-truncated) and, across ranks, the global normalisation and summed gradients (UpdateShare).
-Forward and backward run over micro-batches of groups (--update-micro-groups, micro_batches.py) whose
+Forward and backward run over micro-batches of groups (--update-micro-groups), cut into rows where asked
+(--update-micro-rows; micro_batches.py), whose
 gradients add up to the step's: the loss of each is divided by the whole step's count, and the logged
 figures are summed over them before they are divided.
 """
@@ -32,7 +33,7 @@ def _micro_loss(config: TrainConfig, micro: MicroBatch, logp: torch.Tensor, refe
                          denominator=denominator)
     if config.objective == "grpo":
         return grpo_loss(logp, reference, micro.advantages, micro.loss_mask, config.grpo_eps, denominator=denominator)
-    return preference_loss(logp, micro.loss_mask, micro.accuracies(), config.num_candidates, denominator=denominator)
+    return preference_loss(logp, micro.loss_mask, micro.accuracies, config.num_candidates, denominator=denominator)
 
 
 def policy_update(policy: Any, optimizer: torch.optim.Optimizer, scheduler: Any, config: TrainConfig,
@@ -44,7 +45,7 @@ def policy_update(policy: Any, optimizer: torch.optim.Optimizer, scheduler: Any,
         return share.follow_update(optimizer, scheduler, params, config.updates_per_rollout,
                                    config.max_grad_norm)
     parts, counts = micro_batches(groups, config.update_micro_groups, config.scale_rewards, config.mask_truncated,
-                                  policy.tokenizer.pad_token_id, policy.device)
+                                  policy.tokenizer.pad_token_id, policy.device, config.update_micro_rows)
     share.set_local(groups=counts.groups, rows=counts.rows, loss_tokens=counts.loss_tokens,
                     completion_tokens=counts.completion_tokens)
     denominator = counts.loss_denominator(config.objective)
