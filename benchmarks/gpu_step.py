@@ -60,7 +60,11 @@ from arc_console.engine.objectives import dapo_loss, group_advantages  # noqa: E
 from arc_console.decoding.compilations import compilations  # noqa: E402
 from arc_console.decoding.rollout_engine import RolloutEngine  # noqa: E402
 from arc_console.decoding.static_rollout import StaticRolloutEngine  # noqa: E402
-from problems_per_step import measure_problems_per_step  # noqa: E402  (benchmarks/, beside this script)
+from arc_console.distributed.ranks import single_process  # noqa: E402
+from arc_console.engine.phase_timer import PhaseTimer  # noqa: E402
+from arc_console.engine.prompt_fitting import longest_rollout_tokens  # noqa: E402
+from arc_console.engine.update import policy_update  # noqa: E402
+from problems_per_step import measure_problems_per_step, scored_groups, sweep_problems, update_config  # noqa: E402  (benchmarks/, beside this script)
 from small_route import SMALL_ROUTE, measure_small_route  # noqa: E402
 
 GB = 1024**3
@@ -185,22 +189,25 @@ def dapo_update(policy, rollout, optimizer, chunk: int) -> float:
 
 def measure_warm_up(policy, temps: list[float], args: argparse.Namespace, result: dict, steps: int = 4) -> None:
     """The trainer's first steps, first thing after load: the default route's engine sized as the trainer sizes
-    it, a rollout and an update a step, each step on a prompt of another length. time_to_first_step_s counts
-    from the process's start (load included); recompiles_after_step1 are torch.compile's after step 1."""
-    engine = RolloutEngine(policy, StaticRolloutEngine(policy, rows=len(temps), cache_tokens=args.max_seq_length,
-                                                       **ROUTES[DEFAULT_ROUTE]))
-    optimizer = torch.optim.AdamW(policy.trainable_parameters().values(), lr=1e-5)
-    budget = args.max_seq_length - args.new_tokens
-    task_ids = ["af902bf9", "6150a2bd", "3c9b0459", "25ff71a9"][:steps]
+    it (the longest of the steps' prompts + new tokens), then a rollout and the trainer's update
+    (engine/update.py) a step, each step on a prompt of another length. time_to_first_step_s counts from the
+    process's start (load included); recompiles_after_step1 are torch.compile's after step 1."""
+    problems = sweep_problems(policy.tokenizer, args.max_seq_length, args.new_tokens)[:steps]
+    engine = RolloutEngine(policy, StaticRolloutEngine(
+        policy, rows=len(temps), cache_tokens=longest_rollout_tokens(problems, policy.tokenizer, args.new_tokens),
+        **ROUTES[DEFAULT_ROUTE]))
+    config = update_config(len(temps), args.new_tokens, args.max_seq_length, args.logprob_chunk, args.update_micro_groups)
+    optimizer = torch.optim.AdamW(policy.trainable_parameters().values(), lr=0.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda updates: 1.0)
     seconds, lengths, after_first = [], [], 0
-    for step, task_id in enumerate(task_ids, start=1):
-        prompt, length = fitted_prompt(policy.tokenizer, budget, task_id)
+    for step, problem in enumerate(problems, start=1):
         started = time.perf_counter()
-        rollout = engine.generate([prompt], temps, args.new_tokens)
-        dapo_update(policy, rollout, optimizer, args.logprob_chunk)
+        rollout = engine.generate([problem.prompt], temps, args.new_tokens)
+        policy_update(policy, optimizer, scheduler, config, scored_groups([problem], rollout, len(temps), step),
+                      single_process(), PhaseTimer())
         synchronize()
         seconds.append(time.perf_counter() - started)
-        lengths.append(length)
+        lengths.append(len(rollout.prompt_ids[0]))
         if step == 1:
             result["time_to_first_step_s"] = time.perf_counter() - PROCESS_STARTED
             after_first = compilations()

@@ -104,3 +104,49 @@ def test_a_rollout_bigger_than_the_reserved_rows_runs_in_parts_when_asked(policy
     # Without being asked, the engine grows instead (and says so).
     engine.generate(prompts[:3], [0.7, 1.3], NEW_TOKENS, sample_keys=keys)
     assert engine.static._decode_state.decoder.batch == 3 * K and notices
+
+
+def _lengths_compiled(under_symbolic_lengths: bool) -> int:
+    """Frames compiled when a dynamic=None compiled function (as Unsloth compiles its GPT-OSS modules)
+    meets three sequence lengths, as the update meets a new one each step."""
+    from arc_console.engine.warm_up import symbolic_lengths
+
+    torch._dynamo.reset()
+
+    def norm(hidden: torch.Tensor) -> torch.Tensor:
+        return hidden * torch.rsqrt(hidden.pow(2).mean(-1, keepdim=True) + 1e-6)
+
+    compiled = torch.compile(norm, backend="eager", dynamic=None)
+    before = compilations()
+    for length in (37, 53, 61):
+        hidden = torch.randn(2, length, 16)
+        if under_symbolic_lengths:
+            with symbolic_lengths():
+                out = compiled(hidden)
+        else:
+            out = compiled(hidden)
+        assert torch.allclose(out, norm(hidden))
+    return compilations() - before
+
+
+def test_the_update_compiles_once_for_every_sequence_length() -> None:
+    # Outside the update's context the second length recompiles (automatic dynamic shapes); inside it,
+    # the first compilation already serves every length.
+    assert _lengths_compiled(under_symbolic_lengths=False) == 2
+    assert _lengths_compiled(under_symbolic_lengths=True) == 1
+
+
+def test_a_trainer_whose_model_is_compiled_as_unsloth_compiles_it_recompiles_nothing_after_step_1(tmp_path) -> None:
+    from helpers import make_trainer
+
+    # Problems whose prompts differ in length: each step's update meets a new sequence length.
+    problems = ["syn-heldout-rotate90-00000", "syn-heldout-mirror_extend-00000", "syn-heldout-border-00000"]
+    trainer, _ = make_trainer(tmp_path / "run", problems=problems, problems_per_step=1, max_steps=3, max_extra_draws=0,
+                              rollout_engine="static", objective="grpo")
+    torch._dynamo.reset()
+    norm = trainer.policy.base_causal_lm().model.norm
+    norm.forward = torch.compile(norm.forward, backend="eager", dynamic=None)  # as Unsloth compiles its modules
+    trainer.run()
+    steps = [json.loads(line) for line in (tmp_path / "run/logs/metrics.jsonl").read_text().splitlines()]
+    assert len(steps) == 3 and steps[0]["compilations"] >= 1
+    assert [s["recompiles_after_step1"] for s in steps[1:]] == [0, 0]

@@ -23,6 +23,7 @@ from arc_console.engine.micro_batches import MicroBatch, micro_batches
 from arc_console.engine.objectives import LossStats, TokenCounts, dapo_loss, grpo_loss, preference_loss
 from arc_console.engine.phase_timer import PhaseTimer
 from arc_console.engine.step_groups import Group
+from arc_console.engine.warm_up import symbolic_lengths
 
 
 def _micro_loss(config: TrainConfig, micro: MicroBatch, logp: torch.Tensor, reference: torch.Tensor,
@@ -52,11 +53,11 @@ def policy_update(policy: Any, optimizer: torch.optim.Optimizer, scheduler: Any,
     policy.for_training()
     old_logps = None
     if config.updates_per_rollout > 1 and config.objective != "preference":
-        with timer.phase("old_logprobs"):
+        with timer.phase("old_logprobs"), symbolic_lengths():
             old_logps = [completion_logprobs(policy, part.batch, config.logprob_chunk_tokens, with_grad=False)[0]
                          for part in parts]
     stats: dict[str, float | None] = {}
-    with timer.phase("update"):
+    with timer.phase("update"), symbolic_lengths():
         for update in range(config.updates_per_rollout):
             optimizer.zero_grad(set_to_none=True)
             loss_total, token_counts, entropy_sum = 0.0, TokenCounts(), 0.0

@@ -2,13 +2,16 @@
 
 Compilation makes a run's first steps slow (the decode step, a backend's training kernels); after the
 first step nothing should compile again. The trainer starts a WarmUpClock when it starts and asks it, as
-each step ends, for the figures that go into the step's metrics line.
+each step ends, for the figures that go into the step's metrics line. The update runs its forward and
+backward under symbolic_lengths(): every step brings a new sequence length to a backend's compiled
+training code, which would otherwise compile for the first length and again at the second.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from arc_console.decoding.compilations import compilations
@@ -38,3 +41,22 @@ class WarmUpClock:
                 "(a new shape reached a compiled function)", "warning")
         self.last_seen = compiled
         return {"recompiles_after_step1": compiled - self.at_first_step, "compilations": compiled}
+
+
+@contextlib.contextmanager
+def symbolic_lengths() -> Iterator[None]:
+    """torch.compile'd code first compiled in here takes its tensors' sizes as symbols, not constants.
+
+    Code compiled with dynamic=None (Unsloth's compiled GPT-OSS modules and flex attention among them)
+    otherwise specialises on the first step's sequence length and recompiles when the second step's
+    differs (automatic dynamic shapes); compiled symbolic at once, it serves every later length. Code
+    compiled with an explicit dynamic=True/False, and the rollout engine's decode step (compiled outside
+    this context, for one fixed shape), are not affected.
+    """
+    try:
+        import torch._dynamo
+    except Exception:  # no dynamo in this torch: nothing compiles, nothing to change
+        yield
+        return
+    with torch._dynamo.config.patch(assume_static_by_default=False):
+        yield
