@@ -129,8 +129,9 @@ class TrainConfig:
         "auto", "static: the preallocated-cache engine (CUDA graphs on a GPU); generate: transformers' / "
         "Unsloth's generate; auto: static for GPT-OSS models, else generate",
         doc="The static engine keeps one preallocated KV cache and decode batch, sized for --problems-per-step x "
-            "--num-candidates rows of --max-seq-length tokens, so after the first step no rollout recompiles "
-            "(smaller refills are padded into it); it prefills the shared prompt once, in blocks of 512 queries, "
+            "--num-candidates rows of the longest fitted prompt + --max-new-tokens (--max-seq-length under "
+            "--augment), so after the first step no rollout recompiles (smaller refills are padded into it; a "
+            "longer prompt rebuilds it once, with a warning); it prefills the shared prompt once, in blocks of 512 queries, "
             "samples on the device, runs each decode step as a CUDA graph on a GPU with its elementwise ops "
             "fused by torch.compile, and folds LoRA adapters into the attention weights before each rollout",
         choices=ROLLOUT_ENGINES)
@@ -138,9 +139,10 @@ class TrainConfig:
         "auto", "the static engine's MoE weights: fp8 (an e4m3 copy), packed (the 4-bit experts as loaded), "
         "bf16 (a bf16 copy); auto: fp8 where its GEMM runs and the GPU has room, else packed",
         doc="With fp8, one e4m3 copy of every expert (19 GB on 20B) read by torch's scaled grouped GEMM on "
-            "H100/H200, the fastest (on an H200 a 20B step at P=1 peaks at 35.4 GB, 1,141 tok/s); packed: read "
+            "H100/H200, the fastest (on an H200 a 20B step at P=1 peaks at 35.3 GB, 1,135 tok/s); packed: read "
             "by our Triton NF4 kernel on a GPU (else Unsloth Zoo's, else dequantized one layer at a time), the "
-            "route for 24 GB cards (a 20B step peaked at 17.7 GB, 705 tok/s, 2.2 GB beyond the model); with "
+            "route for 24 GB cards (a 20B step peaked at 17.6 GB, 761-763 tok/s, 2.1 GB beyond the model; 16.2 GB "
+            "with --update-micro-rows 4, 15.6 GB with 2); with "
             "bf16, 37 GB on 20B. Measured on an H200 (benchmarks/gpu_step.py --small-route-only). The start "
             "log says which and what it holds", choices=ROLLOUT_EXPERTS)
     seed: int = setting(
