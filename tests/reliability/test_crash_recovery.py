@@ -75,6 +75,7 @@ def test_out_of_memory_inside_a_step_exits_1_with_a_hint_and_a_checkpoint(tmp_pa
     assert len(errors) == 2, out.stderr
     assert errors[0].startswith("arc-console: error: step 2 failed: OutOfMemoryError")
     assert "--max-new-tokens" in errors[1] and "--rollout-experts packed" in errors[1]
+    assert "--update-micro-rows" in errors[1]
     assert "Traceback" not in out.stderr
     assert (run / "checkpoints/step_1/trainer_state.json").is_file() and (run / "final_model/config.json").is_file()
     assert "OutOfMemoryError" in (run / "logs/training.log").read_text()
