@@ -150,3 +150,6 @@ def test_a_trainer_whose_model_is_compiled_as_unsloth_compiles_it_recompiles_not
     steps = [json.loads(line) for line in (tmp_path / "run/logs/metrics.jsonl").read_text().splitlines()]
     assert len(steps) == 3 and steps[0]["compilations"] >= 1
     assert [s["recompiles_after_step1"] for s in steps[1:]] == [0, 0]
+    # The start line says what the engine will hold once its decode state exists, not only what it holds now.
+    log = (tmp_path / "run/logs/training.log").read_text()
+    assert "and then a KV cache for 4 rows x" in log, log

@@ -86,7 +86,10 @@ class RolloutEngine:
         static = self.static
         if static is None:
             return "transformers' generate"
-        return (f"{static.describe()}, holding {static.memory_bytes() / 1024**3:.1f} GB beyond the model"
+        held = f"holding {static.memory_bytes() / 1024**3:.1f} GB beyond the model"
+        if not static.has_decode_state() and static.rows and static.cache_tokens:
+            held += f" and then a KV cache for {static.rows} rows x {static.cache_tokens} tokens (built at the first rollout)"
+        return (f"{static.describe()}, {held}"
                 + (" (--rollout-experts packed holds less, decodes slower)" if static.experts_format == "fp8" else ""))
 
     def rebuilt(self) -> RolloutEngine:

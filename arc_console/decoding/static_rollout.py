@@ -137,6 +137,10 @@ class StaticRolloutEngine:
         """The kernel that reads the first layer's compact experts, or None where none serves."""
         return fused_expert_matmul(self.weights.layers[0].gate_up, self.weights.dtype) if self.fused_experts else None
 
+    def has_decode_state(self) -> bool:
+        """Whether the decode state (the KV cache and decode batch) exists yet: it is built at the first rollout."""
+        return self._decode_state is not None
+
     def memory_bytes(self) -> int:
         """What the engine holds beyond the model: copied weights and KV caches."""
         copied = self._weights.copied_bytes if self._weights else 0
