@@ -5,9 +5,10 @@ expert's [K, N] weights: the work is reading 4-bit weights, not arithmetic. Each
 expert and one quantization block's worth of output columns (64), walks K in tiles, looks up each
 byte's two NF4 levels at once (a 256-entry table of bf16 pairs) and hands them to the tensor cores.
 A tile one block wide has one scale per k, so the scales multiply the rows (BLOCK_M x BLOCK_K
-products) rather than every weight; wider tiles scale the weights. The absmax scales stay double-quantized as bitsandbytes
-keeps them (decoded in the kernel); the route holds one copy of them in k order (k_major_scales: one
-byte per block of 64 weights when nested, four when not), so a program reads its scales in one stretch.
+products) rather than every weight; wider tiles scale the weights. The absmax scales stay
+double-quantized as bitsandbytes keeps them (decoded in the kernel); the route holds one copy of them
+in k order (k_major_scales: one byte per block of 64 weights when nested, four when not), so a
+program reads its scales in one stretch.
 
 Layout (a stack quantized at load, as transformers holds GPT-OSS experts): the [E, K, N] tensor
 flattened row-major, two codes per byte (the first in the high nibble), one absmax per `blocksize`
