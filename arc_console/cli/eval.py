@@ -67,7 +67,7 @@ def _settings(args: argparse.Namespace) -> EvalSettings:
 
 
 def _test_time(args: argparse.Namespace) -> Any:
-    from arc_console.evaluation.test_time import TestTimeSettings, validate_test_time
+    from arc_console.evaluation.test_time_settings import TestTimeSettings, validate_test_time
 
     settings = TestTimeSettings(steps=args.test_time_steps, learning_rate=args.test_time_lr,
                                 augment=args.test_time_augment, candidates=args.test_time_candidates,
@@ -108,13 +108,16 @@ def run_eval(args: argparse.Namespace) -> int:
         out = _out_dir(args)
     except (SettingsError, TaskError) as exc:
         raise UsageError(str(exc)) from None
-    from arc_console.engine.backends import BackendError
-    from arc_console.engine.checkpoint import CheckpointError
-    from arc_console.evaluation.model import device_name, load_eval_model
+    from arc_console.engine.checkpoint_files import CheckpointError
+    from arc_console.engine.model_path import BackendError
+    from arc_console.evaluation.model_source import locate_eval_model
 
     print(f"arc-console: loading {args.model} ...", file=sys.stderr)
     try:
-        engine, described = load_eval_model(args.model, args.backend)
+        source = locate_eval_model(args.model)  # a model that is not there is refused before torch is imported
+        from arc_console.evaluation.model import device_name, load_located_model
+
+        engine, described = load_located_model(source, args.backend), source.described
     except (BackendError, CheckpointError) as exc:
         raise UsageError(str(exc)) from None
     from arc_console.engine.backends import apply_cpu_threads

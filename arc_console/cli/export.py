@@ -24,8 +24,8 @@ def add_export_parser(subparsers: Any) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from arc_console.engine.backends import BackendError
-    from arc_console.engine.checkpoint import CheckpointError
+    from arc_console.engine.model_path import BackendError
+    from arc_console.engine.checkpoint_files import CheckpointError
     from arc_console.engine.export import ExportError, export_checkpoint
 
     if not args.source.exists():

@@ -40,24 +40,47 @@ def _resumed_settings(args: argparse.Namespace, saved: dict[str, Any], saved_ori
     return resumed_config(saved, saved_origin, args.config, overrides)
 
 
-def _restart_config(args: argparse.Namespace, overrides: dict[str, Any], cuda: bool) -> tuple[TrainConfig, str]:
+def _restart_config(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[TrainConfig, str]:
     """The settings of a run that died before its first checkpoint: logs/run.json's, then what was given
     with --resume; where run.json was never written, the settings given with --resume alone."""
     from arc_console.engine.run_restart import saved_settings
 
     saved = saved_settings(args.resume)
     if saved is None:
-        config = build_config(resolve_preset(args.preset, cuda), args.config, overrides)
+        config = _new_run_config(args, overrides)[1]
         return config, "its settings were never saved: using the settings given with --resume"
     return _resumed_settings(args, saved, str(args.resume / "logs" / "run.json"), overrides), "with its saved settings"
+
+
+def _cuda_available() -> bool:
+    import torch  # seconds to import: only where the answer depends on it
+
+    return torch.cuda.is_available()
+
+
+def _new_run_config(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[str, TrainConfig]:
+    """A new run's preset and settings. `auto` picks its preset by whether CUDA is present, which takes
+    importing torch; settings that both presets refuse with the same message are refused without it,
+    since that answer is the same on any machine."""
+    if args.preset not in (None, "auto"):
+        preset = resolve_preset(args.preset, cuda_available=False)  # a named preset: CUDA plays no part
+        return preset, build_config(preset, args.config, overrides)
+    refusals = []
+    for candidate in (resolve_preset(None, cuda_available=True), resolve_preset(None, cuda_available=False)):
+        try:
+            build_config(candidate, args.config, overrides)
+        except ConfigError as exc:
+            refusals.append(str(exc))
+    if len(refusals) == 2 and refusals[0] == refusals[1]:
+        raise ConfigError(refusals[0])
+    preset = resolve_preset(args.preset, _cuda_available())
+    return preset, build_config(preset, args.config, overrides)
 
 
 def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, str, bool]:
     """(config, run directory, checkpoint to resume, a sentence saying what was chosen, whether the run
     directory holds a run without a checkpoint that starts again from step 1)."""
-    import torch
-
-    from arc_console.engine.checkpoint import CheckpointError, find_checkpoint, read_state
+    from arc_console.engine.checkpoint_files import CheckpointError, find_checkpoint, read_state
     from arc_console.engine.run_restart import is_run_without_checkpoint
 
     overrides = flag_overrides(args)
@@ -69,7 +92,7 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
                 raise ConfigError(str(exc)) from None
             if args.out is not None and args.out.resolve() != args.resume.resolve():
                 raise ConfigError(f"--out {args.out} differs from the resumed run's directory {args.resume}") from None
-            config, how = _restart_config(args, overrides, torch.cuda.is_available())
+            config, how = _restart_config(args, overrides)
             preflight(config)
             return (config, args.resume, None,
                     f"{args.resume} has no complete checkpoint: starting it again from step 1, {how}", True)
@@ -79,8 +102,7 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
             raise ConfigError(f"--out {args.out} differs from the resumed run's directory {run_dir}")
         preflight(config)  # tasks, problems or a model given now are checked before the run is touched
         return config, run_dir, checkpoint, f"resuming {run_dir} from {checkpoint.name}", False
-    preset = resolve_preset(args.preset, torch.cuda.is_available())
-    config = build_config(preset, args.config, overrides)
+    preset, config = _new_run_config(args, overrides)
     run_dir = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     if (run_dir / "logs" / "metrics.jsonl").exists() or any((run_dir / "checkpoints").glob("step_*")):
         raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
@@ -108,7 +130,7 @@ def preflight(config: TrainConfig) -> None:
     """The checks that would otherwise fail inside the trainer's setup, made before any run directory
     exists: the tasks load, every problem id names one of them, the model names a folder or a hub id."""
     from arc_console.arc import load_tasks, select_tasks
-    from arc_console.engine.backends import BackendError, resolve_model_path
+    from arc_console.engine.model_path import BackendError, resolve_model_path
 
     tasks = load_tasks(config.tasks)
     if config.problems:
@@ -123,7 +145,7 @@ def preflight(config: TrainConfig) -> None:
 
 def _resolve_checked(args: argparse.Namespace, world_size: int) -> tuple[TrainConfig, Path, Path | None, str, bool]:
     from arc_console.arc import TaskError
-    from arc_console.distributed.roles import check_divisible
+    from arc_console.distributed.preflight import check_divisible
     from arc_console.reporting.targets import ReportingError, check_installed
 
     try:
@@ -138,7 +160,7 @@ def _resolve_checked(args: argparse.Namespace, world_size: int) -> tuple[TrainCo
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from arc_console.distributed.ranks import launched_by_torchrun
+    from arc_console.distributed.preflight import launched_by_torchrun
 
     if args.nproc is not None and not launched_by_torchrun():  # the --nproc shortcut
         return _launch_ranks(args)

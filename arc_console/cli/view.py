@@ -69,14 +69,14 @@ def run_replay(args: argparse.Namespace) -> int:
 
 def run_watch(args: argparse.Namespace) -> int:
     from arc_console.tui.textsafe import one_line
-    from arc_console.tui.follow import RunDirFollower
-    from arc_console.tui.app import ConsoleApp
 
     run_dir: Path = args.run_dir
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
     if not (run_dir / "logs").is_dir() and not (run_dir / "checkpoints").is_dir():
         print(f"arc-console: {one_line(str(run_dir))} has no run yet; waiting for one to start", file=sys.stderr)
+    from arc_console.tui.follow import RunDirFollower
+    from arc_console.tui.app import ConsoleApp
     from arc_console.tui.gpu import HardwareSampler
     from arc_console.rundir.files import read_trainer_pid
 

@@ -21,10 +21,6 @@ class DistributedError(RuntimeError):
     """A rank could not join or lost the process group."""
 
 
-def launched_by_torchrun() -> bool:
-    return "WORLD_SIZE" in os.environ and "RANK" in os.environ
-
-
 def collective_timeout() -> timedelta:
     raw = os.environ.get(TIMEOUT_ENV, "")
     try:

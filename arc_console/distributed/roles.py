@@ -45,10 +45,3 @@ def describe(ranks: Ranks, problems_per_step: int) -> str:
             f"{share} per rank; gradients and token counts all-reduced every update")
 
 
-def check_divisible(problems_per_step: int, world_size: int) -> str | None:
-    """The error when a step's problems cannot be shared out evenly, else None."""
-    if world_size > 1 and problems_per_step % world_size:
-        return (f"--problems-per-step {problems_per_step} is not a multiple of the {world_size} processes: "
-                f"give each rank the same number of problems (e.g. --problems-per-step "
-                f"{max(world_size, problems_per_step - problems_per_step % world_size)})")
-    return None

@@ -1,29 +1,32 @@
 """Load a policy to train: `hf` (transformers + peft, CPU or GPU) or `unsloth` (4-bit, GPU).
 
-The built-in tiny model is built locally on first use and cached; nothing is downloaded for it.
+The built-in tiny model is built locally on first use and cached (model_path.py); nothing is downloaded for it.
 """
 
 from __future__ import annotations
 
-import os
-import re
-import shutil
-import tempfile
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 
-from arc_console.engine.model_factory import make_model
+from arc_console.engine.model_path import (  # re-exported: the torch-free half, where its users import it from
+    TINY_MODEL_VERSION,
+    BackendError,
+    builtin_tiny_path,
+    cache_dir,
+    resolve_model_path,
+    tiny_model_path,
+)
+
+__all__ = [
+    "LORA_TARGETS", "SMALL_MODEL_PARAMETERS", "STOP_TOKENS", "TINY_MODEL_VERSION", "BackendError", "Policy",
+    "apply_cpu_threads", "builtin_tiny_path", "cache_dir", "device_label", "load_policy", "resolve_backend",
+    "resolve_model_path", "tiny_model_path",
+]
 
 LORA_TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj"]
 STOP_TOKENS = ("<|return|>", "<|end|>", "<|call|>")
-TINY_MODEL_VERSION = "tiny-v1"
-
-
-class BackendError(RuntimeError):
-    """The model or backend cannot be used; the message says why in one line."""
 
 
 @dataclass
@@ -80,57 +83,10 @@ def apply_cpu_threads(requested: int, policy: Policy) -> int:
     return threads
 
 
-def cache_dir() -> Path:
-    root = os.environ.get("ARC_CONSOLE_CACHE") or Path.home() / ".cache" / "arc-console"
-    return Path(root)
-
-
-def tiny_model_path() -> Path:
-    """The built-in tiny GPT-OSS, built (atomically) on first use."""
-    path = cache_dir() / "models" / TINY_MODEL_VERSION
-    if (path / "arc_console_model.json").exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=path.parent))
-    try:
-        make_model("tiny", staging, seed=0)
-        try:
-            staging.rename(path)
-        except OSError:
-            if not (path / "arc_console_model.json").exists():  # lost a race to another process: fine
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return path
-
-
-def builtin_tiny_path() -> Path:
-    """The warm-started model shipped in the package (scripts/warm_start.py made it), or, in a
-    checkout without it, the random tiny model."""
-    shipped = Path(__file__).resolve().parent.parent / "builtin" / "tiny-arc"
-    return shipped if (shipped / "config.json").exists() else tiny_model_path()
-
-
 def resolve_backend(backend: str) -> str:
     if backend == "auto":
         return "unsloth" if torch.cuda.is_available() else "hf"
     return backend
-
-
-def resolve_model_path(model: str) -> str:
-    """The folder (or hub id) `model` names; a BackendError when it names neither."""
-    if model == "tiny":
-        return str(builtin_tiny_path())
-    if model == "tiny-random":
-        return str(tiny_model_path())
-    path = Path(model).expanduser()
-    if path.exists():
-        if not (path / "config.json").exists():
-            raise BackendError(f"{model}: not a model folder (no config.json)")
-        return str(path)
-    if re.fullmatch(r"[\w-][\w.-]*/[\w.-]+", model):
-        return model  # a hub id such as unsloth/gpt-oss-20b-BF16
-    raise BackendError(f"{model}: no such model folder (nor a hub id such as owner/name)")
 
 
 def _stop_token_ids(tokenizer: Any) -> list[int]:

@@ -2,14 +2,13 @@
 
 A checkpoint is written into a hidden staging folder and renamed into place, so checkpoints/step_N/
 is either complete or absent. Loading uses only safe loaders: safetensors for weights and
-torch.load(weights_only=True) for optimizer and RNG state.
+torch.load(weights_only=True) for optimizer and RNG state. Finding and reading a checkpoint without
+torch: checkpoint_files.py.
 """
 
 from __future__ import annotations
 
-import json
 import random
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,31 +17,23 @@ from safetensors.torch import load_file, save_file
 
 from arc_console.rundir.atomic import atomic_write_text, staged_folder
 from arc_console.engine.backends import Policy
+from arc_console.engine.checkpoint_files import (  # re-exported: the torch-free half, where its users import it from
+    OPTIMIZER,
+    RNG,
+    STATE,
+    WEIGHTS,
+    CheckpointError,
+    TrainerState,
+    checkpoint_dir,
+    find_checkpoint,
+    latest_checkpoint,
+    read_state,
+)
 
-WEIGHTS = "trainable.safetensors"
-OPTIMIZER = "optimizer.pt"
-RNG = "rng.pt"
-STATE = "trainer_state.json"  # written last: its presence marks a complete checkpoint
-
-
-class CheckpointError(RuntimeError):
-    pass
-
-
-@dataclass
-class TrainerState:
-    step: int  # last completed step
-    problem_cursor: int
-    perfect_problems: list[str]
-    history: list[dict[str, Any]]  # metrics of every step so far
-    config: dict[str, Any]
-
-    def to_json(self) -> str:
-        return json.dumps(self.__dict__, indent=2)
-
-
-def checkpoint_dir(checkpoints: Path, step: int) -> Path:
-    return checkpoints / f"step_{step}"
+__all__ = [
+    "OPTIMIZER", "RNG", "STATE", "WEIGHTS", "CheckpointError", "TrainerState", "checkpoint_dir", "find_checkpoint",
+    "latest_checkpoint", "read_state", "restore_checkpoint", "save_checkpoint",
+]
 
 
 def save_checkpoint(checkpoints: Path, policy: Policy, optimizer: torch.optim.Optimizer,
@@ -60,38 +51,6 @@ def save_checkpoint(checkpoints: Path, policy: Policy, optimizer: torch.optim.Op
         torch.save(rng, staging / RNG)
         atomic_write_text(staging / STATE, state.to_json())
     return target
-
-
-def latest_checkpoint(checkpoints: Path) -> Path | None:
-    complete = []
-    for path in checkpoints.glob("step_*"):
-        try:
-            number = int(path.name.split("_", 1)[1])
-        except ValueError:
-            continue
-        if (path / STATE).exists():
-            complete.append((number, path))
-    return max(complete)[1] if complete else None
-
-
-def find_checkpoint(path: Path) -> Path:
-    """A checkpoint folder, or the latest complete one of a run directory."""
-    if (path / STATE).exists():
-        return path
-    if (path / "checkpoints").is_dir():
-        found = latest_checkpoint(path / "checkpoints")
-        if found is not None:
-            return found
-        raise CheckpointError(f"{path}: the run has no complete checkpoint to resume from")
-    raise CheckpointError(f"{path}: neither a run directory nor a checkpoint")
-
-
-def read_state(checkpoint: Path) -> TrainerState:
-    try:
-        data = json.loads((checkpoint / STATE).read_text(encoding="utf-8"))
-        return TrainerState(**data)
-    except (OSError, ValueError, TypeError) as exc:
-        raise CheckpointError(f"{checkpoint}: unreadable trainer state ({exc})") from None
 
 
 def restore_checkpoint(checkpoint: Path, policy: Policy, optimizer: torch.optim.Optimizer,

@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from arc_console.rundir.atomic import staged_folder
-from arc_console.engine.backends import resolve_model_path
-from arc_console.engine.checkpoint import find_checkpoint, read_state
+from arc_console.engine.model_path import resolve_model_path
+from arc_console.engine.checkpoint_files import find_checkpoint, read_state
 
 ADAPTER_FILES = ("adapter_config.json", "adapter_model.safetensors")
 EXPORT_INFO = "arc_console_export.json"
@@ -126,7 +126,7 @@ def _with_trained_weights(model: Any, checkpoint: Path) -> Any:
     """A run that trained every weight: its checkpoint holds them all."""
     from safetensors.torch import load_file
 
-    from arc_console.engine.checkpoint import WEIGHTS
+    from arc_console.engine.checkpoint_files import WEIGHTS
 
     weights = load_file(str(checkpoint / WEIGHTS))
     _, unexpected = model.load_state_dict(weights, strict=False)

@@ -8,7 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from arc_console.engine.checkpoint import latest_checkpoint
+from arc_console.engine.checkpoint_files import latest_checkpoint
 
 ABANDONED_PREFIX = "abandoned-"
 

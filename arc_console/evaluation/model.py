@@ -1,8 +1,8 @@
 """The model to evaluate: anything `train` accepts, a run directory, or a checkpoint.
 
-A run directory gives its final model, else its latest checkpoint. A checkpoint is rebuilt as the
-trainer built it (same base, same LoRA setting) and its trained weights copied in: an adapter on
-its base, or full weights where the run trained them all.
+A run directory gives its final model, else its latest checkpoint (model_source.py finds which,
+without torch). A checkpoint is rebuilt as the trainer built it (same base, same LoRA setting) and
+its trained weights copied in: an adapter on its base, or full weights where the run trained them all.
 """
 
 from __future__ import annotations
@@ -15,39 +15,26 @@ from safetensors.torch import load_file
 
 from arc_console.decoding.rollout_engine import RolloutEngine, choose_rollout_engine
 from arc_console.engine.backends import BackendError, Policy, load_policy
-from arc_console.engine.checkpoint import STATE, WEIGHTS, CheckpointError, latest_checkpoint, read_state
+from arc_console.engine.checkpoint_files import WEIGHTS, CheckpointError, read_state
+from arc_console.evaluation.model_source import ModelSource, locate_eval_model
 
 DEFAULT_CONTEXT = 4096
-
-
-def _is_run_dir(path: Path) -> bool:
-    return (path / "checkpoints").is_dir() or (path / "final_model").is_dir() or (path / "logs" / "run.json").exists()
-
-
-def _run_config(run_dir: Path) -> dict[str, Any]:
-    try:
-        return dict(json.loads((run_dir / "logs" / "run.json").read_text(encoding="utf-8")).get("config") or {})
-    except (OSError, ValueError):
-        return {}
 
 
 def load_eval_model(spec: str, backend: str | None = None) -> tuple[RolloutEngine, str]:
     """(the rollout engine of a policy ready for inference, a sentence saying what was loaded).
     Raises BackendError or CheckpointError."""
-    path = Path(spec).expanduser()
-    if path.is_dir() and (path / STATE).exists():
-        return _load_checkpoint(path, backend), f"checkpoint {path}"
-    if path.is_dir() and _is_run_dir(path):
-        final = path / "final_model"
-        if (final / "config.json").exists() or (final / "adapter_config.json").exists():
-            return _load_folder(final, backend, _run_config(path)), f"final model of {path}"
-        checkpoint = latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else None
-        if checkpoint is None:
-            raise CheckpointError(f"{path}: the run has neither a final model nor a complete checkpoint")
-        return _load_checkpoint(checkpoint, backend), f"latest checkpoint of {path} ({checkpoint.name})"
-    if path.is_dir() and (path / "adapter_config.json").exists():
-        return _load_folder(path, backend, {}), f"adapter {path}"
-    return _inference_ready(load_policy(spec, backend or "auto", 0, 1, DEFAULT_CONTEXT)), f"model {spec}"
+    source = locate_eval_model(spec)
+    return load_located_model(source, backend), source.described
+
+
+def load_located_model(source: ModelSource, backend: str | None = None) -> RolloutEngine:
+    """Load what locate_eval_model found, ready for inference."""
+    if source.kind == "checkpoint":
+        return _load_checkpoint(source.folder, backend)
+    if source.kind in ("final_model", "adapter"):
+        return _load_folder(source.folder, backend, source.run_config)
+    return _inference_ready(load_policy(source.spec, backend or "auto", 0, 1, DEFAULT_CONTEXT))
 
 
 def _load_folder(folder: Path, backend: str | None, run_config: dict[str, Any]) -> RolloutEngine:

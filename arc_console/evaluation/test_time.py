@@ -18,63 +18,23 @@ from typing import Any
 import torch
 
 from arc_console.arc import Task, parse_response, score_grid
-from arc_console.arc.augment import AUGMENTATIONS, task_views
+from arc_console.arc.augment import task_views
 from arc_console.arc.tasks import Pair
 from arc_console.engine.control import RunControl
 from arc_console.engine.dynamic_sampling import draw_groups
 from arc_console.engine.logprobs import build_batch, completion_logprobs
 from arc_console.engine.objectives import dapo_loss, group_advantages
-from arc_console.engine.rewards import REWARD_VARIANTS, RewardWeights, grid_reward, reward_accuracy
+from arc_console.engine.rewards import RewardWeights, grid_reward, reward_accuracy
 from arc_console.decoding.samples import ProgressCallback
 from arc_console.engine.step_groups import Group, Problem
 from arc_console.evaluation import events as ev
 from arc_console.evaluation.adapter_reset import TestTimeAdapter, task_seed
-from arc_console.evaluation.settings import EvalSettings, SettingsError
+from arc_console.evaluation.settings import EvalSettings
 from arc_console.evaluation.solver import Stopped, answer_budget, answer_task, context_limit, fit_prompt
 from arc_console.evaluation.solver_types import TaskAnswer
+from arc_console.evaluation.test_time_settings import TestTimeSettings, validate_test_time
 
-
-@dataclass(frozen=True)
-class TestTimeSettings:
-    steps: int = 0  # DAPO steps per task; 0: plain eval
-    learning_rate: float = 1e-3
-    augment: str = "dihedral"  # views of the leave-one-out problems: none | dihedral | dihedral+colors
-    candidates: int = 4  # K per problem
-    problems_per_step: int = 1
-    max_extra_draws: int = 2  # DAPO dynamic sampling: extra problems drawn when a group has equal rewards
-    temperature_min: float = 0.6
-    temperature_max: float = 1.0
-    lora_r: int = 8  # the fresh adapter, where the model has none
-    lora_alpha: int = 16
-    reward: str = "pixel"
-    eps_low: float = 0.2
-    eps_high: float = 0.28
-    max_grad_norm: float = 1.0
-    logprob_chunk_tokens: int = 256
-
-    def temperatures(self) -> list[float]:
-        k = self.candidates
-        if k == 1:
-            return [self.temperature_min]
-        return [round(self.temperature_min + i * (self.temperature_max - self.temperature_min) / (k - 1), 4)
-                for i in range(k)]
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def validate_test_time(settings: TestTimeSettings) -> None:
-    def require(condition: bool, message: str) -> None:
-        if not condition:
-            raise SettingsError(message)
-
-    require(0 <= settings.steps <= 10_000, f"--test-time-steps must be 0..10000, got {settings.steps}")
-    require(settings.learning_rate > 0, f"--test-time-lr must be positive, got {settings.learning_rate}")
-    require(settings.augment in AUGMENTATIONS,
-            f"--test-time-augment must be one of {', '.join(AUGMENTATIONS)}, got {settings.augment!r}")
-    require(2 <= settings.candidates <= 64, f"--test-time-candidates must be 2..64, got {settings.candidates}")
-    require(1 <= settings.lora_r <= 256, f"--test-time-lora-r must be 1..256, got {settings.lora_r}")
-    require(settings.reward in REWARD_VARIANTS, f"unknown reward {settings.reward!r}")
+__all__ = ["TestTimeReport", "TestTimeSettings", "TestTimeTrainer", "leave_one_out_tasks", "validate_test_time"]
 
 
 @dataclass
