@@ -121,7 +121,8 @@ class TrainConfig:
         doc="Memory stays flat in --problems-per-step; the loss is still normalised over the whole step's "
             "tokens, so the update equals the all-at-once one", metavar="N")
     update_micro_rows: int = setting(
-        0, "candidates per forward and backward, a group's rows cut further (0: whole groups; dapo and grpo)",
+        0, "at most this many candidates per forward and backward, a group's rows cut evenly (0: whole groups; "
+        "dapo and grpo)",
         doc="Bounds the update's activations below one group's (the 4-bit route's MoE layers hold several "
             "copies of every routed row): the same update, more passes; the preference rule compares rows "
             "of one group and takes 0 only", metavar="N")

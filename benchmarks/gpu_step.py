@@ -190,7 +190,7 @@ def dapo_update(policy, rollout, optimizer, chunk: int) -> float:
 def measure_warm_up(policy, temps: list[float], args: argparse.Namespace, result: dict, steps: int = 4) -> None:
     """The trainer's first steps, first thing after load: the default route's engine sized as the trainer sizes
     it (the longest of the steps' prompts + new tokens), then a rollout and the trainer's update
-    (engine/update.py) a step, each step on a prompt of another length. time_to_first_step_s counts from the
+    (engine/update.py) a step, on the P sweep's first four prompts (three lengths: the last two fit to the same). time_to_first_step_s counts from the
     process's start (load included); recompiles_after_step1 are torch.compile's after step 1."""
     problems = sweep_problems(policy.tokenizer, args.max_seq_length, args.new_tokens)[:steps]
     engine = RolloutEngine(policy, StaticRolloutEngine(

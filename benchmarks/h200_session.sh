@@ -51,7 +51,7 @@ case $stage in
     timeout ${SMALL_TIMEOUT:-300} python3 benchmarks/gpu_step.py --model $model --small-route-only --skip-p-sweeps --out-dir "$OUT"
     timeout ${WARM_TIMEOUT:-240} python3 benchmarks/gpu_step.py --model $model --warm-up-only --out-dir "$OUT"
     ;;
-  warm_up)  # issue 21: the trainer's first four steps after load (prompts of four lengths), time and recompilations
+  warm_up)  # issue 21: the trainer's first four steps after load (prompts of three lengths), time and recompilations
     timeout ${WARM_TIMEOUT:-240} python3 benchmarks/gpu_step.py --model $model --warm-up-only --out-dir "$OUT"
     ;;
   small)  # issue 21: Unsloth's generate beside the 4-bit route (our NF4 kernel), then its P sweep

@@ -42,7 +42,7 @@ def _one_step(run: Path, micro_groups: int, **settings) -> tuple[dict, dict, dic
 
 @pytest.mark.parametrize(("objective", "settings"), [
     ("dapo", {"mask_truncated": True}),
-    # Cuts of 3 rows: each group of K = 4 goes as 3 rows then 1, each row with its group's advantage.
+    # At most 3 rows a pass: each group of K = 4 goes as 2 rows then 2, each row with its group's advantage.
     ("dapo", {"mask_truncated": True, "update_micro_rows": 3}),
     pytest.param("dapo", {"lora_r": 4, "lora_alpha": 8, "mask_truncated": True}, marks=pytest.mark.slow),
     pytest.param("grpo", {"mask_truncated": True}, marks=pytest.mark.slow),
@@ -178,3 +178,18 @@ def test_the_gpu_benchmarks_p_sweep_trains_with_the_trainers_update_on_cpu() -> 
     stats = policy_update(policy, optimizer, scheduler, config, groups, single_process(), PhaseTimer())
     assert stats["grad_norm"] > 0 and stats["ratio_mean"] == pytest.approx(1.0)
     assert any(not torch.equal(before[k], v) for k, v in policy.trainable_parameters().items())
+
+
+def test_rows_are_cut_evenly_and_never_leave_a_pass_of_one_row() -> None:
+    from arc_console.engine.micro_batches import row_slices
+
+    def sizes(count: int, most: int) -> list[int]:
+        cut = row_slices(count, most)
+        assert cut[0].start == 0 and cut[-1].stop == count
+        assert all(a.stop == b.start for a, b in zip(cut, cut[1:]))
+        return [s.stop - s.start for s in cut]
+
+    assert sizes(8, 3) == [3, 3, 2]
+    assert sizes(8, 7) == [4, 4]
+    assert sizes(9, 4) == [3, 3, 3]
+    assert sizes(8, 0) == sizes(8, 8) == sizes(8, 20) == [8]

@@ -13,7 +13,7 @@ import torch
 RAISE_AT_STEP = "ARC_CONSOLE_TEST_RAISE_AT_STEP"
 
 OOM_HINT = ("hint: CUDA ran out of memory: lower --max-new-tokens or --problems-per-step, "
-            "or use --rollout-experts packed and cut the update with --update-micro-rows 4")
+            "or use --rollout-experts packed and (dapo, grpo) cut the update with --update-micro-rows 4")
 
 
 class InjectedFailure(RuntimeError):

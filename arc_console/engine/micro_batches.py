@@ -52,8 +52,14 @@ def group_slices(count: int, micro_groups: int) -> list[slice]:
 
 
 def row_slices(count: int, micro_rows: int) -> list[slice]:
-    """Consecutive slices of `count` rows, `micro_rows` each (0: one slice of all of them)."""
-    return group_slices(count, micro_rows)
+    """Consecutive slices of `count` rows, at most `micro_rows` each and as even as can be (8 rows at 3: 3,
+    3, 2, not a last pass of 1 row that would bring the compiled forward a shape of its own; 0: one slice)."""
+    if micro_rows <= 0 or micro_rows >= count:
+        return [slice(0, count)]
+    passes = -(-count // micro_rows)
+    sizes = [count // passes + (1 if i < count % passes else 0) for i in range(passes)]
+    starts = [sum(sizes[:i]) for i in range(passes)]
+    return [slice(start, start + size) for start, size in zip(starts, sizes)]
 
 
 def micro_batches(groups: list[Group], micro_groups: int, scale_rewards: str, mask_truncated: bool, pad_id: int,

@@ -57,15 +57,16 @@ def policy_update(policy: Any, optimizer: torch.optim.Optimizer, scheduler: Any,
             old_logps = [completion_logprobs(policy, part.batch, config.logprob_chunk_tokens, with_grad=False)[0]
                          for part in parts]
     stats: dict[str, float | None] = {}
-    with timer.phase("update"), symbolic_lengths():
+    with timer.phase("update"):
         for update in range(config.updates_per_rollout):
             optimizer.zero_grad(set_to_none=True)
             loss_total, token_counts, entropy_sum = 0.0, TokenCounts(), 0.0
             for index, part in enumerate(parts):
-                logp, entropy = completion_logprobs(policy, part.batch, config.logprob_chunk_tokens, with_grad=True)
-                reference = old_logps[index] if old_logps is not None else logp.detach()
-                loss, part_stats = _micro_loss(config, part, logp, reference, denominator)
-                (loss * share.loss_scale).backward()  # gradients accumulate over the micro-batches
+                with symbolic_lengths():  # each step brings new lengths to a backend's compiled code
+                    logp, entropy = completion_logprobs(policy, part.batch, config.logprob_chunk_tokens, with_grad=True)
+                    reference = old_logps[index] if old_logps is not None else logp.detach()
+                    loss, part_stats = _micro_loss(config, part, logp, reference, denominator)
+                    (loss * share.loss_scale).backward()  # gradients accumulate over the micro-batches
                 loss_total += part_stats.loss
                 token_counts = token_counts + (part_stats.counts or TokenCounts())
                 if update == 0:

@@ -51,7 +51,9 @@ def symbolic_lengths() -> Iterator[None]:
     otherwise specialises on the first step's sequence length and recompiles when the second step's
     differs (automatic dynamic shapes); compiled symbolic at once, it serves every later length. Code
     compiled with an explicit dynamic=True/False, and the rollout engine's decode step (compiled outside
-    this context, for one fixed shape), are not affected.
+    this context, for one fixed shape), are not affected. Dynamo's settings are per thread: this covers
+    what compiles in the calling thread (the forward pass, and a backward that runs there), not code a
+    custom backward compiles first on autograd's device threads.
     """
     try:
         import torch._dynamo

@@ -27,6 +27,7 @@ from arc_console.engine.objectives import dapo_loss, group_advantages
 from arc_console.engine.rewards import RewardWeights, grid_reward, reward_accuracy
 from arc_console.decoding.samples import ProgressCallback
 from arc_console.engine.step_groups import Group, Problem
+from arc_console.engine.warm_up import symbolic_lengths
 from arc_console.evaluation import events as ev
 from arc_console.evaluation.adapter_reset import TestTimeAdapter, task_seed
 from arc_console.evaluation.settings import EvalSettings
@@ -189,11 +190,12 @@ class TestTimeTrainer:
         rewards = torch.tensor([g.rewards for g in groups], dtype=torch.float32, device=policy.device)
         advantages = group_advantages(rewards).flatten()
         policy.for_training()
-        logp, _ = completion_logprobs(policy, batch, self.settings.logprob_chunk_tokens, with_grad=True)
-        loss, stats = dapo_loss(logp, logp.detach(), advantages, batch.completion_mask, self.settings.eps_low,
-                                self.settings.eps_high)
         optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with symbolic_lengths():  # every task brings new lengths to a backend's compiled code
+            logp, _ = completion_logprobs(policy, batch, self.settings.logprob_chunk_tokens, with_grad=True)
+            loss, stats = dapo_loss(logp, logp.detach(), advantages, batch.completion_mask, self.settings.eps_low,
+                                    self.settings.eps_high)
+            loss.backward()
         torch.nn.utils.clip_grad_norm_(list(self.adapter.parameters().values()), self.settings.max_grad_norm)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
