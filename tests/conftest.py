@@ -31,6 +31,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # `make test` distributes with --dist loadgroup: the tests of a module that share a module- or
     # class-scoped fixture (a training run, a loaded policy) go to one worker, so the fixture is built
     # once; every other test is handed out on its own to whichever worker is free.
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # in one process there is nothing to group
+        return
     for item in items:
         fixture_info = getattr(item, "_fixtureinfo", None)
         if fixture_info is None or item.get_closest_marker("xdist_group"):
