@@ -3,6 +3,8 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # The CPU build of torch sits on local disk here; pass TORCH_SPEC= (empty) to keep your own torch.
 TORCH_SPEC ?= torch==2.13.0
+# The suite in pytest-xdist workers, one per core of the CI machine; PYTEST_WORKERS=0 runs it in one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install train test
 
@@ -21,4 +23,4 @@ train: install
 	ARC_CONSOLE_LAUNCHER=make $(VENV)/bin/arc-console train $(ARGS)
 
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)

@@ -16,6 +16,32 @@ if "ARC_CONSOLE_CACHE" not in os.environ:
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Under pytest-xdist (`make test`) the workers share the cores: torch's default of one thread per
+    # core in each of them would oversubscribe the machine, and a parallel op waits on a descheduled thread.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the node ids
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # `make test` distributes with --dist loadgroup: the tests of a module that share a module- or
+    # class-scoped fixture (a training run, a loaded policy) go to one worker, so the fixture is built
+    # once; every other test is handed out on its own to whichever worker is free.
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # in one process there is nothing to group
+        return
+    for item in items:
+        fixture_info = getattr(item, "_fixtureinfo", None)
+        if fixture_info is None or item.get_closest_marker("xdist_group"):
+            continue
+        scopes = {definition.scope for definitions in fixture_info.name2fixturedefs.values()
+                  for definition in definitions}
+        if scopes & {"class", "module", "package"}:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
 # A problem the tiny model can represent: answer the 1x1 grid [[3]].
 TOY_TASK = {"train": [{"input": [[3]], "output": [[3]]}], "test": [{"input": [[3]], "output": [[3]]}]}
 

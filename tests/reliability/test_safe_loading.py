@@ -3,6 +3,7 @@
 import json
 import os
 import pickle
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -15,18 +16,22 @@ CLI = [sys.executable, "-m", "arc_console"]
 
 
 class Exploit:
+    """Unpickled, it would create `marker` (one per test, so a test running beside it cannot interfere)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
     def __reduce__(self):
-        return (os.system, ("touch /tmp/arc-console-pwned",))
+        return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
 
 
 def test_hostile_optimizer_pickle_is_refused(tmp_path: Path) -> None:
     run = tmp_path / "run"
     trainer, _ = make_trainer(run, max_steps=1)
     trainer.run()
-    marker = Path("/tmp/arc-console-pwned")
-    marker.unlink(missing_ok=True)
+    marker = tmp_path / "pwned"
     optimizer_file = run / "checkpoints/step_1/optimizer.pt"
-    torch.save({"optimizer": Exploit(), "scheduler": {}}, optimizer_file, pickle_module=pickle)
+    torch.save({"optimizer": Exploit(marker), "scheduler": {}}, optimizer_file, pickle_module=pickle)
     out = subprocess.run([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "2"],
                          capture_output=True, text=True)
     assert out.returncode == 2, out.stderr
