@@ -30,7 +30,7 @@ except Exception:
 
 from arc_console.decoding.fp8_experts import fp8_grouped_matmul, quantize_experts
 from arc_console.decoding.nf4_kernel import unsloth_nf4_grouped_matmul
-from arc_console.decoding.nf4_triton import LaunchShape, k_major_scales, launch_shape, nf4_grouped_mm, nf4_stack
+from arc_console.decoding.nf4_triton import LOOKUPS, LaunchShape, k_major_scales, launch_shape, nf4_grouped_mm, nf4_stack
 from arc_console.decoding.packed_experts import packed_stack
 
 EXPERTS, HIDDEN, INTERMEDIATE, TOP_K = 32, 2880, 2880, 4
@@ -62,25 +62,18 @@ def time_ms(fn, repeats: int = 20, calls: int = 10) -> float:
     return statistics.median(times)
 
 
-# How the tile scales its weights: per weight (the first kernel), per k on the rows, and per k on the rows
-# with the levels handed to the tensor cores as tf32 (no conversion).
-SCALINGS = {"weights": dict(row_scales=False), "rows": dict(row_scales=True),
-            "rows_tf32": dict(row_scales=True, levels_tf32=True)}
-SWEEP = [(scaling, LaunchShape(block_n=64, block_k=k, num_warps=w, num_stages=st, **SCALINGS[scaling]))
-         for scaling in SCALINGS for k in (64, 128, 256) for w in (2, 4) for st in (2, 3)]
-
-
-def direct_absmax(stack):
-    """The same stack with its scales decoded once into float32 (no nested lookups in the kernel)."""
-    if not stack.nested:
-        return stack
-    scales = (stack.nested_code[stack.absmax.long()]
-              * stack.nested_absmax.repeat_interleave(stack.nested_blocksize)[: stack.absmax.numel()] + stack.offset)
-    return replace(stack, absmax=scales.float().contiguous(), nested=False)
+# The rows-scaling path's tiles (the per-weight and tf32 scalings were swept in
+# results/nf4_kernel_2026-12-02_h200_row_scales.json and lost there).
+SWEEP = [("rows", LaunchShape(block_n=64, block_k=k, num_warps=w, num_stages=st))
+         for k in (64, 128, 256) for w in (2, 4) for st in (2, 3)]
+# Where each byte's levels come from (nf4_triton.LOOKUPS), on the rows-scaling path.
+SWEEP += [(f"rows_{lookup}", LaunchShape(block_n=64, block_k=k, num_warps=w, num_stages=st, lookup=lookup))
+          for lookup in ("levels", "registers") for k in (64, 128) for w in (2, 4) for st in (2, 3, 4)]
 
 
 def shape_name(shape: LaunchShape) -> str:
     kind = "dot" if shape.use_dot else f"fma_m{shape.block_m}"
+    kind += "" if shape.lookup == "pairs" else f"_{shape.lookup}"
     return f"{kind}_n{shape.block_n}_k{shape.block_k}_w{shape.num_warps}_s{shape.num_stages}"
 
 
@@ -129,7 +122,6 @@ def main() -> None:
         parameter = nf4_parameter(weights)
         packed = packed_stack(parameter)
         stack = nf4_stack(packed)
-        direct = direct_absmax(stack)
         import bitsandbytes.functional as bnb_functional
 
         dense = bnb_functional.dequantize_4bit(parameter.data, parameter.quant_state).reshape(EXPERTS, k, n)
@@ -139,6 +131,9 @@ def main() -> None:
                    "ours_weight_scales": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16,
                                                                      replace(launch_shape(r.shape[0], EXPERTS, r.device),
                                                                              row_scales=False)),
+                   **{f"ours_{lookup}": (lambda r, e, lookup=lookup: nf4_grouped_mm(
+                       r, e, route_stack, torch.bfloat16, replace(launch_shape(r.shape[0], EXPERTS, r.device), lookup=lookup)))
+                      for lookup in LOOKUPS},
                    "bf16_grouped_mm": lambda r, e: reference(r, e, dense)}
         unsloth = unsloth_nf4_grouped_matmul(packed, torch.bfloat16)
         if unsloth is not None:
@@ -167,10 +162,9 @@ def main() -> None:
                 print(name, count, kernel_name, entry[kernel_name], flush=True)
             if args.sweep and count in args.sweep_rows:
                 sweep = entry["ours_sweep"] = {}
-                # The route's scales (nested, k-major) in every shape; scales pre-decoded to float32 beside them.
-                variants = {"nested_kmajor": k_major_scales(stack), "direct_kmajor": k_major_scales(direct)}
-                runs = [(v, scaling, sh) for v in variants for scaling, sh in SWEEP
-                        if v == "nested_kmajor" or scaling == "rows_tf32"]
+                # The route's scales (nested, k-major) in every shape.
+                variants = {"nested_kmajor": k_major_scales(stack)}
+                runs = [(v, scaling, sh) for v in variants for scaling, sh in SWEEP]
                 for variant, scaling, shape in runs:
                     candidate = variants[variant]
                     key = f"{variant}_{scaling}_{shape_name(shape)}"
@@ -189,9 +183,9 @@ def main() -> None:
                 print(name, count, "best", best, flush=True)
         del dense, fp8, parameter
         torch.cuda.empty_cache()
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    path = args.out_dir / f"nf4_kernel_{result['date']}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n")
+        # Written after each projection: a run cut short by a time limit still leaves what it measured.
+        args.out_dir.mkdir(parents=True, exist_ok=True)
+        (args.out_dir / f"nf4_kernel_{result['date']}.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
 
 

@@ -110,7 +110,9 @@ def test_our_nf4_kernel_matches_the_dequantized_experts_on_the_20b_shapes() -> N
     import bitsandbytes.functional as bnb_functional
     import torch
 
-    from arc_console.decoding.nf4_triton import nf4_grouped_mm, nf4_stack
+    from dataclasses import replace
+
+    from arc_console.decoding.nf4_triton import LOOKUPS, launch_shape, nf4_grouped_mm, nf4_stack
     from arc_console.decoding.packed_experts import packed_stack
 
     generator = torch.Generator().manual_seed(0)
@@ -129,6 +131,8 @@ def test_our_nf4_kernel_matches_the_dequantized_experts_on_the_20b_shapes() -> N
             rows = torch.randn(int(counts.sum()), k, generator=generator).to(torch.bfloat16).cuda()
             row_ends = counts.cumsum(0).to(torch.int32).cuda()
             expected = torch._grouped_mm(rows, dense, offs=row_ends).float()
-            got = nf4_grouped_mm(rows, row_ends, stack, torch.bfloat16).float()
             scale = expected.abs().max().item()
-            assert (got - expected).abs().max().item() <= 0.02 * scale, (k, n, tokens)
+            for lookup in LOOKUPS:  # each way of finding a byte's levels, in the default tiles
+                shape = replace(launch_shape(rows.shape[0], 32, rows.device), lookup=lookup)
+                got = nf4_grouped_mm(rows, row_ends, stack, torch.bfloat16, shape).float()
+                assert (got - expected).abs().max().item() <= 0.02 * scale, (k, n, tokens, lookup)

@@ -27,6 +27,7 @@ from typing import Any
 
 import torch
 
+from arc_console.decoding.nf4_register_lookup import bf16_bits, register_lookup_asm
 from arc_console.decoding.packed_experts import GroupedMatmul, PackedExperts
 
 
@@ -39,6 +40,8 @@ class Nf4Stack:
     nested_absmax: torch.Tensor  # float32, one per `nested_blocksize` blocks (a dummy when not nested)
     nested_code: torch.Tensor  # float32 [256] (a dummy when not nested)
     pairs: torch.Tensor  # int32 [256]: each byte's two levels (level_pairs)
+    levels: torch.Tensor  # bf16 [16]: the level of each nibble
+    lookup_asm: str  # the levels as PTX register tables (nf4_register_lookup.py)
     offset: float
     nested: bool
     blocksize: int
@@ -74,6 +77,8 @@ def nf4_stack(experts: PackedExperts) -> Nf4Stack | None:
         nested_absmax=state.state2.absmax.reshape(-1).float() if nested else dummy,
         nested_code=state.state2.code.float() if nested else dummy,
         pairs=level_pairs(state.code.float()),
+        levels=state.code.float().to(torch.bfloat16),
+        lookup_asm=register_lookup_asm(tuple(bf16_bits(state.code.float().tolist()))),
         offset=float(state.offset) if nested else 0.0,
         nested=nested,
         blocksize=blocksize,
@@ -112,12 +117,12 @@ def _kernel() -> Any:
     import triton.language as tl
 
     @triton.jit
-    def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_code_ptr, pairs_ptr,
+    def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_code_ptr, pairs_ptr, levels_ptr,
                            row_ends_ptr, out_ptr, offset, K, N, stride_x, stride_out,
                            BLOCK: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_M: tl.constexpr,
                            NESTED: tl.constexpr, NESTED_BLOCK: tl.constexpr, DOT: tl.constexpr,
                            USE_DOT: tl.constexpr, SCALES_K_MAJOR: tl.constexpr, ROW_SCALES: tl.constexpr,
-                           LEVELS_TF32: tl.constexpr):
+                           LEVELS_TF32: tl.constexpr, LOOKUP: tl.constexpr, LOOKUP_ASM: tl.constexpr):
         column_tile = tl.program_id(0)
         expert = tl.program_id(1)
         row_start = tl.load(row_ends_ptr + expert - 1, mask=expert > 0, other=0)
@@ -144,9 +149,19 @@ def _kernel() -> Any:
                     x = tl.load(x_ptr + rows[:, None] * stride_x + k[None, :],
                                 mask=row_ok[:, None] & k_ok[None, :], other=0.0)
                     codes = tl.load(packed_ptr + expert_bytes + k[:, None] * (N // 2) + byte_columns[None, :],
-                                    mask=k_ok[:, None], other=0).to(tl.int32)
-                    # One lookup per byte: both of its levels as two bf16 bit patterns in one int32.
-                    pair = tl.load(pairs_ptr + codes)
+                                    mask=k_ok[:, None], other=0)
+                    # Each byte's two levels (high nibble: even column; low nibble: odd), as bf16.
+                    if LOOKUP == 2:  # from registers (nf4_register_lookup.py): no memory access
+                        high, low = tl.inline_asm_elementwise(LOOKUP_ASM, "=r,=r,=r,=r,r", [codes],
+                                                              dtype=(tl.bfloat16, tl.bfloat16), is_pure=True, pack=4)
+                    elif LOOKUP == 1:  # one load a weight from a 32-byte table (one cache sector)
+                        nibbles = codes.to(tl.int32)
+                        high = tl.load(levels_ptr + (nibbles >> 4))
+                        low = tl.load(levels_ptr + (nibbles & 15))
+                    else:  # one load a byte from a 1 KB table of level pairs
+                        pair = tl.load(pairs_ptr + codes.to(tl.int32))
+                        high = (pair & 0xFFFF).to(tl.int16).to(tl.bfloat16, bitcast=True)
+                        low = (pair >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True)
                     if ROW_SCALES and USE_DOT and blocks_in_tile == 1:
                         # The tile is one quantization block wide: its scale depends on k alone, so it
                         # scales the rows (BLOCK_M x BLOCK_K products) instead of every weight.
@@ -162,15 +177,13 @@ def _kernel() -> Any:
                         else:
                             scale_k = tl.load(absmax_ptr + where_k, mask=k_ok, other=0.0)
                         scaled = x.to(tl.float32) * scale_k[None, :]
-                        if LEVELS_TF32:  # a bf16 bit pattern in the top half of an int32 is that float32
-                            high = (pair << 16).to(tl.float32, bitcast=True)
-                            low = (pair & -65536).to(tl.float32, bitcast=True)
-                            even += tl.dot(scaled, high, input_precision="tf32")
-                            odd += tl.dot(scaled, low, input_precision="tf32")
+                        if LEVELS_TF32:  # bf16 widened to float32 is exact: the tensor cores take tf32
+                            even += tl.dot(scaled, high.to(tl.float32), input_precision="tf32")
+                            odd += tl.dot(scaled, low.to(tl.float32), input_precision="tf32")
                         else:
                             xd = scaled.to(DOT)
-                            even += tl.dot(xd, (pair & 0xFFFF).to(tl.int16).to(tl.bfloat16, bitcast=True).to(DOT))
-                            odd += tl.dot(xd, (pair >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True).to(DOT))
+                            even += tl.dot(xd, high.to(DOT))
+                            odd += tl.dot(xd, low.to(DOT))
                     else:
                         block = expert_blocks + k[:, None] * blocks_per_row + tile_blocks[None, :]  # [BLOCK_K, blocks]
                         if SCALES_K_MAJOR:  # the same scales stored column block by column block: one read
@@ -185,8 +198,8 @@ def _kernel() -> Any:
                             scale = tl.load(absmax_ptr + where, mask=k_ok[:, None], other=0.0)
                         scale = tl.reshape(tl.broadcast_to(scale[:, :, None], (BLOCK_K, blocks_in_tile, BLOCK // 2)),
                                            (BLOCK_K, half))
-                        high = (pair & 0xFFFF).to(tl.int16).to(tl.bfloat16, bitcast=True).to(tl.float32)
-                        low = (pair >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True).to(tl.float32)
+                        high = high.to(tl.float32)
+                        low = low.to(tl.float32)
                         if USE_DOT:
                             xd = x.to(DOT)
                             even += tl.dot(xd, (high * scale).to(DOT))
@@ -221,6 +234,12 @@ class LaunchShape:
     dot_dtype: str = "bfloat16"  # what the tensor cores take
     row_scales: bool = True  # one-block-wide tiles: scale the rows per k, not every weight
     levels_tf32: bool = False  # with row_scales: levels handed to the tensor cores as tf32 (no conversion)
+    lookup: str = "pairs"  # LOOKUPS: where each byte's levels come from
+
+
+# pairs: a 1 KB table of both levels of each byte; levels: a 16-entry table, one load a weight;
+# registers: PTX prmt over the table held in registers (CUDA only: Triton's interpreter runs no PTX).
+LOOKUPS = {"pairs": 0, "levels": 1, "registers": 2}
 
 
 def launch_shape(rows: int, num_experts: int, device: torch.device, blocksize: int = 64) -> LaunchShape:
@@ -258,14 +277,19 @@ def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, 
     shape = shape or launch_shape(count, stack.num_experts, rows.device, stack.blocksize)
     if shape.block_n % stack.blocksize or stack.out_features % shape.block_n:
         shape = replace(shape, block_n=stack.blocksize)
+    if shape.lookup not in LOOKUPS:
+        raise ValueError(f"lookup must be one of {', '.join(LOOKUPS)}, not {shape.lookup!r}")
+    if shape.lookup == "registers" and rows.device.type != "cuda":
+        raise ValueError("the registers lookup runs PTX: it needs a CUDA device")
     grid = (stack.out_features // shape.block_n, stack.num_experts)
-    _kernel()[grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs,
+    _kernel()[grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs, stack.levels,
                     row_ends, out, stack.offset, stack.in_features, stack.out_features,
                     rows.stride(0), out.stride(0),
                     BLOCK=stack.blocksize, BLOCK_N=shape.block_n, BLOCK_K=shape.block_k, BLOCK_M=shape.block_m,
                     NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize, DOT=_dot_type(shape.dot_dtype),
                     USE_DOT=shape.use_dot, SCALES_K_MAJOR=stack.scales_k_major, ROW_SCALES=shape.row_scales,
-                    LEVELS_TF32=shape.levels_tf32,
+                    LEVELS_TF32=shape.levels_tf32, LOOKUP=LOOKUPS[shape.lookup],
+                    LOOKUP_ASM=stack.lookup_asm if shape.lookup == "registers" else "",
                     num_warps=shape.num_warps, num_stages=shape.num_stages)
     return out
 

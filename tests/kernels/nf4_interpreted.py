@@ -40,6 +40,7 @@ def check_kernel() -> None:
         expected = grouped_reference(rows, counts, dense)
         dot = LaunchShape(block_n=64, block_k=64, block_m=16, dot_dtype="float32")
         shapes = (None, dot, replace(dot, levels_tf32=True), replace(dot, row_scales=False),
+                  replace(dot, lookup="levels"), replace(dot, lookup="levels", row_scales=False),
                   LaunchShape(block_n=192 // 3, block_k=32, block_m=4, use_dot=False))
         for candidate, shape in [(s, shape) for s in (stack, k_major_scales(stack)) for shape in shapes]:
             got = nf4_grouped_mm(rows, row_ends, candidate, torch.float32, shape)
@@ -48,6 +49,13 @@ def check_kernel() -> None:
             # The kernel holds the 16 NF4 levels as bf16 (one lookup per byte): about 2^-9 relative each.
             # A wrong nibble, scale or row lands at the size of the outputs themselves.
             assert error < 1e-2, error
+    for lookup in ("registers", "a table"):  # PTX does not run in the interpreter; an unknown lookup is refused
+        try:
+            nf4_grouped_mm(rows, row_ends, stack, torch.float32, replace(dot, lookup=lookup))
+        except ValueError as refusal:
+            print(f"kernel refuses lookup {lookup!r} here: {refusal}")
+        else:
+            raise AssertionError(f"lookup {lookup!r} ran on the CPU")
     fp4, fp4_state = bnb_functional.quantize_4bit(weights, blocksize=64, quant_type="fp4")
     assert nf4_stack(PackedExperts([fp4], [fp4_state], experts, k, n, stack=fp4)) is None  # a format it does not read
 
