@@ -3,7 +3,8 @@
 A decode step multiplies a few rows per expert (8-64 candidates, 4 experts each) by every active
 expert's [K, N] weights: the work is reading 4-bit weights, not arithmetic. Each program owns one
 expert and one quantization block's worth of output columns (64), walks K in tiles, looks up each
-byte's two NF4 levels at once (a 256-entry table of bf16 pairs) and hands them to the tensor cores.
+byte's two NF4 levels (on NVIDIA GPUs from a table held in registers, nf4_register_lookup.py;
+elsewhere from a 256-entry table of bf16 pairs) and hands them to the tensor cores.
 A tile one block wide has one scale per k, so the scales multiply the rows (BLOCK_M x BLOCK_K
 products) rather than every weight; wider tiles scale the weights. The absmax scales stay
 double-quantized as bitsandbytes keeps them (decoded in the kernel); the route holds one copy of them
@@ -224,13 +225,14 @@ def _dot_type(name: str) -> Any:
 
 @dataclass(frozen=True)
 class LaunchShape:
-    # The defaults won benchmarks/nf4_kernel.py --sweep on the H200 (benchmarks/results/nf4_kernel_*.json).
+    # The defaults won benchmarks/nf4_kernel.py --sweep on the H200 (benchmarks/results/nf4_kernel_*.json),
+    # with the registers lookup, which launch_shape picks wherever PTX runs.
     block_n: int = 64  # output columns a program owns: a multiple of the quantization block
     block_k: int = 64
     block_m: int = 16
     use_dot: bool = True  # tensor cores (rows padded to 16) or a broadcast-and-sum on the CUDA cores
     num_warps: int = 2
-    num_stages: int = 3
+    num_stages: int = 2
     dot_dtype: str = "bfloat16"  # what the tensor cores take
     row_scales: bool = True  # one-block-wide tiles: scale the rows per k, not every weight
     levels_tf32: bool = False  # with row_scales: levels handed to the tensor cores as tf32 (no conversion)
@@ -238,20 +240,25 @@ class LaunchShape:
 
 
 # pairs: a 1 KB table of both levels of each byte; levels: a 16-entry table, one load a weight;
-# registers: PTX prmt over the table held in registers (CUDA only: Triton's interpreter runs no PTX).
+# registers: PTX prmt over the table held in registers (NVIDIA only: Triton's interpreter and ROCm run no PTX).
 LOOKUPS = {"pairs": 0, "levels": 1, "registers": 2}
+
+
+def runs_ptx(device: torch.device) -> bool:
+    return device.type == "cuda" and torch.version.hip is None and os.environ.get("TRITON_INTERPRET") != "1"
 
 
 def launch_shape(rows: int, num_experts: int, device: torch.device, blocksize: int = 64) -> LaunchShape:
     """Tiles for a call: decode steps have a few rows per expert; a prefill has many. A tile wider than
-    one quantization block scales every weight, which wants k tiles of 128 and 2 stages (4x faster there
-    than the row-scaling path's 64 and 3 in the H200 sweep). Triton's CPU interpreter (the tests)
-    multiplies in float32: it has no bfloat16 dot."""
+    one quantization block scales every weight, which wants k tiles of 128 (4x faster there than 64 in
+    the H200 sweep). Triton's CPU interpreter (the tests) multiplies in float32: it has no bfloat16 dot,
+    and it runs no PTX, so it reads the levels from the table of pairs."""
     per_expert = rows / max(num_experts, 1)
     shape = LaunchShape(block_m=16 if per_expert <= 16 else 64,
-                        dot_dtype="bfloat16" if device.type == "cuda" else "float32")
+                        dot_dtype="bfloat16" if device.type == "cuda" else "float32",
+                        lookup="registers" if runs_ptx(device) else "pairs")
     if shape.block_n != blocksize:
-        shape = replace(shape, block_n=max(blocksize, shape.block_n), block_k=128, num_stages=2)
+        shape = replace(shape, block_n=max(blocksize, shape.block_n), block_k=128)
     return shape
 
 
@@ -279,8 +286,8 @@ def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, 
         shape = replace(shape, block_n=stack.blocksize)
     if shape.lookup not in LOOKUPS:
         raise ValueError(f"lookup must be one of {', '.join(LOOKUPS)}, not {shape.lookup!r}")
-    if shape.lookup == "registers" and rows.device.type != "cuda":
-        raise ValueError("the registers lookup runs PTX: it needs a CUDA device")
+    if shape.lookup == "registers" and not runs_ptx(rows.device):
+        raise ValueError("the registers lookup runs PTX: it needs an NVIDIA GPU (not Triton's interpreter)")
     grid = (stack.out_features // shape.block_n, stack.num_experts)
     _kernel()[grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs, stack.levels,
                     row_ends, out, stack.offset, stack.in_features, stack.out_features,
