@@ -6,7 +6,7 @@ same process:
 - small_route: {tok_s, peak_step_gb, step_s, ...}: the engine sized as the trainer sizes it at P=1, its
   rollout then the trainer's update (engine/update.py) over that rollout's group; the peak counter is
   reset before the timed rollout, so peak_step_gb is the whole step's; update_micro_rows: the same
-  update cut into 4 and 2 rows per pass (--update-micro-rows), its seconds and the step's peak;
+  update cut into 4, 3 and 2 rows per pass (--update-micro-rows), its seconds and the step's peak;
 - small_route_problems_per_step: the P sweep (problems_per_step.py) on this route.
 
 Importable without a GPU: only measure_small_route needs one.
@@ -30,7 +30,7 @@ from problems_per_step import scored_groups, sweep_problems, update_config
 
 GB = 1024**3
 SMALL_ROUTE = dict(use_graphs=True, grouped_experts=True, experts_format="packed")
-MICRO_ROWS = (4, 2)  # --update-micro-rows compared with whole groups
+MICRO_ROWS = (4, 3, 2)  # --update-micro-rows compared with whole groups
 
 
 def _synchronize() -> None:
