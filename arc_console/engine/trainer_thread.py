@@ -3,10 +3,15 @@
 With OpenMP, every thread that runs parallel torch ops gets its own team of worker threads;
 two teams on a small machine spin against each other.
 The dashboard keeps the main thread for Textual, so the trainer is set up *and* run here.
+
+torch keeps dynamo's and inductor's settings in context variables, and a new thread starts with an
+empty context: what the CLI's early `import unsloth` set in the main thread (its compile settings)
+would not reach the trainer. The thread runs in a copy of the context that created it.
 """
 
 from __future__ import annotations
 
+import contextvars
 import threading
 
 from arc_console.engine import events as ev
@@ -22,8 +27,12 @@ class TrainerThread(threading.Thread):
         self.run_error: BaseException | None = None
         self.stopped: ev.Stopped | None = None
         self._go = threading.Event()
+        self._context = contextvars.copy_context()  # the creating thread's settings, torch's included
 
     def run(self) -> None:
+        self._context.run(self._setup_then_run)
+
+    def _setup_then_run(self) -> None:
         try:
             self.trainer.setup()
         except BaseException as exc:  # reported by whoever waits on `ready`
