@@ -1,5 +1,7 @@
 """Tests that need an NVIDIA GPU. They run on the GPU machine; CI has none, so they are skipped there."""
 
+import math
+
 import pytest
 
 pytestmark = pytest.mark.gpu
@@ -93,21 +95,23 @@ def test_static_engine_on_unsloth_4bit_every_route_agrees_with_the_trainer() -> 
             worst, mean = differences.max().item(), differences.mean().item()
             at = int(differences.argmax())
             worst_probability = (engine_logprobs.exp() - trainer_flat.exp()).abs().max().item()
-            print(f"{label}: {described}; |engine - trainer log-prob| max {worst:.4f} mean {mean:.4f}; "
+            likely = trainer_flat >= math.log(0.05)  # tokens the trainer gives p >= 0.05
+            worst_likely = differences[likely].max().item() if likely.any() else 0.0
+            print(f"{label}: {described}; |engine - trainer log-prob| max {worst:.4f} ({worst_likely:.4f} where the "
+                  f"trainer's p >= 0.05) mean {mean:.4f}; "
                   f"at the worst token: engine {engine_logprobs[at].item():.3f}, trainer {trainer_flat[at].item():.3f}; "
                   f"largest |engine - trainer| probability {worst_probability:.4f}")
             # The compiled step fuses what the trainer rounds op by op, and folded adapters are rounded into
             # bf16 weights once: the mean log-prob difference is what a wrong mask, rotary, expert or fold
-            # would move (seen 0.012-0.038 on the H200 with this live adapter). The worst single token is
-            # checked as a probability: a log-prob magnifies rounding at rare tokens (d log p = dp / p), and
-            # a token sampled at temperature 1.3 can be rare: the fp8 route with LoRA beside the base failed
-            # a log-prob bound of 1.0 in three runs at one token the trainer gives p = 0.023 (engine 0.004),
-            # while the largest probability differences over every route were 0.03-0.29
-            # (benchmarks/results/h200_session9/test_every_route.log).
-            max_probability_allowed, mean_allowed = 0.4, 0.04
-            if worst_probability >= max_probability_allowed or mean >= mean_allowed:
-                problems.append(f"{label}: |engine - trainer| probability max {worst_probability:.3f}, "
-                                f"log-prob mean {mean:.4f}")
+            # would move (seen 0.012-0.038 on the H200 with this live adapter). The worst token is bounded
+            # among the tokens the trainer gives p >= 0.05: a log-prob magnifies rounding at rare tokens
+            # (d log p = dp / p), and temperature 1.3 samples some: the fp8 route with LoRA beside the base
+            # failed the bound of 1.0 three times at one token of trainer p 0.023, engine 0.004
+            # (benchmarks/results/h200_session9/test_every_route.log), the same 1.677 each time.
+            max_allowed, mean_allowed = 1.0, 0.04
+            if worst_likely >= max_allowed or mean >= mean_allowed:
+                problems.append(f"{label}: |engine - trainer log-prob| max {worst_likely:.3f} where the trainer's "
+                                f"p >= 0.05, mean {mean:.4f}")
     assert not problems, "; ".join(problems)
 
 
@@ -142,7 +146,9 @@ def test_our_nf4_kernel_matches_the_dequantized_experts_on_the_20b_shapes() -> N
             row_ends = counts.cumsum(0).to(torch.int32).cuda()
             expected = torch._grouped_mm(rows, dense, offs=row_ends).float()
             scale = expected.abs().max().item()
-            for lookup in LOOKUPS:  # each way of finding a byte's levels, in the default tiles
-                shape = replace(launch_shape(rows.shape[0], 32, rows.device), lookup=lookup)
-                got = nf4_grouped_mm(rows, row_ends, stack, torch.bfloat16, shape).float()
-                assert (got - expected).abs().max().item() <= 0.02 * scale, (k, n, tokens, lookup)
+            default = launch_shape(rows.shape[0], 32, rows.device)
+            # each way of finding a byte's levels, in the default tiles, scaling every weight, and on the CUDA cores
+            for lookup in LOOKUPS:
+                for shape in (default, replace(default, row_scales=False), replace(default, use_dot=False, block_m=4)):
+                    got = nf4_grouped_mm(rows, row_ends, stack, torch.bfloat16, replace(shape, lookup=lookup)).float()
+                    assert (got - expected).abs().max().item() <= 0.02 * scale, (k, n, tokens, lookup, shape)

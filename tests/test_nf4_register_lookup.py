@@ -73,7 +73,8 @@ def test_the_register_lookup_gives_each_nibble_its_nf4_level() -> None:
     bits = bf16_bits(code)
     asm = register_lookup_asm(tuple(bits))
     words = [sum(((i + 67 * j) % 256) << (8 * j) for j in range(4)) for i in range(256)]
-    words += [random.Random(0).getrandbits(32) for _ in range(200)] + [0, MASK]
+    rng = random.Random(0)
+    words += [rng.getrandbits(32) for _ in range(200)] + [0, MASK]
     for word in words:
         high_01, high_23, low_01, low_23 = run_ptx(asm, word)
         for element in range(4):

@@ -100,9 +100,14 @@ def k_major_scales(stack: Nf4Stack) -> Nf4Stack:
     return replace(stack, absmax=scales.reshape(-1), scales_k_major=True)
 
 
+def triton_interprets() -> bool:
+    """TRITON_INTERPRET set as Triton reads it: its CPU interpreter runs every kernel (and no PTX)."""
+    return os.environ.get("TRITON_INTERPRET", "").strip().lower() in {"1", "true", "yes", "on"}
+
+
 def triton_available(device: torch.device) -> bool:
     """Triton imports and can run here: on CUDA, or anywhere under TRITON_INTERPRET=1."""
-    if device.type != "cuda" and os.environ.get("TRITON_INTERPRET") != "1":
+    if device.type != "cuda" and not triton_interprets():
         return False
     try:
         import triton  # noqa: F401
@@ -225,17 +230,17 @@ def _dot_type(name: str) -> Any:
 
 @dataclass(frozen=True)
 class LaunchShape:
-    # The defaults won benchmarks/nf4_kernel.py --sweep on the H200 (benchmarks/results/nf4_kernel_*.json),
-    # with the registers lookup, which launch_shape picks wherever PTX runs.
+    # The defaults won benchmarks/nf4_kernel.py --sweep on the H200 (benchmarks/results/nf4_kernel_*.json)
+    # for the pairs lookup; launch_shape picks the registers lookup with 2 stages wherever PTX runs.
     block_n: int = 64  # output columns a program owns: a multiple of the quantization block
     block_k: int = 64
     block_m: int = 16
     use_dot: bool = True  # tensor cores (rows padded to 16) or a broadcast-and-sum on the CUDA cores
     num_warps: int = 2
-    num_stages: int = 2
+    num_stages: int = 3
     dot_dtype: str = "bfloat16"  # what the tensor cores take
     row_scales: bool = True  # one-block-wide tiles: scale the rows per k, not every weight
-    levels_tf32: bool = False  # with row_scales: levels handed to the tensor cores as tf32 (no conversion)
+    levels_tf32: bool = False  # with row_scales: levels and scaled rows handed to the tensor cores as tf32
     lookup: str = "pairs"  # LOOKUPS: where each byte's levels come from
 
 
@@ -245,20 +250,21 @@ LOOKUPS = {"pairs": 0, "levels": 1, "registers": 2}
 
 
 def runs_ptx(device: torch.device) -> bool:
-    return device.type == "cuda" and torch.version.hip is None and os.environ.get("TRITON_INTERPRET") != "1"
+    return device.type == "cuda" and torch.version.hip is None and not triton_interprets()
 
 
 def launch_shape(rows: int, num_experts: int, device: torch.device, blocksize: int = 64) -> LaunchShape:
     """Tiles for a call: decode steps have a few rows per expert; a prefill has many. A tile wider than
-    one quantization block scales every weight, which wants k tiles of 128 (4x faster there than 64 in
-    the H200 sweep). Triton's CPU interpreter (the tests) multiplies in float32: it has no bfloat16 dot,
+    one quantization block scales every weight, which wants k tiles of 128 and 2 stages (4x faster there
+    than 64 and 3 in the H200 sweep). Triton's CPU interpreter (the tests) multiplies in float32: it has no bfloat16 dot,
     and it runs no PTX, so it reads the levels from the table of pairs."""
     per_expert = rows / max(num_experts, 1)
     shape = LaunchShape(block_m=16 if per_expert <= 16 else 64,
-                        dot_dtype="bfloat16" if device.type == "cuda" else "float32",
-                        lookup="registers" if runs_ptx(device) else "pairs")
+                        dot_dtype="bfloat16" if device.type == "cuda" else "float32")
+    if runs_ptx(device):
+        shape = replace(shape, lookup="registers", num_stages=2)
     if shape.block_n != blocksize:
-        shape = replace(shape, block_n=max(blocksize, shape.block_n), block_k=128)
+        shape = replace(shape, block_n=max(blocksize, shape.block_n), block_k=128, num_stages=2)
     return shape
 
 

@@ -6,7 +6,7 @@ The dashboard keeps the main thread for Textual, so the trainer is set up *and* 
 
 torch keeps dynamo's and inductor's settings in context variables, and a new thread starts with an
 empty context: what the CLI's early `import unsloth` set in the main thread (its compile settings)
-would not reach the trainer. The thread runs in a copy of the context that created it.
+would not reach the trainer. The thread runs in a copy of the context that started it.
 """
 
 from __future__ import annotations
@@ -27,10 +27,19 @@ class TrainerThread(threading.Thread):
         self.run_error: BaseException | None = None
         self.stopped: ev.Stopped | None = None
         self._go = threading.Event()
-        self._context = contextvars.copy_context()  # the creating thread's settings, torch's included
+        self._context: contextvars.Context | None = None
+
+    def start(self) -> None:
+        # Create and start it outside the Textual app: a copy taken inside a handler would carry the app's own
+        # context variables (active_app, active_message_pump) into the trainer.
+        self._context = contextvars.copy_context()  # the starting thread's settings, torch's included
+        super().start()
 
     def run(self) -> None:
-        self._context.run(self._setup_then_run)
+        if self._context is None:  # called directly, in the caller's own thread and context
+            self._setup_then_run()
+        else:
+            self._context.run(self._setup_then_run)
 
     def _setup_then_run(self) -> None:
         try:
