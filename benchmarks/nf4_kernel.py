@@ -5,11 +5,12 @@
 Builds one layer's expert stacks ([32, 2880, 5760] gate/up and [32, 2880, 2880] down) quantized to
 NF4 by bitsandbytes as Unsloth loads them, routes `rows` decode rows to 4 experts each at random, and
 times, side by side in this one process: our Triton kernel (decoding/nf4_triton.py; `ours` as the route
-launches it, `ours_weight_scales` with its first way of scaling: every weight), Unsloth Zoo's
+launches it, `ours_weight_scales` with its first way of scaling: every weight, `ours_pairs`,
+`ours_levels`, `ours_registers` with each way of looking the levels up), Unsloth Zoo's
 fused NF4 kernel, torch's fp8 scaled grouped GEMM over fp8 copies (the default route's) and a bf16
 grouped GEMM over dequantized copies. Each is checked against the dequantized weights first. GB/s
 counts the 4-bit bytes of the experts in use (the bytes the kernel must read). --sweep also times
-our kernel's tile shapes. Writes nf4_kernel_DATE.json to --out-dir.
+our kernel's tile shapes and lookups. Writes nf4_kernel_DATE.json to --out-dir.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def time_ms(fn, repeats: int = 20, calls: int = 10) -> float:
 SWEEP = [("rows", LaunchShape(block_n=64, block_k=k, num_warps=w, num_stages=st))
          for k in (64, 128, 256) for w in (2, 4) for st in (2, 3)]
 # Where each byte's levels come from (nf4_triton.LOOKUPS), on the rows-scaling path.
-SWEEP += [(f"rows_{lookup}", LaunchShape(block_n=64, block_k=k, num_warps=w, num_stages=st, lookup=lookup))
+SWEEP += [("rows", LaunchShape(block_n=64, block_k=k, num_warps=w, num_stages=st, lookup=lookup))
           for lookup in ("levels", "registers") for k in (64, 128) for w in (2, 4) for st in (2, 3, 4)]
 
 
@@ -131,8 +132,10 @@ def main() -> None:
                    "ours_weight_scales": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16,
                                                                      replace(launch_shape(r.shape[0], EXPERTS, r.device),
                                                                              row_scales=False)),
+                   # each lookup in the route's tiles, with the stages its sweep preferred (registers 2, tables 3)
                    **{f"ours_{lookup}": (lambda r, e, lookup=lookup: nf4_grouped_mm(
-                       r, e, route_stack, torch.bfloat16, replace(launch_shape(r.shape[0], EXPERTS, r.device), lookup=lookup)))
+                       r, e, route_stack, torch.bfloat16, replace(launch_shape(r.shape[0], EXPERTS, r.device), lookup=lookup,
+                                                                  num_stages=2 if lookup == "registers" else 3)))
                       for lookup in LOOKUPS},
                    "bf16_grouped_mm": lambda r, e: reference(r, e, dense)}
         unsloth = unsloth_nf4_grouped_matmul(packed, torch.bfloat16)
