@@ -74,7 +74,7 @@ def test_a_presets_problems_go_with_its_tasks(tmp_path: Path) -> None:
     assert build_config("tiny", config, {}).problems == []
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])  # SIGHUP: the terminal closed
 def test_signal_stops_at_once_saves_and_exits_0(tmp_path: Path, signum: int) -> None:
     run = tmp_path / "run"
     proc = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "100000", "--out",

@@ -148,32 +148,27 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def _eval_headless(run: dict[str, Any]) -> int:
     from arc_console.engine.control import RunControl
+    from arc_console.engine.stop_signals import graceful_stop_signals
     from arc_console.evaluation.runner import run_evaluation
     from arc_console.tui.eval_printer import EvalPrinter
 
     control = RunControl()
     printer = EvalPrinter()
 
-    def on_signal(signum: int, frame: object) -> None:
-        if control.stop_requested:
-            raise KeyboardInterrupt
+    def announce(signum: int) -> None:
         printer.console.print(f"{signal.Signals(signum).name}: stopping, keeping the tasks answered so far ...")
-        control.request_stop()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        run_evaluation(emit=printer, control=control, **run)
-    except OSError as exc:
-        print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
-        return 1
-    except RuntimeError as exc:  # torch.OutOfMemoryError is a RuntimeError; the tasks answered so far are kept
-        if type(exc).__name__ != "OutOfMemoryError":
-            raise
-        print(f"arc-console: error: out of GPU memory: {one_line(str(exc), 200)}\n"
-              "arc-console: hint: lower --max-seq-length or --samples, or --augment none; the tasks answered so far "
-              f"are in {run['out_dir']}", file=sys.stderr)
-        return 1
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    with graceful_stop_signals(control, announce):
+        try:
+            run_evaluation(emit=printer, control=control, **run)
+        except OSError as exc:
+            print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
+            return 1
+        except RuntimeError as exc:  # torch.OutOfMemoryError is a RuntimeError; the tasks answered so far are kept
+            if type(exc).__name__ != "OutOfMemoryError":
+                raise
+            print(f"arc-console: error: out of GPU memory: {one_line(str(exc), 200)}\n"
+                  "arc-console: hint: lower --max-seq-length or --samples, or --augment none; the tasks answered so "
+                  f"far are in {run['out_dir']}", file=sys.stderr)
+            return 1
     return 0

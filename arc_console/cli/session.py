@@ -56,35 +56,30 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
     from arc_console.engine.control import RunControl
+    from arc_console.engine.stop_signals import graceful_stop_signals
     from arc_console.engine.trainer import Trainer
     from arc_console.tui.headless import HeadlessPrinter
 
     control = RunControl()
     printer = HeadlessPrinter()
 
-    def on_signal(signum: int, frame: object) -> None:
-        if control.stop_requested:
-            raise KeyboardInterrupt  # a second signal: give up on saving
+    def announce(signum: int) -> None:
         printer.console.print(f"{signal.Signals(signum).name}: stopping, saving a checkpoint ...")
-        control.request_stop()
 
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     existed = run_dir.exists()
-    try:
-        trainer = Trainer(config, run_dir, with_reporting(printer, config, run_dir), control, resume_from=checkpoint,
-                          ranks=ranks, hooks=training_hooks(config))
+    with graceful_stop_signals(control, announce):
         try:
-            trainer.setup()
-        except (TaskError, BackendError, CheckpointError) as exc:
-            remove_if_new(run_dir, existed)
-            raise UsageError(str(exc)) from None
-        stopped = trainer.run()
-    except OSError as exc:
-        print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
-        return 1
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+            trainer = Trainer(config, run_dir, with_reporting(printer, config, run_dir), control,
+                              resume_from=checkpoint, ranks=ranks, hooks=training_hooks(config))
+            try:
+                trainer.setup()
+            except (TaskError, BackendError, CheckpointError) as exc:
+                remove_if_new(run_dir, existed)
+                raise UsageError(str(exc)) from None
+            stopped = trainer.run()
+        except OSError as exc:
+            print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
+            return 1
     printer.console.print(f"resume with: {one_line(resume_command(run_dir, headless=True), 4000)}", highlight=False,
                           markup=False)
     if stopped.reason == "error":

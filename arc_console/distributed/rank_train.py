@@ -5,7 +5,6 @@ the others train beside it silently."""
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -54,27 +53,18 @@ def train_follower(config: TrainConfig, checkpoint: Path | None, ranks: Ranks, h
     """A rank other than 0: the same training, silent but for errors, writing nothing in the run directory."""
     from arc_console.distributed.roles import ErrorsOnly, private_run_dir
     from arc_console.engine.control import RunControl
+    from arc_console.engine.stop_signals import graceful_stop_signals
     from arc_console.engine.trainer import Trainer
     from arc_console.engine.unsloth_first import import_unsloth_first
 
     import_unsloth_first(config.backend)
     control = RunControl()
 
-    def on_signal(signum: int, frame: object) -> None:
-        if control.stop_requested:
-            raise KeyboardInterrupt  # a second signal: give up on a clean stop
-        control.request_stop()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        with private_run_dir(ranks) as folder:
-            trainer = Trainer(config, folder, ErrorsOnly(ranks.rank), control, resume_from=checkpoint, ranks=ranks,
-                              hooks=hooks)
-            trainer.setup()
-            stopped = trainer.run()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    with graceful_stop_signals(control), private_run_dir(ranks) as folder:
+        trainer = Trainer(config, folder, ErrorsOnly(ranks.rank), control, resume_from=checkpoint, ranks=ranks,
+                          hooks=hooks)
+        trainer.setup()
+        stopped = trainer.run()
     if stopped.reason == "error":
         print(f"arc-console: rank {ranks.rank}: error: {one_line(stopped.error or 'unknown error', 4000)}",
               file=sys.stderr)

@@ -15,6 +15,7 @@ from textual import work
 
 from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
+from arc_console.engine.stop_signals import detach_from_hung_up_terminal
 from arc_console.tui.gpu import HardwareSampler
 from arc_console.tui.messages import EngineEvent, HardwareSampled, RunFailed
 from arc_console.tui.run_view import RunView
@@ -73,7 +74,19 @@ class ConsoleApp(ThemedApp):
         if self.sampler_factory is not None:
             self.sample_hardware()
         if self.handle_signals:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, self.dashboard.stop_now)
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, self.dashboard.stop_now)
+            loop.add_signal_handler(signal.SIGHUP, self.terminal_closed)
+
+    def terminal_closed(self) -> None:
+        """SIGHUP: the terminal may be gone. Where it is, drawing goes to /dev/null and input stops (a hung-up
+        terminal reads as an endless end of file); the run stops as on SIGTERM and the console exits when
+        the stop is saved, with no one left to press a key."""
+        if detach_from_hung_up_terminal():
+            disable_input = getattr(self._driver, "disable_input", None)
+            if disable_input is not None:
+                disable_input()
+        self.dashboard.stop_now()
 
     def on_unmount(self) -> None:
         self.closing.set()

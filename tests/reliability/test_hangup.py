@@ -1,0 +1,114 @@
+"""Closing the terminal (SIGHUP: a tmux session killed, an ssh connection dropped) stops a run as SIGTERM
+does: checkpoint, final model, stop record, exit 0. The run is started in a real pseudo-terminal that is
+its controlling terminal; the test closes the terminal's master side, so the kernel hangs the terminal
+up and sends SIGHUP, and every later write to it fails, as when a terminal window closes."""
+
+import fcntl
+import json
+import os
+import pty
+import select
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from arc_console.engine.checkpoint import latest_checkpoint
+from arc_console.engine.control import RunControl
+from arc_console.engine.stop_signals import graceful_stop_signals, terminal_hung_up
+
+CLI = [sys.executable, "-m", "arc_console"]
+SHORT = ["--preset", "tiny", "--max-steps", "100000", "--max-new-tokens", "24", "--overlong-buffer", "4"]
+
+
+def take_terminal_as_controlling() -> None:
+    """In the child, after setsid: the pseudo-terminal on stdin becomes its controlling terminal, so
+    that the kernel sends it SIGHUP when the terminal hangs up."""
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def start_in_terminal(args: list[str]) -> tuple[subprocess.Popen, int]:
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50"}
+    proc = subprocess.Popen([*CLI, *args], stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True,
+                            preexec_fn=take_terminal_as_controlling)
+    os.close(slave)
+    return proc, master
+
+
+def drain_until(master: int, proc: subprocess.Popen, condition, timeout: float = 180) -> None:
+    """Read the terminal (so the program never blocks on a full one) until `condition()` holds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert proc.poll() is None, f"exited early with {proc.returncode}"
+        assert time.monotonic() < deadline, "timed out"
+        if select.select([master], [], [], 0.2)[0]:
+            os.read(master, 65536)
+
+
+def steps_written(run: Path) -> int:
+    return len(list((run / "logs/responses").glob("step_*.json")))
+
+
+def assert_stopped_cleanly(run: Path) -> None:
+    checkpoint = latest_checkpoint(run / "checkpoints")
+    assert checkpoint is not None and (checkpoint / "trainer_state.json").exists()
+    assert (run / "final_model/config.json").exists()
+    record = json.loads((run / "logs/run.json").read_text())["stopped"]
+    assert record["reason"] == "stop_requested" and record["step"] >= 2
+    state = json.loads((checkpoint / "trainer_state.json").read_text())
+    assert state["step"] == record["step"]
+    assert "Traceback" not in (run / "logs/training.log").read_text()
+
+
+@pytest.mark.parametrize("headless", [True, False], ids=["headless", "dashboard"])
+def test_closing_the_terminal_stops_and_saves(tmp_path: Path, headless: bool) -> None:
+    run = tmp_path / "run"
+    proc, master = start_in_terminal(["train", *(["--headless"] if headless else []), "--out", str(run), *SHORT])
+    try:
+        drain_until(master, proc, lambda: steps_written(run) >= 2)
+        os.close(master)  # the terminal goes away: the kernel hangs it up and sends SIGHUP
+        master = -1
+        assert proc.wait(timeout=180) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        if master >= 0:
+            os.close(master)
+    assert_stopped_cleanly(run)
+    runs = subprocess.run([*CLI, "runs", str(tmp_path), "--json"], capture_output=True, text=True, timeout=120)
+    assert runs.returncode == 0, runs.stderr
+    assert json.loads(runs.stdout)[0]["state"] == "stopped"
+
+
+def test_terminal_hung_up_only_when_it_is() -> None:
+    master, slave = pty.openpty()
+    try:
+        assert not terminal_hung_up(slave)  # a live terminal is left alone
+        read_end, write_end = os.pipe()
+        assert not terminal_hung_up(write_end)  # a pipe or file is never a hung-up terminal
+        os.close(read_end)
+        os.close(write_end)
+    finally:
+        os.close(master)
+        os.close(slave)
+
+
+def test_a_second_hangup_keeps_saving_a_second_sigterm_gives_up() -> None:
+    control = RunControl()
+    announced: list[int] = []
+    before = signal.getsignal(signal.SIGHUP)
+    with graceful_stop_signals(control, announced.append):
+        os.kill(os.getpid(), signal.SIGHUP)
+        assert control.stop_requested and announced == [signal.SIGHUP]
+        os.kill(os.getpid(), signal.SIGHUP)  # the shell passing its own hangup on: still saving
+        with pytest.raises(KeyboardInterrupt):
+            os.kill(os.getpid(), signal.SIGTERM)  # an impatient second stop: give up on saving
+    assert announced == [signal.SIGHUP]
+    assert signal.getsignal(signal.SIGHUP) == before  # the previous handlers are back
