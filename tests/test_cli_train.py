@@ -19,6 +19,12 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, cwd=cwd, timeout=300)
 
 
+def files_of(folder: Path) -> dict[str, tuple[bytes, int]]:
+    """Every file below `folder`: its bytes and its modification time."""
+    return {str(p.relative_to(folder)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
 @pytest.mark.slow
 def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
     run = tmp_path / "run"
@@ -45,6 +51,17 @@ def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
     assert len(list((run / "logs/responses").glob("step_*.json"))) == 7
     state = json.loads((run / "checkpoints/step_7/trainer_state.json").read_text())
     assert state["config"]["max_new_tokens"] == 12 and state["step"] == 7
+    # Resuming with nothing left to train (a smaller --max-steps, or the finished run's own) is refused in
+    # one line before the model loads: not a file of the run is rewritten.
+    before = files_of(run)
+    for args in (["--max-steps", "3"], []):
+        out = run_cli("train", "--headless", "--resume", str(run), *args)
+        assert out.returncode == 2, out.stderr
+        assert out.stderr.strip().splitlines()[-1] == (
+            f"arc-console: error: {run} is already at step 7 (step_7): --max-steps must be larger than 7 to train on "
+            f"(got {args[1] if args else 7})"), out.stderr
+        assert "loading" not in out.stderr and "Traceback" not in out.stderr
+    assert files_of(run) == before
     # Starting a new run over an existing one is refused, nothing touched.
     before = (run / "logs/metrics.jsonl").read_text()
     out = run_cli("train", "--headless", "--preset", "tiny", "--out", str(run))

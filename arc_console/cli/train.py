@@ -96,11 +96,15 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
             preflight(config)
             return (config, args.resume, None,
                     f"{args.resume} has no complete checkpoint: starting it again from step 1, {how}", True)
-        config = _resumed_settings(args, read_state(checkpoint).config, str(checkpoint), overrides)
+        state = read_state(checkpoint)
+        config = _resumed_settings(args, state.config, str(checkpoint), overrides)
         run_dir = checkpoint.parent.parent
         if args.out is not None and args.out.resolve() != run_dir.resolve():
             raise ConfigError(f"--out {args.out} differs from the resumed run's directory {run_dir}")
         preflight(config)  # tasks, problems or a model given now are checked before the run is touched
+        if config.max_steps <= state.step:  # nothing to train: refused before the model loads or a file changes
+            raise ConfigError(f"{args.resume} is already at step {state.step} ({checkpoint.name}): --max-steps must be "
+                              f"larger than {state.step} to train on (got {config.max_steps})")
         return config, run_dir, checkpoint, f"resuming {run_dir} from {checkpoint.name}", False
     preset, config = _new_run_config(args, overrides)
     run_dir = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
