@@ -151,7 +151,8 @@ def test_existing_results_are_never_overwritten(tmp_path: Path):
     assert (out / "eval.json").read_text() == "{}"
 
 
-def test_ctrl_c_keeps_the_tasks_scored_so_far(tmp_path: Path):
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])  # Ctrl+C; the terminal closed
+def test_ctrl_c_keeps_the_tasks_scored_so_far(tmp_path: Path, signum: int):
     out = tmp_path / "eval"
     proc = subprocess.Popen([*CLI, "eval", "--headless", "--tasks", "synthetic-heldout", "--augment", "none",
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -159,7 +160,7 @@ def test_ctrl_c_keeps_the_tasks_scored_so_far(tmp_path: Path):
     for line in proc.stdout:  # the first task's progress line: one task is scored and written
         if "1/120" in line:
             break
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     rest, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0
     assert "stopped" in rest
