@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from arc_console.cli.app_checks import check_theme, require_terminal
 from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.evaluation.report import REPORT, SUBMISSION
@@ -108,6 +109,9 @@ def run_eval(args: argparse.Namespace) -> int:
         out = _out_dir(args)
     except (SettingsError, TaskError) as exc:
         raise UsageError(str(exc)) from None
+    check_theme(args.theme)
+    if not args.headless:
+        require_terminal("the eval console", "use --headless for a progress line per task")
     from arc_console.engine.checkpoint_files import CheckpointError
     from arc_console.engine.model_path import BackendError
     from arc_console.evaluation.model_source import locate_eval_model

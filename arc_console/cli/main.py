@@ -16,10 +16,11 @@ from arc_console.cli.export import add_export_parser
 from arc_console.cli.runs import add_runs_parser
 
 from arc_console.cli.errors import EXIT_USAGE, UsageError
+from arc_console.cli.parser import OneLineErrorParser
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="arc-console",
         description="Train GPT-OSS on ARC puzzles with DAPO, and watch and steer the run from a terminal.",
     )

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from arc_console.cli.app_checks import check_theme, require_terminal
 from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.cli.session import train_headless, train_with_dashboard, training_hooks
 from arc_console.tui.textsafe import one_line
@@ -166,13 +167,22 @@ def _resolve_checked(args: argparse.Namespace, world_size: int) -> tuple[TrainCo
 def run_train(args: argparse.Namespace) -> int:
     from arc_console.distributed.preflight import launched_by_torchrun
 
+    check_theme(args.theme)
     if args.nproc is not None and not launched_by_torchrun():  # the --nproc shortcut
         return _launch_ranks(args)
     if launched_by_torchrun():  # one rank of a torchrun launch
         from arc_console.distributed.rank_train import train_as_rank
 
         return train_as_rank(args, _resolve_checked, _train_one_process, UsageError, training_hooks)
-    return _train_one_process(args, *_resolve_checked(args, 1))
+    resolved = _resolve_checked(args, 1)
+    _require_dashboard_terminal(args)
+    return _train_one_process(args, *resolved)
+
+
+def _require_dashboard_terminal(args: argparse.Namespace) -> None:
+    """Checked after the input (whose errors come first) and before anything is created."""
+    if not args.headless:
+        require_terminal("the training dashboard", "use --headless for one progress line per step")
 
 
 def _launch_ranks(args: argparse.Namespace) -> int:
@@ -181,6 +191,7 @@ def _launch_ranks(args: argparse.Namespace) -> int:
     if args.nproc < 1:
         raise UsageError(f"--nproc must be at least 1, got {args.nproc}")
     _resolve_checked(args, args.nproc)  # refuse bad input before any process starts
+    _require_dashboard_terminal(args)
     if args.nproc == 1:
         return _train_one_process(args, *_resolve_checked(args, 1))
     return run_under_torchrun(args.nproc, args.argv)

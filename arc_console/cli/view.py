@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
 
+from arc_console.cli.app_checks import check_theme, require_terminal
 from arc_console.cli.errors import UsageError
 
 
@@ -51,6 +53,7 @@ def _locate(path: Path):  # -> (files, index, run_dir)
 def run_replay(args: argparse.Namespace) -> int:
     from arc_console.rundir.files import RunFileError, load_step_file
 
+    check_theme(args.theme)
     files, index, run_dir = _locate(args.path)
     try:
         record = load_step_file(files[index].path)
@@ -61,6 +64,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
         print_step(record, str(files[index].path), digits=args.digits)
         return 0
+    require_terminal("replay", "use --print to render the step to stdout")
     from arc_console.tui.replay_app import ReplayApp
 
     result = ReplayApp(files, index, run_dir, theme=args.theme).run()
@@ -71,8 +75,12 @@ def run_watch(args: argparse.Namespace) -> int:
     from arc_console.tui.textsafe import one_line
 
     run_dir: Path = args.run_dir
+    check_theme(args.theme)
     if not run_dir.is_dir():
         raise UsageError(f"{run_dir}: no such run directory")
+    log, folder = shlex.quote(str(run_dir / "logs" / "training.log")), shlex.quote(str(run_dir))
+    require_terminal("watch", f"follow the run's log with tail -f {log}, or print its latest step with "
+                              f"arc-console replay {folder} --print")
     if not (run_dir / "logs").is_dir() and not (run_dir / "checkpoints").is_dir():
         print(f"arc-console: {one_line(str(run_dir))} has no run yet; waiting for one to start", file=sys.stderr)
     from arc_console.tui.follow import RunDirFollower

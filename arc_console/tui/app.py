@@ -66,8 +66,7 @@ class ConsoleApp(ThemedApp):
         """Every change the panels have been told about is on screen."""
         return self.dashboard.painted
 
-    def on_mount(self) -> None:
-        super().on_mount()
+    def on_mount(self) -> None:  # Textual then runs ThemedApp.on_mount too: calling it here installed the themes twice
         if self.dashboard.TITLE:
             self.title = self.dashboard.TITLE
         self.run_source()

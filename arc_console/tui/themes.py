@@ -8,14 +8,16 @@ from __future__ import annotations
 import sys
 import tomllib
 from pathlib import Path
-
-from textual.theme import Theme
+from typing import TYPE_CHECKING
 
 from arc_console.tui.textsafe import has_unsafe, one_line
 
 COLOUR_KEYS = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel", "success", "warning",
                "error", "boost")
 DEFAULT_THEME = "arc-dark"
+
+if TYPE_CHECKING:
+    from textual.theme import Theme  # imported where a Theme is built: the CLI checks --theme without Textual
 
 
 class ThemeError(ValueError):
@@ -57,9 +59,10 @@ def load_theme_file(path: Path) -> Theme:
     dark = data.get("dark", True)
     if not isinstance(dark, bool):
         raise ThemeError(f"{path}: dark must be true or false")
-    try:
-        from textual.color import Color
+    from textual.color import Color
+    from textual.theme import Theme
 
+    try:
         for key, value in colours.items():
             Color.parse(value)
     except Exception:
@@ -82,3 +85,35 @@ def load_themes(extra: list[Path] | None = None) -> tuple[list[Theme], list[str]
             seen.add(theme.name)
             themes.append(theme)
     return themes, problems
+
+
+def bundled_theme_names() -> list[str]:
+    """The names the theme files in themes/ give themselves, read without Textual (a broken file has none)."""
+    names = []
+    for file in (f for d in theme_dirs() for f in sorted(d.glob("*.toml"))):
+        try:
+            name = tomllib.loads(file.read_text(encoding="utf-8")).get("name")
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+            continue
+        if isinstance(name, str) and name.strip() and name.strip() not in names:
+            names.append(name.strip())
+    return names
+
+
+def theme_problem(requested: str) -> str | None:
+    """Why `requested` (a name, or a path ending in .toml) cannot be used as a theme; None if it can.
+    A name is one of themes/' or one of Textual's own; Textual is imported only to look a name up there."""
+    if Path(requested).suffix == ".toml":  # as the apps tell a file from a name
+        try:
+            load_theme_file(Path(requested))
+        except ThemeError as exc:
+            return str(exc)
+        return None
+    bundled = bundled_theme_names()
+    if requested in bundled:
+        return None
+    from textual.theme import BUILTIN_THEMES
+
+    if requested in BUILTIN_THEMES:
+        return None
+    return f"no theme named {requested!r}: choose {', '.join(bundled)}, or give a theme FILE.toml"
