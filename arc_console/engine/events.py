@@ -25,6 +25,7 @@ class RunStarted:
     num_candidates: int
     problems: list[str]
     resumed_from: str | None = None
+    early_stop_perfect: int | None = None  # the run's target (watch reads it from run.json); None: not told
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,7 @@ class EvalApp(App):
         yield ProgressBar(id="progress", show_eta=True)
         with Horizontal(id="task-row"):
             for name in ("input", "target", "attempt1", "attempt2"):
-                yield GridCard(id=f"card-{name}")
+                yield GridCard(fit_titles=True, id=f"card-{name}")
         yield TestTimePanel()
         yield Static("views' answers, mapped back (✓ right)", id="views-title")
         yield HorizontalScroll(id="views-row")
@@ -191,7 +191,7 @@ class EvalApp(App):
         for view_index, grids in enumerate(event.view_grids[0]):
             for sample_index, grid in enumerate(grids):
                 mark = " ✓" if grid is not None and grid == target else ""
-                card = GridCard(classes="view-candidate")
+                card = GridCard(fit_titles=True, classes="view-candidate")
                 cards.append((card, grid, f"view {view_index + 1}.{sample_index + 1}{mark}"))
         row.mount_all([card for card, _, _ in cards[:MAX_VIEW_CARDS]])
         for card, grid, title in cards[:MAX_VIEW_CARDS]:

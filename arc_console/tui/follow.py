@@ -7,12 +7,14 @@ ending, being restarted (metrics.jsonl rewritten) or resumed.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
 from arc_console.engine import events as ev
+from arc_console.engine.checkpoint_files import STATE, latest_checkpoint
 from arc_console.rundir.runlog import HEARTBEAT_FILE
 from arc_console.rundir.liveness import assess, heartbeat_age
 from arc_console.rundir.files import (
@@ -70,6 +72,7 @@ class RunDirFollower:
             max_steps=int(settings.get("max_steps", 0) or 0),
             num_candidates=int(settings.get("num_candidates", 0) or 0),
             problems=[str(p) for p in settings.get("problems", [])] if isinstance(settings.get("problems"), list) else [],
+            early_stop_perfect=_whole_number(settings.get("early_stop_perfect")),
         ))
 
     def poll(self, sink: ev.EventSink) -> None:
@@ -168,7 +171,8 @@ class RunDirFollower:
                 stop_line = None  # started again after that stop
         if stop_line is not None:
             reason = stop_line.split(" stopped (", 1)[1].split(")", 1)[0]
-            sink(ev.Stopped(self._history[-1]["step"] if self._history else 0, reason))
+            step = self._history[-1]["step"] if self._history else 0
+            sink(ev.Stopped(step, reason, perfect_problems=self._perfect_problems(step)))
 
     def _checkpoint_names(self) -> set[str]:
         try:
@@ -192,13 +196,32 @@ class RunDirFollower:
             return
         if verdict.state == "finished":
             stop = stop_record(self._settings) or {}
-            sink(ev.Stopped(int(stop.get("step", 0) or 0), str(stop.get("reason", "?"))))
+            step = int(stop.get("step", 0) or 0)
+            sink(ev.Stopped(step, str(stop.get("reason", "?")), perfect_problems=self._perfect_problems(step)))
         elif verdict.state in ("died", "silent"):
             sink(ev.TrainerLiveness(verdict.state, verdict.detail))
             sink(ev.LogLine(f"watch: {verdict.detail}", "warning"))
         elif previous in ("died", "silent"):
             sink(ev.TrainerLiveness("running", verdict.detail))
             sink(ev.LogLine(f"watch: the trainer shows signs of life again ({verdict.detail})", "info"))
+
+    def _perfect_problems(self, stopped_at: int) -> list[str]:
+        """The problems the run solved perfectly: those its steps' metrics name, and the full list that the
+        checkpoint written at the stop carries (a step's metrics name only its first problem)."""
+        names = [str(row.get("problem_id")) for row in self._history if row.get("perfect")]
+        final = latest_checkpoint(self.run_dir / "checkpoints")
+        if final is not None and final.name == f"step_{stopped_at}":
+            try:
+                saved = json.loads((final / STATE).read_text(encoding="utf-8")).get("perfect_problems")
+            except (OSError, ValueError, AttributeError):
+                saved = None
+            if isinstance(saved, list):
+                names += [str(name) for name in saved]
+        return list(dict.fromkeys(names))
+
+
+def _whole_number(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else None
 
 
 def _without_stop(settings: dict[str, Any]) -> dict[str, Any]:

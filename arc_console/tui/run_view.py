@@ -62,6 +62,8 @@ class RunView:
             self.run_dir, self.model, self.backend = event.run_dir, event.model, event.backend
             self.device, self.objective, self.max_steps = event.device, event.objective, event.max_steps
             self.num_candidates = event.num_candidates
+            if event.early_stop_perfect is not None:
+                self.early_stop_perfect = event.early_stop_perfect
             self.completed_step = event.start_step - 1
             self.phase = "running"
             self.finished, self.lost = None, None  # started again (watch follows a resume)
@@ -104,7 +106,8 @@ class RunView:
             return {"status"}
         if isinstance(event, ev.Stopped):
             self.finished, self.phase = event, "finished"
-            self.perfect_problems = list(event.perfect_problems)
+            # A source that cannot name them (watch, from files) sends fewer: never forget what the steps showed.
+            self.perfect_problems = list(dict.fromkeys([*self.perfect_problems, *event.perfect_problems]))
             self.last_checkpoint = event.checkpoint or self.last_checkpoint
             return {"status"}
         if isinstance(event, ev.HeldOutEvaluated):
@@ -141,6 +144,14 @@ class RunView:
         return {"status", "candidates", "history"}
 
     # Derived values for the status line.
+
+    def perfect_count(self) -> int:
+        """Problems solved perfectly so far: the trainer's count in metrics.jsonl where it is larger than the
+        names seen (with --problems-per-step > 1 a step's metrics name only its first problem)."""
+        counted = self.history[-1].get("perfect_problems") if self.history else None
+        if isinstance(counted, int) and not isinstance(counted, bool):
+            return max(counted, len(self.perfect_problems))
+        return len(self.perfect_problems)
 
     def latest_held_out(self) -> dict[str, Any] | None:
         return self.held_out[-1] if self.held_out else None

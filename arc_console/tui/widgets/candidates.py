@@ -124,11 +124,8 @@ class CandidatesPanel(Vertical):
         if self._seen_as:  # --augment: every grid here is the view's
             title.append_text(Text.assemble(" · as the model saw it: ", safe_text(self._seen_as, 40)))
         self.border_title = title
-        legend = "▶ selected (thick border)  ★ best (heavy border)" if self.selected_id is not None else "★ best"
         hidden = cards_out_of_view(sized[:2 + count], mode, cards_area.width)
-        more = f"{hidden} more → scroll sideways  · " if hidden else ""
-        self.border_subtitle = more + f"{legend}  ✓ perfect  ▢ wrong size  — no grid" + (
-            "  · diff: ×× wrong cells" if self.diff else "")
+        self._show_legend(f"{hidden} more → scroll sideways" if hidden else "")
         self._input_card.show_grid(test_input, "input", mode=mode, digits=self.digits)
         self._target_card.show_grid(target, "target", mode=mode, digits=self.digits)
         for index, card in enumerate(cards):
@@ -155,6 +152,40 @@ class CandidatesPanel(Vertical):
         wanted = self.selected_id if self.selected_id is not None else best_id
         shown = next((c for c in candidates if c.get("candidate_id") == wanted), candidates[-1] if candidates else None)
         self._response.update(response_preview(shown, best_id, max(1, self._response.size.height)), layout=False)
+        if self.selected_id is not None:
+            self.call_after_refresh(self._scroll_to_selected)  # once the cards have their new sizes
+
+    def _show_legend(self, out_of_view: str) -> None:
+        legend = "▶ selected (thick border)  ★ best (heavy border)" if self.selected_id is not None else "★ best"
+        self.border_subtitle = (f"{out_of_view}  · " if out_of_view else "") + f"{legend}  ✓ perfect  ▢ wrong size  — no grid" + (
+            "  · diff: ×× wrong cells" if self.diff else "")
+
+    def _scroll_to_selected(self) -> None:
+        """Replay: bring the selected card into the row's view, and say which way the hidden cards lie."""
+        if not self.is_attached:
+            return
+        card = next((c for c in self._candidate_card_list if c.display and c.has_class("selected")), None)
+        row = self._cards_row
+        if card is not None:  # with the input and the target beside it where they fit
+            wanted = card.virtual_region_with_margin
+            for first in (self._input_card, self._target_card):
+                span = first.virtual_region_with_margin.union(wanted)
+                if span.width <= row.scrollable_content_region.width:
+                    wanted = span
+                    break
+            row.scroll_to_region(wanted, animate=False, immediate=True, force=True)
+        left = right = 0
+        window_start, window_end = row.scroll_x, row.scroll_x + row.scrollable_content_region.width
+        for shown in (self._input_card, self._target_card, *self._candidate_card_list):
+            if not shown.display:
+                continue
+            region = shown.virtual_region
+            if region.x < window_start:
+                left += 1
+            elif region.right > window_end:
+                right += 1
+        notes = ([f"← {left} more"] if left else []) + ([f"{right} more →"] if right else [])
+        self._show_legend(" ".join(notes) + " scroll sideways" if notes else "")
 
     def _candidate_cards(self, count: int) -> list[GridCard]:
         if len(self._candidate_card_list) < count:

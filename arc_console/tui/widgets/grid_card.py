@@ -9,6 +9,7 @@ from textual.widget import Widget
 from arc_console.tui.grid_render import Grid, grid_size, render_grid
 
 CARD_CHROME = (4, 2)  # border + padding: extra (columns, rows) around the grid
+TITLE_CHROME = 6  # a border title or subtitle shows whole in a card this much wider than the text
 
 
 def _frozen(grid: Grid | None) -> tuple | None:
@@ -30,8 +31,10 @@ class GridCard(Widget):
     GridCard.selected { border: thick $accent; }
     """
 
-    def __init__(self, **kwargs: object) -> None:
+    def __init__(self, fit_titles: bool = False, **kwargs: object) -> None:
+        """fit_titles: widen the card until its title and subtitle show whole (where few cards share a row)."""
         super().__init__(**kwargs)
+        self.fit_titles = fit_titles
         self.grid_data: Grid | None = None
         self._shown: tuple | None = None
         self._lines: list[Strip] = []
@@ -66,7 +69,8 @@ class GridCard(Widget):
             self._set_content(content)
             width, height = grid_size(reserve, mode) if reserve else (0, 0)
             width, height = max(width, content.cell_len), max(height, 1)
-        box = (max(self.MIN_WIDTH, width + CARD_CHROME[0]), height + CARD_CHROME[1])
+        titles = max(Text(title).cell_len, Text(subtitle).cell_len) + TITLE_CHROME if self.fit_titles else 0
+        box = (max(self.MIN_WIDTH, width + CARD_CHROME[0], titles), height + CARD_CHROME[1])
         if box != self._box:
             self._box = box
             self.styles.width, self.styles.height = box  # a layout pass, only when the size changes

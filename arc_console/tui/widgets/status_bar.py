@@ -69,7 +69,8 @@ def status_text(view: RunView, watching: bool = False) -> Text:
         text.append(f" held-out pass@2 {format_score(held_out.get('pass_at_2'))} @{held_out.get('step')} ",
                     style="magenta")
     target = f"/{view.early_stop_perfect}" if view.early_stop_perfect else ""
-    text.append(f" perfect {len(view.perfect_problems)}{target} ", style="green" if view.perfect_problems else "")
+    perfect = view.perfect_count()
+    text.append(f" perfect {perfect}{target} ", style="green" if perfect else "")
     if watching:
         text.append(" watching ", style="italic")
     return text

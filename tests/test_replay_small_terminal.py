@@ -1,0 +1,67 @@
+"""Replay in an 80x24 terminal: the selected candidate's card is always scrolled into the row's view."""
+
+from pathlib import Path
+
+import pytest
+
+from arc_console.rundir.files import list_step_files
+from arc_console.tui.replay_app import ReplayApp
+from arc_console.tui.widgets.candidates import CandidatesPanel
+from arc_console.tui.widgets.grid_card import GridCard
+
+from helpers import make_trainer
+from tui_fixtures import until
+
+SMALL = (80, 24)
+
+
+@pytest.fixture(scope="module")
+def eight_candidate_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    run = tmp_path_factory.mktemp("replay-small") / "run"
+    trainer, _ = make_trainer(run, max_steps=1, num_candidates=8)
+    trainer.run()
+    return run
+
+
+def selected_card(app: ReplayApp) -> GridCard:
+    panel = app.screen.query_one(CandidatesPanel)
+    (card,) = [c for c in panel.query(GridCard) if c.display and c.has_class("selected")]
+    return card
+
+
+def selected_card_in_view(app: ReplayApp) -> bool:
+    row = app.screen.query_one(CandidatesPanel).query_one("#cards")
+    card = selected_card(app)
+    return bool(card.region) and row.scrollable_content_region.contains_region(card.region)
+
+
+def cards_subtitle(app: ReplayApp) -> str:
+    return str(app.screen.query_one(CandidatesPanel).border_subtitle)
+
+
+async def test_the_selected_card_is_always_in_view(eight_candidate_run: Path) -> None:
+    files = list_step_files(eight_candidate_run / "logs/responses")
+    app = ReplayApp(files, 0, eight_candidate_run)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: selected_card_in_view(app))  # on open: the best candidate
+        row = screen.query_one(CandidatesPanel).query_one("#cards")
+        assert row.max_scroll_x > 0, "the test needs more cards than 80 columns hold"
+        candidates = screen.record["candidates"]
+        seen = set()
+        for _ in range(len(candidates)):  # right all the way round, past the last card and back to the first
+            await pilot.press("right")
+            await until(pilot, lambda: selected_card_in_view(app) and "▶" in selected_card(app).border_title)
+            label = str(selected_card(app).border_title)
+            assert label.startswith(f"▶ #{screen.selected + 1} "), label
+            seen.add(screen.selected)
+        assert seen == set(range(len(candidates)))
+        while screen.selected != 0:
+            await pilot.press("right")
+        await until(pilot, lambda: selected_card_in_view(app) and "← " not in cards_subtitle(app))
+        await pilot.press("left")  # from the first card, round to the last
+        await until(pilot, lambda: screen.selected == len(candidates) - 1 and selected_card_in_view(app))
+        await until(pilot, lambda: "← " in cards_subtitle(app))  # the hidden cards now lie to the left
+        await pilot.press("b")
+        await until(pilot, lambda: screen.selected == screen._best_index() and selected_card_in_view(app))
+        await pilot.press("q")
