@@ -130,6 +130,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
     from arc_console.engine.control import RunControl
+    from arc_console.engine.stop_signals import tolerate_hung_up_terminal
     from arc_console.engine.trainer import Trainer
     from arc_console.engine.trainer_thread import TrainerThread
     from arc_console.tui.app import ConsoleApp
@@ -159,7 +160,8 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     app = ConsoleApp(source, mode="train", control=control, theme=theme, early_stop_perfect=config.early_stop_perfect,
                      handle_signals=not headless_driver, exit_on_finish=exit_on_finish)
     yield_cpu_to_the_trainer()
-    code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
+    with tolerate_hung_up_terminal():
+        code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
     if worker.is_alive():
         control.request_stop()
         print("arc-console: waiting for the trainer to save ...", file=sys.stderr)

@@ -10,9 +10,11 @@ from __future__ import annotations
 import errno
 import os
 import signal
+import sys
 import termios
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from typing import Any
 
 from arc_console.engine.control import RunControl
 
@@ -72,3 +74,43 @@ def graceful_stop_signals(control: RunControl, announce: Callable[[int], None] |
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+class HangupTolerantStream:
+    """A text stream whose writes to a terminal that has hung up (EIO) or a closed pipe (EPIPE) are dropped.
+
+    Textual writes the screen from a thread of its own through a queue of 30 writes: if that thread dies on
+    EIO before the SIGHUP handler has pointed the stream at /dev/null, the next 30 writes fill the queue and
+    the app blocks on the 31st for ever, so the run's stop never finishes."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return self._stream.write(text)
+        except OSError as exc:
+            if exc.errno not in (errno.EIO, errno.EPIPE):
+                raise
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except OSError as exc:
+            if exc.errno not in (errno.EIO, errno.EPIPE):
+                raise
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+@contextmanager
+def tolerate_hung_up_terminal() -> Iterator[None]:
+    """While the block runs, sys.__stderr__ (where Textual draws) drops writes a hung-up terminal refuses."""
+    original = sys.__stderr__
+    sys.__stderr__ = HangupTolerantStream(original)  # type: ignore[misc]
+    try:
+        yield
+    finally:
+        sys.__stderr__ = original  # type: ignore[misc]

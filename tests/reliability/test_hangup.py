@@ -3,6 +3,7 @@ does: checkpoint, final model, stop record, exit 0. The run is started in a real
 its controlling terminal; the test closes the terminal's master side, so the kernel hangs the terminal
 up and sends SIGHUP, and every later write to it fails, as when a terminal window closes."""
 
+import contextlib
 import fcntl
 import json
 import os
@@ -112,3 +113,30 @@ def test_a_second_hangup_keeps_saving_a_second_sigterm_gives_up() -> None:
             os.kill(os.getpid(), signal.SIGTERM)  # an impatient second stop: give up on saving
     assert announced == [signal.SIGHUP]
     assert signal.getsignal(signal.SIGHUP) == before  # the previous handlers are back
+
+
+def test_writes_to_a_hung_up_terminal_are_dropped_while_the_dashboard_runs() -> None:
+    """Textual's output thread dies on the first EIO and its queue of 30 writes then blocks the app for ever:
+    while the dashboard runs, what it draws on a terminal that has just hung up is dropped instead."""
+    import sys
+
+    from arc_console.engine.stop_signals import HangupTolerantStream, tolerate_hung_up_terminal
+
+    master, slave = pty.openpty()
+    stream = os.fdopen(slave, "w", buffering=1)
+    try:
+        os.close(master)  # hung up
+        with pytest.raises(OSError):
+            stream.write("x" * 10 + "\n")
+            stream.flush()
+        tolerant = HangupTolerantStream(stream)
+        assert tolerant.write("y" * 10 + "\n") == 11
+        tolerant.flush()
+        assert tolerant.fileno() == slave  # everything else is the stream's own
+        original = sys.__stderr__
+        with tolerate_hung_up_terminal():
+            assert isinstance(sys.__stderr__, HangupTolerantStream)
+        assert sys.__stderr__ is original
+    finally:
+        with contextlib.suppress(OSError):
+            stream.close()
