@@ -36,14 +36,15 @@ def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
     resume = next(line for line in out.stdout.splitlines() if line.startswith("resume with: "))
     words = shlex.split(resume.removeprefix("resume with: "))  # the interpreter may be named relative to the cwd
     assert Path(words[0]).resolve() == Path(sys.executable).resolve(), resume
-    assert words[1:] == ["-m", "arc_console", "train", "--resume", str(run), "--headless"], resume
+    # a run that stopped at its --max-steps is resumed with a larger one (its own would be refused)
+    assert words[1:] == ["-m", "arc_console", "train", "--resume", str(run), "--max-steps", "10", "--headless"], resume
     assert len(list((run / "logs/responses").glob("step_*.json"))) == 5
     metrics = [json.loads(line) for line in (run / "logs/metrics.jsonl").read_text().splitlines()]
     for line, step in zip(lines, metrics):  # each line shows its update's gradient norm, or that it was skipped
         expected = f"grad {step['grad_norm']:.2f} " if step["loss"] is not None else " skipped "
         assert expected in line, (line, step)
     # A finished run is extended by resuming with a larger --max-steps; its saved settings carry over.
-    # The printed command runs as typed, in a shell.
+    # The printed command runs as typed, in a shell (here with a --max-steps of our own after it).
     out = subprocess.run(resume.removeprefix("resume with: ") + " --max-steps 7", shell=True, capture_output=True,
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr

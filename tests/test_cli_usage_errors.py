@@ -26,7 +26,7 @@ STEP_FILE = Path(__file__).parent / "data" / "step_003.json"
 
 
 def run(args: list[str], cwd: Path, stdin: int | None = subprocess.DEVNULL) -> tuple[subprocess.CompletedProcess[str], set[str]]:
-    """The CLI with stdout a pipe and stdin /dev/null (or `stdin`)."""
+    """The CLI with stdout and stderr pipes and stdin /dev/null (or `stdin`)."""
     out = subprocess.run([*CLI, *args], stdin=stdin, capture_output=True, text=True, cwd=cwd, timeout=120)
     return out, imported_packages(out.stderr)
 
@@ -99,20 +99,21 @@ def test_an_app_refuses_a_pipe_and_creates_nothing(run_dir: Path, name: str) -> 
     started = time.monotonic()
     out, imported = run(args, run_dir.parent)
     line = the_error(out)
-    assert "stdin and stdout are not a terminal" in line and instead in line, line
+    assert "stdin and stderr are not a terminal" in line and instead in line, line
     assert sorted(run_dir.parent.rglob("*")) == before
     assert "textual" not in imported and "torch" not in imported
     assert time.monotonic() - started < 60
 
 
-def test_stdout_alone_not_a_terminal_is_named(run_dir: Path) -> None:
+def test_stderr_alone_not_a_terminal_is_named(run_dir: Path) -> None:
+    """Textual draws on stderr: with stdin a terminal and stderr a pipe, the app would draw into the pipe."""
     primary, secondary = pty.openpty()
     try:
         out, _ = run(["replay", "run"], run_dir.parent, stdin=secondary)
     finally:
         os.close(primary)
         os.close(secondary)
-    assert "stdout is not a terminal; use --print" in the_error(out)
+    assert "stderr is not a terminal; use --print" in the_error(out)
 
 
 def test_bad_input_comes_before_the_terminal_check(tmp_path: Path) -> None:

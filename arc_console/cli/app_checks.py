@@ -1,6 +1,6 @@
 """What the CLI checks before a command opens a Textual app: the --theme it was given, and that stdin and
-stdout are a terminal (an app drawn into a pipe or a file is escape codes no one sees, waiting for keys that
-never come). The App classes check neither: Pilot tests run them without a terminal."""
+stderr are a terminal (Textual reads keys from stdin and draws on stderr: an app drawn into a pipe or a file is
+escape codes no one sees, waiting for keys that never come; stdout, which gets the closing lines, may go anywhere). The App classes check neither: Pilot tests run them without a terminal."""
 
 from __future__ import annotations
 
@@ -22,14 +22,14 @@ def check_theme(requested: str | None) -> None:
 
 
 def not_a_terminal() -> str | None:
-    """'stdin', 'stdout' or 'stdin and stdout' where those are not a terminal; None where both are."""
-    missing = [name for name, stream in (("stdin", sys.stdin), ("stdout", sys.stdout))
+    """'stdin', 'stderr' or 'stdin and stderr' where those are not a terminal; None where both are."""
+    missing = [name for name, stream in (("stdin", sys.stdin), ("stderr", sys.__stderr__))
                if stream is None or not stream.isatty()]
     return " and ".join(missing) or None
 
 
 def require_terminal(what: str, instead: str) -> None:
-    """Refuse to open `what` (a full-screen app) unless stdin and stdout are a terminal; `instead` says
+    """Refuse to open `what` (a full-screen app) unless stdin and stderr are a terminal; `instead` says
     what to use then."""
     missing = not_a_terminal()
     if missing is not None:

@@ -52,5 +52,7 @@ def command_line(arguments: Sequence[str], launcher: str | None = None, argv0: s
     return f"{entry_point(argv0, executable)} {words}"
 
 
-def resume_command(run_dir: Path, headless: bool = False) -> str:
-    return command_line(["train", "--resume", str(run_dir), *(["--headless"] if headless else [])])
+def resume_command(run_dir: Path, headless: bool = False, max_steps: int | None = None) -> str:
+    """max_steps: for a run that stopped at its --max-steps, a larger one (a resume must train further)."""
+    extend = ["--max-steps", str(max_steps)] if max_steps is not None else []
+    return command_line(["train", "--resume", str(run_dir), *extend, *(["--headless"] if headless else [])])

@@ -80,7 +80,7 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
         except OSError as exc:
             print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
             return 1
-    printer.console.print(f"resume with: {one_line(resume_command(run_dir, headless=True), 4000)}", highlight=False,
+    printer.console.print(f"resume with: {one_line(resume_command(run_dir, True, extended_max_steps(stopped)), 4000)}", highlight=False,
                           markup=False)
     if stopped.reason == "error":
         report_failure(stopped)
@@ -130,7 +130,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import tolerate_hung_up_terminal
+    from arc_console.engine.stop_signals import graceful_stop_signals, tolerate_hung_up_terminal
     from arc_console.engine.trainer import Trainer
     from arc_console.engine.trainer_thread import TrainerThread
     from arc_console.tui.app import ConsoleApp
@@ -165,7 +165,8 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     if worker.is_alive():
         control.request_stop()
         print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
-        worker.join()
+        with graceful_stop_signals(control):  # a terminal closed now must not kill the save (the app's handlers are gone)
+            worker.join()
     stopped = worker.stopped
     if isinstance(worker.run_error, OSError):
         print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)
@@ -176,8 +177,13 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     if stopped is not None:
         print(one_line(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; "
                        f"checkpoint {stopped.checkpoint}; final model {stopped.final_model}", 4000))
-        print(f"resume with: {one_line(resume_command(run_dir), 4000)}")
+        print(f"resume with: {one_line(resume_command(run_dir, max_steps=extended_max_steps(stopped)), 4000)}")
         if stopped.reason == "error":
             report_failure(stopped)
             return 1
     return code if isinstance(code, int) else 0
+
+
+def extended_max_steps(stopped: Any) -> int | None:
+    """For a run stopped by its --max-steps, twice as many (a resume at or below its step is refused)."""
+    return 2 * stopped.step if stopped.reason == "max_steps" and stopped.step > 0 else None

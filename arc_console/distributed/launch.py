@@ -34,6 +34,8 @@ def run_under_torchrun(nproc: int, argv: Sequence[str]) -> int:
     """Run `arc-console <argv>` as nproc ranks; their exit status (2 when rank 0 refused the input)."""
     env = dict(os.environ)
     env.setdefault("OMP_NUM_THREADS", "1")  # torchrun's default, set here so it does not warn; --cpu-threads rules
+    # torchrun SIGKILLs its ranks 30 s after passing a stop on; a 20B checkpoint and final model take longer.
+    env.setdefault("TORCH_ELASTIC_SHUTDOWN_TIMEOUT", "600")
     try:
         code = subprocess.call(torchrun_command(nproc, argv), env=env)
     except KeyboardInterrupt:  # the ranks got the same Ctrl-C and save before they stop

@@ -68,7 +68,10 @@ def graceful_stop_signals(control: RunControl, announce: Callable[[int], None] |
             with suppress(OSError):
                 announce(signum)
 
-    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
+    # Started under nohup (SIGHUP ignored): the user asked the run to outlive its terminal; leave it so.
+    handled = [signum for signum in STOP_SIGNALS
+               if not (signum == signal.SIGHUP and signal.getsignal(signum) is signal.SIG_IGN)]
+    previous = {signum: signal.signal(signum, on_signal) for signum in handled}
     try:
         yield
     finally:

@@ -140,3 +140,16 @@ def test_writes_to_a_hung_up_terminal_are_dropped_while_the_dashboard_runs() -> 
     finally:
         with contextlib.suppress(OSError):
             stream.close()
+
+
+def test_a_run_started_under_nohup_keeps_ignoring_the_hangup() -> None:
+    control = RunControl()
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as nohup starts it
+    try:
+        with graceful_stop_signals(control):
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            os.kill(os.getpid(), signal.SIGHUP)
+            assert not control.stop_requested
+            assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # the other stops are still handled
+    finally:
+        signal.signal(signal.SIGHUP, before)
