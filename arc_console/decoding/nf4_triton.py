@@ -2,11 +2,14 @@
 
 A decode step multiplies a few rows per expert (8-64 candidates, 4 experts each) by every active
 expert's [K, N] weights: the work is reading 4-bit weights, not arithmetic. Each program owns one
-expert and one quantization block's worth of output columns (64), walks K in tiles, looks up each
+expert and one quantization block's worth of output columns (64), walks K in tiles and looks up each
 byte's two NF4 levels (on NVIDIA GPUs from a table held in registers, nf4_register_lookup.py;
-elsewhere from a 256-entry table of bf16 pairs) and hands them to the tensor cores.
+elsewhere from a 256-entry table of bf16 pairs). With a few rows per expert (decode) the GEMV
+multiplies them on the CUDA cores in float32, a few rows a pass, summing over k once at the end;
+with more (prefill) the GEMM hands the levels to the tensor cores. The kernels themselves are in
+nf4_triton_kernels.py.
 A tile one block wide has one scale per k, so the scales multiply the rows (BLOCK_M x BLOCK_K
-products) rather than every weight; wider tiles scale the weights. The absmax scales stay
+products) rather than every weight; wider GEMM tiles scale the weights. The absmax scales stay
 double-quantized as bitsandbytes keeps them (decoded in the kernel); the route holds one copy of them
 in k order (k_major_scales: one byte per block of 64 weights when nested, four when not), so a
 program reads its scales in one stretch.
@@ -118,108 +121,11 @@ def triton_available(device: torch.device) -> bool:
 
 @cache
 def _kernel() -> Any:
-    """The jitted kernel, built on first use (triton reads TRITON_INTERPRET when it decorates)."""
-    import triton
-    import triton.language as tl
+    """The jitted kernels (nf4_triton_kernels.py), imported on first use: the tensor-core GEMM
+    (`gemm`) and the CUDA-core GEMV for a few rows per expert (`gemv`)."""
+    from arc_console.decoding import nf4_triton_kernels
 
-    @triton.jit
-    def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_code_ptr, pairs_ptr, levels_ptr,
-                           row_ends_ptr, out_ptr, offset, K, N, stride_x, stride_out,
-                           BLOCK: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_M: tl.constexpr,
-                           NESTED: tl.constexpr, NESTED_BLOCK: tl.constexpr, DOT: tl.constexpr,
-                           USE_DOT: tl.constexpr, SCALES_K_MAJOR: tl.constexpr, ROW_SCALES: tl.constexpr,
-                           LEVELS_TF32: tl.constexpr, LOOKUP: tl.constexpr, LOOKUP_ASM: tl.constexpr):
-        column_tile = tl.program_id(0)
-        expert = tl.program_id(1)
-        row_start = tl.load(row_ends_ptr + expert - 1, mask=expert > 0, other=0)
-        row_end = tl.load(row_ends_ptr + expert)
-        if row_end > row_start:
-            half: tl.constexpr = BLOCK_N // 2
-            blocks_in_tile: tl.constexpr = BLOCK_N // BLOCK
-            byte_columns = tl.arange(0, half)
-            tile_blocks = tl.arange(0, blocks_in_tile)
-            k_range = tl.arange(0, BLOCK_K)
-            blocks_per_row = N // BLOCK
-            expert64 = expert.to(tl.int64)
-            expert_blocks = expert64 * K * blocks_per_row + column_tile * blocks_in_tile
-            expert_bytes = expert64 * K * (N // 2) + column_tile * half
-            expert_scales = expert64 * K * blocks_per_row + column_tile * blocks_in_tile * K
-            for m0 in range(row_start, row_end, BLOCK_M):
-                rows = m0 + tl.arange(0, BLOCK_M)
-                row_ok = rows < row_end
-                even = tl.zeros((BLOCK_M, half), dtype=tl.float32)
-                odd = tl.zeros((BLOCK_M, half), dtype=tl.float32)
-                for k0 in range(0, K, BLOCK_K):
-                    k = k0 + k_range
-                    k_ok = k < K
-                    x = tl.load(x_ptr + rows[:, None] * stride_x + k[None, :],
-                                mask=row_ok[:, None] & k_ok[None, :], other=0.0)
-                    codes = tl.load(packed_ptr + expert_bytes + k[:, None] * (N // 2) + byte_columns[None, :],
-                                    mask=k_ok[:, None], other=0)
-                    # Each byte's two levels (high nibble: even column; low nibble: odd), as bf16.
-                    if LOOKUP == 2:  # from registers (nf4_register_lookup.py): no memory access
-                        high, low = tl.inline_asm_elementwise(LOOKUP_ASM, "=r,=r,=r,=r,r", [codes],
-                                                              dtype=(tl.bfloat16, tl.bfloat16), is_pure=True, pack=4)
-                    elif LOOKUP == 1:  # one load a weight from a 32-byte table (one cache sector)
-                        nibbles = codes.to(tl.int32)
-                        high = tl.load(levels_ptr + (nibbles >> 4))
-                        low = tl.load(levels_ptr + (nibbles & 15))
-                    else:  # one load a byte from a 1 KB table of level pairs
-                        pair = tl.load(pairs_ptr + codes.to(tl.int32))
-                        high = (pair & 0xFFFF).to(tl.int16).to(tl.bfloat16, bitcast=True)
-                        low = (pair >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True)
-                    if ROW_SCALES and USE_DOT and blocks_in_tile == 1:
-                        # The tile is one quantization block wide: its scale depends on k alone, so it
-                        # scales the rows (BLOCK_M x BLOCK_K products) instead of every weight.
-                        block_k = expert_blocks + k * blocks_per_row
-                        if SCALES_K_MAJOR:
-                            where_k = expert_scales + k
-                        else:
-                            where_k = block_k
-                        if NESTED:
-                            quantized_k = tl.load(absmax_ptr + where_k, mask=k_ok, other=0).to(tl.int32)
-                            nested_k = tl.load(nested_absmax_ptr + block_k // NESTED_BLOCK, mask=k_ok, other=0.0)
-                            scale_k = tl.load(nested_code_ptr + quantized_k) * nested_k + offset
-                        else:
-                            scale_k = tl.load(absmax_ptr + where_k, mask=k_ok, other=0.0)
-                        scaled = x.to(tl.float32) * scale_k[None, :]
-                        if LEVELS_TF32:  # bf16 widened to float32 is exact: the tensor cores take tf32
-                            even += tl.dot(scaled, high.to(tl.float32), input_precision="tf32")
-                            odd += tl.dot(scaled, low.to(tl.float32), input_precision="tf32")
-                        else:
-                            xd = scaled.to(DOT)
-                            even += tl.dot(xd, high.to(DOT))
-                            odd += tl.dot(xd, low.to(DOT))
-                    else:
-                        block = expert_blocks + k[:, None] * blocks_per_row + tile_blocks[None, :]  # [BLOCK_K, blocks]
-                        if SCALES_K_MAJOR:  # the same scales stored column block by column block: one read
-                            where = expert_scales + tile_blocks[None, :] * K + k[:, None]
-                        else:
-                            where = block
-                        if NESTED:
-                            quantized = tl.load(absmax_ptr + where, mask=k_ok[:, None], other=0).to(tl.int32)
-                            nested_scale = tl.load(nested_absmax_ptr + block // NESTED_BLOCK, mask=k_ok[:, None], other=0.0)
-                            scale = tl.load(nested_code_ptr + quantized) * nested_scale + offset
-                        else:
-                            scale = tl.load(absmax_ptr + where, mask=k_ok[:, None], other=0.0)
-                        scale = tl.reshape(tl.broadcast_to(scale[:, :, None], (BLOCK_K, blocks_in_tile, BLOCK // 2)),
-                                           (BLOCK_K, half))
-                        high = high.to(tl.float32)
-                        low = low.to(tl.float32)
-                        if USE_DOT:
-                            xd = x.to(DOT)
-                            even += tl.dot(xd, (high * scale).to(DOT))
-                            odd += tl.dot(xd, (low * scale).to(DOT))
-                        else:
-                            xf = x.to(tl.float32)[:, :, None]
-                            even += tl.sum(xf * (high * scale)[None, :, :], axis=1)
-                            odd += tl.sum(xf * (low * scale)[None, :, :], axis=1)
-                columns = column_tile * BLOCK_N + 2 * byte_columns
-                target = out_ptr + rows[:, None] * stride_out + columns[None, :]
-                tl.store(target, even.to(out_ptr.dtype.element_ty), mask=row_ok[:, None])
-                tl.store(target + 1, odd.to(out_ptr.dtype.element_ty), mask=row_ok[:, None])
-
-    return nf4_grouped_kernel
+    return {"gemm": nf4_triton_kernels.nf4_grouped_kernel, "gemv": nf4_triton_kernels.nf4_grouped_gemv_kernel}
 
 
 def _dot_type(name: str) -> Any:
@@ -242,6 +148,8 @@ class LaunchShape:
     row_scales: bool = True  # one-block-wide tiles: scale the rows per k, not every weight
     levels_tf32: bool = False  # with row_scales: levels and scaled rows handed to the tensor cores as tf32
     lookup: str = "pairs"  # LOOKUPS: where each byte's levels come from
+    gemv_rows: int = 0  # 1-4: the CUDA-core GEMV, this many rows a pass (one block wide; block_m, dot settings unused)
+    prefetch: bool = True  # the GEMV loads the next k tile's bytes before multiplying this one
 
 
 # pairs: a 1 KB table of both levels of each byte; levels: a 16-entry table, one load a weight;
@@ -253,12 +161,21 @@ def runs_ptx(device: torch.device) -> bool:
     return device.type == "cuda" and torch.version.hip is None and not triton_interprets()
 
 
+# The CUDA-core GEMV's launch where it serves (a few rows per expert, on NVIDIA GPUs).
+GEMV_DEFAULT = LaunchShape(block_k=64, num_warps=4, num_stages=2, lookup="registers", gemv_rows=2)
+# Rows per expert up to which the GEMV beats the tensor-core GEMM.
+GEMV_MAX_ROWS_PER_EXPERT = 4
+
+
 def launch_shape(rows: int, num_experts: int, device: torch.device, blocksize: int = 64) -> LaunchShape:
-    """Tiles for a call: decode steps have a few rows per expert; a prefill has many. A tile wider than
-    one quantization block scales every weight, which wants k tiles of 128 and 2 stages (4x faster there
-    than 64 and 3 in the H200 sweep). Triton's CPU interpreter (the tests) multiplies in float32: it has no bfloat16 dot,
-    and it runs no PTX, so it reads the levels from the table of pairs."""
+    """Tiles for a call: decode steps have a few rows per expert (the GEMV, where PTX runs); a prefill
+    has many (the GEMM). A GEMM tile wider than one quantization block scales every weight, which wants
+    k tiles of 128 and 2 stages (4x faster there than 64 and 3 in the H200 sweep). Triton's CPU
+    interpreter (the tests) multiplies in float32: it has no bfloat16 dot, and it runs no PTX, so it
+    reads the levels from the table of pairs."""
     per_expert = rows / max(num_experts, 1)
+    if runs_ptx(device) and per_expert <= GEMV_MAX_ROWS_PER_EXPERT:
+        return GEMV_DEFAULT
     shape = LaunchShape(block_m=16 if per_expert <= 16 else 64,
                         dot_dtype="bfloat16" if device.type == "cuda" else "float32")
     if runs_ptx(device):
@@ -294,16 +211,30 @@ def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, 
         raise ValueError(f"lookup must be one of {', '.join(LOOKUPS)}, not {shape.lookup!r}")
     if shape.lookup == "registers" and not runs_ptx(rows.device):
         raise ValueError("the registers lookup runs PTX: it needs an NVIDIA GPU (not Triton's interpreter)")
+    lookup_asm = stack.lookup_asm if shape.lookup == "registers" else ""
+    if shape.gemv_rows:
+        if not 1 <= shape.gemv_rows <= 4:
+            raise ValueError(f"the GEMV takes 1-4 rows a pass, not {shape.gemv_rows}")
+        grid = (stack.out_features // stack.blocksize, stack.num_experts)
+        _kernel()["gemv"][grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs,
+                                stack.levels, row_ends, out, stack.offset, stack.in_features, stack.out_features // 2,
+                                stack.out_features // stack.blocksize,
+                                rows.stride(0), out.stride(0),
+                                BLOCK=stack.blocksize, BLOCK_K=shape.block_k, ROWS=shape.gemv_rows,
+                                NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize,
+                                SCALES_K_MAJOR=stack.scales_k_major, LOOKUP=LOOKUPS[shape.lookup], LOOKUP_ASM=lookup_asm,
+                                PREFETCH=shape.prefetch, num_warps=shape.num_warps, num_stages=shape.num_stages)
+        return out
     grid = (stack.out_features // shape.block_n, stack.num_experts)
-    _kernel()[grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs, stack.levels,
-                    row_ends, out, stack.offset, stack.in_features, stack.out_features,
-                    rows.stride(0), out.stride(0),
-                    BLOCK=stack.blocksize, BLOCK_N=shape.block_n, BLOCK_K=shape.block_k, BLOCK_M=shape.block_m,
-                    NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize, DOT=_dot_type(shape.dot_dtype),
-                    USE_DOT=shape.use_dot, SCALES_K_MAJOR=stack.scales_k_major, ROW_SCALES=shape.row_scales,
-                    LEVELS_TF32=shape.levels_tf32, LOOKUP=LOOKUPS[shape.lookup],
-                    LOOKUP_ASM=stack.lookup_asm if shape.lookup == "registers" else "",
-                    num_warps=shape.num_warps, num_stages=shape.num_stages)
+    _kernel()["gemm"][grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs,
+                            stack.levels, row_ends, out, stack.offset, stack.in_features, stack.out_features // 2,
+                            stack.out_features // stack.blocksize,
+                            rows.stride(0), out.stride(0),
+                            BLOCK=stack.blocksize, BLOCK_N=shape.block_n, BLOCK_K=shape.block_k, BLOCK_M=shape.block_m,
+                            NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize, DOT=_dot_type(shape.dot_dtype),
+                            USE_DOT=shape.use_dot, SCALES_K_MAJOR=stack.scales_k_major, ROW_SCALES=shape.row_scales,
+                            LEVELS_TF32=shape.levels_tf32, LOOKUP=LOOKUPS[shape.lookup], LOOKUP_ASM=lookup_asm,
+                            num_warps=shape.num_warps, num_stages=shape.num_stages)
     return out
 
 
