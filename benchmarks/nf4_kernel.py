@@ -31,8 +31,7 @@ except Exception:
 
 from arc_console.decoding.fp8_experts import fp8_grouped_matmul, quantize_experts
 from arc_console.decoding.nf4_kernel import unsloth_nf4_grouped_matmul
-from arc_console.decoding.nf4_triton import (GEMV_DEFAULT, LOOKUPS, LaunchShape, k_major_scales, launch_shape,
-                                              nf4_grouped_mm, nf4_stack)
+from arc_console.decoding.nf4_triton import LOOKUPS, LaunchShape, k_major_scales, launch_shape, nf4_grouped_mm, nf4_stack
 from arc_console.decoding.packed_experts import packed_stack
 
 EXPERTS, HIDDEN, INTERMEDIATE, TOP_K = 32, 2880, 2880, 4
@@ -64,23 +63,22 @@ def time_ms(fn, repeats: int = 20, calls: int = 10) -> float:
     return statistics.median(times)
 
 
-# The GEMM's shape before the GEMV (the register lookup's best in
-# results/nf4_kernel_2026-12-02_h200_register_lookup.json, which swept its tiles), beside the
-# CUDA-core GEMV's rows a pass, k tiles, warps, stages and prefetch.
-GEMM = LaunchShape(block_n=64, block_k=64, num_warps=2, num_stages=2, lookup="registers")
-SWEEP = [("rows", replace(GEMM, block_k=k, num_warps=w, num_stages=st)) for k in (64, 128) for w in (2, 4) for st in (2, 3)]
-SWEEP += [("rows", LaunchShape(block_k=k, num_warps=w, num_stages=2, lookup="registers", gemv_rows=r, prefetch=False))
-          for r in (1, 2, 4) for k in (64, 128, 256) for w in (2, 4, 8)]
-SWEEP += [("rows", LaunchShape(block_k=128, num_warps=4, num_stages=2, lookup="registers", gemv_rows=r)) for r in (1, 2)]
+# The route's shape and its neighbours (the register lookup's tiles were swept in
+# results/nf4_kernel_2026-12-02_h200_register_lookup.json, a CUDA-core GEMV in ..._gemv*.json), with
+# the registers a thread may take capped (Nsight Compute: 128 registers a thread limit the route's
+# shape to 8 programs an SM), and programs of one warp.
+ROUTE = LaunchShape(block_n=64, block_k=64, num_warps=2, num_stages=2, lookup="registers")
+SWEEP = [("rows", replace(ROUTE, max_registers=cap)) for cap in (None, 64, 80, 96)]
+SWEEP += [("rows", replace(ROUTE, block_k=k, num_warps=1, num_stages=st, max_registers=cap))
+          for k in (32, 64) for st in (2, 3) for cap in (None, 96)]
+SWEEP += [("rows", replace(ROUTE, block_k=128, num_warps=w, max_registers=cap)) for w in (2, 4) for cap in (None, 96)]
 
 
 def shape_name(shape: LaunchShape) -> str:
-    if shape.gemv_rows:
-        kind = f"gemv_m{shape.gemv_rows}{'_prefetch' if shape.prefetch else ''}"
-    else:
-        kind = "dot" if shape.use_dot else f"fma_m{shape.block_m}"
+    kind = "dot" if shape.use_dot else f"fma_m{shape.block_m}"
     kind += "" if shape.lookup == "pairs" else f"_{shape.lookup}"
-    return f"{kind}_n{shape.block_n}_k{shape.block_k}_w{shape.num_warps}_s{shape.num_stages}"
+    cap = "" if shape.max_registers is None else f"_r{shape.max_registers}"
+    return f"{kind}_n{shape.block_n}_k{shape.block_k}_w{shape.num_warps}_s{shape.num_stages}{cap}"
 
 
 def nf4_parameter(weights: torch.Tensor):
@@ -117,7 +115,7 @@ def reference(rows: torch.Tensor, row_ends: torch.Tensor, dense: torch.Tensor) -
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, nargs="+", default=[8, 16, 32, 64], help="decode rows (candidates)")
-    parser.add_argument("--sweep-rows", type=int, nargs="+", default=[8, 32, 64], help="rows at which --sweep runs")
+    parser.add_argument("--sweep-rows", type=int, nargs="+", default=[8, 32], help="rows at which --sweep runs")
     parser.add_argument("--sweep", action="store_true", help="also time our kernel's tile shapes")
     parser.add_argument("--out-dir", type=Path, default=Path(__file__).parent / "results")
     args = parser.parse_args()
@@ -135,23 +133,13 @@ def main() -> None:
         route_stack = k_major_scales(stack)  # as the 4-bit route holds it
         kernels = {"ours": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16),
                    "ours_weight_scales": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16,
-                                                                     replace(launch_shape(r.shape[0], EXPERTS, r.device),
+                                                                     replace(launch_shape(r.shape[0], EXPERTS, r.device, out_features=n),
                                                                              row_scales=False)),
                    # each lookup in the route's tiles, with the stages its sweep preferred (registers 2, tables 3)
                    **{f"ours_{lookup}": (lambda r, e, lookup=lookup: nf4_grouped_mm(
-                       r, e, route_stack, torch.bfloat16, replace(launch_shape(r.shape[0], EXPERTS, r.device), lookup=lookup,
+                       r, e, route_stack, torch.bfloat16, replace(launch_shape(r.shape[0], EXPERTS, r.device, out_features=n), lookup=lookup,
                                                                   num_stages=2 if lookup == "registers" else 3)))
                       for lookup in LOOKUPS},
-                   # the tensor-core GEMM where the route now takes the CUDA-core GEMV (and the reverse)
-                   "ours_gemm": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16,
-                                                            replace(launch_shape(r.shape[0], EXPERTS, r.device),
-                                                                    gemv_rows=0)),
-                   "ours_gemv": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16,
-                                                            replace(launch_shape(r.shape[0], EXPERTS, r.device),
-                                                                    gemv_rows=GEMV_DEFAULT.gemv_rows,
-                                                                    block_k=GEMV_DEFAULT.block_k,
-                                                                    num_warps=GEMV_DEFAULT.num_warps,
-                                                                    num_stages=GEMV_DEFAULT.num_stages)),
                    "bf16_grouped_mm": lambda r, e: reference(r, e, dense)}
         unsloth = unsloth_nf4_grouped_matmul(packed, torch.bfloat16)
         if unsloth is not None:

@@ -4,12 +4,11 @@ A decode step multiplies a few rows per expert (8-64 candidates, 4 experts each)
 expert's [K, N] weights: the work is reading 4-bit weights, not arithmetic. Each program owns one
 expert and one quantization block's worth of output columns (64), walks K in tiles and looks up each
 byte's two NF4 levels (on NVIDIA GPUs from a table held in registers, nf4_register_lookup.py;
-elsewhere from a 256-entry table of bf16 pairs). With a few rows per expert (decode) the GEMV
-multiplies them on the CUDA cores in float32, a few rows a pass, summing over k once at the end;
-with more (prefill) the GEMM hands the levels to the tensor cores. The kernels themselves are in
-nf4_triton_kernels.py.
+elsewhere from a 256-entry table of bf16 pairs) and hands them to the tensor cores (the kernel itself
+is in nf4_triton_kernels.py). A CUDA-core GEMV for a few rows per expert, in float32 with one
+accumulator per row, was tried and lost to this GEMM on the H200 (results/nf4_kernel_2026-12-02_h200_gemv*.json).
 A tile one block wide has one scale per k, so the scales multiply the rows (BLOCK_M x BLOCK_K
-products) rather than every weight; wider GEMM tiles scale the weights. The absmax scales stay
+products) rather than every weight; wider tiles scale the weights. The absmax scales stay
 double-quantized as bitsandbytes keeps them (decoded in the kernel); the route holds one copy of them
 in k order (k_major_scales: one byte per block of 64 weights when nested, four when not), so a
 program reads its scales in one stretch.
@@ -121,11 +120,10 @@ def triton_available(device: torch.device) -> bool:
 
 @cache
 def _kernel() -> Any:
-    """The jitted kernels (nf4_triton_kernels.py), imported on first use: the tensor-core GEMM
-    (`gemm`) and the CUDA-core GEMV for a few rows per expert (`gemv`)."""
+    """The jitted kernel (nf4_triton_kernels.py), imported on first use."""
     from arc_console.decoding import nf4_triton_kernels
 
-    return {"gemm": nf4_triton_kernels.nf4_grouped_kernel, "gemv": nf4_triton_kernels.nf4_grouped_gemv_kernel}
+    return nf4_triton_kernels.nf4_grouped_kernel
 
 
 def _dot_type(name: str) -> Any:
@@ -148,8 +146,7 @@ class LaunchShape:
     row_scales: bool = True  # one-block-wide tiles: scale the rows per k, not every weight
     levels_tf32: bool = False  # with row_scales: levels and scaled rows handed to the tensor cores as tf32
     lookup: str = "pairs"  # LOOKUPS: where each byte's levels come from
-    gemv_rows: int = 0  # 1-4: the CUDA-core GEMV, this many rows a pass (one block wide; block_m, dot settings unused)
-    prefetch: bool = True  # the GEMV loads the next k tile's bytes before multiplying this one
+    max_registers: int | None = None  # a cap on registers a thread (Triton's maxnreg); None: the compiler's choice
 
 
 # pairs: a 1 KB table of both levels of each byte; levels: a 16-entry table, one load a weight;
@@ -161,25 +158,22 @@ def runs_ptx(device: torch.device) -> bool:
     return device.type == "cuda" and torch.version.hip is None and not triton_interprets()
 
 
-# The CUDA-core GEMV's launch where it serves (a few rows per expert, on NVIDIA GPUs).
-GEMV_DEFAULT = LaunchShape(block_k=64, num_warps=4, num_stages=2, lookup="registers", gemv_rows=2)
-# Rows per expert up to which the GEMV beats the tensor-core GEMM.
-GEMV_MAX_ROWS_PER_EXPERT = 4
-
-
-def launch_shape(rows: int, num_experts: int, device: torch.device, blocksize: int = 64) -> LaunchShape:
-    """Tiles for a call: decode steps have a few rows per expert (the GEMV, where PTX runs); a prefill
-    has many (the GEMM). A GEMM tile wider than one quantization block scales every weight, which wants
-    k tiles of 128 and 2 stages (4x faster there than 64 and 3 in the H200 sweep). Triton's CPU
+def launch_shape(rows: int, num_experts: int, device: torch.device, blocksize: int = 64,
+                 out_features: int | None = None) -> LaunchShape:
+    """Tiles for a call: decode steps have a few rows per expert; a prefill has many. A tile wider than
+    one quantization block scales every weight, which wants k tiles of 128 and 2 stages (4x faster there
+    than 64 and 3 in the H200 sweep). A narrow projection (GPT-OSS's down: 45 column tiles) at about one
+    row per expert launches few programs: there k tiles of 128 and 4 warps keep more bytes in flight
+    (the H200 sweeps at 8 candidates; at 32 the default tiles are faster again). Triton's CPU
     interpreter (the tests) multiplies in float32: it has no bfloat16 dot, and it runs no PTX, so it
     reads the levels from the table of pairs."""
     per_expert = rows / max(num_experts, 1)
-    if runs_ptx(device) and per_expert <= GEMV_MAX_ROWS_PER_EXPERT:
-        return GEMV_DEFAULT
     shape = LaunchShape(block_m=16 if per_expert <= 16 else 64,
                         dot_dtype="bfloat16" if device.type == "cuda" else "float32")
     if runs_ptx(device):
         shape = replace(shape, lookup="registers", num_stages=2)
+        if out_features is not None and out_features // shape.block_n <= 48 and per_expert <= 1:
+            shape = replace(shape, block_k=128, num_warps=4)
     if shape.block_n != blocksize:
         shape = replace(shape, block_n=max(blocksize, shape.block_n), block_k=128, num_stages=2)
     return shape
@@ -204,7 +198,7 @@ def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, 
     out = torch.empty((count, stack.out_features), dtype=out_dtype, device=rows.device)
     if count == 0:
         return out
-    shape = shape or launch_shape(count, stack.num_experts, rows.device, stack.blocksize)
+    shape = shape or launch_shape(count, stack.num_experts, rows.device, stack.blocksize, stack.out_features)
     if shape.block_n % stack.blocksize or stack.out_features % shape.block_n:
         shape = replace(shape, block_n=stack.blocksize)
     if shape.lookup not in LOOKUPS:
@@ -212,21 +206,8 @@ def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, 
     if shape.lookup == "registers" and not runs_ptx(rows.device):
         raise ValueError("the registers lookup runs PTX: it needs an NVIDIA GPU (not Triton's interpreter)")
     lookup_asm = stack.lookup_asm if shape.lookup == "registers" else ""
-    if shape.gemv_rows:
-        if not 1 <= shape.gemv_rows <= 4:
-            raise ValueError(f"the GEMV takes 1-4 rows a pass, not {shape.gemv_rows}")
-        grid = (stack.out_features // stack.blocksize, stack.num_experts)
-        _kernel()["gemv"][grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs,
-                                stack.levels, row_ends, out, stack.offset, stack.in_features, stack.out_features // 2,
-                                stack.out_features // stack.blocksize,
-                                rows.stride(0), out.stride(0),
-                                BLOCK=stack.blocksize, BLOCK_K=shape.block_k, ROWS=shape.gemv_rows,
-                                NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize,
-                                SCALES_K_MAJOR=stack.scales_k_major, LOOKUP=LOOKUPS[shape.lookup], LOOKUP_ASM=lookup_asm,
-                                PREFETCH=shape.prefetch, num_warps=shape.num_warps, num_stages=shape.num_stages)
-        return out
     grid = (stack.out_features // shape.block_n, stack.num_experts)
-    _kernel()["gemm"][grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs,
+    _kernel()[grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs,
                             stack.levels, row_ends, out, stack.offset, stack.in_features, stack.out_features // 2,
                             stack.out_features // stack.blocksize,
                             rows.stride(0), out.stride(0),
@@ -234,7 +215,8 @@ def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, 
                             NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize, DOT=_dot_type(shape.dot_dtype),
                             USE_DOT=shape.use_dot, SCALES_K_MAJOR=stack.scales_k_major, ROW_SCALES=shape.row_scales,
                             LEVELS_TF32=shape.levels_tf32, LOOKUP=LOOKUPS[shape.lookup], LOOKUP_ASM=lookup_asm,
-                            num_warps=shape.num_warps, num_stages=shape.num_stages)
+                            num_warps=shape.num_warps, num_stages=shape.num_stages,
+                            **({} if shape.max_registers is None else {"maxnreg": shape.max_registers}))
     return out
 
 

@@ -1,8 +1,9 @@
-"""The Triton kernels behind nf4_triton.py: the tensor-core grouped GEMM and the CUDA-core grouped GEMV
-over bitsandbytes NF4 expert stacks (layout, tiles and lookups are described there).
+"""The Triton kernel behind nf4_triton.py: the grouped GEMM over bitsandbytes NF4 expert stacks (layout,
+tiles and lookups are described there), with the helpers it calls.
 
 Imported only when a kernel is first launched: Triton reads TRITON_INTERPRET when it decorates, and
-the machines without Triton never import this module.
+the machines without Triton never import this module. Triton finds the helpers a kernel calls among
+the globals of the kernel's module, so they live at module level here.
 """
 
 import triton
@@ -114,88 +115,3 @@ def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_
             target = out_ptr + rows[:, None] * stride_out + columns[None, :]
             tl.store(target, even.to(out_ptr.dtype.element_ty), mask=row_ok[:, None])
             tl.store(target + 1, odd.to(out_ptr.dtype.element_ty), mask=row_ok[:, None])
-
-@triton.jit
-def accumulate_row(even, odd, x_ptr, row, row_end, stride_x, k, k_ok, scale_k, high, low):
-    """One row's products with the tile, summed over k only at the end (no reduction per tile). A pass's
-    rows past the expert's last read that last row again: their sums are never stored."""
-    x = tl.load(x_ptr + tl.minimum(row, row_end - 1) * stride_x + k, mask=k_ok, other=0.0).to(tl.float32) * scale_k
-    return even + x[:, None] * high, odd + x[:, None] * low
-
-@triton.jit
-def store_row(out_ptr, row, row_end, stride_out, columns, even, odd):
-    if row < row_end:
-        target = out_ptr + row * stride_out + columns
-        tl.store(target, tl.sum(even, axis=0).to(out_ptr.dtype.element_ty))
-        tl.store(target + 1, tl.sum(odd, axis=0).to(out_ptr.dtype.element_ty))
-
-@triton.jit
-def nf4_grouped_gemv_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_code_ptr, pairs_ptr,
-                            levels_ptr, row_ends_ptr, out_ptr, offset, K, row_bytes, blocks_per_row, stride_x, stride_out,
-                            BLOCK: tl.constexpr, BLOCK_K: tl.constexpr, ROWS: tl.constexpr,
-                            NESTED: tl.constexpr, NESTED_BLOCK: tl.constexpr, SCALES_K_MAJOR: tl.constexpr,
-                            LOOKUP: tl.constexpr, LOOKUP_ASM: tl.constexpr, PREFETCH: tl.constexpr):
-    # A program owns one expert and one quantization block of columns, like the GEMM, but multiplies
-    # on the CUDA cores in float32, up to ROWS (1-4) rows a pass with an accumulator each: at a few
-    # rows an expert the tensor cores' 16-row tiles would be mostly padding, and handing them the
-    # levels costs a layout conversion per tile.
-    column_tile = tl.program_id(0)
-    expert = tl.program_id(1)
-    row_start = tl.load(row_ends_ptr + expert - 1, mask=expert > 0, other=0)
-    row_end = tl.load(row_ends_ptr + expert)
-    if row_end > row_start:
-        half: tl.constexpr = BLOCK // 2
-        byte_columns = tl.arange(0, half)
-        k_range = tl.arange(0, BLOCK_K)
-        expert64 = expert.to(tl.int64)
-        expert_blocks = expert64 * K * blocks_per_row + column_tile
-        expert_bytes = expert64 * K * row_bytes + column_tile * half
-        expert_scales = expert64 * K * blocks_per_row + column_tile * K
-        columns = column_tile * BLOCK + 2 * byte_columns
-        code_tile = packed_ptr + expert_bytes + k_range[:, None] * row_bytes + byte_columns[None, :]
-        for m0 in range(row_start, row_end, ROWS):
-            even0 = tl.zeros((BLOCK_K, half), dtype=tl.float32)
-            odd0 = tl.zeros((BLOCK_K, half), dtype=tl.float32)
-            even1 = even0
-            odd1 = odd0
-            even2 = even0
-            odd2 = odd0
-            even3 = even0
-            odd3 = odd0
-            if PREFETCH:
-                codes = tl.load(code_tile, mask=(k_range < K)[:, None], other=0)
-            for k0 in range(0, K, BLOCK_K):
-                k = k0 + k_range
-                k_ok = k < K
-                if PREFETCH:  # the next tile's bytes are on their way while this one is multiplied
-                    current = codes
-                    codes = tl.load(code_tile + (k0 + BLOCK_K) * row_bytes, mask=(k + BLOCK_K < K)[:, None], other=0)
-                else:
-                    current = tl.load(code_tile + k0 * row_bytes, mask=k_ok[:, None], other=0)
-                high, low = byte_levels(current, pairs_ptr, levels_ptr, LOOKUP, LOOKUP_ASM)
-                high = high.to(tl.float32)
-                low = low.to(tl.float32)
-                block_k = expert_blocks + k * blocks_per_row
-                if SCALES_K_MAJOR:
-                    where_k = expert_scales + k
-                else:
-                    where_k = block_k
-                scale_k = decode_scales(absmax_ptr, nested_absmax_ptr, nested_code_ptr, offset, where_k, block_k,
-                                        k_ok, NESTED, NESTED_BLOCK)
-                even0, odd0 = accumulate_row(even0, odd0, x_ptr, m0, row_end, stride_x, k, k_ok, scale_k, high, low)
-                if ROWS > 1:
-                    even1, odd1 = accumulate_row(even1, odd1, x_ptr, m0 + 1, row_end, stride_x, k, k_ok, scale_k,
-                                                 high, low)
-                if ROWS > 2:
-                    even2, odd2 = accumulate_row(even2, odd2, x_ptr, m0 + 2, row_end, stride_x, k, k_ok, scale_k,
-                                                 high, low)
-                if ROWS > 3:
-                    even3, odd3 = accumulate_row(even3, odd3, x_ptr, m0 + 3, row_end, stride_x, k, k_ok, scale_k,
-                                                 high, low)
-            store_row(out_ptr, m0, row_end, stride_out, columns, even0, odd0)
-            if ROWS > 1:
-                store_row(out_ptr, m0 + 1, row_end, stride_out, columns, even1, odd1)
-            if ROWS > 2:
-                store_row(out_ptr, m0 + 2, row_end, stride_out, columns, even2, odd2)
-            if ROWS > 3:
-                store_row(out_ptr, m0 + 3, row_end, stride_out, columns, even3, odd3)
