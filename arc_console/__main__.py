@@ -1,3 +1,3 @@
-from arc_console.cli import main
+from arc_console.cli import console
 
-raise SystemExit(main())
+raise SystemExit(console())

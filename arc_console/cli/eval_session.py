@@ -6,6 +6,7 @@ import sys
 from typing import Any
 
 from arc_console.engine.control import RunControl
+from arc_console.engine.stop_signals import tolerate_hung_up_terminal
 from arc_console.evaluation.runner import run_evaluation
 from arc_console.tui.eval_app import EvalApp
 
@@ -14,8 +15,9 @@ def eval_with_console(run: dict[str, Any], theme: str | None, headless_driver: b
                       exit_on_finish: bool = False) -> int:
     control = RunControl()
     app = EvalApp(lambda sink: run_evaluation(emit=sink, control=control, **run), control.request_stop, theme=theme,
-                  exit_on_finish=exit_on_finish)
-    code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
+                  exit_on_finish=exit_on_finish, handle_signals=not headless_driver)
+    with tolerate_hung_up_terminal():
+        code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
     control.request_stop()  # the app is closed: a worker still running stops at its next token
     if app.failure:
         print(f"arc-console: error: {app.failure}", file=sys.stderr)

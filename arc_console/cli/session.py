@@ -140,9 +140,16 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     existed = run_dir.exists()
     worker = TrainerThread(Trainer(config, run_dir, with_reporting(forward, config, run_dir), control,
                                    resume_from=checkpoint, ranks=ranks, hooks=training_hooks(config)))
-    print(f"arc-console: loading {one_line(config.model)} ...", file=sys.stderr)
-    worker.start()
-    worker.ready.wait()
+
+    def announce(signum: int) -> None:
+        print(f"arc-console: {signal.Signals(signum).name}: stopping once the model has loaded ...", file=sys.stderr)
+
+    # A stop signal while the model loads (the terminal closed, Ctrl+C) stops the run as headless does:
+    # no dashboard, the trainer saves step 0's checkpoint and the final model.
+    with graceful_stop_signals(control, announce):
+        print(f"arc-console: loading {one_line(config.model)} ...", file=sys.stderr)
+        worker.start()
+        worker.ready.wait()
     if worker.setup_error is not None:
         worker.join()
         remove_if_new(run_dir, existed)
@@ -157,11 +164,18 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
         if worker.run_error is not None:
             raise worker.run_error
 
-    app = ConsoleApp(source, mode="train", control=control, theme=theme, early_stop_perfect=config.early_stop_perfect,
-                     handle_signals=not headless_driver, exit_on_finish=exit_on_finish)
-    yield_cpu_to_the_trainer()
-    with tolerate_hung_up_terminal():
-        code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
+    if control.stop_requested:
+        app, code = None, 0
+        with graceful_stop_signals(control):
+            worker.start_training()
+            worker.join()
+    else:
+        app = ConsoleApp(source, mode="train", control=control, theme=theme,
+                         early_stop_perfect=config.early_stop_perfect, handle_signals=not headless_driver,
+                         exit_on_finish=exit_on_finish)
+        yield_cpu_to_the_trainer()
+        with tolerate_hung_up_terminal():
+            code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
     if worker.is_alive():
         control.request_stop()
         print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
@@ -171,7 +185,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     if isinstance(worker.run_error, OSError):
         print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)
         return 1
-    if app.failure:
+    if app is not None and app.failure:
         print(f"arc-console: error: {one_line(app.failure, 4000)}", file=sys.stderr)
         return 1
     if stopped is not None:

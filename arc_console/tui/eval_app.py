@@ -4,6 +4,8 @@ the CLI hands it a function that runs the evaluation (tui/ never imports torch).
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from textual.containers import Horizontal, HorizontalScroll
 from textual.message import Message
 from textual.widgets import Footer, ProgressBar, Static
 
+from arc_console.engine.stop_signals import detach_from_hung_up_terminal
 from arc_console.evaluation import events as ev
 from arc_console.tui.textsafe import one_line
 from arc_console.tui.eval_printer import format_score
@@ -51,9 +54,10 @@ class EvalApp(App):
     ]
 
     def __init__(self, source: EvalSource, stop: Callable[[], None], theme: str | None = None,
-                 exit_on_finish: bool = False) -> None:
+                 exit_on_finish: bool = False, handle_signals: bool = False) -> None:
         super().__init__()
         self.source = source
+        self.handle_signals = handle_signals
         self.request_stop = stop
         self.requested_theme = theme
         self.exit_on_finish = exit_on_finish
@@ -84,6 +88,24 @@ class EvalApp(App):
         self.query_one(LogTail).border_title = "eval log"
         self._status()
         self.run_worker(self._run, thread=True, name="evaluation", exit_on_error=False)
+        if self.handle_signals:
+            loop = asyncio.get_running_loop()
+            loop.add_signal_handler(signal.SIGTERM, self.stop_and_exit)
+            loop.add_signal_handler(signal.SIGHUP, self.terminal_closed)
+
+    def stop_and_exit(self) -> None:
+        """SIGTERM: stop as the stop key does, and close the console once the tasks answered are written."""
+        self.exit_on_finish = True
+        self.action_stop()
+
+    def terminal_closed(self) -> None:
+        """SIGHUP: where the terminal is gone, drawing goes to /dev/null and input stops (a hung-up terminal
+        reads as an endless end of file); then as SIGTERM, with no one left to press a key."""
+        if detach_from_hung_up_terminal():
+            disable_input = getattr(self._driver, "disable_input", None)
+            if disable_input is not None:
+                disable_input()
+        self.stop_and_exit()
 
     def _install_theme(self) -> None:
         themes, _ = load_themes()
@@ -143,6 +165,8 @@ class EvalApp(App):
                                         f"{format_score(event.totals['pass_at_2'])}  {answer['seconds']:.1f}s")
         elif isinstance(event, ev.EvalLog):
             self.query_one(LogTail).add(event.text)
+            if self.failure is not None and self.exit_on_finish:  # failed after a stop signal: no one to press q
+                self.exit(1)
         elif isinstance(event, ev.EvalFinished):
             self.finished = event
             self.totals = event.totals

@@ -88,6 +88,67 @@ def test_closing_the_terminal_stops_and_saves(tmp_path: Path, headless: bool) ->
     assert json.loads(runs.stdout)[0]["state"] == "stopped"
 
 
+def drain_until_seen(master: int, proc: subprocess.Popen, text: bytes, timeout: float = 180) -> None:
+    """Read the terminal until `text` has been drawn on it."""
+    seen = b""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        assert proc.poll() is None, f"exited early with {proc.returncode}"
+        assert time.monotonic() < deadline, f"timed out waiting for {text!r}"
+        if select.select([master], [], [], 0.2)[0]:
+            seen = seen[-4096:] + os.read(master, 65536)
+
+
+def close_terminal_and_wait(proc: subprocess.Popen, master: int) -> int:
+    try:
+        os.close(master)  # the terminal goes away: the kernel hangs it up and sends SIGHUP
+        return proc.wait(timeout=180)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def test_closing_the_terminal_while_the_model_loads_stops_at_step_0(tmp_path: Path) -> None:
+    """The dashboard is not up yet: the run stops as a headless one does, once the model has loaded."""
+    run = tmp_path / "run"
+    proc, master = start_in_terminal(["train", "--out", str(run), *SHORT])
+    drain_until_seen(master, proc, b"loading")  # printed once the stop signals are handled, before the load
+    assert close_terminal_and_wait(proc, master) == 0
+    record = json.loads((run / "logs/run.json").read_text())["stopped"]
+    assert record == {**record, "reason": "stop_requested", "step": 0}
+    checkpoint = latest_checkpoint(run / "checkpoints")
+    assert checkpoint is not None and json.loads((checkpoint / "trainer_state.json").read_text())["step"] == 0
+    assert (run / "final_model/config.json").exists()
+    assert "Traceback" not in (run / "logs/training.log").read_text()
+
+
+def test_closing_the_terminal_under_the_eval_console_keeps_the_tasks_answered(tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    proc, master = start_in_terminal(["eval", "--tasks", "synthetic-heldout", "--augment", "none", "--out", str(out)])
+    drain_until_seen(master, proc, b"1/120")  # the log tail's line for the first task answered
+    assert close_terminal_and_wait(proc, master) == 0
+    report = json.loads((out / "eval.json").read_text())
+    submission = json.loads((out / "submission.json").read_text())
+    assert report["stopped"] is True
+    assert 1 <= report["totals"]["tasks_answered"] < 120 and len(submission) == report["totals"]["tasks_answered"]
+
+
+def test_giving_up_on_the_save_ends_the_process_at_once_in_one_line() -> None:
+    """A second SIGINT or SIGTERM raises KeyboardInterrupt (test_a_second_hangup_keeps_saving_a_second_sigterm_gives_up);
+    the process's entry point turns it into one line and exit 130 at once, though a non-daemon thread (the
+    dashboard's trainer) is still running. (Two signals sent to a real run race its save: this is deterministic.)"""
+    code = ("import threading\n"
+            "import arc_console.cli as cli\n"
+            "threading.Thread(target=threading.Event().wait, name='trainer').start()  # never ends\n"
+            "def interrupted(argv=None):\n"
+            "    raise KeyboardInterrupt\n"
+            "cli.main = interrupted\n"
+            "cli.console()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 130
+    assert done.stderr == "arc-console: interrupted; whatever was saved before stays\n"
+
+
 def test_terminal_hung_up_only_when_it_is() -> None:
     master, slave = pty.openpty()
     try:
