@@ -14,6 +14,8 @@ from arc_console.tui.eval_app import EvalApp
 from arc_console.tui.widgets.grid_card import GridCard
 from arc_console.tui.widgets.log_tail import LogTail
 
+from tui_fixtures import screen_text
+
 
 def app_alive(pilot) -> bool:
     return pilot.app.is_running
@@ -76,12 +78,6 @@ async def test_stop_key_keeps_the_tasks_answered(tmp_path: Path):
 # Small 2x2 grids: every card title reads whole (attempt 1 from attempt 2), not cut to "attempt…".
 SMALL_TASK = {"train": [{"input": [[1, 2], [3, 4]], "output": [[4, 3], [2, 1]]}],
               "test": [{"input": [[5, 6], [7, 8]], "output": [[8, 7], [6, 5]]}]}
-
-
-def screen_text(app: EvalApp) -> str:
-    """What the terminal shows, as text (the screenshot's SVG with its markup taken out)."""
-    svg = app.export_screenshot()
-    return re.sub(r"<[^>]+>", "", svg).replace("&#160;", " ").replace("&amp;", "&")
 
 
 async def test_small_grids_keep_their_card_titles_whole(tmp_path: Path) -> None:

@@ -1,4 +1,5 @@
-"""Replay in an 80x24 terminal: the selected candidate's card is always scrolled into the row's view."""
+"""Replay in an 80x24 terminal: the selected candidate's card is always scrolled into the row's view, and
+shows its whole label."""
 
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from arc_console.tui.widgets.candidates import CandidatesPanel
 from arc_console.tui.widgets.grid_card import GridCard
 
 from helpers import make_trainer
-from tui_fixtures import until
+from tui_fixtures import screen_text, until
 
 SMALL = (80, 24)
 
@@ -54,6 +55,8 @@ async def test_the_selected_card_is_always_in_view(eight_candidate_run: Path) ->
             await until(pilot, lambda: selected_card_in_view(app) and "▶" in selected_card(app).border_title)
             label = str(selected_card(app).border_title)
             assert label.startswith(f"▶ #{screen.selected + 1} "), label
+            await pilot.pause()
+            assert label in screen_text(app), label  # the card is wide enough for its whole label
             seen.add(screen.selected)
         assert seen == set(range(len(candidates)))
         while screen.selected != 0:

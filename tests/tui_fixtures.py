@@ -1,7 +1,9 @@
-"""A fixed, deterministic event sequence and hardware sample for dashboard snapshots."""
+"""A fixed, deterministic event sequence and hardware sample for dashboard snapshots; helpers to wait
+on a running app and read its screen."""
 
 from __future__ import annotations
 
+import re
 import threading
 
 from arc_console.arc import load_tasks, select_tasks
@@ -84,3 +86,9 @@ async def until_painted(pilot, app, timeout: float = 10.0) -> None:
     await pilot.pause(0.05)  # let the source's events arrive first
     await until(pilot, lambda: app.painted, timeout)
     await pilot.pause()
+
+
+def screen_text(app) -> str:
+    """What the terminal shows, as text (the screenshot's SVG with its markup taken out)."""
+    svg = app.export_screenshot()
+    return re.sub(r"<[^>]+>", "", svg).replace("&#160;", " ").replace("&amp;", "&")

@@ -28,21 +28,23 @@ def candidate_badges(candidate: dict[str, Any], best_id: int | None) -> str:
     return f"{candidate.get('accuracy', 0.0):.2f} {' '.join(marks)}".strip()
 
 
-def choose_mode(grids: list[Grid | None], width: int, height: int) -> str:
-    """The largest cells with which every card fits side by side: 'large', 'full', else 'compact'."""
+def choose_mode(grids: list[Grid | None], width: int, height: int, titles: list[int] | None = None) -> str:
+    """The largest cells with which every card fits side by side: 'large', 'full', else 'compact'.
+    `titles`: each card's longer title in cells (the cards fit their titles)."""
+    titles = titles or [0] * len(grids)
     for mode in ("large", "full"):
-        mode_width = sum(GridCard.card_size(g, mode)[0] for g in grids)
-        mode_height = max((GridCard.card_size(g, mode)[1] for g in grids), default=0)
-        if mode_width <= width and mode_height <= height:
+        sizes = [GridCard.card_size(g, mode, t) for g, t in zip(grids, titles)]
+        if sum(w for w, _ in sizes) <= width and max((h for _, h in sizes), default=0) <= height:
             return mode
     return "compact"
 
 
-def cards_out_of_view(grids: list[Grid | None], mode: str, width: int) -> int:
+def cards_out_of_view(grids: list[Grid | None], mode: str, width: int, titles: list[int] | None = None) -> int:
     """How many cards, from the right, do not fit in `width` columns."""
+    titles = titles or [0] * len(grids)
     used = 0
-    for index, grid in enumerate(grids):
-        used += GridCard.card_size(grid, mode)[0]
+    for index, (grid, title) in enumerate(zip(grids, titles)):
+        used += GridCard.card_size(grid, mode, title)[0]
         if used > width + 1:  # the last card's right margin may fall outside
             return len(grids) - index
     return 0
@@ -117,14 +119,19 @@ class CandidatesPanel(Vertical):
         cards_area = self._cards_row.size
         # Cards without a grid keep the target's size (GridCard's reserve), so they count as the target.
         sized = grids[:2] + [grid or target for grid in grids[2:]]
-        mode = choose_mode(sized, cards_area.width, cards_area.height)
+        labels = [self._label(index, temperatures, candidates) for index in range(count)]
+        badges = [candidate_badges(candidates[index], best_id) if index < len(candidates) else ""
+                  for index in range(count)]
+        # The candidate cards widen to show their label and badges whole (the input's and target's fit).
+        titles = [0, 0] + [max(Text(label).cell_len, Text(badge).cell_len) for label, badge in zip(labels, badges)]
+        mode = choose_mode(sized, cards_area.width, cards_area.height, titles)
         if self.digits and mode == "compact":
             mode = "full"
         title = Text.assemble(f"step {step} · ", safe_text(problem_id, 40), f" · input · target · {count} candidates")
         if self._seen_as:  # --augment: every grid here is the view's
             title.append_text(Text.assemble(" · as the model saw it: ", safe_text(self._seen_as, 40)))
         self.border_title = title
-        hidden = cards_out_of_view(sized[:2 + count], mode, cards_area.width)
+        hidden = cards_out_of_view(sized[:2 + count], mode, cards_area.width, titles)
         self._show_legend(f"{hidden} more → scroll sideways" if hidden else "")
         self._input_card.show_grid(test_input, "input", mode=mode, digits=self.digits)
         self._target_card.show_grid(target, "target", mode=mode, digits=self.digits)
@@ -132,17 +139,14 @@ class CandidatesPanel(Vertical):
             card.display = index < count
             if index >= count:
                 continue
-            temperature = temperatures[index] if index < len(temperatures) else None
-            label = f"#{index + 1}" + (f" T{temperature:.2f}" if temperature is not None else "")
+            label = labels[index]
             if index < len(candidates):
                 candidate = candidates[index]
-                if self.selected_id is not None and candidate.get("candidate_id") == self.selected_id:
-                    label = "▶ " + label
                 card.set_class(candidate.get("candidate_id") == best_id and bool(candidate.get("has_grid")), "best")
                 card.set_class(bool(candidate.get("perfect_match")), "perfect")
                 card.remove_class("pending")
                 card.set_class(candidate.get("candidate_id") == self.selected_id, "selected")
-                card.show_grid(candidate.get("predicted_grid"), label, candidate_badges(candidate, best_id), mode,
+                card.show_grid(candidate.get("predicted_grid"), label, badges[index], mode,
                                self.digits, target if self.diff else None, reserve=target)
             else:
                 card.remove_class("best", "perfect")
@@ -187,9 +191,16 @@ class CandidatesPanel(Vertical):
         notes = ([f"← {left} more"] if left else []) + ([f"{right} more →"] if right else [])
         self._show_legend(" ".join(notes) + " scroll sideways" if notes else "")
 
+    def _label(self, index: int, temperatures: list[float], candidates: list[dict[str, Any]]) -> str:
+        temperature = temperatures[index] if index < len(temperatures) else None
+        label = f"#{index + 1}" + (f" T{temperature:.2f}" if temperature is not None else "")
+        selected = (self.selected_id is not None and index < len(candidates)
+                    and candidates[index].get("candidate_id") == self.selected_id)
+        return "▶ " + label if selected else label
+
     def _candidate_cards(self, count: int) -> list[GridCard]:
         if len(self._candidate_card_list) < count:
-            new = [GridCard(classes="candidate") for _ in range(count - len(self._candidate_card_list))]
+            new = [GridCard(fit_titles=True, classes="candidate") for _ in range(count - len(self._candidate_card_list))]
             self._cards_row.mount_all(new)
             self._candidate_card_list += new
         return self._candidate_card_list

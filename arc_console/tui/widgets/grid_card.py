@@ -77,7 +77,9 @@ class GridCard(Widget):
         self.refresh()
 
     @staticmethod
-    def card_size(grid: Grid | None, mode: str) -> tuple[int, int]:
-        """The space a card takes, its right margin included."""
+    def card_size(grid: Grid | None, mode: str, titles: int = 0) -> tuple[int, int]:
+        """The space a card takes, its right margin included; `titles`: the cells of its longer title,
+        for a card that fits its titles."""
         width, height = grid_size(grid, mode) if grid else (8, 1)
-        return max(GridCard.MIN_WIDTH, width + CARD_CHROME[0]) + 1, height + CARD_CHROME[1]
+        fitted = titles + TITLE_CHROME if titles else 0
+        return max(GridCard.MIN_WIDTH, width + CARD_CHROME[0], fitted) + 1, height + CARD_CHROME[1]
