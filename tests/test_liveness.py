@@ -81,3 +81,19 @@ def test_the_status_line_shows_a_death_literally_and_a_new_start_clears_it() -> 
     assert "ETA" not in text.plain
     view.apply(ev.RunStarted("r", "tiny", "hf", "cpu", "dapo", 3, 10, 4, []))  # resumed
     assert view.lost is None and "DIED" not in status_text(view, watching=True).plain
+
+
+def test_a_folder_moved_aside_whose_replacement_never_came_is_put_back(tmp_path: Path) -> None:
+    """A process killed between staged_folder's two renames leaves `.old-final_model` and no final_model:
+    the next start restores it (the last good model), and still clears real leftovers."""
+    run = tmp_path / "run"
+    (run / ".old-final_model").mkdir(parents=True)
+    (run / ".old-final_model/config.json").write_text("{}")
+    (run / "checkpoints/.old-checkpoint-0002").mkdir(parents=True)  # replaced: its successor is there
+    (run / "checkpoints/checkpoint-0002").mkdir()
+    (run / ".staging-final_model-x1").mkdir()
+    runlog = RunLog(run)
+    assert (run / "final_model/config.json").read_text() == "{}"
+    assert not (run / ".old-final_model").exists() and not (run / ".staging-final_model-x1").exists()
+    assert not (run / "checkpoints/.old-checkpoint-0002").exists() and (run / "checkpoints/checkpoint-0002").is_dir()
+    assert sorted(Path(p).name for p in runlog.removed_leftovers) == [".old-checkpoint-0002", ".staging-final_model-x1"]

@@ -1,5 +1,5 @@
 """Replay in an 80x24 terminal: the selected candidate's card is always scrolled into the row's view, and
-shows its whole label."""
+shows its whole label; moving the selection resizes no card."""
 
 from pathlib import Path
 
@@ -49,6 +49,8 @@ async def test_the_selected_card_is_always_in_view(eight_candidate_run: Path) ->
         row = screen.query_one(CandidatesPanel).query_one("#cards")
         assert row.max_scroll_x > 0, "the test needs more cards than 80 columns hold"
         candidates = screen.record["candidates"]
+        card_widths = lambda: [card.outer_size.width for card in screen.query_one(CandidatesPanel).query(".candidate")]  # noqa: E731
+        widths = card_widths()
         seen = set()
         for _ in range(len(candidates)):  # right all the way round, past the last card and back to the first
             await pilot.press("right")
@@ -57,6 +59,7 @@ async def test_the_selected_card_is_always_in_view(eight_candidate_run: Path) ->
             assert label.startswith(f"▶ #{screen.selected + 1} "), label
             await pilot.pause()
             assert label in screen_text(app), label  # the card is wide enough for its whole label
+            assert card_widths() == widths  # and moving the selection resized no card
             seen.add(screen.selected)
         assert seen == set(range(len(candidates)))
         while screen.selected != 0:

@@ -174,7 +174,9 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
                          early_stop_perfect=config.early_stop_perfect, handle_signals=not headless_driver,
                          exit_on_finish=exit_on_finish)
         yield_cpu_to_the_trainer()
-        with tolerate_hung_up_terminal():
+        # Until the app has mounted and installed its own handlers, a stop signal still stops the run
+        # (the app then sees the stop requested and closes once it is saved).
+        with tolerate_hung_up_terminal(), graceful_stop_signals(control):
             code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
     if worker.is_alive():
         control.request_stop()
@@ -185,8 +187,10 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     if isinstance(worker.run_error, OSError):
         print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)
         return 1
-    if app is not None and app.failure:
-        print(f"arc-console: error: {one_line(app.failure, 4000)}", file=sys.stderr)
+    failure = app.failure if app is not None else (
+        f"{type(worker.run_error).__name__}: {worker.run_error}" if worker.run_error is not None else None)
+    if failure:
+        print(f"arc-console: error: {one_line(failure, 4000)}", file=sys.stderr)
         return 1
     if stopped is not None:
         print(one_line(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; "

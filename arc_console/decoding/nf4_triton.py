@@ -158,6 +158,10 @@ def runs_ptx(device: torch.device) -> bool:
     return device.type == "cuda" and torch.version.hip is None and not triton_interprets()
 
 
+# Column tiles up to which a projection counts as narrow (GPT-OSS-20B's down: 2880 / 64 = 45; gate/up: 90).
+NARROW_COLUMN_TILES = 48
+
+
 def launch_shape(rows: int, num_experts: int, device: torch.device, blocksize: int = 64,
                  out_features: int | None = None) -> LaunchShape:
     """Tiles for a call: decode steps have a few rows per expert; a prefill has many. A tile wider than
@@ -172,10 +176,11 @@ def launch_shape(rows: int, num_experts: int, device: torch.device, blocksize: i
                         dot_dtype="bfloat16" if device.type == "cuda" else "float32")
     if runs_ptx(device):
         shape = replace(shape, lookup="registers", num_stages=2)
-        if out_features is not None and out_features // shape.block_n <= 48 and per_expert <= 1:
-            shape = replace(shape, block_k=128, num_warps=4)
     if shape.block_n != blocksize:
-        shape = replace(shape, block_n=max(blocksize, shape.block_n), block_k=128, num_stages=2)
+        return replace(shape, block_n=max(blocksize, shape.block_n), block_k=128, num_stages=2)
+    narrow = out_features is not None and out_features // shape.block_n <= NARROW_COLUMN_TILES
+    if runs_ptx(device) and narrow and per_expert <= 1:
+        shape = replace(shape, block_k=128, num_warps=4)
     return shape
 
 
@@ -208,15 +213,15 @@ def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, 
     lookup_asm = stack.lookup_asm if shape.lookup == "registers" else ""
     grid = (stack.out_features // shape.block_n, stack.num_experts)
     _kernel()[grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs,
-                            stack.levels, row_ends, out, stack.offset, stack.in_features, stack.out_features // 2,
-                            stack.out_features // stack.blocksize,
-                            rows.stride(0), out.stride(0),
-                            BLOCK=stack.blocksize, BLOCK_N=shape.block_n, BLOCK_K=shape.block_k, BLOCK_M=shape.block_m,
-                            NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize, DOT=_dot_type(shape.dot_dtype),
-                            USE_DOT=shape.use_dot, SCALES_K_MAJOR=stack.scales_k_major, ROW_SCALES=shape.row_scales,
-                            LEVELS_TF32=shape.levels_tf32, LOOKUP=LOOKUPS[shape.lookup], LOOKUP_ASM=lookup_asm,
-                            num_warps=shape.num_warps, num_stages=shape.num_stages,
-                            **({} if shape.max_registers is None else {"maxnreg": shape.max_registers}))
+                    stack.levels, row_ends, out, stack.offset, stack.in_features, stack.out_features // 2,
+                    stack.out_features // stack.blocksize,
+                    rows.stride(0), out.stride(0),
+                    BLOCK=stack.blocksize, BLOCK_N=shape.block_n, BLOCK_K=shape.block_k, BLOCK_M=shape.block_m,
+                    NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize, DOT=_dot_type(shape.dot_dtype),
+                    USE_DOT=shape.use_dot, SCALES_K_MAJOR=stack.scales_k_major, ROW_SCALES=shape.row_scales,
+                    LEVELS_TF32=shape.levels_tf32, LOOKUP=LOOKUPS[shape.lookup], LOOKUP_ASM=lookup_asm,
+                    num_warps=shape.num_warps, num_stages=shape.num_stages,
+                    **({} if shape.max_registers is None else {"maxnreg": shape.max_registers}))
     return out
 
 

@@ -26,6 +26,7 @@ def byte_levels(codes, pairs_ptr, levels_ptr, LOOKUP: tl.constexpr, LOOKUP_ASM: 
         low = (pair >> 16).to(tl.int16).to(tl.bfloat16, bitcast=True)
     return high, low
 
+
 @triton.jit
 def decode_scales(absmax_ptr, nested_absmax_ptr, nested_code_ptr, offset, where, block, mask,
                   NESTED: tl.constexpr, NESTED_BLOCK: tl.constexpr):
@@ -38,6 +39,7 @@ def decode_scales(absmax_ptr, nested_absmax_ptr, nested_code_ptr, offset, where,
     else:
         scale = tl.load(absmax_ptr + where, mask=mask, other=0.0)
     return scale
+
 
 @triton.jit
 def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_code_ptr, pairs_ptr, levels_ptr,

@@ -50,9 +50,15 @@ class RunLog:
         self.removed_leftovers = self._remove_leftovers()
 
     def _remove_leftovers(self) -> list[str]:
-        """Staging folders and temporary files that a killed process left half-written."""
+        """Staging folders and temporary files that a killed process left half-written. A folder moved
+        aside for its replacement (`.old-X`, atomic.staged_folder) whose replacement never arrived is put
+        back: the process died between the two renames, and the old folder is the last good one."""
         removed = []
         for folder in (self.run_dir, self.checkpoints, self.logs, self.responses):
+            for path in folder.glob(".old-*"):
+                original = path.with_name(path.name.removeprefix(".old-"))
+                if path.is_dir() and not original.exists():
+                    path.rename(original)
             for path in folder.glob(".*"):
                 if path.name.startswith((".staging-", ".old-")) and path.is_dir():
                     shutil.rmtree(path, ignore_errors=True)

@@ -74,8 +74,12 @@ class ConsoleApp(ThemedApp):
             self.sample_hardware()
         if self.handle_signals:
             loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGTERM, self.dashboard.stop_now)
+            # Ctrl+C typed is a key here; SIGINT comes from elsewhere (kill -INT, timeout -s INT): a stop too.
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(signum, self.dashboard.stop_now)
             loop.add_signal_handler(signal.SIGHUP, self.terminal_closed)
+            if self.control is not None and self.control.stop_requested:  # a signal before these handlers
+                self.dashboard.stop_now()
 
     def terminal_closed(self) -> None:
         """SIGHUP: the terminal may be gone. Where it is, drawing goes to /dev/null and input stops (a hung-up

@@ -54,10 +54,13 @@ class EvalApp(App):
     ]
 
     def __init__(self, source: EvalSource, stop: Callable[[], None], theme: str | None = None,
-                 exit_on_finish: bool = False, handle_signals: bool = False) -> None:
+                 exit_on_finish: bool = False, handle_signals: bool = False,
+                 stop_requested: Callable[[], bool] | None = None) -> None:
+        """stop_requested: whether a stop came before the app's signal handlers were in place."""
         super().__init__()
         self.source = source
         self.handle_signals = handle_signals
+        self.stop_requested = stop_requested
         self.request_stop = stop
         self.requested_theme = theme
         self.exit_on_finish = exit_on_finish
@@ -90,11 +93,14 @@ class EvalApp(App):
         self.run_worker(self._run, thread=True, name="evaluation", exit_on_error=False)
         if self.handle_signals:
             loop = asyncio.get_running_loop()
-            loop.add_signal_handler(signal.SIGTERM, self.stop_and_exit)
+            for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl+C typed is a key; SIGINT comes from elsewhere
+                loop.add_signal_handler(signum, self.stop_and_exit)
             loop.add_signal_handler(signal.SIGHUP, self.terminal_closed)
+            if self.stop_requested is not None and self.stop_requested():
+                self.stop_and_exit()
 
     def stop_and_exit(self) -> None:
-        """SIGTERM: stop as the stop key does, and close the console once the tasks answered are written."""
+        """SIGTERM, SIGINT: stop as the stop key does, and close the console once the tasks answered are written."""
         self.exit_on_finish = True
         self.action_stop()
 

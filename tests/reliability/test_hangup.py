@@ -88,15 +88,23 @@ def test_closing_the_terminal_stops_and_saves(tmp_path: Path, headless: bool) ->
     assert json.loads(runs.stdout)[0]["state"] == "stopped"
 
 
-def drain_until_seen(master: int, proc: subprocess.Popen, text: bytes, timeout: float = 180) -> None:
-    """Read the terminal until `text` has been drawn on it."""
+def drain_until_seen(master: int, proc: subprocess.Popen, text: bytes, timeout: float = 180,
+                     exited_ok: bool = False) -> None:
+    """Read the terminal until `text` has been drawn on it (or, with exited_ok, the program has exited)."""
     seen = b""
     deadline = time.monotonic() + timeout
     while text not in seen:
+        if exited_ok and proc.poll() is not None:
+            return
         assert proc.poll() is None, f"exited early with {proc.returncode}"
         assert time.monotonic() < deadline, f"timed out waiting for {text!r}"
         if select.select([master], [], [], 0.2)[0]:
-            seen = seen[-4096:] + os.read(master, 65536)
+            try:
+                seen = seen[-4096:] + os.read(master, 65536)
+            except OSError:  # EIO: every descriptor of the terminal's other side is closed, the program gone
+                if exited_ok and proc.wait(timeout=30) is not None:
+                    return
+                raise
 
 
 def close_terminal_and_wait(proc: subprocess.Popen, master: int) -> int:
@@ -122,11 +130,22 @@ def test_closing_the_terminal_while_the_model_loads_stops_at_step_0(tmp_path: Pa
     assert "Traceback" not in (run / "logs/training.log").read_text()
 
 
-def test_closing_the_terminal_under_the_eval_console_keeps_the_tasks_answered(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["terminal closed", "SIGTERM", "SIGINT"])
+def test_a_stop_signal_under_the_eval_console_keeps_the_tasks_answered(tmp_path: Path, how: str) -> None:
+    """The console stops the evaluation, writes the tasks answered and closes itself (no one may be there to
+    press q). SIGINT here is kill -INT: Ctrl+C typed in the console is a key."""
     out = tmp_path / "eval"
     proc, master = start_in_terminal(["eval", "--tasks", "synthetic-heldout", "--augment", "none", "--out", str(out)])
     drain_until_seen(master, proc, b"1/120")  # the log tail's line for the first task answered
-    assert close_terminal_and_wait(proc, master) == 0
+    if how == "terminal closed":
+        assert close_terminal_and_wait(proc, master) == 0
+    else:
+        try:
+            proc.send_signal(getattr(signal, how))
+            drain_until_seen(master, proc, b"stopped", exited_ok=True)
+            assert proc.wait(timeout=120) == 0
+        finally:
+            close_terminal_and_wait(proc, master)
     report = json.loads((out / "eval.json").read_text())
     submission = json.loads((out / "submission.json").read_text())
     assert report["stopped"] is True

@@ -28,6 +28,9 @@ def candidate_badges(candidate: dict[str, Any], best_id: int | None) -> str:
     return f"{candidate.get('accuracy', 0.0):.2f} {' '.join(marks)}".strip()
 
 
+SELECTED_MARK = "▶ "  # replay: before the selected candidate's label
+
+
 def choose_mode(grids: list[Grid | None], width: int, height: int, titles: list[int] | None = None) -> str:
     """The largest cells with which every card fits side by side: 'large', 'full', else 'compact'.
     `titles`: each card's longer title in cells (the cards fit their titles)."""
@@ -122,8 +125,11 @@ class CandidatesPanel(Vertical):
         labels = [self._label(index, temperatures, candidates) for index in range(count)]
         badges = [candidate_badges(candidates[index], best_id) if index < len(candidates) else ""
                   for index in range(count)]
-        # The candidate cards widen to show their label and badges whole (the input's and target's fit).
-        titles = [0, 0] + [max(Text(label).cell_len, Text(badge).cell_len) for label, badge in zip(labels, badges)]
+        # The candidate cards widen to show their label and badges whole (the input's and target's fit);
+        # in replay every label keeps room for the selection's mark, so moving it resizes no card.
+        mark = len(SELECTED_MARK) if self.selected_id is not None else 0
+        label_cells = [Text(label).cell_len + (0 if label.startswith(SELECTED_MARK) else mark) for label in labels]
+        titles = [0, 0] + [max(cells, Text(badge).cell_len) for cells, badge in zip(label_cells, badges)]
         mode = choose_mode(sized, cards_area.width, cards_area.height, titles)
         if self.digits and mode == "compact":
             mode = "full"
@@ -147,11 +153,11 @@ class CandidatesPanel(Vertical):
                 card.remove_class("pending")
                 card.set_class(candidate.get("candidate_id") == self.selected_id, "selected")
                 card.show_grid(candidate.get("predicted_grid"), label, badges[index], mode,
-                               self.digits, target if self.diff else None, reserve=target)
+                               self.digits, target if self.diff else None, reserve=target, title_cells=label_cells[index])
             else:
                 card.remove_class("best", "perfect")
                 card.add_class("pending")
-                card.show_grid(None, label, "", mode, note="…", reserve=target)
+                card.show_grid(None, label, "", mode, note="…", reserve=target, title_cells=label_cells[index])
 
         wanted = self.selected_id if self.selected_id is not None else best_id
         shown = next((c for c in candidates if c.get("candidate_id") == wanted), candidates[-1] if candidates else None)
@@ -196,7 +202,7 @@ class CandidatesPanel(Vertical):
         label = f"#{index + 1}" + (f" T{temperature:.2f}" if temperature is not None else "")
         selected = (self.selected_id is not None and index < len(candidates)
                     and candidates[index].get("candidate_id") == self.selected_id)
-        return "▶ " + label if selected else label
+        return SELECTED_MARK + label if selected else label
 
     def _candidate_cards(self, count: int) -> list[GridCard]:
         if len(self._candidate_card_list) < count:

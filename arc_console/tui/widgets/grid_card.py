@@ -50,11 +50,13 @@ class GridCard(Widget):
                        for line in text.split("\n", allow_blank=True)]
 
     def show_grid(self, grid: Grid | None, title: str, subtitle: str = "", mode: str = "full", digits: bool = False,
-                  diff_against: Grid | None = None, note: str = "", reserve: Grid | None = None) -> None:
+                  diff_against: Grid | None = None, note: str = "", reserve: Grid | None = None,
+                  title_cells: int = 0) -> None:
         """reserve: without a grid, take the size this grid would (the target's, so that a pending
-        card does not change size, and the screen's layout, when its answer arrives)."""
+        card does not change size, and the screen's layout, when its answer arrives). title_cells: with
+        fit_titles, room for a title this long even when the title is shorter (a mark that comes and goes)."""
         # Redraws come several times a second; an unchanged card must not cost a layout pass.
-        key = (title, subtitle, mode, digits, note, _frozen(grid), _frozen(diff_against), _frozen(reserve))
+        key = (title, subtitle, mode, digits, note, _frozen(grid), _frozen(diff_against), _frozen(reserve), title_cells)
         if key == self._shown:
             return
         self._shown = key
@@ -69,7 +71,7 @@ class GridCard(Widget):
             self._set_content(content)
             width, height = grid_size(reserve, mode) if reserve else (0, 0)
             width, height = max(width, content.cell_len), max(height, 1)
-        titles = max(Text(title).cell_len, Text(subtitle).cell_len) + TITLE_CHROME if self.fit_titles else 0
+        titles = max(Text(title).cell_len, Text(subtitle).cell_len, title_cells) + TITLE_CHROME if self.fit_titles else 0
         box = (max(self.MIN_WIDTH, width + CARD_CHROME[0], titles), height + CARD_CHROME[1])
         if box != self._box:
             self._box = box
