@@ -116,12 +116,23 @@ def close_terminal_and_wait(proc: subprocess.Popen, master: int) -> int:
             proc.kill()
 
 
-def test_closing_the_terminal_while_the_model_loads_stops_at_step_0(tmp_path: Path) -> None:
+@pytest.mark.parametrize("how", ["terminal closed", "SIGTERM"])
+def test_a_stop_signal_while_the_model_loads_stops_at_step_0(tmp_path: Path, how: str) -> None:
     """The dashboard is not up yet: the run stops as a headless one does, once the model has loaded."""
     run = tmp_path / "run"
     proc, master = start_in_terminal(["train", "--out", str(run), *SHORT])
     drain_until_seen(master, proc, b"loading")  # printed once the stop signals are handled, before the load
-    assert close_terminal_and_wait(proc, master) == 0
+    if how == "terminal closed":
+        assert close_terminal_and_wait(proc, master) == 0
+    else:
+        try:
+            proc.send_signal(signal.SIGTERM)
+            # said on the terminal: the load-time path took the signal, not a dashboard already up
+            drain_until_seen(master, proc, b"stopping once the model has loaded")
+            drain_until_seen(master, proc, b"resume with", exited_ok=True)
+            assert proc.wait(timeout=120) == 0
+        finally:
+            close_terminal_and_wait(proc, master)
     record = json.loads((run / "logs/run.json").read_text())["stopped"]
     assert record == {**record, "reason": "stop_requested", "step": 0}
     checkpoint = latest_checkpoint(run / "checkpoints")
