@@ -107,3 +107,17 @@ async def test_small_grids_keep_their_card_titles_whole(tmp_path: Path) -> None:
         assert "distinct" in str(cards[2].border_subtitle) and f"input {tasks[0].id}" in shown
         await pilot.press("q")
     assert app.return_code == 0
+
+
+async def test_a_second_stop_signal_gives_up_on_writing_the_answers(tmp_path: Path) -> None:
+    tasks = load_tasks("synthetic-heldout")[:3]
+    engine, _ = load_eval_model("tiny")
+    control = RunControl()
+    app = EvalApp(lambda sink: run_evaluation(tasks, engine, EvalSettings(augment="none"), tmp_path / "eval", sink,
+                                              control, model_name="tiny", device="cpu"), control.request_stop)
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.stop_signalled()  # as SIGTERM's handler: stop, and close once the answers are written
+        assert control.stop_requested and app.exit_on_finish and not app.gave_up
+        app.stop_signalled()  # another before they are: give up
+        await pilot.pause()
+    assert app.gave_up and app.return_value == 130

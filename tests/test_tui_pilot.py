@@ -240,3 +240,22 @@ async def test_status_line_shows_the_draws_and_phase_times_of_the_last_step(tmp_
         assert shown, last
         for key, label in shown:
             assert f"{label} {last[key]:.1f}" in status, status
+
+
+async def test_a_second_stop_signal_gives_up_on_the_save(tmp_path: Path) -> None:
+    """SIGTERM or SIGINT (the handlers' target, called as the event loop would): the first stops the run and
+    the console waits for the save; a second one before the save is done closes it at once (exit 130, gave_up),
+    which the CLI turns into its one line (cli.console)."""
+    control = RunControl()
+    recorder = Recorder()
+    trainer, _ = make_trainer(tmp_path / "run", control=control, max_steps=10_000, max_new_tokens=200,
+                              overlong_buffer=8)
+    app = ConsoleApp(training_source(trainer, recorder), control=control, sampler_factory=None)
+    async with app.run_test(size=SIZE) as pilot:
+        await recorder.wait_for(lambda e: isinstance(e, ev.RolloutProgress))
+        app.stop_signalled()
+        assert control.stop_requested and app.view.stopping and not app.gave_up
+        app.stop_signalled()
+        await pilot.pause()
+    assert app.gave_up and app.return_value == 130
+    await recorder.wait_for(lambda e: isinstance(e, ev.Stopped))  # the trainer thread still saves (the CLI does not wait)

@@ -4,8 +4,10 @@ line itself (the tests call it in-process)."""
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -19,11 +21,24 @@ def console() -> int:
     (a second Ctrl+C or SIGTERM, which gives up on saving; a Ctrl+C where nothing is saved) ends the
     process at once with one line and exit 130: no traceback, and no wait for a trainer thread to finish."""
     try:
-        return main()
+        code = main()
     except KeyboardInterrupt:
-        try:
-            print("arc-console: interrupted; whatever was saved before stays", file=sys.stderr, flush=True)
-            sys.stdout.flush()
-        except (OSError, ValueError):  # a terminal gone, a stream closed
-            pass
-        os._exit(130)
+        _flush_and_exit(130, "arc-console: interrupted; whatever was saved before stays")
+    # The command is done, a run's save included. The interpreter's teardown (torch's exit hooks) can take
+    # a second or two: a stop signal then ends the process with the command's own exit code, not with
+    # a traceback from an exit hook or a bare 143.
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(signum) is not signal.SIG_IGN:
+            signal.signal(signum, lambda *_: _flush_and_exit(code))
+    return code
+
+
+def _flush_and_exit(code: int, line: str = "") -> NoReturn:
+    try:
+        if line:
+            print(line, file=sys.stderr, flush=True)
+        sys.stdout.flush()
+        sys.stderr.flush()
+    except (OSError, ValueError):  # a terminal gone, a stream closed
+        pass
+    os._exit(code)

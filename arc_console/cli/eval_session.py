@@ -21,6 +21,8 @@ def eval_with_console(run: dict[str, Any], theme: str | None, headless_driver: b
     # then sees it and closes once the answers are written).
     with tolerate_hung_up_terminal(), graceful_stop_signals(control):
         code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
+    if app.gave_up:
+        raise KeyboardInterrupt  # the process ends at once (cli.console)
     control.request_stop()  # the app is closed: a worker still running stops at its next token
     if app.failure:
         print(f"arc-console: error: {app.failure}", file=sys.stderr)

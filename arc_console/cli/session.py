@@ -178,6 +178,8 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
         # (the app then sees the stop requested and closes once it is saved).
         with tolerate_hung_up_terminal(), graceful_stop_signals(control):
             code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
+        if app.gave_up:
+            raise KeyboardInterrupt  # the process ends at once, the save cut short (cli.console)
     if worker.is_alive():
         control.request_stop()
         print("arc-console: waiting for the trainer to save ...", file=sys.stderr)

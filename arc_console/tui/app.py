@@ -49,6 +49,7 @@ class ConsoleApp(ThemedApp):
         self.control = control
         self.sampler_factory = sampler_factory
         self.handle_signals = handle_signals
+        self.gave_up = False  # a second stop signal gave up on saving
         self.view = RunView(early_stop_perfect=early_stop_perfect)
         self.closing = threading.Event()
         self.dashboard = SCREENS_BY_USE[mode](self.view, control, exit_on_finish=exit_on_finish)
@@ -76,10 +77,19 @@ class ConsoleApp(ThemedApp):
             loop = asyncio.get_running_loop()
             # Ctrl+C typed is a key here; SIGINT comes from elsewhere (kill -INT, timeout -s INT): a stop too.
             for signum in (signal.SIGTERM, signal.SIGINT):
-                loop.add_signal_handler(signum, self.dashboard.stop_now)
+                loop.add_signal_handler(signum, self.stop_signalled)
             loop.add_signal_handler(signal.SIGHUP, self.terminal_closed)
             if self.control is not None and self.control.stop_requested:  # a signal before these handlers
                 self.dashboard.stop_now()
+
+    def stop_signalled(self) -> None:
+        """SIGTERM, SIGINT: the first stops the run (the console closes once it is saved); another while
+        the stop is saved gives up on it, as headless: the console closes at once (gave_up, exit 130)."""
+        if self.control is not None and self.control.stop_requested and self.view.finished is None:
+            self.gave_up = True
+            self.exit(130)
+            return
+        self.dashboard.stop_now()
 
     def terminal_closed(self) -> None:
         """SIGHUP: the terminal may be gone. Where it is, drawing goes to /dev/null and input stops (a hung-up

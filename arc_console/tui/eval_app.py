@@ -61,6 +61,7 @@ class EvalApp(App):
         self.source = source
         self.handle_signals = handle_signals
         self.stop_requested = stop_requested
+        self.gave_up = False  # a second stop signal gave up on writing the answers
         self.request_stop = stop
         self.requested_theme = theme
         self.exit_on_finish = exit_on_finish
@@ -68,6 +69,7 @@ class EvalApp(App):
         self.views = 1
         self.model = ""
         self.current = ""
+        self.current_index: int | None = None
         self.totals: dict[str, Any] = {}
         self.finished: ev.EvalFinished | None = None
         self.stopping = False
@@ -94,13 +96,21 @@ class EvalApp(App):
         if self.handle_signals:
             loop = asyncio.get_running_loop()
             for signum in (signal.SIGTERM, signal.SIGINT):  # Ctrl+C typed is a key; SIGINT comes from elsewhere
-                loop.add_signal_handler(signum, self.stop_and_exit)
+                loop.add_signal_handler(signum, self.stop_signalled)
             loop.add_signal_handler(signal.SIGHUP, self.terminal_closed)
             if self.stop_requested is not None and self.stop_requested():
                 self.stop_and_exit()
 
+    def stop_signalled(self) -> None:
+        """SIGTERM, SIGINT: the first stops; another before the answers are written gives up (gave_up, exit 130)."""
+        if self.stopping and self.finished is None and self.failure is None:
+            self.gave_up = True
+            self.exit(130)
+            return
+        self.stop_and_exit()
+
     def stop_and_exit(self) -> None:
-        """SIGTERM, SIGINT: stop as the stop key does, and close the console once the tasks answered are written."""
+        """Stop as the stop key does, and close the console once the tasks answered are written."""
         self.exit_on_finish = True
         self.action_stop()
 
@@ -153,7 +163,7 @@ class EvalApp(App):
             self.query_one(LogTail).add(f"{event.model} on {event.device}: {self.total} tasks, {s['augment']} "
                                         f"({event.views} views) x {s['samples']} samples, ranked by {s['rank']}")
         elif isinstance(event, ev.TaskStarted):
-            self.current = event.task_id
+            self.current, self.current_index = event.task_id, event.index
             self.query_one(TestTimePanel).clear()
             self._show_task(event)
         elif isinstance(event, ev.EvalProgress):
@@ -189,7 +199,9 @@ class EvalApp(App):
         text = Text()
         text.append("arc-console eval ", style="bold")
         text.append(one_line(self.model, 40))
-        text.append(f"  task {totals.get('tasks_answered', 0)}/{self.total}  ")
+        # the task being answered, by its place in the list; once finished, how many were answered
+        running = self.finished is None and self.current_index is not None
+        text.append(f"  task {self.current_index + 1 if running else totals.get('tasks_answered', 0)}/{self.total}  ")
         text.append(f"pass@2 {format_score(totals.get('pass_at_2'))}", style="bold")
         text.append(f"  pass@1 {format_score(totals.get('pass_at_1'))}  oracle {format_score(totals.get('oracle'))}")
         text.append(f"  {self.tokens_per_s:.0f} tok/s  ")

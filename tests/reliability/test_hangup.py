@@ -244,3 +244,18 @@ def test_a_run_started_under_nohup_keeps_ignoring_the_hangup() -> None:
             assert signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL  # the other stops are still handled
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+def test_a_stop_signal_during_the_interpreters_teardown_keeps_the_commands_exit_code() -> None:
+    """After the command returned (a run saved, its resume line printed) torch's exit hooks take a second or
+    two: a stop signal then ends the process with the command's code, not a traceback from a hook or 143."""
+    code = ("import atexit, os, signal, time\n"
+            "import arc_console.cli as cli\n"
+            "cli.main = lambda argv=None: 0\n"
+            "def slow_exit_hook():\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    time.sleep(30)\n"
+            "atexit.register(slow_exit_hook)\n"
+            "raise SystemExit(cli.console())\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=20)
+    assert done.returncode == 0 and done.stderr == ""

@@ -195,7 +195,7 @@ class CandidatesPanel(Vertical):
             elif region.right > window_end:
                 right += 1
         notes = ([f"← {left} more"] if left else []) + ([f"{right} more →"] if right else [])
-        self._show_legend(" ".join(notes) + " scroll sideways" if notes else "")
+        self._show_legend(" · ".join(notes) + " scroll sideways" if notes else "")
 
     def _label(self, index: int, temperatures: list[float], candidates: list[dict[str, Any]]) -> str:
         temperature = temperatures[index] if index < len(temperatures) else None
