@@ -147,7 +147,8 @@ def test_a_stop_signal_under_the_eval_console_keeps_the_tasks_answered(tmp_path:
     press q). SIGINT here is kill -INT: Ctrl+C typed in the console is a key."""
     out = tmp_path / "eval"
     proc, master = start_in_terminal(["eval", "--tasks", "synthetic-heldout", "--augment", "none", "--out", str(out)])
-    drain_until_seen(master, proc, b"1/120")  # the log tail's line for the first task answered
+    # the log tail's line for the first task answered (the status reads "task 1/120  " while it runs)
+    drain_until_seen(master, proc, b"1/120 syn-")
     if how == "terminal closed":
         assert close_terminal_and_wait(proc, master) == 0
     else:
