@@ -172,6 +172,21 @@ def test_ctrl_c_keeps_the_tasks_scored_so_far(tmp_path: Path, signum: int):
     assert report["totals"]["pass_at_2"] == pytest.approx(score_submission(submission, tasks)["pass_at_2"])
 
 
+def test_a_stop_while_the_model_loads_ends_cleanly_and_writes_nothing(tmp_path: Path):
+    out = tmp_path / "eval"
+    proc = subprocess.Popen([*CLI, "eval", "--headless", "--tasks", "synthetic-heldout", "--augment", "none",
+                             "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    for line in proc.stderr:  # printed once the stop signals are handled, before torch is imported
+        if "loading" in line:
+            break
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    assert "stopping once the model has loaded" in err and "stopped before the first task: nothing was written" in err
+    assert "Traceback" not in err and not out.exists()
+
+
 def test_a_run_directory_and_its_checkpoint_load_as_trained(tmp_path: Path):
     from helpers import make_trainer
 

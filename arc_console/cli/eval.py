@@ -116,14 +116,26 @@ def run_eval(args: argparse.Namespace) -> int:
     from arc_console.engine.model_path import BackendError
     from arc_console.evaluation.model_source import locate_eval_model
 
-    print(f"arc-console: loading {args.model} ...", file=sys.stderr)
-    try:
-        source = locate_eval_model(args.model)  # a model that is not there is refused before torch is imported
-        from arc_console.evaluation.model import device_name, load_located_model
+    from arc_console.engine.control import RunControl
+    from arc_console.engine.stop_signals import graceful_stop_signals
 
-        engine, described = load_located_model(source, args.backend), source.described
-    except (BackendError, CheckpointError) as exc:
-        raise UsageError(str(exc)) from None
+    loading = RunControl()
+
+    def announce(signum: int) -> None:
+        print(f"arc-console: {signal.Signals(signum).name}: stopping once the model has loaded ...", file=sys.stderr)
+
+    with graceful_stop_signals(loading, announce):  # a stop while the model loads ends the command cleanly
+        print(f"arc-console: loading {args.model} ...", file=sys.stderr)
+        try:
+            source = locate_eval_model(args.model)  # a model that is not there is refused before torch is imported
+            from arc_console.evaluation.model import device_name, load_located_model
+
+            engine, described = load_located_model(source, args.backend), source.described
+        except (BackendError, CheckpointError) as exc:
+            raise UsageError(str(exc)) from None
+    if loading.stop_requested:
+        print("arc-console: stopped before the first task: nothing was written", file=sys.stderr)
+        return 0
     from arc_console.engine.backends import apply_cpu_threads
 
     apply_cpu_threads(0, engine.policy)  # as train does: one thread for a small model on the CPU
