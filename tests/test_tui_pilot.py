@@ -106,12 +106,17 @@ async def test_pause_save_and_stop_a_real_run(tmp_path: Path) -> None:
     assert (run / "final_model/config.json").exists()
 
 
-async def test_ctrl_c_stops_without_asking(tmp_path: Path) -> None:
+def long_run_app(tmp_path: Path) -> tuple[ConsoleApp, RunControl, Recorder]:
+    """The dashboard over a real tiny run long enough to be stopped mid-way."""
     control = RunControl()
     recorder = Recorder()
     trainer, _ = make_trainer(tmp_path / "run", control=control, max_steps=10_000, max_new_tokens=200,
                               overlong_buffer=8)
-    app = ConsoleApp(training_source(trainer, recorder), control=control, sampler_factory=None)
+    return ConsoleApp(training_source(trainer, recorder), control=control, sampler_factory=None), control, recorder
+
+
+async def test_ctrl_c_stops_without_asking(tmp_path: Path) -> None:
+    app, control, recorder = long_run_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await recorder.wait_for(lambda e: isinstance(e, ev.RolloutProgress))
         await pilot.press("ctrl+c")
@@ -246,11 +251,7 @@ async def test_a_second_stop_signal_gives_up_on_the_save(tmp_path: Path) -> None
     """SIGTERM or SIGINT (the handlers' target, called as the event loop would): the first stops the run and
     the console waits for the save; a second one before the save is done closes it at once (exit 130, gave_up),
     which the CLI turns into its one line (cli.console)."""
-    control = RunControl()
-    recorder = Recorder()
-    trainer, _ = make_trainer(tmp_path / "run", control=control, max_steps=10_000, max_new_tokens=200,
-                              overlong_buffer=8)
-    app = ConsoleApp(training_source(trainer, recorder), control=control, sampler_factory=None)
+    app, control, recorder = long_run_app(tmp_path)
     async with app.run_test(size=SIZE) as pilot:
         await recorder.wait_for(lambda e: isinstance(e, ev.RolloutProgress))
         app.stop_signalled()

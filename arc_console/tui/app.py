@@ -15,7 +15,7 @@ from textual import work
 
 from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
-from arc_console.engine.stop_signals import detach_from_hung_up_terminal
+from arc_console.tui.hung_up_terminal import leave_hung_up_terminal
 from arc_console.tui.gpu import HardwareSampler
 from arc_console.tui.messages import EngineEvent, HardwareSampled, RunFailed
 from arc_console.tui.run_view import RunView
@@ -95,10 +95,7 @@ class ConsoleApp(ThemedApp):
         """SIGHUP: the terminal may be gone. Where it is, drawing goes to /dev/null and input stops (a hung-up
         terminal reads as an endless end of file); the run stops as on SIGTERM and the console exits when
         the stop is saved, with no one left to press a key."""
-        if detach_from_hung_up_terminal():
-            disable_input = getattr(self._driver, "disable_input", None)
-            if disable_input is not None:
-                disable_input()
+        leave_hung_up_terminal(self)
         self.dashboard.stop_now()
 
     def on_unmount(self) -> None:

@@ -17,7 +17,7 @@ from textual.containers import Horizontal, HorizontalScroll
 from textual.message import Message
 from textual.widgets import Footer, ProgressBar, Static
 
-from arc_console.engine.stop_signals import detach_from_hung_up_terminal
+from arc_console.tui.hung_up_terminal import leave_hung_up_terminal
 from arc_console.evaluation import events as ev
 from arc_console.tui.textsafe import one_line
 from arc_console.tui.eval_printer import format_score
@@ -117,10 +117,7 @@ class EvalApp(App):
     def terminal_closed(self) -> None:
         """SIGHUP: where the terminal is gone, drawing goes to /dev/null and input stops (a hung-up terminal
         reads as an endless end of file); then as SIGTERM, with no one left to press a key."""
-        if detach_from_hung_up_terminal():
-            disable_input = getattr(self._driver, "disable_input", None)
-            if disable_input is not None:
-                disable_input()
+        leave_hung_up_terminal(self)
         self.stop_and_exit()
 
     def _install_theme(self) -> None:
