@@ -6,8 +6,7 @@ Builds one layer's expert stacks ([32, 2880, 5760] gate/up and [32, 2880, 2880] 
 NF4 by bitsandbytes as Unsloth loads them, routes `rows` decode rows to 4 experts each at random, and
 times, side by side in this one process: our Triton kernel (decoding/nf4_triton.py; `ours` as the route
 launches it, `ours_weight_scales` with its first way of scaling: every weight, `ours_pairs`,
-`ours_levels`, `ours_registers` with each way of looking the levels up, `ours_int8` on the int8 tensor
-cores, `ours_block_order_scales` without the k-major copy of the scales), Unsloth Zoo's
+`ours_levels`, `ours_registers` with each way of looking the levels up), Unsloth Zoo's
 fused NF4 kernel, torch's fp8 scaled grouped GEMM over fp8 copies (the default route's) and a bf16
 grouped GEMM over dequantized copies. Each is checked against the dequantized weights first. GB/s
 counts the 4-bit bytes of the experts in use (the bytes the kernel must read). --sweep also times
@@ -64,20 +63,20 @@ def time_ms(fn, repeats: int = 20, calls: int = 10) -> float:
     return statistics.median(times)
 
 
-# The route's two shapes (the default tiles and the narrow projection's) beside the int8 path in those and
-# neighbouring tiles. Earlier sweeps: tiles and lookups in results/nf4_kernel_2026-12-02_h200_register_lookup.json,
-# a CUDA-core GEMV in ..._gemv*.json, register caps and one-warp programs in ..._register_caps.json.
+# The route's shape and its neighbours (the register lookup's tiles were swept in
+# results/nf4_kernel_2026-12-02_h200_register_lookup.json, a CUDA-core GEMV in ..._gemv*.json), with
+# the registers a thread may take capped (Nsight Compute: 128 registers a thread limit the route's
+# shape to 8 programs an SM), and programs of one warp.
 ROUTE = LaunchShape(block_n=64, block_k=64, num_warps=2, num_stages=2, lookup="registers")
-NARROW = replace(ROUTE, block_k=128, num_warps=4)
-SWEEP = [("rows", ROUTE), ("rows", NARROW)]
-SWEEP += [("rows", replace(ROUTE, block_k=k, num_warps=w, num_stages=st, int8_dot=True))
-          for k, w, st in ((64, 2, 2), (64, 2, 3), (64, 4, 2), (128, 2, 2), (128, 4, 2), (128, 4, 3))]
+SWEEP = [("rows", replace(ROUTE, max_registers=cap)) for cap in (None, 64, 80, 96)]
+SWEEP += [("rows", replace(ROUTE, block_k=k, num_warps=1, num_stages=st, max_registers=cap))
+          for k in (32, 64) for st in (2, 3) for cap in (None, 96)]
+SWEEP += [("rows", replace(ROUTE, block_k=128, num_warps=w, max_registers=cap)) for w in (2, 4) for cap in (None, 96)]
 
 
 def shape_name(shape: LaunchShape) -> str:
     kind = "dot" if shape.use_dot else f"fma_m{shape.block_m}"
     kind += "" if shape.lookup == "pairs" else f"_{shape.lookup}"
-    kind += "_int8" if shape.int8_dot else ""
     cap = "" if shape.max_registers is None else f"_r{shape.max_registers}"
     return f"{kind}_n{shape.block_n}_k{shape.block_k}_w{shape.num_warps}_s{shape.num_stages}{cap}"
 
@@ -141,12 +140,6 @@ def main() -> None:
                        r, e, route_stack, torch.bfloat16, replace(launch_shape(r.shape[0], EXPERTS, r.device, out_features=n), lookup=lookup,
                                                                   num_stages=2 if lookup == "registers" else 3)))
                       for lookup in LOOKUPS},
-                   # the int8 tensor-core path in the route's tiles; the route's kernel reading the scales in the
-                   # model's block order (no k-major copy: 0.28 GiB less on the 20B)
-                   "ours_int8": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16,
-                                                            replace(launch_shape(r.shape[0], EXPERTS, r.device, out_features=n),
-                                                                    int8_dot=True)),
-                   "ours_block_order_scales": lambda r, e: nf4_grouped_mm(r, e, stack, torch.bfloat16),
                    "bf16_grouped_mm": lambda r, e: reference(r, e, dense)}
         unsloth = unsloth_nf4_grouped_matmul(packed, torch.bfloat16)
         if unsloth is not None:
@@ -175,8 +168,8 @@ def main() -> None:
                 print(name, count, kernel_name, entry[kernel_name], flush=True)
             if args.sweep and count in args.sweep_rows:
                 sweep = entry["ours_sweep"] = {}
-                # The route's scales (nested, k-major) and the model's block order, in every shape.
-                variants = {"nested_kmajor": k_major_scales(stack), "nested_block_order": stack}
+                # The route's scales (nested, k-major) in every shape.
+                variants = {"nested_kmajor": k_major_scales(stack)}
                 runs = [(v, scaling, sh) for v in variants for scaling, sh in SWEEP]
                 for variant, scaling, shape in runs:
                     candidate = variants[variant]

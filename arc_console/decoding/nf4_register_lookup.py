@@ -10,73 +10,17 @@ One asm instance takes four packed bytes (pack=4, one register) and writes two b
 elements each (two registers each): $0 $1 the high nibbles' levels (the even columns), $2 $3 the low
 nibbles' (the odd columns). The selectors come out in byte order 0, 2, 1, 3 (the cheapest way to put
 four nibbles where prmt reads them); the last two prmt of each half put the bf16 halves back in order.
-
-The int8 variant (register_lookup_int8_asm) holds each level times 127, rounded, in four registers
-(one byte a level) for the kernel's int8 tensor-core path: one prmt per half instead of two, and one
-output register of four levels per half: $0 the high nibbles', $1 the low nibbles', from $2.
 """
 
 from __future__ import annotations
 
 REGISTER_LOOKUP_CONSTRAINTS = "=r,=r,=r,=r,r"
-REGISTER_LOOKUP_INT8_CONSTRAINTS = "=r,=r,r"
-# The int8 levels are the NF4 levels (in [-1, 1]) times this, rounded: the kernel divides by it once at the end.
-INT8_LEVEL_SCALE = 127
 
 
 def bf16_bits(levels: list[float]) -> list[int]:
     import torch
 
     return [int(v) & 0xFFFF for v in torch.tensor(levels, dtype=torch.float32).to(torch.bfloat16).view(torch.int16)]
-
-
-def int8_levels(levels: list[float]) -> list[int]:
-    """Each level (in [-1, 1]) times INT8_LEVEL_SCALE, rounded to the nearest integer."""
-    if any(abs(level) > 1 for level in levels):
-        raise ValueError("NF4 levels lie in [-1, 1]")
-    return [round(level * INT8_LEVEL_SCALE) for level in levels]
-
-
-# Each selected byte's nibble had bit 3 set (the upper half of the table): prmt's sign mode on the
-# byte whose top bit is that bit, in the selectors' byte order 0, 2, 1, 3.
-_MASK_SELECTOR = "0xB9A8"
-# Bytes in order 0, 2, 1, 3 put back in order 0, 1, 2, 3.
-_BACK_IN_ORDER = "0x3120"
-
-
-def register_lookup_int8_asm(levels: tuple[int, ...]) -> str:
-    """PTX for the 16 int8 levels `levels` (index = nibble; int8_levels): $0 the high nibbles' levels
-    of the four bytes in $2, $1 the low nibbles', four int8 each in byte order."""
-    if len(levels) != 16 or any(not -128 <= level <= 127 for level in levels):
-        raise ValueError(f"NF4 has 16 int8 levels, got {list(levels)}")
-    table = [level & 0xFF for level in levels]
-    words = [sum(table[4 * w + i] << (8 * i) for i in range(4)) for w in range(4)]
-
-    def half(mask_source: str, target: str) -> list[str]:
-        return [
-            f"prmt.b32 mask, {mask_source}, {mask_source}, {_MASK_SELECTOR};",
-            "prmt.b32 a, t0, t1, selector;",
-            "prmt.b32 b, t2, t3, selector;",
-            "lop3.b32 a, b, a, mask, 0xE4;",  # mask ? b : a
-            f"prmt.b32 {target}, a, a, {_BACK_IN_ORDER};",
-        ]
-
-    return "\n".join([
-        "{",
-        ".reg .b32 t0, t1, t2, t3, nibbles, shifted, selector, mask, a, b;",
-        *[f"mov.b32 t{w}, {value:#010x};" for w, value in enumerate(words)],
-        "and.b32 nibbles, $2, 0x70707070;",  # high nibbles, bit 3 cleared
-        "shr.b32 selector, nibbles, 4;",
-        "shr.b32 shifted, nibbles, 16;",
-        "or.b32 selector, selector, shifted;",
-        *half("$2", "$0"),
-        "and.b32 nibbles, $2, 0x07070707;",  # low nibbles; their bit 3 moved to each byte's top for the mask
-        "shr.b32 shifted, nibbles, 12;",
-        "or.b32 selector, nibbles, shifted;",
-        "shl.b32 shifted, $2, 4;",
-        *half("shifted", "$1"),
-        "}",
-    ])
 
 
 def register_lookup_asm(level_bits: tuple[int, ...]) -> str:
@@ -94,7 +38,7 @@ def register_lookup_asm(level_bits: tuple[int, ...]) -> str:
 
     def half(selector: str, mask_source: str, first: str, second: str) -> list[str]:
         return [
-            f"prmt.b32 mask, {mask_source}, {mask_source}, {_MASK_SELECTOR};",  # each byte: 0xFF where its nibble >= 8
+            f"prmt.b32 mask, {mask_source}, {mask_source}, 0xB9A8;",  # each byte: 0xFF where its nibble >= 8
             f"prmt.b32 a, lo0, lo1, {selector};",
             f"prmt.b32 b, lo2, lo3, {selector};",
             "lop3.b32 low_byte, b, a, mask, 0xE4;",  # mask ? b : a

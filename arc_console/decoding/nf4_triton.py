@@ -30,8 +30,7 @@ from typing import Any
 
 import torch
 
-from arc_console.decoding.nf4_register_lookup import (INT8_LEVEL_SCALE, bf16_bits, int8_levels, register_lookup_asm,
-                                                      register_lookup_int8_asm)
+from arc_console.decoding.nf4_register_lookup import bf16_bits, register_lookup_asm
 from arc_console.decoding.packed_experts import GroupedMatmul, PackedExperts
 
 
@@ -46,8 +45,6 @@ class Nf4Stack:
     pairs: torch.Tensor  # int32 [256]: each byte's two levels (level_pairs)
     levels: torch.Tensor  # bf16 [16]: the level of each nibble
     lookup_asm: str  # the levels as PTX register tables (nf4_register_lookup.py)
-    levels_int8: torch.Tensor  # int8 [16]: each level times INT8_LEVEL_SCALE, rounded (the int8 path)
-    lookup_int8_asm: str  # those as a PTX register table
     offset: float
     nested: bool
     blocksize: int
@@ -77,18 +74,14 @@ def nf4_stack(experts: PackedExperts) -> Nf4Stack | None:
     nested = bool(getattr(state, "nested", False))
     device = experts.packed[0].device
     dummy = torch.zeros(1, dtype=torch.float32, device=device)
-    levels = state.code.float()
-    levels_int8 = int8_levels(levels.tolist())
     return Nf4Stack(
         packed=experts.packed[0].reshape(-1),
         absmax=state.absmax.reshape(-1),
         nested_absmax=state.state2.absmax.reshape(-1).float() if nested else dummy,
         nested_code=state.state2.code.float() if nested else dummy,
-        pairs=level_pairs(levels),
-        levels=levels.to(torch.bfloat16),
-        lookup_asm=register_lookup_asm(tuple(bf16_bits(levels.tolist()))),
-        levels_int8=torch.tensor(levels_int8, dtype=torch.int8, device=device),
-        lookup_int8_asm=register_lookup_int8_asm(tuple(levels_int8)),
+        pairs=level_pairs(state.code.float()),
+        levels=state.code.float().to(torch.bfloat16),
+        lookup_asm=register_lookup_asm(tuple(bf16_bits(state.code.float().tolist()))),
         offset=float(state.offset) if nested else 0.0,
         nested=nested,
         blocksize=blocksize,
@@ -154,9 +147,6 @@ class LaunchShape:
     levels_tf32: bool = False  # with row_scales: levels and scaled rows handed to the tensor cores as tf32
     lookup: str = "pairs"  # LOOKUPS: where each byte's levels come from
     max_registers: int | None = None  # a cap on registers a thread (Triton's maxnreg); None: the compiler's choice
-    # With row_scales: each row of the scaled tile quantized to int8 per k tile and the levels held as int8
-    # (times 127): the int8 tensor cores, half the bytes for the lookup to write and the layouts to move.
-    int8_dot: bool = False
 
 
 # pairs: a 1 KB table of both levels of each byte; levels: a 16-entry table, one load a weight;
@@ -220,21 +210,16 @@ def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, 
         raise ValueError(f"lookup must be one of {', '.join(LOOKUPS)}, not {shape.lookup!r}")
     if shape.lookup == "registers" and not runs_ptx(rows.device):
         raise ValueError("the registers lookup runs PTX: it needs an NVIDIA GPU (not Triton's interpreter)")
-    if shape.int8_dot and (shape.lookup == "pairs" or not (shape.use_dot and shape.row_scales)
-                           or shape.block_n != stack.blocksize or shape.levels_tf32):
-        raise ValueError("the int8 path reads the levels from registers or the 16-entry table, in tiles one "
-                         "quantization block wide with row scales on the tensor cores")
-    lookup_asm = (stack.lookup_int8_asm if shape.int8_dot else stack.lookup_asm) if shape.lookup == "registers" else ""
+    lookup_asm = stack.lookup_asm if shape.lookup == "registers" else ""
     grid = (stack.out_features // shape.block_n, stack.num_experts)
     _kernel()[grid](rows, stack.packed, stack.absmax, stack.nested_absmax, stack.nested_code, stack.pairs,
-                    stack.levels, stack.levels_int8, row_ends, out, stack.offset, stack.in_features, stack.out_features // 2,
+                    stack.levels, row_ends, out, stack.offset, stack.in_features, stack.out_features // 2,
                     stack.out_features // stack.blocksize,
                     rows.stride(0), out.stride(0),
                     BLOCK=stack.blocksize, BLOCK_N=shape.block_n, BLOCK_K=shape.block_k, BLOCK_M=shape.block_m,
                     NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize, DOT=_dot_type(shape.dot_dtype),
                     USE_DOT=shape.use_dot, SCALES_K_MAJOR=stack.scales_k_major, ROW_SCALES=shape.row_scales,
                     LEVELS_TF32=shape.levels_tf32, LOOKUP=LOOKUPS[shape.lookup], LOOKUP_ASM=lookup_asm,
-                    INT8=shape.int8_dot, INT8_LEVEL_SCALE=INT8_LEVEL_SCALE,
                     num_warps=shape.num_warps, num_stages=shape.num_stages,
                     **({} if shape.max_registers is None else {"maxnreg": shape.max_registers}))
     return out

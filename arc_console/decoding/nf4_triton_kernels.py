@@ -11,18 +11,9 @@ import triton.language as tl
 
 
 @triton.jit
-def byte_levels(codes, pairs_ptr, levels_ptr, levels_int8_ptr, LOOKUP: tl.constexpr, LOOKUP_ASM: tl.constexpr,
-                INT8: tl.constexpr):
-    """Each byte's two levels as bf16 (int8, times 127, with INT8): the high nibble's (even column) and
-    the low nibble's (odd)."""
-    if INT8 and LOOKUP == 2:
-        high, low = tl.inline_asm_elementwise(LOOKUP_ASM, "=r,=r,r", [codes], dtype=(tl.int8, tl.int8),
-                                              is_pure=True, pack=4)
-    elif INT8:  # the 16 int8 levels in memory
-        nibbles = codes.to(tl.int32)
-        high = tl.load(levels_int8_ptr + (nibbles >> 4))
-        low = tl.load(levels_int8_ptr + (nibbles & 15))
-    elif LOOKUP == 2:  # from registers (nf4_register_lookup.py): no memory access
+def byte_levels(codes, pairs_ptr, levels_ptr, LOOKUP: tl.constexpr, LOOKUP_ASM: tl.constexpr):
+    """Each byte's two levels as bf16: the high nibble's (even column) and the low nibble's (odd)."""
+    if LOOKUP == 2:  # from registers (nf4_register_lookup.py): no memory access
         high, low = tl.inline_asm_elementwise(LOOKUP_ASM, "=r,=r,=r,=r,r", [codes],
                                               dtype=(tl.bfloat16, tl.bfloat16), is_pure=True, pack=4)
     elif LOOKUP == 1:  # one load a weight from a 32-byte table (one cache sector)
@@ -52,12 +43,11 @@ def decode_scales(absmax_ptr, nested_absmax_ptr, nested_code_ptr, offset, where,
 
 @triton.jit
 def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_code_ptr, pairs_ptr, levels_ptr,
-                       levels_int8_ptr, row_ends_ptr, out_ptr, offset, K, row_bytes, blocks_per_row, stride_x, stride_out,
+                       row_ends_ptr, out_ptr, offset, K, row_bytes, blocks_per_row, stride_x, stride_out,
                        BLOCK: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_M: tl.constexpr,
                        NESTED: tl.constexpr, NESTED_BLOCK: tl.constexpr, DOT: tl.constexpr,
                        USE_DOT: tl.constexpr, SCALES_K_MAJOR: tl.constexpr, ROW_SCALES: tl.constexpr,
-                       LEVELS_TF32: tl.constexpr, LOOKUP: tl.constexpr, LOOKUP_ASM: tl.constexpr,
-                       INT8: tl.constexpr, INT8_LEVEL_SCALE: tl.constexpr):
+                       LEVELS_TF32: tl.constexpr, LOOKUP: tl.constexpr, LOOKUP_ASM: tl.constexpr):
     column_tile = tl.program_id(0)
     expert = tl.program_id(1)
     row_start = tl.load(row_ends_ptr + expert - 1, mask=expert > 0, other=0)
@@ -84,7 +74,7 @@ def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_
                             mask=row_ok[:, None] & k_ok[None, :], other=0.0)
                 codes = tl.load(packed_ptr + expert_bytes + k[:, None] * row_bytes + byte_columns[None, :],
                                 mask=k_ok[:, None], other=0)
-                high, low = byte_levels(codes, pairs_ptr, levels_ptr, levels_int8_ptr, LOOKUP, LOOKUP_ASM, INT8)
+                high, low = byte_levels(codes, pairs_ptr, levels_ptr, LOOKUP, LOOKUP_ASM)
                 if ROW_SCALES and USE_DOT and blocks_in_tile == 1:
                     # The tile is one quantization block wide: its scale depends on k alone, so it
                     # scales the rows (BLOCK_M x BLOCK_K products) instead of every weight.
@@ -96,15 +86,7 @@ def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_
                     scale_k = decode_scales(absmax_ptr, nested_absmax_ptr, nested_code_ptr, offset, where_k, block_k,
                                             k_ok, NESTED, NESTED_BLOCK)
                     scaled = x.to(tl.float32) * scale_k[None, :]
-                    if INT8:
-                        # Each row of the scaled tile to int8 by its own step (its largest magnitude / 127):
-                        # the int8 tensor cores sum exactly, the step and the levels' 127 are undone after.
-                        row_step = tl.max(tl.abs(scaled), axis=1) / 127.0
-                        row_step = tl.where(row_step > 0, row_step, 1.0)
-                        quantized = tl.floor(scaled / row_step[:, None] + 0.5).to(tl.int8)
-                        even += tl.dot(quantized, high, out_dtype=tl.int32).to(tl.float32) * row_step[:, None]
-                        odd += tl.dot(quantized, low, out_dtype=tl.int32).to(tl.float32) * row_step[:, None]
-                    elif LEVELS_TF32:  # bf16 widened to float32 is exact: the tensor cores take tf32
+                    if LEVELS_TF32:  # bf16 widened to float32 is exact: the tensor cores take tf32
                         even += tl.dot(scaled, high.to(tl.float32), input_precision="tf32")
                         odd += tl.dot(scaled, low.to(tl.float32), input_precision="tf32")
                     else:
@@ -131,9 +113,6 @@ def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_
                         xf = x.to(tl.float32)[:, :, None]
                         even += tl.sum(xf * (high * scale)[None, :, :], axis=1)
                         odd += tl.sum(xf * (low * scale)[None, :, :], axis=1)
-            if INT8:
-                even = even / INT8_LEVEL_SCALE
-                odd = odd / INT8_LEVEL_SCALE
             columns = column_tile * BLOCK_N + 2 * byte_columns
             target = out_ptr + rows[:, None] * stride_out + columns[None, :]
             tl.store(target, even.to(out_ptr.dtype.element_ty), mask=row_ok[:, None])

@@ -42,26 +42,18 @@ def check_kernel() -> None:
         shapes = (None, dot, replace(dot, levels_tf32=True), replace(dot, row_scales=False),
                   replace(dot, lookup="levels"), replace(dot, lookup="levels", row_scales=False),
                   LaunchShape(block_n=192 // 3, block_k=32, block_m=4, use_dot=False),
-                  replace(dot, block_k=128, num_warps=4),  # the narrow projection's tiles (K=160: a ragged last tile)
-                  # the int8 path: the 16 int8 levels from memory (the GPU reads them from registers)
-                  replace(dot, lookup="levels", int8_dot=True),
-                  replace(dot, lookup="levels", int8_dot=True, block_k=128, num_warps=4))
+                  replace(dot, block_k=128, num_warps=4))  # the narrow projection's tiles (K=160: a ragged last tile)
         # (max_registers is not checked here: the interpreter drops Triton's maxnreg; tests/test_gpu.py runs it)
         for candidate, shape in [(s, shape) for s in (stack, k_major_scales(stack)) for shape in shapes]:
             got = nf4_grouped_mm(rows, row_ends, candidate, torch.float32, shape)
             error = (got - expected).abs().max().item() / expected.abs().max().item()
             print(f"kernel nested={nested} k-major scales={candidate.scales_k_major} shape={shape}: max error {error:.2e} of the largest output")
-            # The kernel holds the 16 NF4 levels as bf16 (one lookup per byte): about 2^-9 relative each;
-            # the int8 path rounds levels and scaled rows to 1/254 of their largest magnitude (about 1%
-            # of the largest output here, at worst). A wrong nibble, scale or row lands at the size of
-            # the outputs themselves.
-            assert error < (2e-2 if shape is not None and shape.int8_dot else 1e-2), error
-    refused = [replace(dot, lookup=lookup) for lookup in ("registers", "a table")]  # no PTX here; an unknown lookup
-    refused += [replace(dot, int8_dot=True), replace(dot, lookup="levels", int8_dot=True, row_scales=False)]  # int8: not these
-    for shape in refused:
-        lookup = f"{shape.lookup} int8={shape.int8_dot} row_scales={shape.row_scales}"
+            # The kernel holds the 16 NF4 levels as bf16 (one lookup per byte): about 2^-9 relative each.
+            # A wrong nibble, scale or row lands at the size of the outputs themselves.
+            assert error < 1e-2, error
+    for lookup in ("registers", "a table"):  # PTX does not run in the interpreter; an unknown lookup is refused
         try:
-            nf4_grouped_mm(rows, row_ends, stack, torch.float32, shape)
+            nf4_grouped_mm(rows, row_ends, stack, torch.float32, replace(dot, lookup=lookup))
         except ValueError as refusal:
             print(f"kernel refuses lookup {lookup!r} here: {refusal}")
         else:
