@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # What ran on the lent H200 (no network there): bring the wheels from ../shared/gpu/wheels.sh
-# in .whl/, then:  bash benchmarks/h200_session.sh smoke|run|bench|default|psweep|profile|import_order|eval|kernel|small|small_rows|small_tests|warm_up|update_memory   (results under $OUT)
+# in .whl/, then:  bash benchmarks/h200_session.sh smoke|run|bench|default|gpu_tests|psweep|profile|import_order|eval|kernel|small|small_rows|small_tests|warm_up|update_memory   (results under $OUT)
 set -uo pipefail
 stage=${1:-smoke}
 OUT=${OUT:-/tmp/out}
@@ -50,6 +50,9 @@ case $stage in
   small_rows)  # issue 21: the 4-bit route's step with the update cut into rows (no P sweeps), then the warm-up
     timeout ${SMALL_TIMEOUT:-300} python3 benchmarks/gpu_step.py --model $model --small-route-only --skip-p-sweeps --out-dir "$OUT"
     timeout ${WARM_TIMEOUT:-240} python3 benchmarks/gpu_step.py --model $model --warm-up-only --out-dir "$OUT"
+    ;;
+  gpu_tests)  # the GPU tests alone
+    timeout ${TESTS_TIMEOUT:-200} python3 -m pytest -q -s -p no:cacheprovider tests/test_gpu.py > "$OUT/test_gpu.log" 2>&1; grep -v -i warn "$OUT/test_gpu.log" | tail -30
     ;;
   small_tests)  # issue 21: the 4-bit route's step (no P sweeps), then the GPU tests
     timeout ${SMALL_TIMEOUT:-300} python3 benchmarks/gpu_step.py --model $model --small-route-only --skip-p-sweeps --out-dir "$OUT"

@@ -6,7 +6,8 @@ Builds one layer's expert stacks ([32, 2880, 5760] gate/up and [32, 2880, 2880] 
 NF4 by bitsandbytes as Unsloth loads them, routes `rows` decode rows to 4 experts each at random, and
 times, side by side in this one process: our Triton kernel (decoding/nf4_triton.py; `ours` as the route
 launches it, `ours_weight_scales` with its first way of scaling: every weight, `ours_pairs`,
-`ours_levels`, `ours_registers` with each way of looking the levels up), Unsloth Zoo's
+`ours_levels`, `ours_registers` with each way of looking the levels up, `ours_k_major_scales` reading a
+copy of the scales in k order), Unsloth Zoo's
 fused NF4 kernel, torch's fp8 scaled grouped GEMM over fp8 copies (the default route's) and a bf16
 grouped GEMM over dequantized copies. Each is checked against the dequantized weights first. GB/s
 counts the 4-bit bytes of the experts in use (the bytes the kernel must read). --sweep also times
@@ -63,15 +64,14 @@ def time_ms(fn, repeats: int = 20, calls: int = 10) -> float:
     return statistics.median(times)
 
 
-# The route's shape and its neighbours (the register lookup's tiles were swept in
-# results/nf4_kernel_2026-12-02_h200_register_lookup.json, a CUDA-core GEMV in ..._gemv*.json), with
-# the registers a thread may take capped (Nsight Compute: 128 registers a thread limit the route's
-# shape to 8 programs an SM), and programs of one warp.
+# The route's two shapes (the default tiles and the narrow projection's) and their neighbours. Earlier sweeps:
+# tiles and lookups in results/nf4_kernel_2026-12-02_h200_register_lookup.json, a CUDA-core GEMV in
+# ..._gemv*.json, register caps and one-warp programs in ..._register_caps.json, an int8 tensor-core path
+# in ..._int8_and_block_order.json.
 ROUTE = LaunchShape(block_n=64, block_k=64, num_warps=2, num_stages=2, lookup="registers")
-SWEEP = [("rows", replace(ROUTE, max_registers=cap)) for cap in (None, 64, 80, 96)]
-SWEEP += [("rows", replace(ROUTE, block_k=k, num_warps=1, num_stages=st, max_registers=cap))
-          for k in (32, 64) for st in (2, 3) for cap in (None, 96)]
-SWEEP += [("rows", replace(ROUTE, block_k=128, num_warps=w, max_registers=cap)) for w in (2, 4) for cap in (None, 96)]
+NARROW = replace(ROUTE, block_k=128, num_warps=4)
+SWEEP = [("rows", shape) for shape in (ROUTE, NARROW, replace(ROUTE, num_warps=4), replace(NARROW, num_warps=2),
+                                         replace(ROUTE, num_stages=3), replace(NARROW, num_stages=3))]
 
 
 def shape_name(shape: LaunchShape) -> str:
@@ -130,7 +130,8 @@ def main() -> None:
 
         dense = bnb_functional.dequantize_4bit(parameter.data, parameter.quant_state).reshape(EXPERTS, k, n)
         fp8 = quantize_experts(dense)
-        route_stack = k_major_scales(stack)  # as the 4-bit route holds it
+        route_stack = stack  # as the 4-bit route reads it: the scales in the model's block order
+        k_major = k_major_scales(stack)
         kernels = {"ours": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16),
                    "ours_weight_scales": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16,
                                                                      replace(launch_shape(r.shape[0], EXPERTS, r.device, out_features=n),
@@ -140,6 +141,8 @@ def main() -> None:
                        r, e, route_stack, torch.bfloat16, replace(launch_shape(r.shape[0], EXPERTS, r.device, out_features=n), lookup=lookup,
                                                                   num_stages=2 if lookup == "registers" else 3)))
                       for lookup in LOOKUPS},
+                   # the route's kernel on a copy of the scales in k order (the route held one until 2026-12-02)
+                   "ours_k_major_scales": lambda r, e: nf4_grouped_mm(r, e, k_major, torch.bfloat16),
                    "bf16_grouped_mm": lambda r, e: reference(r, e, dense)}
         unsloth = unsloth_nf4_grouped_matmul(packed, torch.bfloat16)
         if unsloth is not None:
@@ -168,8 +171,8 @@ def main() -> None:
                 print(name, count, kernel_name, entry[kernel_name], flush=True)
             if args.sweep and count in args.sweep_rows:
                 sweep = entry["ours_sweep"] = {}
-                # The route's scales (nested, k-major) in every shape.
-                variants = {"nested_kmajor": k_major_scales(stack)}
+                # The route's scales (nested, block order) and a k-major copy, in every shape.
+                variants = {"nested_block_order": stack, "nested_kmajor": k_major}
                 runs = [(v, scaling, sh) for v in variants for scaling, sh in SWEEP]
                 for variant, scaling, shape in runs:
                     candidate = variants[variant]

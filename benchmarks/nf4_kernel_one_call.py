@@ -16,7 +16,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from nf4_kernel import EXPERTS, nf4_parameter, routed_rows  # noqa: E402
 
-from arc_console.decoding.nf4_triton import k_major_scales, launch_shape, nf4_grouped_mm, nf4_stack  # noqa: E402
+from arc_console.decoding.nf4_triton import launch_shape, nf4_grouped_mm, nf4_stack  # noqa: E402
 from arc_console.decoding.packed_experts import packed_stack  # noqa: E402
 
 parser = argparse.ArgumentParser()
@@ -25,7 +25,7 @@ args = parser.parse_args()
 generator = torch.Generator().manual_seed(0)
 k, n = 2880, 5760
 parameter = nf4_parameter((torch.randn(EXPERTS, k, n, generator=generator) * 0.02).to(torch.bfloat16))
-stack = k_major_scales(nf4_stack(packed_stack(parameter)))
+stack = nf4_stack(packed_stack(parameter))  # as the route reads it (scales in block order)
 rows, row_ends, in_use = routed_rows(8, k, generator)
 shape = replace(launch_shape(rows.shape[0], EXPERTS, rows.device), max_registers=args.max_registers)
 for _ in range(3):

@@ -9,9 +9,10 @@ is in nf4_triton_kernels.py). A CUDA-core GEMV for a few rows per expert, in flo
 accumulator per row, was tried and lost to this GEMM on the H200 (results/nf4_kernel_2026-12-02_h200_gemv*.json).
 A tile one block wide has one scale per k, so the scales multiply the rows (BLOCK_M x BLOCK_K
 products) rather than every weight; wider tiles scale the weights. The absmax scales stay
-double-quantized as bitsandbytes keeps them (decoded in the kernel); the route holds one copy of them
-in k order (k_major_scales: one byte per block of 64 weights when nested, four when not), so a
-program reads its scales in one stretch.
+double-quantized as bitsandbytes keeps them (decoded in the kernel) and in its block order: the route
+holds no copy. A copy in k order (k_major_scales), which a program reads in one stretch, once made the
+kernel faster; with the register lookup it no longer does (1-2% on the H200,
+benchmarks/results/nf4_kernel_2026-12-02_h200_int8_and_block_order.json) and it cost 0.28 GiB on the 20B.
 
 Layout (a stack quantized at load, as transformers holds GPT-OSS experts): the [E, K, N] tensor
 flattened row-major, two codes per byte (the first in the high nibble), one absmax per `blocksize`
@@ -234,9 +235,7 @@ def triton_nf4_grouped_matmul(experts: PackedExperts, compute_dtype: torch.dtype
         stack = nf4_stack(experts)
         if stack is None:
             return None
-        # Scales in reading order: a copy (one byte per block when nested), a faster kernel
-        # (benchmarks/results/nf4_kernel_*.json compares both orders).
-        experts.kernel_view = k_major_scales(stack)
+        experts.kernel_view = stack
     stack = experts.kernel_view
     if not isinstance(stack, Nf4Stack):
         return None
