@@ -8,6 +8,7 @@ import shutil
 import signal
 import sys
 import threading
+from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +52,24 @@ def report_failure(stopped: Any) -> None:
         print(f"arc-console: {line}", file=sys.stderr)
 
 
+def record_given_up(trainer: Any, run_dir: Path, headless: bool) -> None:
+    """A second stop signal gave up on the save: training.log and run.json record the run as stopped
+    (interrupted) at its last complete checkpoint, so `runs` and `watch` do not report a crash, and
+    stderr says how to resume from there. A run whose setup had not written run.json gets no record
+    (a stop record alone would replace the settings a resume reads)."""
+    runlog = trainer.runlog
+    if not runlog.run_info_written:
+        return
+    step = trainer.last_checkpoint_step
+    with suppress(OSError):
+        runlog.log(f"stopped (interrupted) after step {step or 0}: a second stop signal gave up on the save", "info")
+        runlog.record_stop("interrupted", step or 0)
+    where = "the last complete checkpoint" if step is not None else "step 1 (no checkpoint was saved)"
+    with suppress(OSError):
+        print(f"arc-console: resume from {where} with: {one_line(resume_command(run_dir, headless), 4000)}",
+              file=sys.stderr)
+
+
 def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None) -> int:
     from arc_console.arc import TaskError
     from arc_console.engine.backends import BackendError
@@ -76,7 +95,11 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
             except (TaskError, BackendError, CheckpointError) as exc:
                 remove_if_new(run_dir, existed)
                 raise UsageError(str(exc)) from None
-            stopped = trainer.run()
+            try:
+                stopped = trainer.run()
+            except KeyboardInterrupt:  # a second stop signal (graceful_stop_signals): the save is given up
+                record_given_up(trainer, run_dir, headless=True)
+                raise
         except OSError as exc:
             print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
             return 1
@@ -166,9 +189,13 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
 
     if control.stop_requested:
         app, code = None, 0
-        with graceful_stop_signals(control):
-            worker.start_training()
-            worker.join()
+        try:
+            with graceful_stop_signals(control):
+                worker.start_training()
+                worker.join()
+        except KeyboardInterrupt:
+            record_given_up(worker.trainer, run_dir, headless=False)
+            raise
     else:
         app = ConsoleApp(source, mode="train", control=control, theme=theme,
                          early_stop_perfect=config.early_stop_perfect, handle_signals=not headless_driver,
@@ -179,12 +206,17 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
         with tolerate_hung_up_terminal(), graceful_stop_signals(control):
             code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
         if app.gave_up:
+            record_given_up(worker.trainer, run_dir, headless=False)
             raise KeyboardInterrupt  # the process ends at once, the save cut short (cli.console)
     if worker.is_alive():
         control.request_stop()
         print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
-        with graceful_stop_signals(control):  # a terminal closed now must not kill the save (the app's handlers are gone)
-            worker.join()
+        try:
+            with graceful_stop_signals(control):  # a terminal closed now must not kill the save (the app's handlers are gone)
+                worker.join()
+        except KeyboardInterrupt:
+            record_given_up(worker.trainer, run_dir, headless=False)
+            raise
     stopped = worker.stopped
     if isinstance(worker.run_error, OSError):
         print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)

@@ -75,6 +75,11 @@ class RunLog:
         self._append(self.training_log, line)
         return line
 
+    @property
+    def run_info_written(self) -> bool:
+        """write_run_info has run: a stop record written now keeps the run's settings beside it."""
+        return bool(self._run_info)
+
     def write_run_info(self, info: dict[str, Any]) -> None:
         """logs/run.json: what `watch` shows about a run before its first checkpoint. The trainer's
         process is named in it (pid, host, started_at), so that watch can tell a run that died."""

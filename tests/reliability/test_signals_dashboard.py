@@ -73,3 +73,31 @@ def test_dashboard_stops_cleanly(tmp_path: Path, how: str) -> None:
     assert Path(printed.group(1).decode()).resolve() == Path(sys.executable).resolve()
     checkpoint = latest_checkpoint(run / "checkpoints")
     assert checkpoint is not None and (run / "final_model/config.json").exists()
+
+
+def test_a_second_sigterm_while_saving_gives_up_and_the_run_says_interrupted(tmp_path: Path) -> None:
+    """The second SIGTERM before the stop is saved closes the console at once (exit 130); the run is recorded
+    as stopped (interrupted) at its last complete checkpoint and the terminal says how to resume."""
+    import json
+
+    run = tmp_path / "run"
+    proc, master = start_in_pty(run)
+    try:
+        read_until(master, proc, lambda _: any((run / "logs/responses").glob("step_*.json")))
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.05)  # two signals at once are one to the kernel
+        proc.send_signal(signal.SIGTERM)
+        tail = read_until(master, proc, lambda _: proc.poll() is not None, timeout=120)
+        assert proc.wait(timeout=60) == 130, tail[-600:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert b"Traceback" not in tail
+    assert b"interrupted; whatever was saved before stays" in tail
+    assert re.search(rb"resume from the last complete checkpoint with: \S+ -m arc_console train --resume "
+                     + re.escape(str(run).encode()), tail), tail[-600:]
+    stopped = json.loads((run / "logs/run.json").read_text())["stopped"]
+    assert stopped["reason"] == "interrupted"
+    assert f"stopped (interrupted) after step {stopped['step']}" in (run / "logs/training.log").read_text()
