@@ -71,3 +71,25 @@ async def test_the_selected_card_is_always_in_view(eight_candidate_run: Path) ->
         await pilot.press("b")
         await until(pilot, lambda: screen.selected == screen._best_index() and selected_card_in_view(app))
         await pilot.press("q")
+
+
+@pytest.mark.parametrize("width", [50, 60, 80, 100, 140, 200])
+async def test_the_legend_is_shortened_to_fit_never_cut(eight_candidate_run: Path, width: int) -> None:
+    """The cards' legend gives up words to fit its border (what the borders mean, then the rarer marks,
+    then 'scroll sideways'), so it never ends in an ellipsis; the count of hidden cards always stays."""
+    files = list_step_files(eight_candidate_run / "logs/responses")
+    app = ReplayApp(files, 0, eight_candidate_run)
+    async with app.run_test(size=(width, 30)) as pilot:
+        await until(pilot, lambda: selected_card_in_view(app))
+        await pilot.pause()
+        panel = app.screen.query_one(CandidatesPanel)
+        subtitle = cards_subtitle(app)
+        last_row = screen_text(app).splitlines()
+        assert subtitle and any(subtitle in row for row in last_row), subtitle  # shown whole, not cut
+        assert "…" not in subtitle
+        hidden = panel.query_one("#cards").max_scroll_x > 0
+        assert ("more" in subtitle) == hidden, subtitle
+        if width >= 60:
+            assert "★ best" in subtitle, subtitle
+        if width >= 140:
+            assert "(thick border)" in subtitle, subtitle

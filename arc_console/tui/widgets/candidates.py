@@ -29,6 +29,7 @@ def candidate_badges(candidate: dict[str, Any], best_id: int | None) -> str:
 
 
 SELECTED_MARK = "▶ "  # replay: before the selected candidate's label
+LEGEND_FRAME_CELLS = 6  # a border subtitle's corners, rules and spaces: "╰─ " ... " ─╯"
 
 
 def choose_mode(grids: list[Grid | None], width: int, height: int, titles: list[int] | None = None) -> str:
@@ -166,9 +167,26 @@ class CandidatesPanel(Vertical):
             self.call_after_refresh(self._scroll_to_selected)  # once the cards have their new sizes
 
     def _show_legend(self, out_of_view: str) -> None:
-        legend = "▶ selected (thick border)  ★ best (heavy border)" if self.selected_id is not None else "★ best"
-        self.border_subtitle = (f"{out_of_view}  · " if out_of_view else "") + f"{legend}  ✓ perfect  ▢ wrong size  — no grid" + (
-            "  · diff: ×× wrong cells" if self.diff else "")
+        """The border's legend, as much of it as the border holds (the cards out of view first, then the
+        marks, then what the borders mean): a cut subtitle would end in an ellipsis mid-word."""
+        selected = self.selected_id is not None
+        diff = "  · diff: ×× wrong cells" if self.diff else ""
+        legends = [
+            ("▶ selected (thick border)  ★ best (heavy border)" if selected else "★ best") + "  ✓ perfect  ▢ wrong size  — no grid" + diff,
+            ("▶ selected  ★ best" if selected else "★ best") + "  ✓ perfect  ▢ wrong size  — no grid" + diff,
+            ("▶ selected  ★ best" if selected else "★ best") + "  ✓ perfect",
+            "★ best",
+            "",
+        ]
+        hints = dict.fromkeys([out_of_view, out_of_view.replace(" scroll sideways", "")])
+        room = self.size.width - LEGEND_FRAME_CELLS if self.size.width else None
+        for legend in legends:
+            for hint in hints:
+                subtitle = "  · ".join(part for part in (hint, legend) if part)
+                if room is None or Text(subtitle).cell_len <= room:
+                    self.border_subtitle = subtitle
+                    return
+        self.border_subtitle = ""
 
     def _scroll_to_selected(self) -> None:
         """Replay: bring the selected card into the row's view, and say which way the hidden cards lie."""
