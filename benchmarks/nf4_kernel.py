@@ -6,8 +6,7 @@ Builds one layer's expert stacks ([32, 2880, 5760] gate/up and [32, 2880, 2880] 
 NF4 by bitsandbytes as Unsloth loads them, routes `rows` decode rows to 4 experts each at random, and
 times, side by side in this one process: our Triton kernel (decoding/nf4_triton.py; `ours` as the route
 launches it, `ours_weight_scales` with its first way of scaling: every weight, `ours_pairs`,
-`ours_levels`, `ours_registers` with each way of looking the levels up, `ours_k_major_scales` reading a
-copy of the scales in k order), Unsloth Zoo's
+`ours_levels`, `ours_registers` with each way of looking the levels up), Unsloth Zoo's
 fused NF4 kernel, torch's fp8 scaled grouped GEMM over fp8 copies (the default route's) and a bf16
 grouped GEMM over dequantized copies. Each is checked against the dequantized weights first. GB/s
 counts the 4-bit bytes of the experts in use (the bytes the kernel must read). --sweep also times
@@ -32,7 +31,7 @@ except Exception:
 
 from arc_console.decoding.fp8_experts import fp8_grouped_matmul, quantize_experts
 from arc_console.decoding.nf4_kernel import unsloth_nf4_grouped_matmul
-from arc_console.decoding.nf4_triton import LOOKUPS, LaunchShape, k_major_scales, launch_shape, nf4_grouped_mm, nf4_stack
+from arc_console.decoding.nf4_triton import LOOKUPS, LaunchShape, launch_shape, nf4_grouped_mm, nf4_stack
 from arc_console.decoding.packed_experts import packed_stack
 
 EXPERTS, HIDDEN, INTERMEDIATE, TOP_K = 32, 2880, 2880, 4
@@ -131,7 +130,6 @@ def main() -> None:
         dense = bnb_functional.dequantize_4bit(parameter.data, parameter.quant_state).reshape(EXPERTS, k, n)
         fp8 = quantize_experts(dense)
         route_stack = stack  # as the 4-bit route reads it: the scales in the model's block order
-        k_major = k_major_scales(stack)
         kernels = {"ours": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16),
                    "ours_weight_scales": lambda r, e: nf4_grouped_mm(r, e, route_stack, torch.bfloat16,
                                                                      replace(launch_shape(r.shape[0], EXPERTS, r.device, out_features=n),
@@ -141,8 +139,6 @@ def main() -> None:
                        r, e, route_stack, torch.bfloat16, replace(launch_shape(r.shape[0], EXPERTS, r.device, out_features=n), lookup=lookup,
                                                                   num_stages=2 if lookup == "registers" else 3)))
                       for lookup in LOOKUPS},
-                   # the route's kernel on a copy of the scales in k order (the route held one until 2026-12-02)
-                   "ours_k_major_scales": lambda r, e: nf4_grouped_mm(r, e, k_major, torch.bfloat16),
                    "bf16_grouped_mm": lambda r, e: reference(r, e, dense)}
         unsloth = unsloth_nf4_grouped_matmul(packed, torch.bfloat16)
         if unsloth is not None:
@@ -171,8 +167,7 @@ def main() -> None:
                 print(name, count, kernel_name, entry[kernel_name], flush=True)
             if args.sweep and count in args.sweep_rows:
                 sweep = entry["ours_sweep"] = {}
-                # The route's scales (nested, block order) and a k-major copy, in every shape.
-                variants = {"nested_block_order": stack, "nested_kmajor": k_major}
+                variants = {"nested": stack}  # the route's scales: nested, in block order
                 runs = [(v, scaling, sh) for v in variants for scaling, sh in SWEEP]
                 for variant, scaling, shape in runs:
                     candidate = variants[variant]

@@ -10,9 +10,9 @@ accumulator per row, was tried and lost to this GEMM on the H200 (results/nf4_ke
 A tile one block wide has one scale per k, so the scales multiply the rows (BLOCK_M x BLOCK_K
 products) rather than every weight; wider tiles scale the weights. The absmax scales stay
 double-quantized as bitsandbytes keeps them (decoded in the kernel) and in its block order: the route
-holds no copy. A copy in k order (k_major_scales), which a program reads in one stretch, once made the
-kernel faster; with the register lookup it no longer does (1-2% on the H200,
-benchmarks/results/nf4_kernel_2026-12-02_h200_int8_and_block_order.json) and it cost 0.28 GiB on the 20B.
+holds no copy (a copy in k order, read in one stretch, was dropped for its memory once the register
+lookup made the difference small: benchmarks/results/nf4_kernel_2026-12-02_h200_int8_and_block_order.json;
+the code is in git history before that change).
 
 Layout (a stack quantized at load, as transformers holds GPT-OSS experts): the [E, K, N] tensor
 flattened row-major, two codes per byte (the first in the high nibble), one absmax per `blocksize`
@@ -53,12 +53,6 @@ class Nf4Stack:
     num_experts: int
     in_features: int
     out_features: int
-    scales_k_major: bool = False  # absmax stored [E, N/blocksize, K] (k_major_scales), not in block order
-
-    @property
-    def held_bytes(self) -> int:
-        """Bytes beyond the model's own 4-bit stack: the reordered scales, when they are a copy."""
-        return self.absmax.numel() * self.absmax.element_size() if self.scales_k_major else 0
 
 
 def nf4_stack(experts: PackedExperts) -> Nf4Stack | None:
@@ -91,16 +85,6 @@ def nf4_stack(experts: PackedExperts) -> Nf4Stack | None:
         in_features=experts.in_features,
         out_features=experts.out_features,
     )
-
-
-def k_major_scales(stack: Nf4Stack) -> Nf4Stack:
-    """The stack with a copy of its absmax scales ordered [E, N/blocksize, K], so a program reads its
-    column block's scales for consecutive k in one stretch (one byte per block when nested)."""
-    if stack.scales_k_major:
-        return stack
-    blocks_per_row = stack.out_features // stack.blocksize
-    scales = stack.absmax.view(stack.num_experts, stack.in_features, blocks_per_row).transpose(1, 2).contiguous()
-    return replace(stack, absmax=scales.reshape(-1), scales_k_major=True)
 
 
 def triton_interprets() -> bool:
@@ -219,7 +203,7 @@ def nf4_grouped_mm(rows: torch.Tensor, row_ends: torch.Tensor, stack: Nf4Stack, 
                     rows.stride(0), out.stride(0),
                     BLOCK=stack.blocksize, BLOCK_N=shape.block_n, BLOCK_K=shape.block_k, BLOCK_M=shape.block_m,
                     NESTED=stack.nested, NESTED_BLOCK=stack.nested_blocksize, DOT=_dot_type(shape.dot_dtype),
-                    USE_DOT=shape.use_dot, SCALES_K_MAJOR=stack.scales_k_major, ROW_SCALES=shape.row_scales,
+                    USE_DOT=shape.use_dot, ROW_SCALES=shape.row_scales,
                     LEVELS_TF32=shape.levels_tf32, LOOKUP=LOOKUPS[shape.lookup], LOOKUP_ASM=lookup_asm,
                     num_warps=shape.num_warps, num_stages=shape.num_stages,
                     **({} if shape.max_registers is None else {"maxnreg": shape.max_registers}))

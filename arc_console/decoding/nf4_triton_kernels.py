@@ -28,16 +28,15 @@ def byte_levels(codes, pairs_ptr, levels_ptr, LOOKUP: tl.constexpr, LOOKUP_ASM: 
 
 
 @triton.jit
-def decode_scales(absmax_ptr, nested_absmax_ptr, nested_code_ptr, offset, where, block, mask,
+def decode_scales(absmax_ptr, nested_absmax_ptr, nested_code_ptr, offset, block, mask,
                   NESTED: tl.constexpr, NESTED_BLOCK: tl.constexpr):
-    """The absmax scales at `where` (their position in the stored order; `block` in block order),
-    decoding the double quantization."""
+    """The absmax scales of quantization blocks `block`, decoding the double quantization."""
     if NESTED:
-        quantized = tl.load(absmax_ptr + where, mask=mask, other=0).to(tl.int32)
+        quantized = tl.load(absmax_ptr + block, mask=mask, other=0).to(tl.int32)
         nested_scale = tl.load(nested_absmax_ptr + block // NESTED_BLOCK, mask=mask, other=0.0)
         scale = tl.load(nested_code_ptr + quantized) * nested_scale + offset
     else:
-        scale = tl.load(absmax_ptr + where, mask=mask, other=0.0)
+        scale = tl.load(absmax_ptr + block, mask=mask, other=0.0)
     return scale
 
 
@@ -46,7 +45,7 @@ def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_
                        row_ends_ptr, out_ptr, offset, K, row_bytes, blocks_per_row, stride_x, stride_out,
                        BLOCK: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_K: tl.constexpr, BLOCK_M: tl.constexpr,
                        NESTED: tl.constexpr, NESTED_BLOCK: tl.constexpr, DOT: tl.constexpr,
-                       USE_DOT: tl.constexpr, SCALES_K_MAJOR: tl.constexpr, ROW_SCALES: tl.constexpr,
+                       USE_DOT: tl.constexpr, ROW_SCALES: tl.constexpr,
                        LEVELS_TF32: tl.constexpr, LOOKUP: tl.constexpr, LOOKUP_ASM: tl.constexpr):
     column_tile = tl.program_id(0)
     expert = tl.program_id(1)
@@ -61,7 +60,6 @@ def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_
         expert64 = expert.to(tl.int64)
         expert_blocks = expert64 * K * blocks_per_row + column_tile * blocks_in_tile
         expert_bytes = expert64 * K * row_bytes + column_tile * half
-        expert_scales = expert64 * K * blocks_per_row + column_tile * blocks_in_tile * K
         for m0 in range(row_start, row_end, BLOCK_M):
             rows = m0 + tl.arange(0, BLOCK_M)
             row_ok = rows < row_end
@@ -79,11 +77,7 @@ def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_
                     # The tile is one quantization block wide: its scale depends on k alone, so it
                     # scales the rows (BLOCK_M x BLOCK_K products) instead of every weight.
                     block_k = expert_blocks + k * blocks_per_row
-                    if SCALES_K_MAJOR:
-                        where_k = expert_scales + k
-                    else:
-                        where_k = block_k
-                    scale_k = decode_scales(absmax_ptr, nested_absmax_ptr, nested_code_ptr, offset, where_k, block_k,
+                    scale_k = decode_scales(absmax_ptr, nested_absmax_ptr, nested_code_ptr, offset, block_k,
                                             k_ok, NESTED, NESTED_BLOCK)
                     scaled = x.to(tl.float32) * scale_k[None, :]
                     if LEVELS_TF32:  # bf16 widened to float32 is exact: the tensor cores take tf32
@@ -95,11 +89,7 @@ def nf4_grouped_kernel(x_ptr, packed_ptr, absmax_ptr, nested_absmax_ptr, nested_
                         odd += tl.dot(xd, low.to(DOT))
                 else:
                     block = expert_blocks + k[:, None] * blocks_per_row + tile_blocks[None, :]  # [BLOCK_K, blocks]
-                    if SCALES_K_MAJOR:  # the same scales stored column block by column block: one read
-                        where = expert_scales + tile_blocks[None, :] * K + k[:, None]
-                    else:
-                        where = block
-                    scale = decode_scales(absmax_ptr, nested_absmax_ptr, nested_code_ptr, offset, where, block,
+                    scale = decode_scales(absmax_ptr, nested_absmax_ptr, nested_code_ptr, offset, block,
                                           k_ok[:, None], NESTED, NESTED_BLOCK)
                     scale = tl.reshape(tl.broadcast_to(scale[:, :, None], (BLOCK_K, blocks_in_tile, BLOCK // 2)),
                                        (BLOCK_K, half))

@@ -33,11 +33,6 @@ class PackedExperts:
     kernel_view: Any = None  # what a fused kernel made from these experts once (nf4_triton.Nf4Stack), shared by its uses
 
     @property
-    def kernel_bytes(self) -> int:
-        """Memory the kernel's view holds beyond the model's own tensors (its reordered scales)."""
-        return getattr(self.kernel_view, "held_bytes", 0)
-
-    @property
     def split(self) -> bool:
         return self.stack is None
 

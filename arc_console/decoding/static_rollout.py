@@ -144,9 +144,6 @@ class StaticRolloutEngine:
     def memory_bytes(self) -> int:
         """What the engine holds beyond the model: copied weights and KV caches."""
         copied = self._weights.copied_bytes if self._weights else 0
-        if self._weights is not None and self._weights.compact_experts:
-            copied += sum(getattr(experts, "kernel_bytes", 0) for layer in self._weights.layers
-                          for experts in (layer.gate_up, layer.down))
         return copied + (self._decode_state.decoder.cache_bytes if self._decode_state else 0)
 
     def generate(
