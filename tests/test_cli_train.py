@@ -1,15 +1,18 @@
 """`arc-console train` as a user runs it: a subprocess, real files, signals, bad input."""
 
 import json
+import os
 import shlex
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 from arc_console.config import DEMO_PROBLEMS, SEED_PROBLEMS, build_config
+from arc_console.engine.failure import STALL_FINAL_SAVE
 
 CLI = [sys.executable, "-m", "arc_console"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4"]
@@ -112,30 +115,40 @@ def test_signal_stops_at_once_saves_and_exits_0(tmp_path: Path, signum: int) -> 
 
 
 def test_a_second_ctrl_c_gives_up_the_save_and_the_run_says_interrupted(tmp_path: Path) -> None:
-    """The second SIGINT, sent once the first one's announcement is out, ends the process at once (exit
-    130, one line each, no traceback); training.log and run.json record the run as stopped (interrupted)
-    at its last complete checkpoint, so `runs` does not call it crashed, and stderr says how to resume."""
+    """The second SIGINT, sent once the first one's announcement is out (the final save held back by the
+    test hook, so the stop is still being saved), ends the process at once: exit 130, no traceback, no
+    final model. training.log and run.json record the run as stopped (interrupted) at its last complete
+    checkpoint, so `runs` does not call it crashed, and stderr says how to resume from there."""
     run = tmp_path / "run"
     proc = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "100000", "--out",
                              str(run), "--max-new-tokens", "64", "--overlong-buffer", "8", "--checkpoint-every", "1"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in proc.stdout:
-        if line.startswith("step 2/"):
-            break
-    proc.send_signal(signal.SIGINT)
-    for line in proc.stdout:
-        if "stopping, saving a checkpoint" in line:
-            break
-    proc.send_signal(signal.SIGINT)
-    _, err = proc.communicate(timeout=120)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, STALL_FINAL_SAVE: "120"})
+    watchdog = threading.Timer(240, proc.kill)  # a hung process fails the test instead of hanging it
+    watchdog.start()
+    try:
+        for line in proc.stdout:
+            if line.startswith("step 2/"):
+                break
+        proc.send_signal(signal.SIGINT)
+        for line in proc.stdout:
+            if "stopping, saving a checkpoint" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        watchdog.cancel()
     assert proc.returncode == 130, err
-    assert "arc-console: interrupted; whatever was saved before stays" in err and "Traceback" not in err
-    resume = next(line for line in err.splitlines() if "resume from the last complete checkpoint with:" in line)
-    assert f"train --resume {run} --headless" in resume
+    assert "Traceback" not in err
+    interrupted, resume = err.strip().splitlines()[-2:]
+    assert interrupted == "arc-console: interrupted; whatever was saved before stays", err
+    assert resume.startswith("arc-console: resume from the last complete checkpoint with: ")
+    assert resume.endswith(f"train --resume {run} --headless"), err
     settings = json.loads((run / "logs/run.json").read_text())
     assert settings["stopped"]["reason"] == "interrupted" and settings["max_steps"] == 100000
     step = settings["stopped"]["step"]
     assert step >= 1 and (run / f"checkpoints/step_{step}/trainer_state.json").exists()
+    assert not (run / "final_model").exists()
     assert f"stopped (interrupted) after step {step}" in (run / "logs/training.log").read_text()
     listed = json.loads(run_cli("runs", str(tmp_path), "--json").stdout)
     assert [(r["state"], r["why"]) for r in listed] == [("stopped", "interrupted")]

@@ -19,11 +19,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 def console() -> int:
     """The console script's and `python -m arc_console`'s entry point. A KeyboardInterrupt that reaches it
     (a second Ctrl+C or SIGTERM, which gives up on saving; a Ctrl+C where nothing is saved) ends the
-    process at once with one line and exit 130: no traceback, and no wait for a trainer thread to finish."""
+    process at once with one line (and a second where the interrupt carries one: how to resume a training
+    run) and exit 130: no traceback, and no wait for a trainer thread to finish."""
     try:
         code = main()
-    except KeyboardInterrupt:
-        _flush_and_exit(130, "arc-console: interrupted; whatever was saved before stays")
+    except KeyboardInterrupt as interrupt:
+        follow_up = f"\narc-console: {interrupt}" if str(interrupt) else ""
+        _flush_and_exit(130, "arc-console: interrupted; whatever was saved before stays" + follow_up)
     # The command is done, a run's save included. The interpreter's teardown (torch's exit hooks) can take
     # a second or two: a stop signal then ends the process with the command's own exit code, not with
     # a traceback from an exit hook or a bare 143.

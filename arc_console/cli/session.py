@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arc_console.cli.errors import UsageError, describe_os_error
-from arc_console.cli.launcher import resume_command
+from arc_console.cli.launcher import command_line, resume_command
 from arc_console.config import TrainConfig
 from arc_console.tui.textsafe import one_line
 
@@ -52,22 +52,29 @@ def report_failure(stopped: Any) -> None:
         print(f"arc-console: {line}", file=sys.stderr)
 
 
-def record_given_up(trainer: Any, run_dir: Path, headless: bool) -> None:
-    """A second stop signal gave up on the save: training.log and run.json record the run as stopped
-    (interrupted) at its last complete checkpoint, so `runs` and `watch` do not report a crash, and
-    stderr says how to resume from there. A run whose setup had not written run.json gets no record
-    (a stop record alone would replace the settings a resume reads)."""
-    runlog = trainer.runlog
-    if not runlog.run_info_written:
-        return
-    step = trainer.last_checkpoint_step
-    with suppress(OSError):
-        runlog.log(f"stopped (interrupted) after step {step or 0}: a second stop signal gave up on the save", "info")
-        runlog.record_stop("interrupted", step or 0)
-    where = "the last complete checkpoint" if step is not None else "step 1 (no checkpoint was saved)"
-    with suppress(OSError):
-        print(f"arc-console: resume from {where} with: {one_line(resume_command(run_dir, headless), 4000)}",
-              file=sys.stderr)
+def record_given_up(trainer: Any, run_dir: Path, headless: bool) -> KeyboardInterrupt:
+    """A second stop signal gave up on the save: the run directory records the run as stopped (interrupted)
+    at its last complete checkpoint, so `runs` and `watch` do not report a crash (RunLog.record_interrupted
+    says when it does not). Returns the interrupt to raise, carrying how to resume from there (cli.console
+    prints it). Further stop signals are ignored meanwhile: they would cut the record itself short."""
+    from arc_console.engine.checkpoint_files import latest_checkpoint
+
+    ranks = trainer.ranks
+    if not ranks.is_main:
+        return KeyboardInterrupt()
+    ignored = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        checkpoint = latest_checkpoint(trainer.runlog.checkpoints)
+        step = int(checkpoint.name.split("_", 1)[1]) if checkpoint is not None else None
+        with suppress(OSError):
+            trainer.runlog.record_interrupted(step)
+    finally:
+        for signum, handler in ignored.items():
+            signal.signal(signum, handler)
+    where = "the last complete checkpoint" if checkpoint is not None else "step 1 (no checkpoint was saved)"
+    arguments = ["train", "--resume", str(run_dir), *(["--headless"] if headless else []),
+                 *(["--nproc", str(ranks.world_size)] if ranks.world_size > 1 else [])]
+    return KeyboardInterrupt(f"resume from {where} with: {one_line(command_line(arguments), 4000)}")
 
 
 def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None) -> int:
@@ -98,8 +105,7 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
             try:
                 stopped = trainer.run()
             except KeyboardInterrupt:  # a second stop signal (graceful_stop_signals): the save is given up
-                record_given_up(trainer, run_dir, headless=True)
-                raise
+                raise record_given_up(trainer, run_dir, headless=True) from None
         except OSError as exc:
             print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
             return 1
@@ -135,6 +141,7 @@ class EventForwarder:
 
 
 DASHBOARD_NICENESS = 5
+SOURCE_POLL_S = 0.2  # how often the dashboard's source looks whether the trainer is done
 
 
 def yield_cpu_to_the_trainer() -> None:
@@ -183,7 +190,11 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     def source(sink: Any, closing: threading.Event) -> None:
         forward.attach(sink)
         worker.start_training()
-        worker.join()
+        # Until the trainer is done or the console closes: a console closed by a give-up must not wait for
+        # the save it gave up on (Textual waits for this worker before app.run returns).
+        while worker.is_alive():
+            if closing.wait(SOURCE_POLL_S):
+                return
         if worker.run_error is not None:
             raise worker.run_error
 
@@ -194,8 +205,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
                 worker.start_training()
                 worker.join()
         except KeyboardInterrupt:
-            record_given_up(worker.trainer, run_dir, headless=False)
-            raise
+            raise record_given_up(worker.trainer, run_dir, headless=False) from None
     else:
         app = ConsoleApp(source, mode="train", control=control, theme=theme,
                          early_stop_perfect=config.early_stop_perfect, handle_signals=not headless_driver,
@@ -205,9 +215,8 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
         # (the app then sees the stop requested and closes once it is saved).
         with tolerate_hung_up_terminal(), graceful_stop_signals(control):
             code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
-        if app.gave_up:
-            record_given_up(worker.trainer, run_dir, headless=False)
-            raise KeyboardInterrupt  # the process ends at once, the save cut short (cli.console)
+        if app.gave_up:  # the process ends at once, the save cut short (cli.console)
+            raise record_given_up(worker.trainer, run_dir, headless=False)
     if worker.is_alive():
         control.request_stop()
         print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
@@ -215,8 +224,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
             with graceful_stop_signals(control):  # a terminal closed now must not kill the save (the app's handlers are gone)
                 worker.join()
         except KeyboardInterrupt:
-            record_given_up(worker.trainer, run_dir, headless=False)
-            raise
+            raise record_given_up(worker.trainer, run_dir, headless=False) from None
     stopped = worker.stopped
     if isinstance(worker.run_error, OSError):
         print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)

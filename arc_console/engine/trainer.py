@@ -30,7 +30,8 @@ from arc_console.distributed.roles import describe as describe_ranks
 from arc_console.engine.control import RunControl
 from arc_console.decoding.device_sampling import sampling_key
 from arc_console.engine.dynamic_sampling import draw_groups
-from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, raise_if_injected, traceback_lines
+from arc_console.engine.failure import (OOM_HINT, is_out_of_memory, one_line, raise_if_injected,
+                                        stall_final_save_if_injected, traceback_lines)
 from arc_console.engine.optimizer import build_optimizer
 from arc_console.engine.phase_timer import PhaseTimer
 from arc_console.engine.prompt_fitting import fit_prompts, longest_rollout_tokens
@@ -340,6 +341,7 @@ class Trainer:
         target = self.runlog.final_model
         if not self.ranks.is_main:  # distributed: rank 0 saves it
             return target
+        stall_final_save_if_injected()
         with staged_folder(target) as staging:
             self.policy.model.save_pretrained(staging)
             self.policy.tokenizer.save_pretrained(staging)

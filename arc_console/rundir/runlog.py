@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import suppress
 import re
 import shutil
 import socket
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -44,6 +46,8 @@ class RunLog:
         self.metrics = self.logs / "metrics.jsonl"
         self.heartbeat_path = self.logs / HEARTBEAT_FILE
         self._run_info: dict[str, Any] = {}
+        self._stop_lock = threading.Lock()  # the trainer's thread and the main thread may both record a stop
+        self._stop_recorded = False
         self._last_beat = float("-inf")
         for folder in (self.responses, self.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)
@@ -75,11 +79,6 @@ class RunLog:
         self._append(self.training_log, line)
         return line
 
-    @property
-    def run_info_written(self) -> bool:
-        """write_run_info has run: a stop record written now keeps the run's settings beside it."""
-        return bool(self._run_info)
-
     def write_run_info(self, info: dict[str, Any]) -> None:
         """logs/run.json: what `watch` shows about a run before its first checkpoint. The trainer's
         process is named in it (pid, host, started_at), so that watch can tell a run that died."""
@@ -89,9 +88,28 @@ class RunLog:
 
     def record_stop(self, reason: str, step: int, error: str | None = None) -> None:
         """The run ended with a word: run.json gets its stop record (reason, time, last complete step)."""
+        with self._stop_lock:
+            self._write_stop(reason, step, error)
+
+    def record_interrupted(self, step: int | None) -> bool:
+        """A second stop signal gave up on the save: training.log and run.json say stopped (interrupted) at
+        `step`, the last complete checkpoint (None: none). Not where the trainer recorded its own stop first
+        (its save was done), nor before run.json holds the run's settings (a stop record alone would replace
+        them). A stop the trainer records after this one replaces it: its save finished after all.
+        Returns whether the record was written."""
+        with self._stop_lock:
+            if self._stop_recorded or not self._run_info:
+                return False
+            with suppress(OSError):  # a full disk: run.json may still take the record
+                self.log(f"stopped (interrupted) after step {step or 0}: a second stop signal gave up on the save")
+            self._write_stop("interrupted", step or 0)
+            return True
+
+    def _write_stop(self, reason: str, step: int, error: str | None = None) -> None:
         stopped = {"reason": reason, "step": step, "time": datetime.now().isoformat(timespec="seconds"),
                    "at": time.time(), **({"error": error} if error else {})}
         atomic_write_text(self.logs / "run.json", json.dumps({**self._run_info, STOP_RECORD: stopped}, indent=2) + "\n")
+        self._stop_recorded = reason != "interrupted"
 
     def heartbeat(self, force: bool = False) -> None:
         """Touch logs/heartbeat: its mtime says when the trainer last showed signs of life (a step, or

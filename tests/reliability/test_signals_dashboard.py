@@ -17,16 +17,18 @@ from pathlib import Path
 import pytest
 
 from arc_console.engine.checkpoint import latest_checkpoint
+from arc_console.engine.failure import STALL_FINAL_SAVE
 
 CLI = [sys.executable, "-m", "arc_console"]
 
 
-def start_in_pty(run: Path) -> tuple[subprocess.Popen, int]:
+def start_in_pty(run: Path, args: list[str] | None = None, env_extra: dict[str, str] | None = None,
+                 ) -> tuple[subprocess.Popen, int]:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50"}
+    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50", **(env_extra or {})}
     proc = subprocess.Popen([*CLI, "train", "--preset", "tiny", "--out", str(run), "--max-steps", "100000",
-                             "--max-new-tokens", "24", "--overlong-buffer", "4"],
+                             "--max-new-tokens", "24", "--overlong-buffer", "4", *(args or [])],
                             stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
     os.close(slave)
     return proc, master
@@ -76,19 +78,25 @@ def test_dashboard_stops_cleanly(tmp_path: Path, how: str) -> None:
 
 
 def test_a_second_sigterm_while_saving_gives_up_and_the_run_says_interrupted(tmp_path: Path) -> None:
-    """The second SIGTERM before the stop is saved closes the console at once (exit 130); the run is recorded
-    as stopped (interrupted) at its last complete checkpoint and the terminal says how to resume."""
+    """A SIGTERM before the stop is saved (the final save held back by the test hook) closes the console at
+    once: exit 130, no final model; the run is recorded as stopped (interrupted) at its last complete
+    checkpoint and the terminal says how to resume."""
     import json
 
     run = tmp_path / "run"
-    proc, master = start_in_pty(run)
+    proc, master = start_in_pty(run, ["--checkpoint-every", "1"], {STALL_FINAL_SAVE: "120"})
     try:
-        read_until(master, proc, lambda _: any((run / "logs/responses").glob("step_*.json")))
+        read_until(master, proc, lambda _: (run / "checkpoints/step_1/trainer_state.json").exists())
         assert proc.poll() is None
         proc.send_signal(signal.SIGTERM)
-        time.sleep(0.05)  # two signals at once are one to the kernel
-        proc.send_signal(signal.SIGTERM)
-        tail = read_until(master, proc, lambda _: proc.poll() is not None, timeout=120)
+        # Until the console is gone: the first stops the run; any later one (two at once are one to the
+        # kernel) finds the stop unsaved, the save being held back.
+        deadline, tail = time.monotonic() + 60, b""
+        while proc.poll() is None and time.monotonic() < deadline:
+            tail += read_until(master, proc, lambda _: False, timeout=0.3)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        tail += read_until(master, proc, lambda _: proc.poll() is not None, timeout=60)
         assert proc.wait(timeout=60) == 130, tail[-600:]
     finally:
         if proc.poll() is None:
@@ -99,5 +107,7 @@ def test_a_second_sigterm_while_saving_gives_up_and_the_run_says_interrupted(tmp
     assert re.search(rb"resume from the last complete checkpoint with: \S+ -m arc_console train --resume "
                      + re.escape(str(run).encode()), tail), tail[-600:]
     stopped = json.loads((run / "logs/run.json").read_text())["stopped"]
-    assert stopped["reason"] == "interrupted"
-    assert f"stopped (interrupted) after step {stopped['step']}" in (run / "logs/training.log").read_text()
+    assert stopped["reason"] == "interrupted" and stopped["step"] >= 1
+    assert not (run / "final_model").exists()
+    log = (run / "logs/training.log").read_text()
+    assert f"stopped (interrupted) after step {stopped['step']}" in log and "stopped (stop_requested)" not in log
