@@ -73,10 +73,15 @@ async def test_the_selected_card_is_always_in_view(eight_candidate_run: Path) ->
         await pilot.press("q")
 
 
-@pytest.mark.parametrize("width", [50, 60, 80, 100, 140, 200])
+@pytest.mark.parametrize("width", [50, 60, 80, 100, 120, 140, 200])
 async def test_the_legend_is_shortened_to_fit_never_cut(eight_candidate_run: Path, width: int) -> None:
-    """The cards' legend gives up words to fit its border (what the borders mean, then the rarer marks,
-    then 'scroll sideways'), so it never ends in an ellipsis; the count of hidden cards always stays."""
+    """The cards' legend gives up words to fit its border (legend_variants: what the borders mean, then the
+    rarer marks, then 'scroll sideways'), so it is drawn whole, and it is the longest variant that fits;
+    the count of hidden cards always stays."""
+    from rich.text import Text
+
+    from arc_console.tui.widgets.candidates import LEGEND_FRAME_CELLS, legend_variants
+
     files = list_step_files(eight_candidate_run / "logs/responses")
     app = ReplayApp(files, 0, eight_candidate_run)
     async with app.run_test(size=(width, 30)) as pilot:
@@ -84,11 +89,14 @@ async def test_the_legend_is_shortened_to_fit_never_cut(eight_candidate_run: Pat
         await pilot.pause()
         panel = app.screen.query_one(CandidatesPanel)
         subtitle = cards_subtitle(app)
-        last_row = screen_text(app).splitlines()
-        assert subtitle and any(subtitle in row for row in last_row), subtitle  # shown whole, not cut
-        assert "…" not in subtitle
+        assert subtitle and any(subtitle in row for row in screen_text(app).splitlines()), subtitle  # drawn whole
         hidden = panel.query_one("#cards").max_scroll_x > 0
         assert ("more" in subtitle) == hidden, subtitle
+        hint = subtitle.split("  · ")[0] if hidden else ""
+        variants = legend_variants(hint if "scroll" in hint or not hidden else hint + " scroll sideways", True, False)
+        room = panel.outer_size.width - LEGEND_FRAME_CELLS
+        longer = variants[:variants.index(subtitle)]
+        assert all(Text(variant).cell_len > room for variant in longer), (subtitle, longer)  # none longer fits
         if width >= 60:
             assert "★ best" in subtitle, subtitle
         if width >= 140:

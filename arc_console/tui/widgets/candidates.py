@@ -32,6 +32,21 @@ SELECTED_MARK = "▶ "  # replay: before the selected candidate's label
 LEGEND_FRAME_CELLS = 6  # a border subtitle's corners, rules and spaces: "╰─ " ... " ─╯"
 
 
+def legend_variants(out_of_view: str, selected: bool, diff: bool) -> list[str]:
+    """The cards' legend from longest to shortest: first without what the borders mean, then without the
+    rarer marks, then without "scroll sideways", then with the best mark alone; the count of cards out of
+    view stays in every one."""
+    marks = "▶ selected  ★ best" if selected else "★ best"
+    full = ("▶ selected (thick border)  ★ best (heavy border)" if selected else "★ best") + \
+        "  ✓ perfect  ▢ wrong size  — no grid" + ("  · diff: ×× wrong cells" if diff else "")
+    shorter = marks + "  ✓ perfect  ▢ wrong size  — no grid" + ("  · diff: ×× wrong cells" if diff else "")
+    hint, bare_hint = out_of_view, out_of_view.replace(" scroll sideways", "")
+    pairs = [(hint, full), (hint, shorter), (hint, marks + "  ✓ perfect"), (hint, "★ best"),
+             (bare_hint, "★ best"), (bare_hint, "")]
+    variants = ["  · ".join(part for part in pair if part) for pair in pairs]
+    return list(dict.fromkeys(variant for variant in variants if variant))
+
+
 def choose_mode(grids: list[Grid | None], width: int, height: int, titles: list[int] | None = None) -> str:
     """The largest cells with which every card fits side by side: 'large', 'full', else 'compact'.
     `titles`: each card's longer title in cells (the cards fit their titles)."""
@@ -167,26 +182,14 @@ class CandidatesPanel(Vertical):
             self.call_after_refresh(self._scroll_to_selected)  # once the cards have their new sizes
 
     def _show_legend(self, out_of_view: str) -> None:
-        """The border's legend, as much of it as the border holds (the cards out of view first, then the
-        marks, then what the borders mean): a cut subtitle would end in an ellipsis mid-word."""
-        selected = self.selected_id is not None
-        diff = "  · diff: ×× wrong cells" if self.diff else ""
-        legends = [
-            ("▶ selected (thick border)  ★ best (heavy border)" if selected else "★ best") + "  ✓ perfect  ▢ wrong size  — no grid" + diff,
-            ("▶ selected  ★ best" if selected else "★ best") + "  ✓ perfect  ▢ wrong size  — no grid" + diff,
-            ("▶ selected  ★ best" if selected else "★ best") + "  ✓ perfect",
-            "★ best",
-            "",
-        ]
-        hints = dict.fromkeys([out_of_view, out_of_view.replace(" scroll sideways", "")])
-        room = self.size.width - LEGEND_FRAME_CELLS if self.size.width else None
-        for legend in legends:
-            for hint in hints:
-                subtitle = "  · ".join(part for part in (hint, legend) if part)
-                if room is None or Text(subtitle).cell_len <= room:
-                    self.border_subtitle = subtitle
-                    return
-        self.border_subtitle = ""
+        """The border's legend, as much of it as the border holds (legend_variants): a subtitle too long for
+        it would be cut mid-word with an ellipsis."""
+        variants = legend_variants(out_of_view, self.selected_id is not None, self.diff)
+        room = self.outer_size.width - LEGEND_FRAME_CELLS
+        if not self.outer_size.width:  # before the first layout: on_resize comes back with a width
+            self.border_subtitle = variants[0]
+            return
+        self.border_subtitle = next((v for v in variants if Text(v).cell_len <= room), "")
 
     def _scroll_to_selected(self) -> None:
         """Replay: bring the selected card into the row's view, and say which way the hidden cards lie."""
