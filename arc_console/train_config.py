@@ -142,7 +142,7 @@ class TrainConfig:
         doc="With fp8, one e4m3 copy of every expert (19 GB on 20B) read by torch's scaled grouped GEMM on "
             "H100/H200, the fastest (on an H200 a 20B step at P=1 peaks at 35.3 GB, 1,135 tok/s); packed: read "
             "by our Triton NF4 kernel on a GPU (else Unsloth Zoo's, else dequantized one layer at a time), the "
-            "route for 24 GB cards (a 20B step peaked at 17.3 GB, 986-992 tok/s, 1.8 GB beyond the model; 15.9 GB "
+            "route for 24 GB cards (a 20B step peaked at 17.3 GB, 986-987 tok/s, 1.8 GB beyond the model; 15.9 GB "
             "with --update-micro-rows 4, 15.3 GB with 2); with "
             "bf16, 37 GB on 20B. Measured on an H200 (benchmarks/gpu_step.py --small-route-only). The start "
             "log says which and what it holds", choices=ROLLOUT_EXPERTS)
