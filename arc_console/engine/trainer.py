@@ -17,12 +17,12 @@ from typing import Any
 import torch
 
 from arc_console.arc import load_tasks, parse_response, score_grid, select_tasks
-from arc_console.rundir.atomic import staged_folder
 from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
 from arc_console.engine.augmented_problems import ProblemViews
 from arc_console.engine.backends import BackendError, apply_cpu_threads, device_label, load_policy
-from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint
+from arc_console.engine.checkpoint import (TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint,
+                                           save_final_model)
 from arc_console.distributed.control_sync import sync_control, wait_while_paused
 from arc_console.distributed.draws import draw_groups_across_ranks
 from arc_console.distributed.ranks import Ranks, single_process
@@ -30,8 +30,7 @@ from arc_console.distributed.roles import describe as describe_ranks
 from arc_console.engine.control import RunControl
 from arc_console.decoding.device_sampling import sampling_key
 from arc_console.engine.dynamic_sampling import draw_groups
-from arc_console.engine.failure import (OOM_HINT, is_out_of_memory, one_line, raise_if_injected,
-                                        stall_final_save_if_injected, traceback_lines)
+from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, raise_if_injected, traceback_lines
 from arc_console.engine.optimizer import build_optimizer
 from arc_console.engine.phase_timer import PhaseTimer
 from arc_console.engine.prompt_fitting import fit_prompts, longest_rollout_tokens
@@ -341,10 +340,7 @@ class Trainer:
         target = self.runlog.final_model
         if not self.ranks.is_main:  # distributed: rank 0 saves it
             return target
-        stall_final_save_if_injected()
-        with staged_folder(target) as staging:
-            self.policy.model.save_pretrained(staging)
-            self.policy.tokenizer.save_pretrained(staging)
+        save_final_model(target, self.policy)
         self._log(f"final model saved: {target}")
         return target
 
