@@ -159,6 +159,20 @@ async def test_model_text_with_markup_and_escapes_shows_literally() -> None:
         assert "[bold red]boom[/]" in svg.replace("&#160;", " ")
 
 
+async def test_only_a_requested_checkpoint_pops_up() -> None:
+    """The answer to `s` is a notification; periodic, timed and final saves go to the log tail only (with a
+    checkpoint every step their notifications stacked over the panels)."""
+    saves = [ev.CheckpointSaved(3, f"runs/demo/checkpoints/step_3_{reason}", reason)
+             for reason in ("periodic", "timed", "final", "requested")]
+    app = ConsoleApp(replay_source(step_events() + saves), sampler_factory=FixedSampler)
+    async with app.run_test(size=SIZE) as pilot:
+        # The events arrive in order: once the requested save's notification is there, the others were handled.
+        await until(pilot, lambda: any("step_3_requested" in str(n.message) for n in app._notifications))
+        await pilot.pause()
+        shown = [str(n.message) for n in app._notifications]
+        assert [m for m in shown if "checkpoint saved" in m] == ["checkpoint saved: runs/demo/checkpoints/step_3_requested"]
+
+
 async def test_theme_switching_and_a_broken_theme_file(tmp_path: Path) -> None:
     broken = tmp_path / "broken.toml"
     broken.write_text('name = "broken"\nprimary = 12\n')

@@ -33,7 +33,10 @@ class TrainScreen(DashboardScreen):
         return True
 
     def on_checkpoint_saved(self, event: ev.CheckpointSaved) -> None:
-        self.notify(one_line(f"checkpoint saved: {event.path}"), title="checkpoint", timeout=6, markup=False)
+        # The answer to `s` pops up; the periodic and timed saves are in the log tail (with a checkpoint every
+        # step or two their pop-ups stacked over the panels).
+        if event.reason == "requested":
+            self.notify(one_line(f"checkpoint saved: {event.path}"), title="checkpoint", timeout=6, markup=False)
 
     def on_stopped(self, event: ev.Stopped) -> None:
         if self.view.stopping or self.exit_on_finish or event.reason == "error":
