@@ -92,8 +92,8 @@ async def test_the_legend_is_shortened_to_fit_never_cut(eight_candidate_run: Pat
         assert subtitle and any(subtitle in row for row in screen_text(app).splitlines()), subtitle  # drawn whole
         hidden = panel.query_one("#cards").max_scroll_x > 0
         assert ("more" in subtitle) == hidden, subtitle
-        hint = subtitle.split("  · ")[0] if hidden else ""
-        variants = legend_variants(hint if "scroll" in hint or not hidden else hint + " scroll sideways", True, False)
+        counts = subtitle.split("  · ")[0].removeprefix("scroll sideways: ") if hidden else ""
+        variants = legend_variants(counts, True, False)
         room = panel.outer_size.width - LEGEND_FRAME_CELLS
         longer = variants[:variants.index(subtitle)]
         assert all(Text(variant).cell_len > room for variant in longer), (subtitle, longer)  # none longer fits

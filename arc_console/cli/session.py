@@ -71,10 +71,14 @@ def record_given_up(trainer: Any, run_dir: Path, headless: bool) -> KeyboardInte
     finally:
         for signum, handler in ignored.items():
             signal.signal(signum, handler)
-    where = "the last complete checkpoint" if checkpoint is not None else "step 1 (no checkpoint was saved)"
     arguments = ["train", "--resume", str(run_dir), *(["--headless"] if headless else []),
                  *(["--nproc", str(ranks.world_size)] if ranks.world_size > 1 else [])]
-    return KeyboardInterrupt(f"resume from {where} with: {one_line(command_line(arguments), 4000)}")
+    resume = one_line(command_line(arguments), 4000)
+    if trainer.runlog.stop_recorded:  # the save won the race: the run stopped as asked, final model included
+        return KeyboardInterrupt(f"the stop was saved before the interrupt (checkpoint step_{step or 0}, the final model); "
+                                 f"resume with: {resume}")
+    where = "the last complete checkpoint" if checkpoint is not None else "step 1 (no checkpoint was saved)"
+    return KeyboardInterrupt(f"resume from {where} with: {resume}")
 
 
 def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None) -> int:

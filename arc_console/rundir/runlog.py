@@ -105,6 +105,11 @@ class RunLog:
             self._write_stop("interrupted", step or 0)
             return True
 
+    @property
+    def stop_recorded(self) -> bool:
+        """The trainer recorded how the run ended (record_stop; an interrupted record does not count)."""
+        return self._stop_recorded
+
     def _write_stop(self, reason: str, step: int, error: str | None = None) -> None:
         stopped = {"reason": reason, "step": step, "time": datetime.now().isoformat(timespec="seconds"),
                    "at": time.time(), **({"error": error} if error else {})}

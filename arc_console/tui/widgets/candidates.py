@@ -34,13 +34,13 @@ LEGEND_FRAME_CELLS = 6  # a border subtitle's corners, rules and spaces: "╰─
 
 def legend_variants(out_of_view: str, selected: bool, diff: bool) -> list[str]:
     """The cards' legend from longest to shortest: first without what the borders mean, then without the
-    rarer marks, then without "scroll sideways", then with the best mark alone; the count of cards out of
-    view stays in every one."""
+    rarer marks, then without "scroll sideways", then with the best mark alone; `out_of_view` (the cards
+    out of view: "← 2 more · 3 more →") stays in every one."""
     marks = "▶ selected  ★ best" if selected else "★ best"
     full = ("▶ selected (thick border)  ★ best (heavy border)" if selected else "★ best") + \
         "  ✓ perfect  ▢ wrong size  — no grid" + ("  · diff: ×× wrong cells" if diff else "")
     shorter = marks + "  ✓ perfect  ▢ wrong size  — no grid" + ("  · diff: ×× wrong cells" if diff else "")
-    hint, bare_hint = out_of_view, out_of_view.replace(" scroll sideways", "")
+    hint, bare_hint = (f"scroll sideways: {out_of_view}" if out_of_view else ""), out_of_view
     pairs = [(hint, full), (hint, shorter), (hint, marks + "  ✓ perfect"), (hint, "★ best"),
              (bare_hint, "★ best"), (bare_hint, "")]
     variants = ["  · ".join(part for part in pair if part) for pair in pairs]
@@ -154,7 +154,7 @@ class CandidatesPanel(Vertical):
             title.append_text(Text.assemble(" · as the model saw it: ", safe_text(self._seen_as, 40)))
         self.border_title = title
         hidden = cards_out_of_view(sized[:2 + count], mode, cards_area.width, titles)
-        self._show_legend(f"{hidden} more → scroll sideways" if hidden else "")
+        self._show_legend(f"{hidden} more →" if hidden else "")
         self._input_card.show_grid(test_input, "input", mode=mode, digits=self.digits)
         self._target_card.show_grid(target, "target", mode=mode, digits=self.digits)
         for index, card in enumerate(cards):
@@ -216,7 +216,7 @@ class CandidatesPanel(Vertical):
             elif region.right > window_end:
                 right += 1
         notes = ([f"← {left} more"] if left else []) + ([f"{right} more →"] if right else [])
-        self._show_legend(" · ".join(notes) + " scroll sideways" if notes else "")
+        self._show_legend(" · ".join(notes))
 
     def _label(self, index: int, temperatures: list[float], candidates: list[dict[str, Any]]) -> str:
         temperature = temperatures[index] if index < len(temperatures) else None
