@@ -99,5 +99,6 @@ async def test_the_legend_is_shortened_to_fit_never_cut(eight_candidate_run: Pat
         assert all(Text(variant).cell_len > room for variant in longer), (subtitle, longer)  # none longer fits
         if width >= 60:
             assert "★ best" in subtitle, subtitle
+            assert "q Quit" in screen_text(app)  # the footer keeps it, first of its keys
         if width >= 140:
             assert "(thick border)" in subtitle, subtitle

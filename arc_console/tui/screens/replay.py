@@ -57,6 +57,7 @@ class ReplayScreen(GridViewActions, Screen[None]):
     """Its stylesheet is tui/replay.tcss, named by ReplayApp."""
 
     BINDINGS = [
+        Binding("q", "close", "Quit", id="quit", tooltip="quit"),  # first: a narrow footer keeps it (as watch's)
         # priority: a focused scroll area (the response, the cards) would take the arrows for scrolling
         Binding("left,h", "candidate(-1)", "Prev candidate", id="prev-candidate", priority=True,
                 tooltip="previous candidate"),
@@ -69,7 +70,6 @@ class ReplayScreen(GridViewActions, Screen[None]):
         Binding("g", "toggle_digits", "Digits", id="digits", tooltip="colour numbers in cells"),
         Binding("t", "app.next_theme", "Theme", id="theme", tooltip="next theme"),
         Binding("question_mark", "help", "Help", id="help", tooltip="this help"),
-        Binding("q", "close", "Quit", id="quit", tooltip="quit"),
     ]
 
     def __init__(self, files: list[StepFile], index: int, run_dir: Path | None) -> None:
