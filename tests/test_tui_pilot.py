@@ -159,6 +159,22 @@ async def test_model_text_with_markup_and_escapes_shows_literally() -> None:
         assert "[bold red]boom[/]" in svg.replace("&#160;", " ")
 
 
+@pytest.mark.parametrize("width", [80, 120, 160])
+async def test_the_status_line_gives_up_whole_fields_to_fit(width: int) -> None:
+    """A status line too long for the terminal leaves out whole fields, the run directory and the name
+    first, never the step, the phase, the ETA or the perfect count, and nothing is cut mid-word."""
+    events = step_events()
+    app = ConsoleApp(replay_source(events), sampler_factory=FixedSampler, early_stop_perfect=3)
+    async with app.run_test(size=(width, 40)) as pilot:
+        await until_painted(pilot, app)
+        status = status_of(app)
+        assert len(status) <= width and "…" not in status, status
+        for field in ("step 3/50", "perfect ", "/3"):
+            assert field in status, (field, status)
+        if width >= 160:
+            assert "arc-console" in status, status
+
+
 async def test_only_a_requested_checkpoint_pops_up() -> None:
     """The answer to `s` is a notification; periodic, timed and final saves go to the log tail only (with a
     checkpoint every step their notifications stacked over the panels)."""

@@ -27,52 +27,74 @@ def last_step_breakdown(metrics: dict) -> str:
     return " · ".join(parts)
 
 
-def status_text(view: RunView, watching: bool = False) -> Text:
-    text = Text(no_wrap=True, overflow="ellipsis")
-    text.append(" arc-console ", style="bold reverse")
-    text.append(f" {one_line_tail(view.run_dir, 60)} ", style="dim")
+# How long each field stays when the bar is too narrow for all of them: the lowest goes first (the run
+# directory, the name, the step's timings, the last step's breakdown, ...); KEEP_LAST ones never go.
+KEEP_LAST, KEEP_LONG, KEEP, KEEP_BREAKDOWN, KEEP_SHORT, KEEP_NAME, KEEP_LEAST = 7, 6, 5, 4, 3, 2, 1
+
+
+def status_fields(view: RunView, watching: bool = False) -> list[tuple[int, Text]]:
+    """The bar's fields in order, each with how long it stays when the bar is too narrow (KEEP_*)."""
+    fields: list[tuple[int, Text]] = [(KEEP_NAME, Text(" arc-console ", style="bold reverse")),
+                                      (KEEP_LEAST, Text(f" {one_line_tail(view.run_dir, 60)} ", style="dim"))]
     if view.max_steps:
-        text.append(f" step {view.step}/{view.max_steps} ", style="bold")
+        fields.append((KEEP_LAST, Text(f" step {view.step}/{view.max_steps} ", style="bold")))
     if view.problem_id:
-        text.append(f" {one_line(view.problem_id, 24)} ")
+        fields.append((KEEP, Text(f" {one_line(view.problem_id, 24)} ")))
     if view.stopping and not view.finished:
-        text.append(" STOPPING ", style="bold black on yellow")
+        fields.append((KEEP_LAST, Text(" STOPPING ", style="bold black on yellow")))
     elif view.paused:
-        text.append(" PAUSED ", style="bold black on yellow")
+        fields.append((KEEP_LAST, Text(" PAUSED ", style="bold black on yellow")))
     elif view.pause_pending:
-        text.append(" PAUSED (after this step's safe point) ", style="bold black on yellow")
+        fields.append((KEEP_LAST, Text(" PAUSED (after this step's safe point) ", style="bold black on yellow")))
     elif view.lost is not None and view.finished is None:
         label = "DIED" if view.lost.state == "died" else "SILENT"
-        text.append(f" {label}: {one_line(view.lost.detail, 90)} ", style="bold white on red")
+        fields.append((KEEP_LAST, Text(f" {label}: {one_line(view.lost.detail, 90)} ", style="bold white on red")))
     elif view.finished is not None:
-        text.append(f" finished: {view.finished.reason.replace('_', ' ')} ", style="bold black on green")
+        fields.append((KEEP_LAST, Text(f" finished: {view.finished.reason.replace('_', ' ')} ",
+                                       style="bold black on green")))
     else:
         phase = view.phase
         if phase == "generating" and view.max_tokens:
-            phase = f"generating {view.tokens}/{view.max_tokens} tok"
-        text.append(f" {phase} ", style="bold")
+            # padded to its widest, so that the fields after it do not come and go with the count
+            phase = f"generating {view.tokens:>{len(str(view.max_tokens))}}/{view.max_tokens} tok"
+        fields.append((KEEP_LAST, Text(f" {phase} ", style="bold")))
     if view.tokens_per_s:
-        text.append(f" {view.tokens_per_s:,.0f} tok/s ")
+        fields.append((KEEP, Text(f" {view.tokens_per_s:,.0f} tok/s ")))
     elapsed = view.step_elapsed()
     if elapsed is not None and view.finished is None and view.lost is None:
-        text.append(f" step {elapsed:.0f}s ")
+        fields.append((KEEP_SHORT, Text(f" step {elapsed:.0f}s ")))
     if view.step_durations:
-        text.append(f" last {view.step_durations[-1]:.1f}s ")
+        fields.append((KEEP_SHORT, Text(f" last {view.step_durations[-1]:.1f}s ")))
     breakdown = last_step_breakdown(view.history[-1]) if view.history else ""
     if breakdown:
-        text.append(f" {breakdown} ", style="dim")
+        fields.append((KEEP_BREAKDOWN, Text(f" {breakdown} ", style="dim")))
     eta = view.eta_seconds()
     if eta is not None and view.finished is None:
-        text.append(f" ETA {format_duration(eta)} ")
+        fields.append((KEEP_LONG, Text(f" ETA {format_duration(eta)} ")))
     held_out = view.latest_held_out()
     if held_out is not None:
-        text.append(f" held-out pass@2 {format_score(held_out.get('pass_at_2'))} @{held_out.get('step')} ",
-                    style="magenta")
+        fields.append((KEEP_LONG, Text(f" held-out pass@2 {format_score(held_out.get('pass_at_2'))} "
+                                       f"@{held_out.get('step')} ", style="magenta")))
     target = f"/{view.early_stop_perfect}" if view.early_stop_perfect else ""
     perfect = view.perfect_count()
-    text.append(f" perfect {perfect}{target} ", style="green" if perfect else "")
+    fields.append((KEEP_LONG, Text(f" perfect {perfect}{target} ", style="green" if perfect else "")))
     if watching:
-        text.append(" watching ", style="italic")
+        fields.append((KEEP_LONG, Text(" watching ", style="italic")))
+    return fields
+
+
+def status_text(view: RunView, watching: bool = False, width: int | None = None) -> Text:
+    """The bar as it fits `width` cells (None: whole): fields leave whole, the least kept first, so none
+    is cut mid-word; a field that alone is too wide ends in an ellipsis."""
+    fields = status_fields(view, watching)
+    if width is not None:
+        for keep in (KEEP_LEAST, KEEP_NAME, KEEP_SHORT, KEEP_BREAKDOWN, KEEP, KEEP_LONG):
+            if sum(field.cell_len for _, field in fields) <= width:
+                break
+            fields = [(k, field) for k, field in fields if k != keep]
+    text = Text(no_wrap=True, overflow="ellipsis")
+    for _, field in fields:
+        text.append_text(field)
     return text
 
 
@@ -85,12 +107,18 @@ class StatusBar(Widget):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
         self._text = Text()
+        self._shown: tuple[RunView, bool] | None = None
 
     def show(self, view: RunView, watching: bool = False) -> None:
-        text = status_text(view, watching)
+        self._shown = (view, watching)
+        text = status_text(view, watching, self.size.width or None)
         if text.plain != self._text.plain or text.spans != self._text.spans:
             self._text = text
             self.refresh()
+
+    def on_resize(self) -> None:
+        if self._shown is not None:
+            self.show(*self._shown)
 
     def render(self) -> Text:
         return self._text
