@@ -17,7 +17,7 @@ from arc_console.tui.widgets.log_tail import LogTail
 from arc_console.tui.widgets.status_bar import PHASE_LABELS, StatusBar
 
 from helpers import make_trainer
-from tui_fixtures import FixedSampler, replay_source, step_events, until, until_painted
+from tui_fixtures import FixedSampler, replay_source, screen_text, step_events, until, until_painted
 
 SIZE = (160, 50)
 
@@ -137,6 +137,9 @@ async def test_keys_that_do_not_apply_are_disabled() -> None:
         assert app.dashboard.check_action("toggle_pause", ()) is None and app.dashboard.check_action("save", ()) is None
         await pilot.press("p", "s")
         assert not control.pause_requested and not control.take_save_request()
+        await pilot.pause()
+        footer = [line for line in screen_text(app).splitlines() if line.strip()][-1]
+        assert "q Quit" in footer and "Stop" not in footer, footer  # the footer says what q does now
         await pilot.press("q")  # a finished run quits without asking
     assert app.return_code == 0
 

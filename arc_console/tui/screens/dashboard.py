@@ -119,6 +119,7 @@ class DashboardScreen(GridViewActions, Screen[None]):
         self.notify(one_line(error), title="the run failed", severity="error", timeout=30, markup=False)
         self.view.phase = "failed"
         self.status_bar.show(self.view, self.WATCHING)
+        self.refresh_bindings()  # what the keys can do changed (the train screen's q quits now)
         if self.view.stopping:
             self.app.exit(1)
 

@@ -17,6 +17,8 @@ class TrainScreen(DashboardScreen):
         Binding("s", "save", "Save", id="save", tooltip="save a checkpoint now (at the end of the current step)"),
         Binding("q", "stop", "Stop", id="stop",
                 tooltip="stop: asks first; saves a checkpoint and the final model, then exits"),
+        # The same key once the run has ended (finished, or failed): the footer then says what q does.
+        Binding("q", "close", "Quit", id="quit", tooltip="quit (the run has ended)"),
         Binding("ctrl+c", "stop_now", "Stop now", show=False, priority=True, id="stop-now", key_display="Ctrl+C",
                 tooltip="stop without asking (same as a confirmed q)"),
         *VIEW_BINDINGS,
@@ -30,7 +32,12 @@ class TrainScreen(DashboardScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("toggle_pause", "save"):
             return True if self.live and not self.view.stopping else None
+        if action in ("stop", "close"):  # one q in the footer: Stop while the run goes, Quit after
+            return self.live == (action == "stop")
         return True
+
+    def action_close(self) -> None:
+        self.app.exit(0 if self.failure is None else 1)
 
     def on_checkpoint_saved(self, event: ev.CheckpointSaved) -> None:
         # The answer to `s` pops up; the periodic and timed saves are in the log tail (with a checkpoint every
@@ -43,6 +50,7 @@ class TrainScreen(DashboardScreen):
             self.app.exit(0 if event.reason != "error" else 1)
         else:
             self.notify(one_line(f"run finished ({event.reason.replace('_', ' ')}); q quits"), timeout=30, markup=False)
+            self.refresh_bindings()  # the footer's q: Quit
 
     def action_toggle_pause(self) -> None:
         assert self.control is not None
