@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from rich.text import Text
 from textual.widget import Widget
 
@@ -27,74 +29,101 @@ def last_step_breakdown(metrics: dict) -> str:
     return " · ".join(parts)
 
 
-# How long each field stays when the bar is too narrow for all of them: the lowest goes first (the run
-# directory, the name, the step's timings, the last step's breakdown, ...); KEEP_LAST ones never go.
-KEEP_LAST, KEEP_LONG, KEEP, KEEP_BREAKDOWN, KEEP_SHORT, KEEP_NAME, KEEP_LEAST = 7, 6, 5, 4, 3, 2, 1
+@dataclass
+class StatusField:
+    """One field of the bar and how it yields when the bar is too narrow: at `shrink_rank` it becomes `short`
+    (where it has one), at `drop_rank` it goes; the lowest rank yields first, the rightmost of a rank first.
+    KEEP_ALWAYS fields never go."""
+
+    text: Text
+    drop_rank: int
+    short: Text | None = None
+    shrink_rank: int = 0
 
 
-def status_fields(view: RunView, watching: bool = False) -> list[tuple[int, Text]]:
-    """The bar's fields in order, each with how long it stays when the bar is too narrow (KEEP_*)."""
-    fields: list[tuple[int, Text]] = [(KEEP_NAME, Text(" arc-console ", style="bold reverse")),
-                                      (KEEP_LEAST, Text(f" {one_line_tail(view.run_dir, 60)} ", style="dim"))]
+# Ranks, lowest first: the name, the run directory shortened to its tail, the step's timings, the last step's
+# breakdown, then tok/s, the problem and the run directory, then the ETA and the held-out score; never the
+# step, the phase or state, or the perfect count.
+NAME, SHORTEN_DIR, TIMINGS, BREAKDOWN, DETAIL, SCORE, KEEP_ALWAYS = range(1, 8)
+WATCH_DIR_CELLS = 40  # the run directory's tail once shortened: its last folder names it
+
+
+def status_fields(view: RunView, watching: bool = False) -> list[StatusField]:
+    """The bar's fields in order. Counters are padded to their widest, so that which fields fit does not
+    change with every token or second."""
+    fields = [StatusField(Text(" arc-console ", style="bold reverse"), NAME),
+              StatusField(Text(f" {one_line_tail(view.run_dir, 60)} ", style="dim"), DETAIL,
+                          Text(f" {one_line_tail(view.run_dir, WATCH_DIR_CELLS)} ", style="dim"), SHORTEN_DIR)]
     if view.max_steps:
-        fields.append((KEEP_LAST, Text(f" step {view.step}/{view.max_steps} ", style="bold")))
+        fields.append(StatusField(Text(f" step {view.step}/{view.max_steps} ", style="bold"), KEEP_ALWAYS))
     if view.problem_id:
-        fields.append((KEEP, Text(f" {one_line(view.problem_id, 24)} ")))
-    if view.stopping and not view.finished:
-        fields.append((KEEP_LAST, Text(" STOPPING ", style="bold black on yellow")))
-    elif view.paused:
-        fields.append((KEEP_LAST, Text(" PAUSED ", style="bold black on yellow")))
-    elif view.pause_pending:
-        fields.append((KEEP_LAST, Text(" PAUSED (after this step's safe point) ", style="bold black on yellow")))
-    elif view.lost is not None and view.finished is None:
-        label = "DIED" if view.lost.state == "died" else "SILENT"
-        fields.append((KEEP_LAST, Text(f" {label}: {one_line(view.lost.detail, 90)} ", style="bold white on red")))
-    elif view.finished is not None:
-        fields.append((KEEP_LAST, Text(f" finished: {view.finished.reason.replace('_', ' ')} ",
-                                       style="bold black on green")))
-    else:
-        phase = view.phase
-        if phase == "generating" and view.max_tokens:
-            # padded to its widest, so that the fields after it do not come and go with the count
-            phase = f"generating {view.tokens:>{len(str(view.max_tokens))}}/{view.max_tokens} tok"
-        fields.append((KEEP_LAST, Text(f" {phase} ", style="bold")))
+        fields.append(StatusField(Text(f" {one_line(view.problem_id, 24)} "), DETAIL))
+    fields.append(StatusField(state_text(view), KEEP_ALWAYS))
     if view.tokens_per_s:
-        fields.append((KEEP, Text(f" {view.tokens_per_s:,.0f} tok/s ")))
+        fields.append(StatusField(Text(f" {view.tokens_per_s:>6,.0f} tok/s "), DETAIL))
     elapsed = view.step_elapsed()
     if elapsed is not None and view.finished is None and view.lost is None:
-        fields.append((KEEP_SHORT, Text(f" step {elapsed:.0f}s ")))
+        fields.append(StatusField(Text(f" step {elapsed:>3.0f}s "), TIMINGS))
     if view.step_durations:
-        fields.append((KEEP_SHORT, Text(f" last {view.step_durations[-1]:.1f}s ")))
+        fields.append(StatusField(Text(f" last {view.step_durations[-1]:.1f}s "), TIMINGS))
     breakdown = last_step_breakdown(view.history[-1]) if view.history else ""
     if breakdown:
-        fields.append((KEEP_BREAKDOWN, Text(f" {breakdown} ", style="dim")))
+        fields.append(StatusField(Text(f" {breakdown} ", style="dim"), BREAKDOWN))
     eta = view.eta_seconds()
     if eta is not None and view.finished is None:
-        fields.append((KEEP_LONG, Text(f" ETA {format_duration(eta)} ")))
+        fields.append(StatusField(Text(f" ETA {format_duration(eta):<6} "), SCORE))
     held_out = view.latest_held_out()
     if held_out is not None:
-        fields.append((KEEP_LONG, Text(f" held-out pass@2 {format_score(held_out.get('pass_at_2'))} "
-                                       f"@{held_out.get('step')} ", style="magenta")))
+        fields.append(StatusField(Text(f" held-out pass@2 {format_score(held_out.get('pass_at_2'))} "
+                                       f"@{held_out.get('step')} ", style="magenta"), SCORE))
     target = f"/{view.early_stop_perfect}" if view.early_stop_perfect else ""
     perfect = view.perfect_count()
-    fields.append((KEEP_LONG, Text(f" perfect {perfect}{target} ", style="green" if perfect else "")))
+    fields.append(StatusField(Text(f" perfect {perfect}{target} ", style="green" if perfect else ""), KEEP_ALWAYS))
     if watching:
-        fields.append((KEEP_LONG, Text(" watching ", style="italic")))
+        fields.append(StatusField(Text(" watching ", style="italic"), SCORE))
     return fields
 
 
+def state_text(view: RunView) -> Text:
+    """The run's state, or the phase of its step while it runs (padded to the widest phase, so that what
+    fits beside it holds still through a step)."""
+    if view.stopping and not view.finished:
+        return Text(" STOPPING ", style="bold black on yellow")
+    if view.paused:
+        return Text(" PAUSED ", style="bold black on yellow")
+    if view.pause_pending:
+        return Text(" PAUSED (after this step's safe point) ", style="bold black on yellow")
+    if view.lost is not None and view.finished is None:
+        label = "DIED" if view.lost.state == "died" else "SILENT"
+        return Text(f" {label}: {one_line(view.lost.detail, 90)} ", style="bold white on red")
+    if view.finished is not None:
+        return Text(f" finished: {view.finished.reason.replace('_', ' ')} ", style="bold black on green")
+    phase = view.phase
+    widest = len(phase)
+    if view.max_tokens:
+        widest = max(widest, len(f"generating {view.max_tokens}/{view.max_tokens} tok"))
+        if phase == "generating":
+            phase = f"generating {view.tokens:>{len(str(view.max_tokens))}}/{view.max_tokens} tok"
+    return Text(f" {phase:<{widest}} ", style="bold")
+
+
 def status_text(view: RunView, watching: bool = False, width: int | None = None) -> Text:
-    """The bar as it fits `width` cells (None: whole): fields leave whole, the least kept first, so none
-    is cut mid-word; a field that alone is too wide ends in an ellipsis."""
+    """The bar as it fits `width` cells (None: whole): fields shorten or leave whole, one at a time, the
+    lowest rank first (StatusField), so none is cut mid-word; what is left too wide ends in an ellipsis."""
     fields = status_fields(view, watching)
-    if width is not None:
-        for keep in (KEEP_LEAST, KEEP_NAME, KEEP_SHORT, KEEP_BREAKDOWN, KEEP, KEEP_LONG):
-            if sum(field.cell_len for _, field in fields) <= width:
-                break
-            fields = [(k, field) for k, field in fields if k != keep]
+    while width is not None and sum(f.text.cell_len for f in fields) > width:
+        candidates = [(f.shrink_rank if f.short is not None else f.drop_rank, -index, f)
+                      for index, f in enumerate(fields) if f.drop_rank < KEEP_ALWAYS]
+        if not candidates:
+            break
+        _, _, field = min(candidates, key=lambda c: (c[0], c[1]))
+        if field.short is not None:
+            field.text, field.short = field.short, None
+        else:
+            fields.remove(field)
     text = Text(no_wrap=True, overflow="ellipsis")
-    for _, field in fields:
-        text.append_text(field)
+    for field in fields:
+        text.append_text(field.text)
     return text
 
 
