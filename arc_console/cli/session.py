@@ -55,30 +55,36 @@ def report_failure(stopped: Any) -> None:
 def record_given_up(trainer: Any, run_dir: Path, headless: bool) -> KeyboardInterrupt:
     """A second stop signal gave up on the save: the run directory records the run as stopped (interrupted)
     at its last complete checkpoint, so `runs` and `watch` do not report a crash (RunLog.record_interrupted
-    says when it does not). Returns the interrupt to raise, carrying how to resume from there (cli.console
-    prints it). Further stop signals are ignored meanwhile: they would cut the record itself short."""
+    says when it does not). Returns the interrupt to raise, carrying how to resume (cli.console prints it).
+    Stop signals are ignored from here on: the process ends right after, and one more would cut the record
+    short or end it with 143."""
     from arc_console.engine.checkpoint_files import latest_checkpoint
 
     ranks = trainer.ranks
     if not ranks.is_main:
         return KeyboardInterrupt()
-    ignored = {signum: signal.signal(signum, signal.SIG_IGN) for signum in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, signal.SIG_IGN)
+    checkpoint = None
+    with suppress(OSError):
         checkpoint = latest_checkpoint(trainer.runlog.checkpoints)
-        step = int(checkpoint.name.split("_", 1)[1]) if checkpoint is not None else None
-        with suppress(OSError):
-            trainer.runlog.record_interrupted(step)
-    finally:
-        for signum, handler in ignored.items():
-            signal.signal(signum, handler)
-    arguments = ["train", "--resume", str(run_dir), *(["--headless"] if headless else []),
-                 *(["--nproc", str(ranks.world_size)] if ranks.world_size > 1 else [])]
-    resume = one_line(command_line(arguments), 4000)
-    if trainer.runlog.stop_recorded:  # the save won the race: the run stopped as asked, final model included
-        return KeyboardInterrupt(f"the stop was saved before the interrupt (checkpoint step_{step or 0}, the final model); "
-                                 f"resume with: {resume}")
+    step = int(checkpoint.name.split("_", 1)[1]) if checkpoint is not None else None
+    with suppress(OSError):
+        trainer.runlog.record_interrupted(step)
+    nproc = ["--nproc", str(ranks.world_size)] if ranks.world_size > 1 else []
+    recorded = trainer.runlog.stop_recorded
+    if recorded is not None:  # the trainer's save won the race: its own record stands
+        reason, stopped_at = recorded
+        if reason == "error":
+            return KeyboardInterrupt(f"the run had failed at step {stopped_at + 1} before the interrupt: see "
+                                     f"{one_line(str(trainer.runlog.training_log), 2000)}")
+        extend = ["--max-steps", str(2 * stopped_at)] if reason == "max_steps" and stopped_at > 0 else []
+        arguments = ["train", "--resume", str(run_dir), *extend, *(["--headless"] if headless else []), *nproc]
+        return KeyboardInterrupt(f"the run had stopped ({reason.replace('_', ' ')}) after step {stopped_at}, saved, "
+                                 f"before the interrupt; resume with: {one_line(command_line(arguments), 4000)}")
+    arguments = ["train", "--resume", str(run_dir), *(["--headless"] if headless else []), *nproc]
     where = "the last complete checkpoint" if checkpoint is not None else "step 1 (no checkpoint was saved)"
-    return KeyboardInterrupt(f"resume from {where} with: {resume}")
+    return KeyboardInterrupt(f"resume from {where} with: {one_line(command_line(arguments), 4000)}")
 
 
 def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None) -> int:
@@ -233,7 +239,8 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     if isinstance(worker.run_error, OSError):
         print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)
         return 1
-    failure = app.failure if app is not None else (
+    # The console's failure, or the trainer's where it failed after the console had closed (the save after q).
+    failure = (app.failure if app is not None else None) or (
         f"{type(worker.run_error).__name__}: {worker.run_error}" if worker.run_error is not None else None)
     if failure:
         print(f"arc-console: error: {one_line(failure, 4000)}", file=sys.stderr)

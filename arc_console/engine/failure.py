@@ -40,7 +40,7 @@ def stall_final_save_if_injected() -> None:
         seconds = float(os.environ.get(STALL_FINAL_SAVE, "0"))
     except ValueError:
         return
-    if seconds > 0:
+    if 0 < seconds < 3600:
         time.sleep(seconds)
 
 

@@ -47,7 +47,7 @@ class RunLog:
         self.heartbeat_path = self.logs / HEARTBEAT_FILE
         self._run_info: dict[str, Any] = {}
         self._stop_lock = threading.Lock()  # the trainer's thread and the main thread may both record a stop
-        self._stop_recorded = False
+        self._stop_recorded: tuple[str, int] | None = None  # the trainer's (reason, step), once recorded
         self._last_beat = float("-inf")
         for folder in (self.responses, self.checkpoints):
             folder.mkdir(parents=True, exist_ok=True)
@@ -98,7 +98,7 @@ class RunLog:
         them). A stop the trainer records after this one replaces it: its save finished after all.
         Returns whether the record was written."""
         with self._stop_lock:
-            if self._stop_recorded or not self._run_info:
+            if self._stop_recorded is not None or not self._run_info:
                 return False
             with suppress(OSError):  # a full disk: run.json may still take the record
                 self.log(f"stopped (interrupted) after step {step or 0}: a second stop signal gave up on the save")
@@ -106,15 +106,17 @@ class RunLog:
             return True
 
     @property
-    def stop_recorded(self) -> bool:
-        """The trainer recorded how the run ended (record_stop; an interrupted record does not count)."""
+    def stop_recorded(self) -> tuple[str, int] | None:
+        """How the trainer recorded the run's end, (reason, step); None before (an interrupted record does
+        not count)."""
         return self._stop_recorded
 
     def _write_stop(self, reason: str, step: int, error: str | None = None) -> None:
         stopped = {"reason": reason, "step": step, "time": datetime.now().isoformat(timespec="seconds"),
                    "at": time.time(), **({"error": error} if error else {})}
         atomic_write_text(self.logs / "run.json", json.dumps({**self._run_info, STOP_RECORD: stopped}, indent=2) + "\n")
-        self._stop_recorded = reason != "interrupted"
+        if reason != "interrupted":
+            self._stop_recorded = (reason, step)
 
     def heartbeat(self, force: bool = False) -> None:
         """Touch logs/heartbeat: its mtime says when the trainer last showed signs of life (a step, or

@@ -20,6 +20,7 @@ from arc_console.engine.checkpoint import latest_checkpoint
 from arc_console.engine.failure import STALL_FINAL_SAVE
 
 CLI = [sys.executable, "-m", "arc_console"]
+LEFT_ALTERNATE_SCREEN = b"\x1b[?1049l"  # what a Textual app writes as it closes
 
 
 def start_in_pty(run: Path, args: list[str] | None = None, env_extra: dict[str, str] | None = None,
@@ -94,7 +95,7 @@ def test_a_second_sigterm_while_saving_gives_up_and_the_run_says_interrupted(tmp
         deadline, tail = time.monotonic() + 60, b""
         while proc.poll() is None and time.monotonic() < deadline:
             tail += read_until(master, proc, lambda _: False, timeout=0.3)
-            if proc.poll() is None:
+            if proc.poll() is None and LEFT_ALTERNATE_SCREEN not in tail:  # not once the console is closing
                 proc.send_signal(signal.SIGTERM)
         tail += read_until(master, proc, lambda _: proc.poll() is not None, timeout=60)
         assert proc.wait(timeout=60) == 130, tail[-600:]

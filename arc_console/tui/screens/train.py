@@ -50,7 +50,6 @@ class TrainScreen(DashboardScreen):
             self.app.exit(0 if event.reason != "error" else 1)
         else:
             self.notify(one_line(f"run finished ({event.reason.replace('_', ' ')}); q quits"), timeout=30, markup=False)
-            self.refresh_bindings()  # the footer's q: Quit
 
     def action_toggle_pause(self) -> None:
         assert self.control is not None
@@ -75,8 +74,8 @@ class TrainScreen(DashboardScreen):
             return
 
         def confirmed(answer: bool | None) -> None:
-            if answer:
-                self.begin_stop()
+            if answer:  # the run may have ended while the question was open: stop_now then just closes
+                self.stop_now()
 
         self.app.push_screen(ConfirmStop(), confirmed)
 

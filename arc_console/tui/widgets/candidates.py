@@ -34,8 +34,8 @@ LEGEND_FRAME_CELLS = 6  # a border subtitle's corners, rules and spaces: "╰─
 
 def legend_variants(out_of_view: str, selected: bool, diff: bool) -> list[str]:
     """The cards' legend from longest to shortest: first without what the borders mean, then without the
-    rarer marks, then without "scroll sideways", then with the best mark alone; `out_of_view` (the cards
-    out of view: "← 2 more · 3 more →") stays in every one."""
+    rarer marks, then with the best mark alone, then without "scroll sideways", then the cards out of view
+    alone; `out_of_view` (the count of cards out of view: "← 2 more · 3 more →") stays in every one."""
     marks = "▶ selected  ★ best" if selected else "★ best"
     full = ("▶ selected (thick border)  ★ best (heavy border)" if selected else "★ best") + \
         "  ✓ perfect  ▢ wrong size  — no grid" + ("  · diff: ×× wrong cells" if diff else "")
