@@ -112,6 +112,10 @@ def test_seed_schema_file_opens(tmp_path: Path) -> None:
                          env={**os.environ, "NO_COLOR": "1"})
     assert out.returncode == 0, out.stderr
     assert "af902bf9" in out.stdout and "Model response..." in out.stdout and "not recorded" in out.stdout
+    # Without colour the cells show their numbers (the target's rows 0 1 2 and 1 0 1), not blanks.
+    assert "\x1b[" not in out.stdout
+    assert any(line.count("0") and "1" in line and "2" in line for line in out.stdout.splitlines()
+               if "│" in line), out.stdout
 
 
 async def test_seed_schema_file_in_the_app(tmp_path: Path) -> None:

@@ -56,7 +56,8 @@ def render_step(record: dict[str, Any], source: str, digits: bool = False) -> Gr
 
 
 def print_step(record: dict[str, Any], source: str, console: Console | None = None, digits: bool = False) -> None:
-    # Colour even into a pipe (the grids are colour), unless NO_COLOR asks otherwise.
+    # Colour even into a pipe (the grids are colour), unless NO_COLOR asks otherwise: then the cells show
+    # their numbers, or the grids would be blank.
     colour = not os.environ.get("NO_COLOR")
     console = console or Console(highlight=False, force_terminal=colour, color_system="truecolor" if colour else None)
-    console.print(render_step(record, source, digits), markup=False, highlight=False)
+    console.print(render_step(record, source, digits or not colour), markup=False, highlight=False)
