@@ -170,10 +170,11 @@ class Trainer:
 
     def _safe_point(self, step: int) -> bool:
         """Obey pause, save and stop requests. False when the run must stop."""
-        sync_control(self.control, self.ranks)  # distributed: rank 0's pause, any rank's stop, on every rank
+        # distributed: rank 0's pause, any rank's stop, on every rank; decided on what the ranks agreed
+        paused, stopping = sync_control(self.control, self.ranks)
         if self.control.take_save_request():
             self._checkpoint("requested")
-        if self.control.pause_requested and not self.control.stop_requested:
+        if paused and not stopping:
             self.emit(ev.Paused(step))
             self.emit(ev.PhaseChanged(step, "paused"))
             self._log(f"paused before step {step}")
@@ -183,7 +184,8 @@ class Trainer:
                     self._checkpoint("requested")
             self.emit(ev.Resumed(step))
             self._log("resumed")
-        return not self.control.stop_requested
+            _, stopping = sync_control(self.control, self.ranks)  # a stop while paused
+        return not stopping
 
     def _seed_step(self, step: int) -> None:
         # Every step's randomness derives from (seed, step) alone: a resumed run samples exactly
