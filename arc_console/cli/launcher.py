@@ -52,7 +52,9 @@ def command_line(arguments: Sequence[str], launcher: str | None = None, argv0: s
     return f"{entry_point(argv0, executable)} {words}"
 
 
-def resume_command(run_dir: Path, headless: bool = False, max_steps: int | None = None) -> str:
-    """max_steps: for a run that stopped at its --max-steps, a larger one (a resume must train further)."""
+def resume_command(run_dir: Path, headless: bool = False, max_steps: int | None = None, nproc: int = 1) -> str:
+    """max_steps: for a run that stopped at its --max-steps, a larger one (a resume must train further);
+    nproc: the ranks it ran as (torchrun's --nproc)."""
     extend = ["--max-steps", str(max_steps)] if max_steps is not None else []
-    return command_line(["train", "--resume", str(run_dir), *extend, *(["--headless"] if headless else [])])
+    ranks = ["--nproc", str(nproc)] if nproc > 1 else []
+    return command_line(["train", "--resume", str(run_dir), *extend, *(["--headless"] if headless else []), *ranks])

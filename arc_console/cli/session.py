@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arc_console.cli.errors import UsageError, describe_os_error
-from arc_console.cli.launcher import command_line, resume_command
+from arc_console.cli.launcher import resume_command
 from arc_console.config import TrainConfig
 from arc_console.tui.textsafe import one_line
 
@@ -71,20 +71,18 @@ def record_given_up(trainer: Any, run_dir: Path, headless: bool) -> KeyboardInte
     step = int(checkpoint.name.split("_", 1)[1]) if checkpoint is not None else None
     with suppress(OSError):
         trainer.runlog.record_interrupted(step)
-    nproc = ["--nproc", str(ranks.world_size)] if ranks.world_size > 1 else []
     recorded = trainer.runlog.stop_recorded
     if recorded is not None:  # the trainer's save won the race: its own record stands
         reason, stopped_at = recorded
         if reason == "error":
             return KeyboardInterrupt(f"the run had failed at step {stopped_at + 1} before the interrupt: see "
                                      f"{one_line(str(trainer.runlog.training_log), 2000)}")
-        extend = ["--max-steps", str(2 * stopped_at)] if reason == "max_steps" and stopped_at > 0 else []
-        arguments = ["train", "--resume", str(run_dir), *extend, *(["--headless"] if headless else []), *nproc]
+        resume = resume_command(run_dir, headless, extended_max_steps(reason, stopped_at), ranks.world_size)
         return KeyboardInterrupt(f"the run had stopped ({reason.replace('_', ' ')}) after step {stopped_at}, saved, "
-                                 f"before the interrupt; resume with: {one_line(command_line(arguments), 4000)}")
-    arguments = ["train", "--resume", str(run_dir), *(["--headless"] if headless else []), *nproc]
+                                 f"before the interrupt; resume with: {one_line(resume, 4000)}")
     where = "the last complete checkpoint" if checkpoint is not None else "step 1 (no checkpoint was saved)"
-    return KeyboardInterrupt(f"resume from {where} with: {one_line(command_line(arguments), 4000)}")
+    resume = resume_command(run_dir, headless, nproc=ranks.world_size)
+    return KeyboardInterrupt(f"resume from {where} with: {one_line(resume, 4000)}")
 
 
 def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None) -> int:
@@ -119,7 +117,7 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
         except OSError as exc:
             print(f"arc-console: error: {describe_os_error(exc)}", file=sys.stderr)
             return 1
-    printer.console.print(f"resume with: {one_line(resume_command(run_dir, True, extended_max_steps(stopped)), 4000)}", highlight=False,
+    printer.console.print(f"resume with: {one_line(resume_command(run_dir, True, extended_max_steps(stopped.reason, stopped.step)), 4000)}", highlight=False,
                           markup=False)
     if stopped.reason == "error":
         report_failure(stopped)
@@ -248,13 +246,13 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     if stopped is not None:
         print(one_line(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; "
                        f"checkpoint {stopped.checkpoint}; final model {stopped.final_model}", 4000))
-        print(f"resume with: {one_line(resume_command(run_dir, max_steps=extended_max_steps(stopped)), 4000)}")
+        print(f"resume with: {one_line(resume_command(run_dir, max_steps=extended_max_steps(stopped.reason, stopped.step)), 4000)}")
         if stopped.reason == "error":
             report_failure(stopped)
             return 1
     return code if isinstance(code, int) else 0
 
 
-def extended_max_steps(stopped: Any) -> int | None:
+def extended_max_steps(reason: str, step: int) -> int | None:
     """For a run stopped by its --max-steps, twice as many (a resume at or below its step is refused)."""
-    return 2 * stopped.step if stopped.reason == "max_steps" and stopped.step > 0 else None
+    return 2 * step if reason == "max_steps" and step > 0 else None

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import suppress
 import re
 import shutil
 import socket
 import threading
 import time
+from contextlib import suppress
 from datetime import datetime
 from pathlib import Path
 from typing import Any

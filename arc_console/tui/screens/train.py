@@ -84,7 +84,7 @@ class TrainScreen(DashboardScreen):
 
     def stop_now(self) -> None:
         if not self.live:
-            self.app.exit(0 if self.failure is None else 1)
+            self.action_close()
             return
         self.begin_stop()
 
