@@ -11,7 +11,7 @@ from typing import NoReturn
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from arc_console.cli.main import main as run_main  # lazy: importing cli.errors must not load every command
+    from arc_console.cli.commands import main as run_main  # lazy: importing cli.errors must not load every command
 
     return run_main(argv)
 

@@ -16,7 +16,7 @@ from arc_console.rundir.files import RunFileError, list_step_files, load_step_fi
 from arc_console.tui.replay_app import ReplayApp
 from arc_console.tui.themes import ThemeError, load_theme_file
 
-from test_replay import SEED_FILE
+from seed_step import SEED_FILE
 
 cells = st.integers(0, 9)
 grids = st.integers(1, 6).flatmap(lambda h: st.integers(1, 6).flatmap(

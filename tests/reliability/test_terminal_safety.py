@@ -11,7 +11,7 @@ import pytest
 from arc_console.rundir.files import list_step_files
 from arc_console.tui.replay_app import ReplayApp
 
-from test_replay import SEED_FILE
+from seed_step import SEED_FILE
 
 CLI = [sys.executable, "-m", "arc_console"]
 HOSTILE = {

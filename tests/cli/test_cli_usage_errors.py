@@ -20,9 +20,9 @@ import pytest
 from arc_console.tui.app import ConsoleApp
 from test_lazy_cli import imported_packages
 from tui_fixtures import FixedSampler, replay_source, step_events, until_painted
+from paths import STEP_FILE
 
 CLI = [sys.executable, "-X", "importtime", "-m", "arc_console"]
-STEP_FILE = Path(__file__).parent / "data" / "step_003.json"
 
 
 def run(args: list[str], cwd: Path, stdin: int | None = subprocess.DEVNULL) -> tuple[subprocess.CompletedProcess[str], set[str]]:

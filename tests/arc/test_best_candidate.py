@@ -17,6 +17,7 @@ from arc_console.engine.step_groups import Group, Problem
 from arc_console.reporting.scalars import best_candidate_text
 from arc_console.tui.replay_print import render_step
 from arc_console.tui.run_view import RunView
+from paths import STEP_FILE
 
 
 def _task():
@@ -110,7 +111,7 @@ def test_every_writer_and_reader_names_the_same_candidate() -> None:
     assert "#2 ★" in printed and "#3 ★" not in printed
 
 def test_an_old_step_file_replays_with_the_rule_not_its_stored_id(tmp_path: Path) -> None:
-    record = json.loads(Path("tests/data/step_003.json").read_text())
+    record = json.loads(STEP_FILE.read_text())
     assert best_candidate_id(record["candidates"]) == record["best_candidate_id"]  # new files: the same answer
     record["best_candidate_id"] = 4  # as an old any-candidate writer might have stored it
     assert best_candidate_id(record["candidates"]) == 1

@@ -7,8 +7,9 @@ import torch
 
 from arc_console.arc import build_prompt, load_tasks, parse_response, score_grid
 from arc_console.engine.backends import builtin_tiny_path, load_policy
+from paths import REPO
 
-SHIPPED = Path(__file__).resolve().parents[1] / "arc_console" / "builtin" / "tiny-arc"
+SHIPPED = REPO / "arc_console" / "builtin" / "tiny-arc"
 
 
 def test_shipped_checkpoint_is_small_and_says_how_it_was_made() -> None:

@@ -15,13 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from arc_console.cli.main import build_parser
+from arc_console.cli.commands import build_parser
 from arc_console.cli.setting_flags import flag_help
 from arc_console.cli.settings_table import FIX, settings_table, with_table
 from arc_console.config import ConfigError, resumed_config
 from arc_console.train_config import setting_fields
+from paths import REPO
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 README = ROOT / "README.md"
 CLI = [sys.executable, "-m", "arc_console"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4", "--max-extra-draws", "0"]

@@ -15,6 +15,7 @@ from arc_console.engine import trainer as trainer_module
 from arc_console.engine.update import policy_update
 
 from helpers import make_trainer
+from paths import REPO
 
 # Answers of 18, 32 and 36 tokens (3x3, 4x4, 3x6 grids) and one cut at 40 (5x5): groups of different lengths.
 PROBLEMS = ["syn-heldout-rotate90-00000", "syn-heldout-flip_h-00000", "syn-heldout-mirror_extend-00000",
@@ -160,7 +161,7 @@ def test_the_gpu_benchmarks_p_sweep_trains_with_the_trainers_update_on_cpu() -> 
     from arc_console.engine.backends import load_policy
     from arc_console.engine.phase_timer import PhaseTimer
 
-    path = Path(__file__).resolve().parent.parent / "benchmarks" / "problems_per_step.py"
+    path = REPO / "benchmarks" / "problems_per_step.py"
     spec = importlib.util.spec_from_file_location("problems_per_step", path)
     sweep = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(sweep)

@@ -17,6 +17,7 @@ from arc_console.tui.replay_app import ReplayApp
 from arc_console.tui.screens.help import HelpScreen
 
 from tui_fixtures import FixedSampler, replay_source, step_events, until_painted
+from paths import DATA
 
 SIZE = (160, 50)
 
@@ -30,7 +31,7 @@ def screen_text(svg: str) -> str:
 def _apps():
     yield "train", lambda: ConsoleApp(replay_source(step_events()), sampler_factory=FixedSampler)
     yield "watch", lambda: ConsoleApp(replay_source(step_events()), mode="watch", sampler_factory=FixedSampler)
-    yield "replay", lambda: ReplayApp(list_step_files(Path("tests/data")), 0, None)
+    yield "replay", lambda: ReplayApp(list_step_files(DATA), 0, None)
 
 
 @pytest.mark.parametrize("use, make_app", list(_apps()), ids=[use for use, _ in _apps()])

@@ -1,10 +1,17 @@
 """Snapshots of the dashboard's panels from a fixed event sequence, at 160x50."""
 
+from pathlib import Path
+
 import pytest
 
 from arc_console.tui.app import ConsoleApp
 
 from tui_fixtures import FixedSampler, replay_source, step_events, until_painted
+from paths import REPO
+
+# Relative to the repository, as a user types it: the replay header shows the path, and the snapshots must
+# not depend on where the clone is.
+DATA = Path("tests/data")
 
 SIZE = (160, 50)
 
@@ -52,13 +59,12 @@ def test_small_terminal_uses_compact_grids(snap_compare) -> None:
     assert snap_compare(_app(), terminal_size=(100, 32), run_before=_settle)
 
 
-def test_replayed_step(snap_compare) -> None:
-    from pathlib import Path
-
+def test_replayed_step(snap_compare, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
     from arc_console.rundir.files import list_step_files
     from arc_console.tui.replay_app import ReplayApp
 
-    files = list_step_files(Path("tests/data"))
+    files = list_step_files(DATA)
     assert snap_compare(ReplayApp(files, 0, None), terminal_size=SIZE, run_before=_settle)
 
 
@@ -72,9 +78,8 @@ def test_dashboard_layout(snap_compare, size) -> None:
 
 
 @pytest.mark.parametrize("size", LAYOUT_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-def test_replay_layout_with_a_selected_candidate(snap_compare, size) -> None:
-    from pathlib import Path
-
+def test_replay_layout_with_a_selected_candidate(snap_compare, size, monkeypatch) -> None:
+    monkeypatch.chdir(REPO)
     from arc_console.rundir.files import list_step_files
     from arc_console.tui.replay_app import ReplayApp
 
@@ -83,5 +88,5 @@ def test_replay_layout_with_a_selected_candidate(snap_compare, size) -> None:
         await pilot.press("right")  # #2 selected, #1 still the best: the two borders differ
         await _settle(pilot)
 
-    files = list_step_files(Path("tests/data"))
+    files = list_step_files(DATA)
     assert snap_compare(ReplayApp(files, 0, None), terminal_size=size, run_before=select_second)

@@ -19,6 +19,7 @@ from arc_console.tui.replay_app import ReplayApp
 from arc_console.tui.widgets.candidates import cards_out_of_view, choose_mode
 
 from tui_fixtures import FixedSampler, replay_source, step_events, until, until_painted
+from paths import DATA
 
 
 async def test_the_newest_log_line_stays_in_view_when_lines_are_long() -> None:
@@ -96,7 +97,7 @@ def test_a_pid_reused_after_the_run_is_not_the_trainer(tmp_path: Path) -> None:
 
 
 async def test_replay_selected_and_best_candidates_look_different() -> None:
-    app = ReplayApp(list_step_files(Path("tests/data")), 0, None)
+    app = ReplayApp(list_step_files(DATA), 0, None)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
         cards = app.replay.candidates_panel._candidate_card_list
@@ -112,7 +113,7 @@ async def test_replay_selected_and_best_candidates_look_different() -> None:
 
 
 async def test_replay_arrows_choose_candidates_even_when_the_response_has_focus() -> None:
-    app = ReplayApp(list_step_files(Path("tests/data")), 0, None)
+    app = ReplayApp(list_step_files(DATA), 0, None)
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.pause()
         app.query_one("#response-scroll").focus()

@@ -14,17 +14,11 @@ from arc_console.tui.replay_app import ReplayApp
 from arc_console.tui.widgets.candidates import CandidatesPanel
 
 from helpers import make_trainer
+from seed_step import SEED_FILE
 
 CLI = [sys.executable, "-m", "arc_console"]
 SIZE = (160, 50)
 
-SEED_FILE = {  # the seed README's example, exactly its schema
-    "step": 1, "problem_id": "af902bf9", "prompt": "Full prompt text...",
-    "target_grid": [[0, 1, 2], [1, 0, 1]],
-    "candidates": [{"candidate_id": 1, "response_text": "Model response...", "predicted_grid": [[0, 1, 1], [1, 0, 1]],
-                    "accuracy": 0.83, "has_grid": True, "correct_size": True, "perfect_match": False}],
-    "best_candidate_id": 3, "best_accuracy": 0.95, "timestamp": "2025-08-20T07:45:00",
-}
 
 
 @pytest.fixture(scope="module")

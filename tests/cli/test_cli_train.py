@@ -13,6 +13,7 @@ import pytest
 
 from arc_console.config import DEMO_PROBLEMS, SEED_PROBLEMS, build_config
 from arc_console.engine.failure import STALL_FINAL_SAVE
+from paths import REPO
 
 CLI = [sys.executable, "-m", "arc_console"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4"]
@@ -218,7 +219,7 @@ def test_the_resume_command_names_the_launcher_in_use(tmp_path: Path) -> None:
     assert command_line(["train", "--resume", "runs/x"], launcher="", argv0="/opt/venv/bin/arc-console") == \
         "/opt/venv/bin/arc-console train --resume runs/x"
     # `make train` exports the launcher; what the CLI then prints is a make command that make accepts.
-    makefile = Path(__file__).resolve().parents[1] / "Makefile"
+    makefile = REPO / "Makefile"
     dry = subprocess.run(["make", "-n", "-f", str(makefile), "train", "ARGS=--resume runs/x"], capture_output=True,
                          text=True, cwd=makefile.parent, timeout=60)
     assert "ARC_CONSOLE_LAUNCHER=make .venv/bin/arc-console train --resume runs/x" in dry.stdout, dry.stdout + dry.stderr
