@@ -31,7 +31,10 @@ def add_eval_parser(subparsers: Any) -> None:
     parser.add_argument("--tasks", default="synthetic-heldout", metavar="SOURCE",
                         help="arc1-evaluation | arc2-evaluation | synthetic-heldout | ... | a folder or file of ARC JSON")
     parser.add_argument("--problems", default="", metavar="IDS", help="comma-separated task ids (default: every task)")
-    parser.add_argument("--limit", type=int, default=0, metavar="N", help="the first N tasks only (0: all)")
+    parser.add_argument("--limit", type=int, default=0, metavar="N", help="the first N tasks only, after a run's training problems are left out (0: all)")
+    parser.add_argument("--include-trained", action="store_true",
+                        help="with a run directory or checkpoint as --model, keep the tasks that run trained on "
+                             "(by default they are left out and listed in eval.json)")
     parser.add_argument("--augment", default="dihedral", help=f"{' | '.join(AUGMENTATIONS)} (default dihedral)")
     parser.add_argument("--samples", type=int, default=2, metavar="K", help="candidates sampled per view (default 2)")
     parser.add_argument("--rank", default="votes", help=f"{' | '.join(RANKINGS)} (default votes)")
@@ -86,7 +89,39 @@ def _tasks(args: argparse.Namespace) -> list[Any]:
     ids = [item.strip() for item in args.problems.split(",") if item.strip()]
     if ids:
         tasks = select_tasks(tasks, ids)
-    return tasks[: args.limit] if args.limit else tasks
+    return tasks
+
+
+def _held_out(args: argparse.Namespace, source: Any, tasks: list[Any], header: dict[str, Any]) -> list[Any]:
+    """The tasks a run's model is evaluated on: its training problems left out (one line says how many),
+    unless --include-trained; then --limit. Raises TaskError when every task was trained on."""
+    from arc_console.arc import TaskError
+    from arc_console.evaluation.trained_problems import TrainedOn, held_out_or_refuse
+
+    trained = TrainedOn.from_config(source.run_config) if source.from_a_run else None
+    if trained is None:
+        if source.from_a_run:
+            print("arc-console: warning: the run's settings do not say what it trained on: no task is left out",
+                  file=sys.stderr)
+        return tasks[: args.limit] if args.limit else tasks
+    header["trained_on"] = {"tasks": trained.source, "problems": list(trained.problem_ids)}
+    try:
+        trained_ids = trained.task_ids()
+    except TaskError as exc:
+        print(f"arc-console: warning: cannot tell which tasks the run trained on ({one_line(str(exc), 160)}): "
+              "no task is left out", file=sys.stderr)
+        return tasks[: args.limit] if args.limit else tasks
+    if args.include_trained:
+        included = [t.id for t in tasks if t.id in trained_ids]
+        header["included_trained"] = included
+        print(f"arc-console: --include-trained: {len(included)} of {len(tasks)} tasks were trained on by this run "
+              "and are kept", file=sys.stderr)
+        return tasks[: args.limit] if args.limit else tasks
+    held_out = held_out_or_refuse(tasks, trained_ids, f"--tasks {one_line(args.tasks, 80)}")
+    header["excluded_trained"] = held_out.excluded
+    print(f"arc-console: leaving out {len(held_out.excluded)} of {len(tasks)} tasks that this run trained on "
+          f"({one_line(trained.describe(), 80)}; --include-trained keeps them)", file=sys.stderr)
+    return held_out.kept[: args.limit] if args.limit else held_out.kept
 
 
 def _out_dir(args: argparse.Namespace) -> Path:
@@ -101,21 +136,23 @@ def _out_dir(args: argparse.Namespace) -> Path:
 
 def run_eval(args: argparse.Namespace) -> int:
     from arc_console.arc import TaskError
+    from arc_console.engine.checkpoint_files import CheckpointError
+    from arc_console.engine.model_path import BackendError
+    from arc_console.evaluation.model_source import locate_eval_model
 
+    header: dict[str, Any] = {}
     try:
         settings = _settings(args)
         test_time = _test_time(args)
         tasks = _tasks(args)
         out = _out_dir(args)
-    except (SettingsError, TaskError) as exc:
+        source = locate_eval_model(args.model)  # a model that is not there is refused before torch is imported
+        tasks = _held_out(args, source, tasks, header)
+    except (SettingsError, TaskError, BackendError, CheckpointError) as exc:
         raise UsageError(str(exc)) from None
     check_theme(args.theme)
     if not args.headless:
         require_terminal("the eval console", "use --headless for a progress line per task")
-    from arc_console.engine.checkpoint_files import CheckpointError
-    from arc_console.engine.model_path import BackendError
-    from arc_console.evaluation.model_source import locate_eval_model
-
     from arc_console.engine.control import RunControl
     from arc_console.engine.stop_signals import graceful_stop_signals
 
@@ -127,7 +164,6 @@ def run_eval(args: argparse.Namespace) -> int:
     with graceful_stop_signals(loading, announce):  # a stop while the model loads ends the command cleanly
         print(f"arc-console: loading {args.model} ...", file=sys.stderr)
         try:
-            source = locate_eval_model(args.model)  # a model that is not there is refused before torch is imported
             from arc_console.evaluation.model import device_name, load_located_model
 
             engine, described = load_located_model(source, args.backend), source.described
@@ -144,7 +180,8 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"arc-console: {hidden} of {len(tasks)} tasks have hidden test outputs: they go in the submission "
               "and are not scored", file=sys.stderr)
     header = {"command": shlex.join(["arc-console", *sys.argv[1:]]), "tasks_source": args.tasks,
-              "model_loaded": described, "started": datetime.now().isoformat(timespec="seconds")}
+              "model_loaded": described, "started": datetime.now().isoformat(timespec="seconds"),
+              "excluded_trained": [], **header}
     run = dict(tasks=tasks, engine=engine, settings=settings, out_dir=out, header=header, model_name=args.model,
                device=device_name(engine.policy))
     if test_time.steps:
