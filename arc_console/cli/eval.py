@@ -15,8 +15,10 @@ from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import RANKINGS, EvalSettings, SettingsError, validate_settings
+from arc_console.evaluation.test_time_settings import TEST_TIME_MODES, TRAINABLE_WEIGHTS, SftSettings
 from arc_console.tui.textsafe import one_line
 
+DEFAULT_RL_STEPS = 4  # test-time RL's steps where --test-time-mode has rl and --test-time-steps is not given
 # The context train uses by default (TrainConfig.max_seq_length): the prompts eval fits are the ones training saw.
 TRAINING_CONTEXT = 2048
 
@@ -47,16 +49,36 @@ def add_eval_parser(subparsers: Any) -> None:
                              "0: the model's own, which on GPT-OSS is far beyond what a 20B prefill fits in memory)")
     parser.add_argument("--backend", default=None, help="hf | unsloth | auto (default: the run's, else auto)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="where the results go (default runs/eval-DATE-TIME)")
-    parser.add_argument("--test-time-steps", type=int, default=0, metavar="N",
-                        help="test-time RL: N DAPO steps per task on its leave-one-out train pairs before answering "
-                             "it, through a per-task LoRA reset between tasks (default 0: plain eval)")
-    parser.add_argument("--test-time-lr", type=float, default=1e-3, metavar="LR", help="its learning rate (default 1e-3)")
+    parser.add_argument("--test-time-mode", default=None, metavar="MODE",
+                        help=f"{' | '.join(TEST_TIME_MODES)}: train on each task's own examples before answering it, through weights reset between "
+                             "tasks: sft (teacher forcing on its leave-one-out problems under views), rl (DAPO "
+                             "steps on them), sft+rl (both in turn) or none (default: rl with --test-time-steps, "
+                             "else none)")
+    parser.add_argument("--test-time-weights", default="auto", metavar="WEIGHTS",
+                        help=f"{' | '.join(TRAINABLE_WEIGHTS)}: what trains: a fresh LoRA (lora), every weight restored per task (full), or auto: "
+                             "every weight of a small unquantized model, else a LoRA (default auto)")
+    parser.add_argument("--sft-steps", type=int, default=None, metavar="N",
+                        help=f"test-time SFT: AdamW steps per task (default {SftSettings.steps})")
+    parser.add_argument("--sft-lr", type=float, default=None, metavar="LR",
+                        help=f"its constant learning rate (default {SftSettings.learning_rate:g})")
+    parser.add_argument("--sft-batch", type=int, default=None, metavar="B",
+                        help=f"augmented leave-one-out problems per step (default {SftSettings.batch})")
+    parser.add_argument("--sft-augment", default=None, metavar="AUGMENT",
+                        help=f"their views: {' | '.join(AUGMENTATIONS)}, each with the examples shuffled "
+                             f"(default {SftSettings.augment})")
+    parser.add_argument("--test-time-steps", type=int, default=None, metavar="N",
+                        help=f"test-time RL: DAPO steps per task on its leave-one-out train pairs (default "
+                             f"{DEFAULT_RL_STEPS} where --test-time-mode has rl; alone, it means --test-time-mode rl)")
+    parser.add_argument("--test-time-lr", type=float, default=1e-3, metavar="LR",
+                        help="test-time RL's learning rate (default 1e-3)")
     parser.add_argument("--test-time-augment", default="dihedral",
-                        help=f"views of its leave-one-out problems: {' | '.join(AUGMENTATIONS)} (default dihedral)")
+                        help=f"views of test-time RL's leave-one-out problems: {' | '.join(AUGMENTATIONS)} "
+                             "(default dihedral)")
     parser.add_argument("--test-time-candidates", type=int, default=4, metavar="K",
-                        help="candidates per problem in its steps (default 4)")
+                        help="candidates per problem in test-time RL's steps (default 4)")
     parser.add_argument("--test-time-lora-r", type=int, default=8, metavar="R",
-                        help="rank of the fresh LoRA (q,k,v,o; alpha 2R) where the model has no adapter (default 8)")
+                        help="rank of the fresh LoRA (q,k,v,o; alpha 2R) where a LoRA trains and the model has none "
+                             "(default 8)")
     parser.add_argument("--headless", action="store_true", help="no console: a progress line per task and a table")
     parser.add_argument("--theme", help="console theme: a name or a theme file")
     parser.set_defaults(handler=run_eval)
@@ -71,13 +93,33 @@ def _settings(args: argparse.Namespace) -> EvalSettings:
 
 
 def _test_time(args: argparse.Namespace) -> Any:
-    from arc_console.evaluation.test_time_settings import TestTimeSettings, validate_test_time
+    from arc_console.evaluation.test_time_settings import TestTimePlan, TestTimeSettings, validate_plan
 
-    settings = TestTimeSettings(steps=args.test_time_steps, learning_rate=args.test_time_lr,
-                                augment=args.test_time_augment, candidates=args.test_time_candidates,
-                                lora_r=args.test_time_lora_r, lora_alpha=2 * args.test_time_lora_r)
-    validate_test_time(settings)
-    return settings
+    mode = args.test_time_mode or ("rl" if args.test_time_steps else "none")
+    phases = () if mode == "none" else mode.split("+")
+    if args.test_time_steps is not None and "rl" not in phases:
+        raise SettingsError(f"--test-time-steps sets test-time RL's steps: use --test-time-mode rl or sft+rl "
+                            f"(--test-time-mode is {mode})")
+    sft_flags = {"--sft-steps": args.sft_steps, "--sft-lr": args.sft_lr, "--sft-batch": args.sft_batch,
+                 "--sft-augment": args.sft_augment}
+    given = [flag for flag, value in sft_flags.items() if value is not None]
+    if given and "sft" not in phases:
+        raise SettingsError(f"{given[0]} sets test-time SFT: use --test-time-mode sft or sft+rl (--test-time-mode "
+                            f"is {mode})")
+    defaults = SftSettings()
+    sft = SftSettings(steps=_or(args.sft_steps, defaults.steps), learning_rate=_or(args.sft_lr, defaults.learning_rate),
+                      batch=_or(args.sft_batch, defaults.batch), augment=_or(args.sft_augment, defaults.augment))
+    rl = TestTimeSettings(steps=_or(args.test_time_steps, DEFAULT_RL_STEPS if "rl" in phases else 0),
+                          learning_rate=args.test_time_lr, augment=args.test_time_augment,
+                          candidates=args.test_time_candidates, lora_r=args.test_time_lora_r,
+                          lora_alpha=2 * args.test_time_lora_r)
+    plan = TestTimePlan(mode=mode, weights=args.test_time_weights, sft=sft, rl=rl)
+    validate_plan(plan)
+    return plan
+
+
+def _or(value: Any, default: Any) -> Any:
+    return default if value is None else value
 
 
 def _tasks(args: argparse.Namespace) -> list[Any]:
@@ -184,14 +226,18 @@ def run_eval(args: argparse.Namespace) -> int:
               "excluded_trained": [], **header}
     run = dict(tasks=tasks, engine=engine, settings=settings, out_dir=out, header=header, model_name=args.model,
                device=device_name(engine.policy))
-    if test_time.steps:
-        from arc_console.evaluation.adapter_reset import attach_test_time_adapter
-        from arc_console.evaluation.test_time import TestTimeTrainer
+    if test_time.mode != "none":
+        from arc_console.evaluation.adapter_reset import attach_trainable_weights
+        from arc_console.evaluation.test_time_modes import AdaptThenAnswer
 
-        adapter = attach_test_time_adapter(engine, test_time.lora_r, test_time.lora_alpha)
-        header["test_time"] = {**test_time.to_dict(), "adapter": "fresh LoRA per task" if adapter.fresh
-                               else "the loaded adapter, restored per task"}
-        run["answerer"] = TestTimeTrainer(adapter, test_time, settings).answer
+        try:
+            weights = attach_trainable_weights(engine, test_time.weights, test_time.rl.lora_r, test_time.rl.lora_alpha)
+        except ValueError as exc:
+            raise UsageError(f"--test-time-weights {test_time.weights}: {exc}") from None
+        trained = ("every weight, restored per task" if weights.kind == "full" else "fresh LoRA per task"
+                   if weights.fresh else "the loaded adapter, restored per task")
+        header["test_time"] = {**test_time.to_dict(), "trained": trained}
+        run["answerer"] = AdaptThenAnswer(weights, test_time, settings).answer
     if args.headless:
         return _eval_headless(run)
     from arc_console.cli.eval_session import eval_with_console

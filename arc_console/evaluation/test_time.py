@@ -2,9 +2,10 @@
 
 Each train pair in turn is a pseudo-test whose output is known, the other pairs its examples
 (leave-one-out); augmentation views multiply these problems. For `steps` steps the trainer's DAPO
-pieces run on them (rollout, rewards, dynamic sampling, token-level clip-higher loss) through a
-per-task adapter and optimizer (adapter_reset.py); then the task is answered as plain eval answers
-it. A task with one train pair has no pseudo-test: it is answered plainly and counted as such.
+pieces run on them (rollout, rewards, dynamic sampling, token-level clip-higher loss) through the
+per-task weights (adapter_reset.py) and a new optimizer. test_time_modes.py runs it as a phase (alone
+or after test-time SFT), then answers the task as plain eval answers it. A task with one train pair
+has no pseudo-test: it is answered plainly and counted as such.
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ from arc_console.decoding.samples import ProgressCallback
 from arc_console.engine.step_groups import Group, Problem
 from arc_console.engine.warm_up import symbolic_lengths
 from arc_console.evaluation import events as ev
-from arc_console.evaluation.adapter_reset import TestTimeAdapter, task_seed
+from arc_console.evaluation.adapter_reset import TrainableWeights, task_seed
 from arc_console.evaluation.settings import EvalSettings
-from arc_console.evaluation.solver import Stopped, answer_budget, answer_task, context_limit, fit_prompt
-from arc_console.evaluation.solver_types import TaskAnswer
+from arc_console.evaluation.solver import Stopped, answer_budget, context_limit, fit_prompt
 from arc_console.evaluation.test_time_settings import TestTimeSettings, validate_test_time
 
 __all__ = ["TestTimeReport", "TestTimeSettings", "TestTimeTrainer", "leave_one_out_tasks", "validate_test_time"]
@@ -66,28 +66,15 @@ def leave_one_out_tasks(task: Task, augment: str, seed: int) -> list[Task]:
 
 
 class TestTimeTrainer:
-    """Trains the per-task adapter of one loaded model, task after task, and answers each task."""
+    """Trains the per-task weights of one loaded model on one task at a time (the caller resets them)."""
 
-    def __init__(self, adapter: TestTimeAdapter, settings: TestTimeSettings, eval_settings: EvalSettings) -> None:
+    def __init__(self, adapter: TrainableWeights, settings: TestTimeSettings, eval_settings: EvalSettings) -> None:
         self.adapter = adapter
         self.policy = adapter.policy
         self.engine = adapter.engine  # samples the policy with the live adapter folded in
         self.settings = settings
         self.eval_settings = eval_settings
         self.weights = RewardWeights()
-
-    def answer(self, task: Task, control: RunControl, on_progress: ProgressCallback | None,
-               emit: ev.EvalSink) -> TaskAnswer:
-        started = time.perf_counter()
-        self.adapter.reset(self.eval_settings.seed, task.id)
-        try:
-            report = self.train(task, control, on_progress, emit)
-            answer = answer_task(task, self.engine, self.eval_settings, control, on_progress)
-        finally:
-            self.adapter.reset(self.eval_settings.seed, task.id)
-        answer.seconds = time.perf_counter() - started
-        answer.test_time = report.to_dict()
-        return answer
 
     # ------------------------------------------------------------------ training on one task
 

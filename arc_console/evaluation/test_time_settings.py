@@ -1,5 +1,6 @@
-"""Test-time RL's settings and their checks, without torch: `eval` refuses bad --test-time-* values
-before it loads anything. test_time.py (the training itself) re-exports them."""
+"""Test-time training's settings and their checks, without torch: `eval` refuses bad --test-time-* and
+--sft-* values before it loads anything. The RL phase's (TestTimeSettings; test_time.py re-exports
+them), the SFT phase's (SftSettings) and the plan that says which phases run on which weights."""
 
 from __future__ import annotations
 
@@ -53,3 +54,64 @@ def validate_test_time(settings: TestTimeSettings) -> None:
     require(2 <= settings.candidates <= 64, f"--test-time-candidates must be 2..64, got {settings.candidates}")
     require(1 <= settings.lora_r <= 256, f"--test-time-lora-r must be 1..256, got {settings.lora_r}")
     require(settings.reward in REWARD_VARIANTS, f"unknown reward {settings.reward!r}")
+
+
+TEST_TIME_MODES = ("none", "sft", "rl", "sft+rl")
+TRAINABLE_WEIGHTS = ("auto", "lora", "full")
+
+
+@dataclass(frozen=True)
+class SftSettings:
+    """Supervised test-time training: teacher forcing on the task's leave-one-out problems under views."""
+
+    steps: int = 32  # optimizer steps per task
+    learning_rate: float = 1e-3  # AdamW, constant: a run of N steps is the first N steps of a longer one
+    batch: int = 8  # augmented leave-one-out problems per step
+    augment: str = "dihedral+colors"  # the views drawn: none | dihedral | dihedral+colors
+    shuffle_examples: bool = True  # each view also shows its examples in a random order
+    weight_decay: float = 0.0
+    max_grad_norm: float = 1.0
+    logprob_chunk_tokens: int = 256
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class TestTimePlan:
+    """What eval does to each task before answering it: nothing, SFT, RL (DAPO) or SFT then RL, and which
+    weights train (a fresh LoRA, or every weight, restored per task; auto: every weight of a small
+    unquantized model, else a LoRA)."""
+
+    mode: str = "none"
+    weights: str = "auto"
+    sft: SftSettings = SftSettings()
+    rl: TestTimeSettings = TestTimeSettings()
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        return () if self.mode == "none" else tuple(self.mode.split("+"))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "weights": self.weights,
+                **({"sft": self.sft.to_dict()} if "sft" in self.phases else {}),
+                **({"rl": self.rl.to_dict()} if "rl" in self.phases else {})}
+
+
+def validate_plan(plan: TestTimePlan) -> None:
+    def require(condition: bool, message: str) -> None:
+        if not condition:
+            raise SettingsError(message)
+
+    require(plan.mode in TEST_TIME_MODES, f"--test-time-mode must be one of {', '.join(TEST_TIME_MODES)}, "
+                                          f"got {plan.mode!r}")
+    require(plan.weights in TRAINABLE_WEIGHTS,
+            f"--test-time-weights must be one of {', '.join(TRAINABLE_WEIGHTS)}, got {plan.weights!r}")
+    sft = plan.sft
+    require(1 <= sft.steps <= 100_000, f"--sft-steps must be 1..100000, got {sft.steps}")
+    require(sft.learning_rate > 0, f"--sft-lr must be positive, got {sft.learning_rate}")
+    require(1 <= sft.batch <= 1024, f"--sft-batch must be 1..1024, got {sft.batch}")
+    require(sft.augment in AUGMENTATIONS, f"--sft-augment must be one of {', '.join(AUGMENTATIONS)}, "
+                                          f"got {sft.augment!r}")
+    validate_test_time(plan.rl)
+    require("rl" not in plan.phases or plan.rl.steps >= 1, "--test-time-steps must be 1 or more with an rl mode")

@@ -1,0 +1,153 @@
+"""Supervised test-time training: before a task is answered, teach the model the task's own examples.
+
+As the strong ARC systems do it (Akyurek et al. 2024, marc; the ARChitects, Franzen et al. 2024):
+each train pair in turn is a pseudo-test, the other pairs its examples (leave-one-out); every step
+draws a batch of these problems under random views (a dihedral transform, colours 1-9 permuted with 0
+kept, the examples in a shuffled order) and takes one AdamW step on the cross-entropy of the answer
+the prompt format expects (the output grid's text, then <|return|>), by teacher forcing, with the
+loss on those answer tokens only. The weights trained and their reset between tasks belong to
+adapter_reset.py; this module only trains them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from arc_console.arc import Task, build_prompt, grid_to_text
+from arc_console.arc.leave_one_out import augmented_view, leave_one_out
+from arc_console.engine.control import RunControl
+from arc_console.engine.logprobs import Batch, build_batch, completion_logprobs
+from arc_console.engine.warm_up import symbolic_lengths
+from arc_console.evaluation import events as ev
+from arc_console.evaluation.adapter_reset import TrainableWeights, task_seed
+from arc_console.evaluation.expert_scores import answer_ids
+from arc_console.evaluation.settings import EvalSettings
+from arc_console.evaluation.solver import Stopped, context_limit
+from arc_console.evaluation.test_time_settings import SftSettings
+
+
+@dataclass
+class SftReport:
+    steps: int  # optimizer steps taken
+    problems: int  # leave-one-out problems (before views)
+    loss_before: float | None  # mean answer-token loss on the leave-one-out problems as given, before training
+    loss_after: float | None
+    seconds: float
+    fallback: str | None = None  # why the task was not trained on
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
+
+
+@dataclass(frozen=True)
+class TeacherForced:
+    """One problem as token ids: the prompt, and the answer the model should give to it."""
+
+    prompt_ids: list[int]
+    answer_ids: list[int]
+
+
+def encode_problem(weights: TrainableWeights, problem: Task) -> TeacherForced:
+    """The prompt as eval shows a task (every example) and the expected answer: the grid's text, then the stop token."""
+    tokenizer = weights.policy.tokenizer
+    prompt = tokenizer(build_prompt(problem.train, problem.test_input), add_special_tokens=False)["input_ids"]
+    return TeacherForced(prompt, answer_ids(weights.policy, grid_to_text(problem.test_output)))
+
+
+def fits(example: TeacherForced, limit: int) -> bool:
+    return len(example.prompt_ids) + len(example.answer_ids) <= limit
+
+
+def draw_batch(problems: list[Task], settings: SftSettings, rng: random.Random, step: int) -> list[Task]:
+    """`settings.batch` views for one step: the leave-one-out problems in turn (so each is trained on
+    equally), each under a view and example order drawn from `rng`."""
+    first = (step - 1) * settings.batch
+    return [augmented_view(problems[(first + i) % len(problems)], settings.augment, settings.shuffle_examples, rng)[0]
+            for i in range(settings.batch)]
+
+
+def teacher_forcing_batch(weights: TrainableWeights, examples: list[TeacherForced]) -> Batch:
+    policy = weights.policy
+    return build_batch([e.prompt_ids for e in examples], [e.answer_ids for e in examples], [1.0] * len(examples),
+                       policy.tokenizer.pad_token_id, policy.device)
+
+
+def answer_loss(weights: TrainableWeights, batch: Batch, chunk_tokens: int, with_grad: bool) -> torch.Tensor:
+    """Mean cross-entropy over every answer token of the batch (a token-level mean, as SFT takes it)."""
+    logp, _ = completion_logprobs(weights.policy, batch, chunk_tokens, with_grad=with_grad)
+    return -(logp * batch.completion_mask).sum() / batch.completion_mask.sum().clamp(min=1.0)
+
+
+class SupervisedPhase:
+    """Trains `weights` on one task's leave-one-out problems; the caller resets them between tasks."""
+
+    def __init__(self, weights: TrainableWeights, settings: SftSettings, eval_settings: EvalSettings) -> None:
+        self.weights = weights
+        self.settings = settings
+        self.eval_settings = eval_settings
+
+    def train(self, task: Task, control: RunControl, emit: ev.EvalSink,
+              after_step: Callable[[int], None] | None = None) -> SftReport:
+        """`after_step(step)` runs after each step (the benchmarks answer there): the views come from the
+        task's own generator and the learning rate is constant, so the weights after N steps are those of a
+        run of exactly N steps."""
+        started = time.perf_counter()
+        problems = leave_one_out(task)
+        if not problems:
+            return SftReport(0, 0, None, None, time.perf_counter() - started, "a single train pair: no pseudo-test")
+        limit = context_limit(self.weights.policy, self.eval_settings)
+        probe = [e for e in (encode_problem(self.weights, p) for p in problems) if fits(e, limit)]
+        if not probe:
+            return SftReport(0, len(problems), None, None, time.perf_counter() - started,
+                             "no leave-one-out problem fits the context")
+        before = self.probe_loss(probe)
+        rng = random.Random(task_seed(self.eval_settings.seed, task.id, "sft"))
+        optimizer = torch.optim.AdamW(self._trained(), lr=self.settings.learning_rate,
+                                      weight_decay=self.settings.weight_decay)
+        steps = 0
+        for step in range(1, self.settings.steps + 1):
+            if control.stop_requested:
+                raise Stopped(task.id)
+            examples = [e for e in (encode_problem(self.weights, p) for p in draw_batch(problems, self.settings, rng,
+                                                                                           step)) if fits(e, limit)]
+            if examples:
+                self.step(examples, optimizer)
+                steps += 1
+            if after_step is not None:
+                after_step(step)
+        after = self.probe_loss(probe)
+        report = SftReport(steps, len(problems), before, after, time.perf_counter() - started)
+        emit(ev.EvalLog(f"{task.id}: test-time SFT {steps} steps on {len(problems)} leave-one-out problems x "
+                        f"{self.settings.batch} views a step, answer loss {before:.3f} -> {after:.3f}"))
+        return report
+
+    def _trained(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.weights.parameters().values() if p.requires_grad]
+
+    def step(self, examples: list[TeacherForced], optimizer: torch.optim.Optimizer) -> float:
+        """One AdamW step on the answer loss of `examples`; returns the loss before the step."""
+        policy = self.weights.policy
+        policy.for_training()
+        optimizer.zero_grad(set_to_none=True)
+        with symbolic_lengths():  # every task brings new lengths to a backend's compiled code
+            loss = answer_loss(self.weights, teacher_forcing_batch(self.weights, examples),
+                               self.settings.logprob_chunk_tokens, with_grad=True)
+            loss.backward()
+        torch.nn.utils.clip_grad_norm_(self._trained(), self.settings.max_grad_norm)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        policy.for_inference()
+        return float(loss.detach())
+
+    def probe_loss(self, examples: list[TeacherForced]) -> float:
+        """The answer loss on the leave-one-out problems as the task gives them (no view, examples in order)."""
+        self.weights.policy.for_inference()
+        with torch.no_grad():
+            return float(answer_loss(self.weights, teacher_forcing_batch(self.weights, examples),
+                                     self.settings.logprob_chunk_tokens, with_grad=False))
