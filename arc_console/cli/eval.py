@@ -238,6 +238,7 @@ def run_eval(args: argparse.Namespace) -> int:
                    if weights.fresh else "the loaded adapter, restored per task")
         header["test_time"] = {**test_time.to_dict(), "trained": trained}
         run["answerer"] = AdaptThenAnswer(weights, test_time, settings).answer
+        run["engine"] = weights.engine  # the engine over the trainable weights: the one reserved and sampled
     if args.headless:
         return _eval_headless(run)
     from arc_console.cli.eval_session import eval_with_console

@@ -97,7 +97,12 @@ def test_sft_moves_every_weight_and_the_reset_model_answers_as_the_plain_model(f
     assert moved[-1] == len(before)  # every weight trains (the experts and embeddings too)
     full.weights.reset(EVAL.seed, task.id)
     plain_engine, _ = load_eval_model("tiny")
-    assert attempts(answer_task(task, full.engine, EVAL)) == attempts(answer_task(task, plain_engine, EVAL))
+    plain = attempts(answer_task(task, plain_engine, EVAL))
+    assert attempts(answer_task(task, full.engine, EVAL)) == plain
+    SupervisedPhase(full.weights, SftSettings(steps=3, batch=4, learning_rate=3e-2), EVAL).train(
+        task, RunControl(), lambda event: None)
+    assert attempts(answer_task(task, full.engine, EVAL)) != plain  # the engine samples the trained weights
+    full.weights.reset(EVAL.seed, task.id)
 
 
 def test_more_steps_lower_the_loss_on_the_tasks_own_examples(full: AdaptThenAnswer):
