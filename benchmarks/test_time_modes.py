@@ -1,6 +1,6 @@
 """Test-time training modes side by side: plain eval vs sft vs rl vs sft+rl at several budgets, several seeds.
 
-    python benchmarks/test_time_modes.py [--tasks 40] [--seeds 0 1 2] [--sft-steps 8 32 96] [--rl-steps 1 2 4]
+    python benchmarks/test_time_modes.py [--tasks 40] [--seeds 0 1 2] [--sft-steps 16 32 96] [--rl-steps 1 2 4]
         [--jobs 16]                                   # every slice in its own process, then the merge
     python benchmarks/test_time_modes.py --slice I/N --job-out DIR   # one slice (another machine, say)
     python benchmarks/test_time_modes.py --merge DIR                 # combine the slices: JSON and PNG
@@ -269,7 +269,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=40)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    parser.add_argument("--sft-steps", type=int, nargs="+", default=[8, 32, 96], help="SFT steps at each budget")
+    parser.add_argument("--sft-steps", type=int, nargs="+", default=[16, 32, 96], help="SFT steps at each budget")
     parser.add_argument("--rl-steps", type=int, nargs="+", default=[1, 2, 4], help="DAPO steps at each budget")
     parser.add_argument("--sft-lr", type=float, default=None, help="default: eval's --sft-lr default")
     parser.add_argument("--sft-batch", type=int, default=None)
