@@ -1,10 +1,12 @@
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 # One cache of the built-in tiny model for the whole session, away from the user's own cache.
 if "ARC_CONSOLE_CACHE" not in os.environ:
@@ -15,6 +17,12 @@ if "ARC_CONSOLE_CACHE" not in os.environ:
         shutil.rmtree(_SESSION_CACHE, ignore_errors=True)
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+# Hypothesis's default deadline (200 ms an example) measures the machine, not the code: beside torch in the
+# other worker on 2 shared cores an example can take longer, and the test fails. The suite's time limit is
+# pytest-timeout's (pyproject); the examples have none of their own.
+settings.register_profile("suite", deadline=None, print_blob=True)
+settings.load_profile("suite")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -62,3 +70,15 @@ def toy_tasks_folder(tmp_path: Path) -> Path:
                 "test": [{"input": [[colour]], "output": [[colour]]}]}
         (folder / f"{name}.json").write_text(json.dumps(task))
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _torch_threads_restored():
+    """Whatever a test sets torch's thread count to (the trainer sets it from --cpu-threads), the next test
+    starts with the count the process had."""
+    torch = sys.modules.get("torch")
+    before = torch.get_num_threads() if torch is not None else None
+    yield
+    torch = sys.modules.get("torch")
+    if torch is not None and before is not None and torch.get_num_threads() != before:
+        torch.set_num_threads(before)

@@ -29,10 +29,14 @@ TEST_TIME = TestTimeSettings(steps=2, augment="none", candidates=4, learning_rat
 
 
 @pytest.fixture(scope="module")
-def trainer() -> TestTimeTrainer:
+def trainer():
     engine, _ = load_eval_model("tiny")
-    torch.set_num_threads(1)
-    return TestTimeTrainer(attach_test_time_adapter(engine, 8, 16), TEST_TIME, EVAL)
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the attempts are compared exactly: one thread's sums, in one order
+    try:
+        yield TestTimeTrainer(attach_test_time_adapter(engine, 8, 16), TEST_TIME, EVAL)
+    finally:
+        torch.set_num_threads(before)  # the module's tests done, the process's setting is back
 
 
 def attempts(answer) -> list:
@@ -95,7 +99,7 @@ def test_cli_headless_records_test_time_per_task_and_counts_single_pair_fallback
     out = tmp_path / "eval"
     result = subprocess.run([*CLI, "eval", "--headless", "--tasks", str(tmp_path / "tasks"), "--augment", "none",
                              "--test-time-steps", "2", "--test-time-augment", "none", "--out", str(out)],
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "test-time 2/2" in result.stdout and "plain (single pair)" in result.stdout
     report = json.loads((out / "eval.json").read_text())
@@ -116,7 +120,8 @@ def test_cli_headless_records_test_time_per_task_and_counts_single_pair_fallback
 ])
 def test_bad_test_time_flags_are_one_line_exit_2_and_create_nothing(tmp_path: Path, flags: list[str], message: str):
     out = tmp_path / "eval"
-    result = subprocess.run([*CLI, "eval", "--headless", "--out", str(out), *flags], capture_output=True, text=True)
+    result = subprocess.run([*CLI, "eval", "--headless", "--out", str(out), *flags], capture_output=True, text=True,
+                            timeout=120)
     assert result.returncode == 2, result.stderr
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("arc-console: error: ") and message in last and "Traceback" not in result.stderr

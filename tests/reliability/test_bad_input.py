@@ -37,7 +37,7 @@ def bad_tasks(tmp_path: Path, name: str) -> Path:
 def test_bad_task_files(tmp_path: Path, name: str, message: str) -> None:
     folder = bad_tasks(tmp_path, name)
     out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--tasks", str(folder), "--problems", "",
-                          "--out", str(tmp_path / "run")], capture_output=True, text=True)
+                          "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("arc-console: error: ") and message in out.stderr
     assert "Traceback" not in out.stderr
@@ -55,7 +55,7 @@ def test_bad_config_files(tmp_path: Path, toml: str, message: str) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(toml + "\n")
     out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--config", str(config),
-                          "--out", str(tmp_path / "run")], capture_output=True, text=True)
+                          "--out", str(tmp_path / "run")], capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
 
@@ -64,7 +64,7 @@ def test_bad_config_files(tmp_path: Path, toml: str, message: str) -> None:
                                   ["--backend", "tpu"], ["--model", "no_such_folder"]])
 def test_bad_flags(tmp_path: Path, args: list[str]) -> None:
     out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", *args, "--out", str(tmp_path / "run")],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith("arc-console: error:"), out.stderr
     assert "Traceback" not in out.stderr
 
@@ -72,5 +72,5 @@ def test_bad_flags(tmp_path: Path, args: list[str]) -> None:
 def test_watch_and_replay_of_missing_paths(tmp_path: Path) -> None:
     for args in (["watch", str(tmp_path / "nope")], ["replay", str(tmp_path / "nope")],
                  ["make-model", "--shape", "huge", "--out", str(tmp_path / "m")]):
-        out = subprocess.run([*CLI, *args], capture_output=True, text=True)
+        out = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120)
         assert out.returncode == 2 and "Traceback" not in out.stderr, (args, out.stderr)

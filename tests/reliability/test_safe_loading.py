@@ -33,7 +33,7 @@ def test_hostile_optimizer_pickle_is_refused(tmp_path: Path) -> None:
     optimizer_file = run / "checkpoints/step_1/optimizer.pt"
     torch.save({"optimizer": Exploit(marker), "scheduler": {}}, optimizer_file, pickle_module=pickle)
     out = subprocess.run([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "2"],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stderr
     assert "cannot be loaded" in out.stderr and "Traceback" not in out.stderr
     assert not marker.exists()
