@@ -97,6 +97,30 @@ def test_held_out_evaluation_during_training(tmp_path: Path) -> None:
     assert eval_scalars(rows[-1])["eval/pass_at_2"] == rows[-1]["pass_at_2"]
 
 
+def test_the_first_held_out_evaluation_is_evals_on_tasks_the_model_solves(tmp_path: Path) -> None:
+    """Before the first step the trainer's model is the built-in one: on tasks it solves (the product of experts
+    over coloured views), the trainer's held-out figures are `arc-console eval`'s code on a freshly loaded model,
+    a score above 0 included (on tasks it cannot solve the comparison would be 0 = 0)."""
+    solvable = ["syn-heldout-scale2-00007", "syn-heldout-transpose-00008"]
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    for task in select_tasks(load_tasks("synthetic-heldout"), solvable):
+        (folder / f"{task.id}.json").write_text(json.dumps(
+            {"train": [{"input": p.input, "output": p.output} for p in task.train],
+             "test": [{"input": p.input, "output": p.output} for p in task.test]}))
+    run = tmp_path / "run"
+    trainer, _ = make_trainer(run, max_steps=1, eval_every=1, eval_tasks=str(folder), eval_limit=0,
+                              eval_augment="dihedral+colors", eval_rank="logprob", seed=0, **REAL)
+    trainer.run()
+    first = eval_rows(run)[0]
+    assert first["step"] == 0 and first["tasks"] == 2
+    engine, _ = load_eval_model("tiny")
+    totals = run_evaluation(load_tasks(folder), engine, eval_settings(trainer.config), None, lambda e: None)
+    assert totals.pass_at_2 is not None and totals.pass_at_2 > 0
+    assert (totals.pass_at_2, totals.pass_at_1, totals.oracle, totals.tokens) == (
+        first["pass_at_2"], first["pass_at_1"], first["oracle"], first["tokens"])
+
+
 def test_a_resume_rewinds_and_redoes_later_evaluations(tmp_path: Path) -> None:
     run = tmp_path / "run"
     settings = dict(eval_every=2, eval_limit=1, eval_augment="none", checkpoint_every=2, **REAL)
