@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,9 +12,10 @@ from pathlib import Path
 
 import psutil
 import pytest
-import torch
 from child_output import ChildOutput
 from safetensors.torch import load_file
+
+from arc_console.distributed.ranks import TIMEOUT_ENV
 
 CLI = [sys.executable, "-m", "arc_console"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
@@ -125,3 +127,85 @@ def test_pause_and_stop_of_rank_0_reach_every_rank(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(report.read_text()) == {"paused_after_sync": True, "waited_rounds": 3, "resumed": True,
                                               "stopped": True}
+
+
+@pytest.fixture(scope="module")
+def update_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """distributed_update_worker.py under torchrun: each objective's update with the groups split 2/1 or 3/0,
+    and DAPO's draws split unevenly, each beside the same in one process."""
+    report = tmp_path_factory.mktemp("update") / "report.json"
+    worker = Path(__file__).with_name("distributed_update_worker.py")
+    done = subprocess.run([*TORCHRUN, str(worker), str(report)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(report.read_text())
+
+
+@pytest.mark.parametrize("case", ["dapo-uneven", "grpo-uneven", "preference-uneven", "dapo-empty", "grpo-empty"])
+def test_an_update_over_ranks_is_one_processs_update(update_report: dict, case: str) -> None:
+    """Each rank scales its loss by its share of the step's count (DAPO: loss tokens, GRPO: candidates, the
+    seed's rule: groups) and the gradients are summed: the weights are those of one process with every group,
+    whether the ranks hold 2 and 1 groups of different lengths or one rank holds none (it follows the update
+    with a zero gradient of its own). Two updates on the rollout, so the clip and the KL are live."""
+    result = update_report[case]
+    assert result["ranks_agree"] == 0.0  # every rank holds the same weights after the step
+    assert result["moved"] > 1e-3  # the update did something
+    assert result["equals_one_process"] < 5e-5, result["equals_one_process"]
+    for name, (ranks, alone) in result["figures"].items():
+        if alone is None:
+            assert ranks is None, name
+        else:
+            assert ranks == pytest.approx(alone, rel=1e-5, abs=1e-7), name
+
+
+def test_draws_split_slots_unevenly_and_keep_what_one_process_keeps(update_report: dict) -> None:
+    """3 slots over 2 ranks (1 and 2), refills of 2 (1 and 1) and 1 (none and 1): every rank sees every group in
+    slot order, keeps what one process keeps, and rank 0, which rolled out no kept group, trains on none."""
+    draws = update_report["draws"]
+    assert draws["rolled"] == [[[0], [3]], [[1, 2], [4], [5]]]
+    assert draws["drawn"] == [draws["alone_drawn"]] * 2 == [[0, 1, 2, 3, 4, 5]] * 2
+    assert draws["kept"] == draws["alone_kept"] == [1, 4, 5] and draws["rounds"] == draws["alone_rounds"] == 3
+    assert draws["mine"] == [[], [1, 4, 5]]
+
+
+def test_slot_shares_are_contiguous_and_differ_by_at_most_one() -> None:
+    from arc_console.distributed.draws import share_of
+
+    for world in (2, 3, 4):
+        for count in range(0, 9):
+            shares = [share_of(5, count, rank, world) for rank in range(world)]
+            assert [slot for share in shares for slot in share] == list(range(5, 5 + count))
+            sizes = [len(share) for share in shares]
+            assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.timeout(600)
+def test_a_hung_rank_times_out_and_the_run_keeps_its_checkpoint(tmp_path: Path) -> None:
+    """A rank that hangs without dying (SIGSTOP) holds the others in a collective: they give up after
+    ARC_CONSOLE_COLLECTIVE_TIMEOUT_S (5 s here, 600 by default), record the failed step with the time-out,
+    keep the last complete checkpoint and say how to resume, rather than waiting for ever."""
+    run = tmp_path / "run"
+    env = {**os.environ, TIMEOUT_ENV: "5"}
+    launcher = subprocess.Popen([*CLI, "train", *FAST, "--max-steps", "1000", "--checkpoint-every", "1", "--out", str(run),
+                                 "--nproc", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with ChildOutput(launcher) as child:
+        child.wait_for_line(lambda line: line.startswith("step 1/"), timeout=240)
+        hung = psutil.Process(rank_pid(launcher, 1))
+        hung.suspend()
+        hung_at = time.monotonic()
+        try:
+            code = child.finish(timeout=240)
+        finally:
+            if hung.is_running():
+                hung.kill()
+    waited = time.monotonic() - hung_at
+    assert code != 0, child.transcript()
+    # Rank 0 gave up on its own after the 5 s time-out (then the launcher stopped the hung rank: 30 s more).
+    assert waited < 120, waited
+    failed = [line for line in child.stderr.splitlines() if line.startswith("arc-console: error: step ")]
+    assert failed and "failed" in failed[0] and "Timed out waiting 5000ms" in failed[0], child.stderr[-3000:]
+    assert f"--resume {run} --headless --nproc 2" in child.stderr.strip().splitlines()[-1]
+    stopped = json.loads((run / "logs/run.json").read_text())["stopped"]
+    assert stopped["reason"] == "error"
+    last = max(int(p.name.split("_")[1]) for p in (run / "checkpoints").glob("step_*"))
+    assert last == stopped["step"] and (run / f"checkpoints/step_{last}/trainer_state.json").is_file()
+    assert "Timed out" in (run / "logs/training.log").read_text()
