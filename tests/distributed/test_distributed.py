@@ -13,6 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 from child_output import ChildOutput
+from cli_in_process import usage_error
 from safetensors.torch import load_file
 
 from arc_console.distributed.ranks import TIMEOUT_ENV
@@ -107,15 +108,11 @@ def test_stop_from_rank_0_then_kill_9_of_a_rank_then_resume_with_one_process(tmp
     assert (run / f"checkpoints/step_{last + 1}/trainer_state.json").is_file()
 
 
-def test_bad_process_counts_are_refused_before_anything_starts(tmp_path: Path) -> None:
+def test_bad_process_counts_are_refused_before_anything_starts(tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
-    odd = subprocess.run([*CLI, "train", *FAST, "--problems-per-step", "3", "--nproc", "2", "--out", str(run)],
-                         capture_output=True, text=True, timeout=120)
-    assert odd.returncode == 2
-    assert odd.stderr.strip().splitlines()[-1].startswith("arc-console: error: --problems-per-step 3 is not a multiple")
-    zero = subprocess.run([*CLI, "train", *FAST, "--nproc", "0", "--out", str(run)], capture_output=True, text=True,
-                          timeout=120)
-    assert zero.returncode == 2 and "--nproc must be at least 1" in zero.stderr
+    odd = usage_error(["train", *FAST, "--problems-per-step", "3", "--nproc", "2", "--out", str(run)], capsys)
+    assert odd.startswith("arc-console: error: --problems-per-step 3 is not a multiple")
+    assert "--nproc must be at least 1" in usage_error(["train", *FAST, "--nproc", "0", "--out", str(run)], capsys)
     assert not run.exists()
 
 

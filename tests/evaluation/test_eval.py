@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from child_output import ChildOutput
+from cli_in_process import usage_error
 
 from arc_console.arc import build_prompt, load_tasks
 from arc_console.arc.tasks import Pair, Task
@@ -133,24 +134,17 @@ def test_a_folder_with_hidden_outputs_is_answered_not_scored(tmp_path: Path):
     (["--limit", "-1"], "--limit must be 0"),
     (["--model", "no/such/folder/x"], "no such model folder"),
 ])
-def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path: Path, flags: list[str], message: str):
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path: Path, flags: list[str], message: str, capsys):
     out = tmp_path / "eval"
-    result = subprocess.run([*CLI, "eval", "--headless", "--out", str(out), *flags], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 2, result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("arc-console: error: ") and message in last
-    assert "Traceback" not in result.stderr
+    assert message in usage_error(["eval", "--headless", "--out", str(out), *flags], capsys)
     assert not out.exists()
 
 
-def test_existing_results_are_never_overwritten(tmp_path: Path):
+def test_existing_results_are_never_overwritten(tmp_path: Path, capsys):
     out = tmp_path / "eval"
     out.mkdir()
     (out / "eval.json").write_text("{}")
-    result = subprocess.run([*CLI, "eval", "--headless", "--out", str(out)], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 2 and "already exists" in result.stderr
+    assert "already exists" in usage_error(["eval", "--headless", "--out", str(out)], capsys)
     assert (out / "eval.json").read_text() == "{}"
 
 

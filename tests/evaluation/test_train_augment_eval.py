@@ -3,8 +3,6 @@ resume, the view in the step file) and --eval-every (held-out pass@2 in logs/eva
 dashboard's series and status, watch)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -24,11 +22,11 @@ from arc_console.tui.app import ConsoleApp
 from arc_console.tui.run_view import RunView
 from arc_console.tui.widgets.status_bar import status_text
 
+from arc_console.cli import main
 from helpers import make_trainer, without_timing
 from tui_fixtures import until
 
 REAL = {"model": "tiny"}  # the built-in warm-started model, not the random one
-CLI = [sys.executable, "-m", "arc_console"]
 
 
 def steps(run: Path) -> list[dict]:
@@ -173,8 +171,12 @@ def test_replay_print_says_the_grids_are_the_views(tmp_path: Path) -> None:
     (["--eval-every", "2", "--eval-tasks", "no-such-source"], "no-such-source: no such file or folder"),
     (["--eval-every", "2", "--eval-rank", "best"], "eval_rank must be one of votes, logprob"),
 ])
-def test_bad_settings_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
-    out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--out", str(tmp_path / "run"), *args],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+def test_bad_settings_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str, capsys) -> None:
+    try:
+        code = main(["train", "--headless", "--preset", "tiny", "--out", str(tmp_path / "run"), *args])
+    except SystemExit as exit:
+        code = exit.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("arc-console: error: ")
     assert not (tmp_path / "run").exists()
