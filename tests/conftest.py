@@ -34,21 +34,40 @@ def pytest_configure(config: pytest.Config) -> None:
         torch.set_num_threads(1)
 
 
+# Trained runs that tests in several files read, trained once per session (and per xdist worker: the tests
+# that use one are grouped onto one worker below).
+SHARED_RUNS = ("early_stopped_toy_run",)
+
+
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups into the node ids
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # `make test` distributes with --dist loadgroup: the tests of a module that share a module- or
     # class-scoped fixture (a training run, a loaded policy) go to one worker, so the fixture is built
-    # once; every other test is handed out on its own to whichever worker is free.
+    # once, and so do the tests of any file that use one of SHARED_RUNS; every other test is handed out
+    # on its own to whichever worker is free.
     if not os.environ.get("PYTEST_XDIST_WORKER"):  # in one process there is nothing to group
         return
     for item in items:
         fixture_info = getattr(item, "_fixtureinfo", None)
         if fixture_info is None or item.get_closest_marker("xdist_group"):
             continue
+        shared = [name for name in SHARED_RUNS if name in fixture_info.name2fixturedefs]
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+            continue
         scopes = {definition.scope for definitions in fixture_info.name2fixturedefs.values()
                   for definition in definitions}
         if scopes & {"class", "module", "package"}:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+
+
+@pytest.fixture(scope="session")
+def early_stopped_toy_run(tmp_path_factory: pytest.TempPathFactory):
+    """(run directory, Stopped) of a tiny run on three toy tasks that stopped early after two perfect problems
+    (tests/support/trained_runs.py); read by the trainer's and watch's tests."""
+    from trained_runs import train_early_stopped_run
+
+    return train_early_stopped_run(tmp_path_factory.mktemp("early-stop"))
 
 # A problem the tiny model can represent: answer the 1x1 grid [[3]].
 TOY_TASK = {"train": [{"input": [[3]], "output": [[3]]}], "test": [{"input": [[3]], "output": [[3]]}]}
