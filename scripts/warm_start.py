@@ -222,6 +222,8 @@ def main() -> None:
         TaskBatches(args.seed, args.batch, args.max_side, args.small_share, args.augment, tokenizer.pad_token_id),
         batch_size=None, num_workers=args.workers, pin_memory=device.type == "cuda",
         prefetch_factor=8 if args.workers else None, persistent_workers=bool(args.workers))
+    if args.log:
+        args.log.parent.mkdir(parents=True, exist_ok=True)
     log = args.log.open("a") if args.log else None
 
     def report(record: dict) -> None:
