@@ -74,6 +74,7 @@ def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
     assert (run / "logs/metrics.jsonl").read_text() == before
 
 
+@pytest.mark.slow
 def test_toml_config(tmp_path: Path) -> None:
     config = tmp_path / "run.toml"
     config.write_text('[train]\nmax_steps = 2\nnum_candidates = 3\nmax_new_tokens = 8\noverlong_buffer = 2\n'
@@ -96,6 +97,7 @@ def test_a_presets_problems_go_with_its_tasks(tmp_path: Path) -> None:
     assert build_config("tiny", config, {}).problems == []
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])  # SIGHUP: the terminal closed
 def test_signal_stops_at_once_saves_and_exits_0(tmp_path: Path, signum: int) -> None:
@@ -115,6 +117,7 @@ def test_signal_stops_at_once_saves_and_exits_0(tmp_path: Path, signum: int) -> 
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_a_second_ctrl_c_gives_up_the_save_and_the_run_says_interrupted(tmp_path: Path) -> None:
     """The second SIGINT, sent once the first one's announcement is out (the final save held back by the

@@ -319,6 +319,7 @@ def test_fp8_expert_copies_match_transformers_holding_the_same_rounded_weights(l
     assert len(engine.generate([PROMPT], [0.7, 1.3], max_new_tokens=8).samples) == 2
 
 
+@pytest.mark.slow
 def test_the_compiled_decode_step_samples_what_the_plain_one_samples(lora_policy) -> None:
     # torch.compile fuses the step's elementwise chains (the GPU default); here inductor's CPU backend.
     rollouts = {}

@@ -43,6 +43,7 @@ def rank_pid(launcher: subprocess.Popen, rank: int) -> int:
 
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(660)
 def test_torchrun_two_ranks_equal_one_process(tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
@@ -72,6 +73,7 @@ def test_torchrun_two_ranks_equal_one_process(tmp_path: Path) -> None:
     assert "(cpu, 2 ranks)" in ranks.stdout  # the world size, in the start line and the dashboard's device
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(900)
 def test_stop_from_rank_0_then_kill_9_of_a_rank_then_resume_with_one_process(tmp_path: Path) -> None:
     run = tmp_path / "run"
@@ -116,6 +118,7 @@ def test_bad_process_counts_are_refused_before_anything_starts(tmp_path: Path, c
     assert not run.exists()
 
 
+@pytest.mark.slow
 def test_pause_and_stop_of_rank_0_reach_every_rank(tmp_path: Path) -> None:
     """The trainer's safe-point calls (control_sync) between real gloo processes: rank 0 pauses, resumes, stops."""
     report = tmp_path / "follower.json"
@@ -137,6 +140,7 @@ def update_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     return json.loads(report.read_text())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", ["dapo-uneven", "grpo-uneven", "preference-uneven", "dapo-empty", "grpo-empty"])
 def test_an_update_over_ranks_is_one_processs_update(update_report: dict, case: str) -> None:
     """Each rank scales its loss by its share of the step's count (DAPO: loss tokens, GRPO: candidates, the
@@ -175,6 +179,7 @@ def test_slot_shares_are_contiguous_and_differ_by_at_most_one() -> None:
             assert max(sizes) - min(sizes) <= 1
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(600)
 def test_a_hung_rank_times_out_and_the_run_keeps_its_checkpoint(tmp_path: Path) -> None:
     """A rank that hangs without dying (SIGSTOP) holds the others in a collective: they give up after

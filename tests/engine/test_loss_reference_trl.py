@@ -28,7 +28,7 @@ import torch
 
 from arc_console.decoding.samples import Sample
 from arc_console.engine.micro_batches import micro_batches
-from arc_console.engine.objectives import dapo_loss, group_advantages, grpo_loss
+from arc_console.engine.objectives import dapo_loss, group_advantages, grpo_loss, informative_groups
 from arc_console.engine.step_groups import Group
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is "experimental" in TRL 1.x
@@ -42,8 +42,9 @@ EPS_LOW, EPS_HIGH, GRPO_EPS = 0.2, 0.28, 0.2
 def our_loss(objective: str, groups: list[Group], logp_of: Callable[[torch.Size], torch.Tensor],
              old_logp_of: Callable[[torch.Size], torch.Tensor] | None, scale_rewards: str, mask_truncated: bool,
              pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Our loss on a step's kept groups, as policy_update computes it (one micro-batch): the one place this file
-    calls our objectives. Returns (loss, the loss mask it used)."""
+    """Our loss on a step's kept groups, as policy_update computes it (one micro-batch). This and the two functions
+    below are the only places this file calls our objectives: re-point them when the objectives move. Returns
+    (loss, the loss mask it used)."""
     (part,), counts = micro_batches(groups, 0, scale_rewards, mask_truncated, pad_id, torch.device("cpu"))
     shape = part.batch.completion_mask.shape
     logp = logp_of(shape)
@@ -54,6 +55,16 @@ def our_loss(objective: str, groups: list[Group], logp_of: Callable[[torch.Size]
     else:
         loss, _ = grpo_loss(logp, old, part.advantages, part.loss_mask, GRPO_EPS, denominator=denominator)
     return loss, part.loss_mask
+
+
+def our_advantages(rewards: list[list[float]], scale_rewards: str) -> torch.Tensor:
+    """Our group advantages, flattened (the step's groups in order)."""
+    return group_advantages(torch.tensor(rewards), scale_rewards).flatten()
+
+
+def our_kept_groups(rewards: list[list[float]]) -> list[bool]:
+    """Which groups DAPO's dynamic sampling keeps."""
+    return informative_groups(torch.tensor(rewards)).tolist()
 
 
 # ------------------------------------------------------------------ the shared inputs
@@ -247,7 +258,7 @@ def test_advantages_differ_only_by_the_std(trl_trainer, tiny, scale_rewards: str
     pad_id = tiny.tokenizer.pad_token_id
     step = trainer._test_step = Step(INFORMATIVE, seed=3, stop_id=trainer.eos_token_ids[0], pad_id=pad_id)
     theirs = trl_inputs(trainer, step)["advantages"]
-    ours = group_advantages(torch.tensor(INFORMATIVE), scale_rewards).flatten()
+    ours = our_advantages(INFORMATIVE, scale_rewards)
     if scale_rewards == "none":
         torch.testing.assert_close(ours, theirs, rtol=0, atol=1e-6)
     else:
@@ -258,15 +269,13 @@ def test_advantages_differ_only_by_the_std(trl_trainer, tiny, scale_rewards: str
 def test_an_all_equal_group_is_dropped_by_us_and_kept_at_zero_by_trl(trl_trainer, tiny) -> None:
     """TRL keeps a group whose rewards are all equal at zero advantage (its tokens still count in DAPO's
     denominator); we drop it before the update (dynamic sampling). Without it, TRL's loss is ours."""
-    from arc_console.engine.objectives import informative_groups
-
     trainer = trl_trainer("dapo", "none", False)
     pad_id = tiny.tokenizer.pad_token_id
     rewards = [*INFORMATIVE, [0.5, 0.5, 0.5, 0.5]]
     step = trainer._test_step = Step(rewards, seed=11, stop_id=trainer.eos_token_ids[0], pad_id=pad_id)
     inputs = trl_inputs(trainer, step)
     assert torch.equal(inputs["advantages"][-K:], torch.zeros(K))  # TRL: kept, at zero
-    assert informative_groups(torch.tensor(rewards)).tolist() == [True, True, True, False]  # ours: dropped
+    assert our_kept_groups(rewards) == [True, True, True, False]  # ours: dropped
     width = inputs["completion_ids"].shape[1]
     with_equal = trl_loss(trainer, inputs, step.logp(step.theta, torch.Size((len(step.completions), width))), None)
 

@@ -82,6 +82,7 @@ def test_shared_prefix_scores_equal_the_trainers_logprobs():
     assert shared == pytest.approx(direct, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_synthetic_heldout_with_colours_scores_as_its_submission(tmp_path: Path):
     out, rank = tmp_path / "eval", "logprob"
     code = main(["eval", "--headless", "--model", "tiny", "--tasks", "synthetic-heldout", "--problems",
@@ -148,6 +149,7 @@ def test_existing_results_are_never_overwritten(tmp_path: Path, capsys):
     assert (out / "eval.json").read_text() == "{}"
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])  # Ctrl+C; the terminal closed
 def test_ctrl_c_keeps_the_tasks_scored_so_far(tmp_path: Path, signum: int):
@@ -168,6 +170,7 @@ def test_ctrl_c_keeps_the_tasks_scored_so_far(tmp_path: Path, signum: int):
     assert report["totals"]["pass_at_2"] == pytest.approx(score_submission(submission, tasks)["pass_at_2"])
 
 
+@pytest.mark.slow
 def test_a_stop_while_the_model_loads_ends_cleanly_and_writes_nothing(tmp_path: Path):
     out = tmp_path / "eval"
     proc = subprocess.Popen([*CLI, "eval", "--headless", "--tasks", "synthetic-heldout", "--augment", "none",

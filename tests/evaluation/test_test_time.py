@@ -54,6 +54,7 @@ def test_leave_one_out_holds_each_train_pair_out_in_every_view():
         assert all(p.output != task.test_output for p in problem.train + problem.test)  # the real test never leaks
 
 
+@pytest.mark.slow
 def test_a_task_answered_alone_and_after_others_gives_the_same_attempts(trainer: TestTimeTrainer):
     tasks = load_tasks("synthetic-heldout")[:3]
     adapter = trainer.adapter
@@ -70,6 +71,7 @@ def test_a_task_answered_alone_and_after_others_gives_the_same_attempts(trainer:
     assert all(torch.equal(p, start[name]) for name, p in adapter.parameters().items())  # ... and put back bit for bit
 
 
+@pytest.mark.slow
 def test_training_moves_the_adapter_and_a_fresh_adapter_answers_as_plain_eval(trainer: TestTimeTrainer):
     task = load_tasks("synthetic-heldout")[1]
     trainer.adapter.reset(EVAL.seed, task.id)
@@ -94,6 +96,7 @@ def write_tasks(folder: Path) -> list[str]:
     return ["one-pair", "two-pairs"]
 
 
+@pytest.mark.slow
 def test_cli_headless_records_test_time_per_task_and_counts_single_pair_fallbacks(tmp_path: Path):
     write_tasks(tmp_path / "tasks")
     out = tmp_path / "eval"
@@ -125,6 +128,7 @@ def test_bad_test_time_flags_are_one_line_exit_2_and_create_nothing(tmp_path: Pa
     assert not out.exists()
 
 
+@pytest.mark.slow
 async def test_console_draws_each_tasks_test_time_training_with_the_train_panels(trainer: TestTimeTrainer,
                                                                                  tmp_path: Path):
     tasks = load_tasks("synthetic-heldout")[:2]

@@ -37,6 +37,7 @@ def eval_rows(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "logs/eval.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_augmented_steps_are_the_views_and_resume_exactly(tmp_path: Path) -> None:
     straight, _ = make_trainer(tmp_path / "straight", max_steps=4, augment="dihedral+colors", max_extra_draws=0, **REAL)
     straight.run()
@@ -68,6 +69,7 @@ def test_no_augmentation_writes_no_view(tmp_path: Path) -> None:
     assert "view" not in steps(tmp_path / "run")[0]
 
 
+@pytest.mark.slow
 def test_held_out_evaluation_during_training(tmp_path: Path) -> None:
     run = tmp_path / "run"
     trainer, events = make_trainer(run, max_steps=3, eval_every=2, eval_limit=2, eval_augment="dihedral", **REAL)
@@ -95,6 +97,7 @@ def test_held_out_evaluation_during_training(tmp_path: Path) -> None:
     assert eval_scalars(rows[-1])["eval/pass_at_2"] == rows[-1]["pass_at_2"]
 
 
+@pytest.mark.slow
 def test_the_first_held_out_evaluation_is_evals_on_tasks_the_model_solves(tmp_path: Path) -> None:
     """Before the first step the trainer's model is the built-in one: on tasks it solves (the product of experts
     over coloured views), the trainer's held-out figures are `arc-console eval`'s code on a freshly loaded model,
@@ -119,6 +122,7 @@ def test_the_first_held_out_evaluation_is_evals_on_tasks_the_model_solves(tmp_pa
         first["pass_at_2"], first["pass_at_1"], first["oracle"], first["tokens"])
 
 
+@pytest.mark.slow
 def test_a_resume_rewinds_and_redoes_later_evaluations(tmp_path: Path) -> None:
     run = tmp_path / "run"
     settings = dict(eval_every=2, eval_limit=1, eval_augment="none", checkpoint_every=2, **REAL)
@@ -130,6 +134,7 @@ def test_a_resume_rewinds_and_redoes_later_evaluations(tmp_path: Path) -> None:
     assert [r["step"] for r in eval_rows(run)] == [0, 2, 4]
 
 
+@pytest.mark.slow
 async def test_watch_shows_held_out_pass_at_2(tmp_path: Path) -> None:
     run = tmp_path / "run"
     trainer, _ = make_trainer(run, max_steps=2, eval_every=1, eval_limit=1, eval_augment="none",

@@ -62,6 +62,7 @@ def assert_stopped_cleanly(run: Path) -> None:
     assert "Traceback" not in (run / "logs/training.log").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 @pytest.mark.parametrize("headless", [True, False], ids=["headless", "dashboard"])
 def test_closing_the_terminal_stops_and_saves(tmp_path: Path, headless: bool) -> None:
@@ -100,6 +101,7 @@ def close_terminal_and_wait(proc: subprocess.Popen, master: int) -> int:
             proc.kill()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 @pytest.mark.parametrize("how", ["terminal closed", "SIGTERM"])
 def test_a_stop_signal_while_the_model_loads_stops_at_step_0(tmp_path: Path, how: str) -> None:
@@ -127,6 +129,7 @@ def test_a_stop_signal_while_the_model_loads_stops_at_step_0(tmp_path: Path, how
     assert "Traceback" not in (run / "logs/training.log").read_text()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 @pytest.mark.parametrize("how", ["terminal closed", "SIGTERM", "SIGINT"])
 def test_a_stop_signal_under_the_eval_console_keeps_the_tasks_answered(tmp_path: Path, how: str) -> None:

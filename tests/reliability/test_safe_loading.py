@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from helpers import make_trainer
@@ -25,6 +26,7 @@ class Exploit:
         return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
 
 
+@pytest.mark.slow
 def test_hostile_optimizer_pickle_is_refused(tmp_path: Path) -> None:
     run = tmp_path / "run"
     trainer, _ = make_trainer(run, max_steps=1)

@@ -35,6 +35,7 @@ def start_in_pty(run: Path, args: list[str] | None = None, env_extra: dict[str, 
     return proc, master
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 @pytest.mark.parametrize("how", ["SIGTERM", "ctrl+c"])
 def test_dashboard_stops_cleanly(tmp_path: Path, how: str) -> None:
@@ -64,6 +65,7 @@ def test_dashboard_stops_cleanly(tmp_path: Path, how: str) -> None:
     assert checkpoint is not None and (run / "final_model/config.json").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_a_second_sigterm_while_saving_gives_up_and_the_run_says_interrupted(tmp_path: Path) -> None:
     """A SIGTERM before the stop is saved (the final save held back by the test hook) closes the console at
