@@ -19,6 +19,7 @@ from arc_console.evaluation.test_time_modes import AdaptThenAnswer
 from arc_console.evaluation.test_time_settings import SftSettings, TestTimePlan, TestTimeSettings
 from arc_console.evaluation.test_time_sft import (SupervisedPhase, answer_loss, encode_problem,
                                                   teacher_forcing_batch)
+from cli_in_process import usage_error
 
 CLI = [sys.executable, "-m", "arc_console"]
 EVAL = EvalSettings(augment="none", samples=2, seed=3)
@@ -28,8 +29,17 @@ RL = TestTimeSettings(steps=1, augment="none", candidates=2, learning_rate=5e-3)
 
 def answerer(weights: str, mode: str = "sft") -> AdaptThenAnswer:
     engine, _ = load_eval_model("tiny")
-    torch.set_num_threads(1)
     return AdaptThenAnswer(attach_trainable_weights(engine, weights, 4, 8), TestTimePlan(mode, weights, SFT, RL), EVAL)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the attempts are compared exactly: one thread's sums, in one order
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -66,6 +76,8 @@ def test_the_loss_is_on_the_answer_tokens_and_equals_transformers_own_loss(full:
     assert float(ours) == pytest.approx(float(reference), rel=1e-5)
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("which", ["full", "lora"])
 def test_a_task_answered_alone_and_after_others_gives_the_same_attempts_bit_for_bit(which: str, request):
     adapting: AdaptThenAnswer = request.getfixturevalue(which)
@@ -85,6 +97,8 @@ def test_a_task_answered_alone_and_after_others_gives_the_same_attempts_bit_for_
     assert all(torch.equal(p, start[name]) for name, p in adapting.weights.parameters().items())  # ... and is back
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_sft_moves_every_weight_and_the_reset_model_answers_as_the_plain_model(full: AdaptThenAnswer):
     task = load_tasks("synthetic-heldout")[1]
     full.weights.reset(EVAL.seed, task.id)
@@ -105,6 +119,7 @@ def test_sft_moves_every_weight_and_the_reset_model_answers_as_the_plain_model(f
     full.weights.reset(EVAL.seed, task.id)
 
 
+@pytest.mark.slow
 def test_more_steps_lower_the_loss_on_the_tasks_own_examples(full: AdaptThenAnswer):
     task = load_tasks("synthetic-heldout")[5]
     full.weights.reset(EVAL.seed, task.id)
@@ -114,6 +129,8 @@ def test_more_steps_lower_the_loss_on_the_tasks_own_examples(full: AdaptThenAnsw
     assert report.loss_after < 0.8 * report.loss_before
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_sft_then_rl_trains_the_same_weights_in_turn():
     adapting = answerer("lora", "sft+rl")
     task = load_tasks("synthetic-heldout")[2]
@@ -133,6 +150,8 @@ def write_tasks(folder: Path) -> None:
     (folder / "one-pair.json").write_text(json.dumps({**pairs, "train": pairs["train"][:1]}))
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(600)
 def test_cli_sft_mode_records_the_mode_its_settings_and_each_tasks_losses(tmp_path: Path):
     write_tasks(tmp_path / "tasks")
     out = tmp_path / "eval"
@@ -163,11 +182,7 @@ def test_cli_sft_mode_records_the_mode_its_settings_and_each_tasks_losses(tmp_pa
     (["--test-time-mode", "sft", "--test-time-steps", "2"], "--test-time-steps sets test-time RL's steps"),
 ])
 def test_bad_test_time_mode_flags_are_one_line_exit_2_and_create_nothing(tmp_path: Path, flags: list[str],
-                                                                          message: str):
+                                                                          message: str, capsys):
     out = tmp_path / "eval"
-    result = subprocess.run([*CLI, "eval", "--headless", "--out", str(out), *flags], capture_output=True, text=True,
-                            timeout=120)
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("arc-console: error: ") and message in lines[0]
+    assert message in usage_error(["eval", "--headless", "--out", str(out), *flags], capsys)
     assert not out.exists()
