@@ -2,6 +2,7 @@
 
     python benchmarks/generalise.py --jobs 16 [--steps 60] [--eval-every 20] [--eval-limit 40] [--seeds 0 1 2]
                                     [--variants pixel ...] [--set learning_rate=3e-5 ...] [--out FILE]
+    CUDA_VISIBLE_DEVICES= python benchmarks/generalise.py --jobs 12 ...   # a GPU host's CPU cores, one run each
     python benchmarks/generalise.py --merge DIR          # only combine finished job files into the results
     python benchmarks/generalise.py --one VARIANT SEED --work DIR ...   # one run (another machine, say)
 

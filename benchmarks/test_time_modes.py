@@ -2,6 +2,8 @@
 
     python benchmarks/test_time_modes.py [--tasks 40] [--seeds 0 1 2] [--sft-steps 16 32 96] [--rl-steps 1 2 4]
         [--jobs 16]                                   # every slice in its own process, then the merge
+    CUDA_VISIBLE_DEVICES= python benchmarks/test_time_modes.py --jobs 16   # a GPU host's CPU cores (eval would
+                                                  # otherwise load the model on the GPU with the unsloth backend)
     python benchmarks/test_time_modes.py --slice I/N --job-out DIR   # one slice (another machine, say)
     python benchmarks/test_time_modes.py --merge DIR                 # combine the slices: JSON and PNG
 
@@ -256,7 +258,9 @@ def run_slice(args: argparse.Namespace) -> Path:
         started = time.perf_counter()
         rows.extend(bench.run_pair(task, seed))
         print(f"slice {index}/{count} seed {seed} {task.id} {time.perf_counter() - started:.1f}s", flush=True)
-    meta = {"model": bench.described, "weights": bench.weights.kind, "sft_budgets": args.sft_steps,
+    from arc_console.evaluation.model import device_name
+
+    meta = {"model": bench.described, "device": device_name(bench.weights.policy), "weights": bench.weights.kind, "sft_budgets": args.sft_steps,
             "rl_budgets": args.rl_steps, "sft_settings": bench.sft.to_dict(), "rl_settings": bench.rl.to_dict(),
             "eval_settings": f"eval's defaults (--samples 2, --rank votes) with --augment {args.eval_augment}"}
     args.job_out.mkdir(parents=True, exist_ok=True)

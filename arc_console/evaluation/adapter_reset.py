@@ -125,14 +125,16 @@ def is_quantized(policy: Policy) -> bool:
 
 def attach_full_weights(engine: RolloutEngine) -> FullWeights:
     """Make every weight of the engine's policy trainable and snapshot it. The engine is rebuilt over the
-    trainable weights: a static engine then reads the live tensors rather than copies of frozen ones."""
+    trainable weights: a static engine then reads the live tensors (no joined q/k/v copy of frozen ones, no
+    fp8 copy of the experts), so every update reaches the rollouts."""
     policy = engine.policy
     if is_quantized(policy):
         raise ValueError("every weight cannot train on a quantized (4-bit) model: use a LoRA")
     for parameter in policy.model.parameters():
         parameter.requires_grad_(True)
     policy.model.eval()
-    weights = FullWeights(engine.rebuilt())
+    # Experts as the model holds them: fp8 copies (the GPU default) would never see an update.
+    weights = FullWeights(engine.rebuilt(experts_format="bf16"))
     weights.snapshot = {name: p.detach().clone() for name, p in weights.parameters().items()}
     return weights
 
