@@ -107,6 +107,8 @@ class SupervisedPhase:
             return SftReport(0, len(problems), None, None, time.perf_counter() - started,
                              "no leave-one-out problem fits the context")
         before = self.probe_loss(probe)
+        emit(ev.EvalLog(f"{task.id}: test-time SFT, {self.settings.steps} steps on {len(problems)} leave-one-out "
+                        f"problems, answer loss {before:.3f} before"))
         rng = random.Random(task_seed(self.eval_settings.seed, task.id, "sft"))
         optimizer = torch.optim.AdamW(self._trained(), lr=self.settings.learning_rate,
                                       weight_decay=self.settings.weight_decay)
@@ -124,7 +126,8 @@ class SupervisedPhase:
         after = self.probe_loss(probe)
         report = SftReport(steps, len(problems), before, after, time.perf_counter() - started)
         emit(ev.EvalLog(f"{task.id}: test-time SFT {steps} steps on {len(problems)} leave-one-out problems x "
-                        f"{self.settings.batch} views a step, answer loss {before:.3f} -> {after:.3f}"))
+                        f"{self.settings.batch} views a step, answer loss {before:.3f} -> {after:.3f} "
+                        f"in {report.seconds:.1f}s"))
         return report
 
     def _trained(self) -> list[torch.nn.Parameter]:
