@@ -63,15 +63,18 @@ class Bench:
 
         from arc_console.evaluation.adapter_reset import attach_trainable_weights
         from arc_console.evaluation.model import load_eval_model
-        from arc_console.evaluation.test_time_settings import SftSettings, TestTimeSettings
+        from arc_console.evaluation.test_time_settings import SftSettings, TestTimePlan, TestTimeSettings
 
         engine, self.described = load_eval_model(args.model)
         torch.set_num_threads(1)
         self.weights = attach_trainable_weights(engine, args.weights, 8, 16)
         self.sft_budgets, self.rl_budgets = args.sft_steps, args.rl_steps
-        self.sft = SftSettings(steps=max(self.sft_budgets), learning_rate=args.sft_lr, batch=args.sft_batch,
-                               augment=args.sft_augment)
-        self.rl = TestTimeSettings(steps=max(self.rl_budgets), learning_rate=args.rl_lr)
+        plan = TestTimePlan("sft+rl", args.weights,
+                            SftSettings(steps=max(self.sft_budgets), learning_rate=args.sft_lr, batch=args.sft_batch,
+                                        augment=args.sft_augment),
+                            TestTimeSettings(steps=max(self.rl_budgets), learning_rate=args.rl_lr))
+        plan = plan.for_weights(self.weights.kind)  # eval's learning rates for what trains, unless given
+        self.sft, self.rl = plan.sft, plan.rl
         self.eval_augment = args.eval_augment
 
     def run_pair(self, task, seed: int) -> list[dict]:
@@ -275,10 +278,10 @@ def main() -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--sft-steps", type=int, nargs="+", default=[16, 32, 96], help="SFT steps at each budget")
     parser.add_argument("--rl-steps", type=int, nargs="+", default=[1, 2, 4], help="DAPO steps at each budget")
-    parser.add_argument("--sft-lr", type=float, default=None, help="default: eval's --sft-lr default")
+    parser.add_argument("--sft-lr", type=float, default=None, help="default: eval's, for the weights that train")
     parser.add_argument("--sft-batch", type=int, default=None)
     parser.add_argument("--sft-augment", default=None)
-    parser.add_argument("--rl-lr", type=float, default=1e-3)
+    parser.add_argument("--rl-lr", type=float, default=None, help="default: eval's, for the weights that train")
     parser.add_argument("--eval-augment", default="dihedral", help="the answers' views (eval's --augment)")
     parser.add_argument("--weights", default="auto", help="auto | lora | full (eval's --test-time-weights)")
     parser.add_argument("--model", default="tiny")
@@ -294,7 +297,6 @@ def main() -> int:
     from arc_console.evaluation.test_time_settings import SftSettings
 
     defaults = SftSettings()
-    args.sft_lr = args.sft_lr or defaults.learning_rate
     args.sft_batch = args.sft_batch or defaults.batch
     args.sft_augment = args.sft_augment or defaults.augment
     if len(args.sft_steps) != len(args.rl_steps):

@@ -6,8 +6,8 @@
 A config is WEIGHTS:LR[:AUGMENT[:BATCH[:RANK]]]: WEIGHTS full (every weight, restored per task), lora
 (a fresh LoRA on q, k, v, o) or lora-all (a fresh LoRA on q, k, v, o and the experts, through peft's
 target_parameters; answered with transformers' generate, which runs peft's expert adapters where the
-static engine does not). For every config and task (the first --tasks of synthetic-heldout: one per
-family in turn) the weights are reset, then trained by evaluation/test_time_sft.py, and at step 0 and
+static engine does not). For every config and task (the first --tasks of synthetic-heldout, one per
+family in turn, the tiny preset's demo problems left out) the weights are reset, then trained by evaluation/test_time_sft.py, and at step 0 and
 each checkpoint (nested: the learning rate is constant and the views come from the task's own
 generator, so step 16 of a 32-step run is a 16-step run) it records:
   test_nll    the mean answer-token loss of the task's real test output, teacher-forced under the real
@@ -33,6 +33,7 @@ from pathlib import Path
 import torch
 
 from arc_console.arc import load_tasks, score_grid
+from arc_console.config import DEMO_PROBLEMS
 from arc_console.decoding.rollout_engine import RolloutEngine
 from arc_console.engine.backends import LORA_TARGETS
 from arc_console.engine.control import RunControl
@@ -148,7 +149,8 @@ def main() -> int:
         rows = [row for path in sorted(args.merge.glob("slice_*.json")) for row in json.loads(path.read_text())]
     else:
         index, count = (int(x) for x in args.slice.split("/"))
-        tasks = load_tasks("synthetic-heldout")[: args.tasks][index - 1 :: count]
+        held_out = [t for t in load_tasks("synthetic-heldout") if t.id not in DEMO_PROBLEMS]  # as test_time_modes
+        tasks = held_out[: args.tasks][index - 1 :: count]
         rows = [row for text in args.configs for row in run_config(parse_config(text), tasks, args.checkpoints,
                                                                    args.answer, args.model, args.seed)]
         if args.job_out:

@@ -15,7 +15,7 @@ from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import RANKINGS, EvalSettings, SettingsError, validate_settings
-from arc_console.evaluation.test_time_settings import TEST_TIME_MODES, TRAINABLE_WEIGHTS, SftSettings
+from arc_console.evaluation.test_time_settings import LEARNING_RATES, TEST_TIME_MODES, TRAINABLE_WEIGHTS, SftSettings
 from arc_console.tui.textsafe import one_line
 
 DEFAULT_RL_STEPS = 4  # test-time RL's steps where --test-time-mode has rl and --test-time-steps is not given
@@ -60,7 +60,8 @@ def add_eval_parser(subparsers: Any) -> None:
     parser.add_argument("--sft-steps", type=int, default=None, metavar="N",
                         help=f"test-time SFT: AdamW steps per task (default {SftSettings.steps})")
     parser.add_argument("--sft-lr", type=float, default=None, metavar="LR",
-                        help=f"its constant learning rate (default {SftSettings.learning_rate:g})")
+                        help=f"its constant learning rate (default {LEARNING_RATES[('sft', 'full')]:g} for every "
+                             f"weight, {LEARNING_RATES[('sft', 'lora')]:g} for a LoRA)")
     parser.add_argument("--sft-batch", type=int, default=None, metavar="B",
                         help=f"augmented leave-one-out problems per step (default {SftSettings.batch})")
     parser.add_argument("--sft-augment", default=None, metavar="AUGMENT",
@@ -69,8 +70,9 @@ def add_eval_parser(subparsers: Any) -> None:
     parser.add_argument("--test-time-steps", type=int, default=None, metavar="N",
                         help=f"test-time RL: DAPO steps per task on its leave-one-out train pairs (default "
                              f"{DEFAULT_RL_STEPS} where --test-time-mode has rl; alone, it means --test-time-mode rl)")
-    parser.add_argument("--test-time-lr", type=float, default=1e-3, metavar="LR",
-                        help="test-time RL's learning rate (default 1e-3)")
+    parser.add_argument("--test-time-lr", type=float, default=None, metavar="LR",
+                        help=f"test-time RL's learning rate (default {LEARNING_RATES[('rl', 'full')]:g} for every "
+                             f"weight, {LEARNING_RATES[('rl', 'lora')]:g} for a LoRA)")
     parser.add_argument("--test-time-augment", default="dihedral",
                         help=f"views of test-time RL's leave-one-out problems: {' | '.join(AUGMENTATIONS)} "
                              "(default dihedral)")
@@ -107,7 +109,7 @@ def _test_time(args: argparse.Namespace) -> Any:
         raise SettingsError(f"{given[0]} sets test-time SFT: use --test-time-mode sft or sft+rl (--test-time-mode "
                             f"is {mode})")
     defaults = SftSettings()
-    sft = SftSettings(steps=_or(args.sft_steps, defaults.steps), learning_rate=_or(args.sft_lr, defaults.learning_rate),
+    sft = SftSettings(steps=_or(args.sft_steps, defaults.steps), learning_rate=args.sft_lr,
                       batch=_or(args.sft_batch, defaults.batch), augment=_or(args.sft_augment, defaults.augment))
     rl = TestTimeSettings(steps=_or(args.test_time_steps, DEFAULT_RL_STEPS if "rl" in phases else 0),
                           learning_rate=args.test_time_lr, augment=args.test_time_augment,
@@ -234,6 +236,7 @@ def run_eval(args: argparse.Namespace) -> int:
             weights = attach_trainable_weights(engine, test_time.weights, test_time.rl.lora_r, test_time.rl.lora_alpha)
         except ValueError as exc:
             raise UsageError(f"--test-time-weights {test_time.weights}: {exc}") from None
+        test_time = test_time.for_weights(weights.kind)  # the learning rates not given, for what trains
         trained = ("every weight, restored per task" if weights.kind == "full" else "fresh LoRA per task"
                    if weights.fresh else "the loaded adapter, restored per task")
         header["test_time"] = {**test_time.to_dict(), "trained": trained}

@@ -31,7 +31,7 @@ class AdaptThenAnswer:
 
     def __init__(self, weights: TrainableWeights, plan: TestTimePlan, eval_settings: EvalSettings) -> None:
         self.weights = weights
-        self.plan = plan
+        self.plan = plan = plan.for_weights(weights.kind)  # a learning rate not given is that of what trains
         self.eval_settings = eval_settings
         self.supervised = SupervisedPhase(weights, plan.sft, eval_settings) if "sft" in plan.phases else None
         self.reinforced = TestTimeTrainer(weights, plan.rl, eval_settings) if "rl" in plan.phases else None

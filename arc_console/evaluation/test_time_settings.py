@@ -16,7 +16,7 @@ from arc_console.evaluation.settings import SettingsError
 @dataclass(frozen=True)
 class TestTimeSettings:
     steps: int = 0  # DAPO steps per task; 0: plain eval
-    learning_rate: float = 1e-3
+    learning_rate: float | None = 1e-3  # None: the default for the weights that train (default_learning_rate)
     augment: str = "dihedral"  # views of the leave-one-out problems: none | dihedral | dihedral+colors
     candidates: int = 4  # K per problem
     problems_per_step: int = 1
@@ -48,7 +48,8 @@ def validate_test_time(settings: TestTimeSettings) -> None:
             raise SettingsError(message)
 
     require(0 <= settings.steps <= 10_000, f"--test-time-steps must be 0..10000, got {settings.steps}")
-    require(settings.learning_rate > 0, f"--test-time-lr must be positive, got {settings.learning_rate}")
+    require(settings.learning_rate is None or settings.learning_rate > 0,
+            f"--test-time-lr must be positive, got {settings.learning_rate}")
     require(settings.augment in AUGMENTATIONS,
             f"--test-time-augment must be one of {', '.join(AUGMENTATIONS)}, got {settings.augment!r}")
     require(2 <= settings.candidates <= 64, f"--test-time-candidates must be 2..64, got {settings.candidates}")
@@ -58,6 +59,15 @@ def validate_test_time(settings: TestTimeSettings) -> None:
 
 TEST_TIME_MODES = ("none", "sft", "rl", "sft+rl")
 TRAINABLE_WEIGHTS = ("auto", "lora", "full")
+# A phase's learning rate where none is given, by what trains. SFT's from benchmarks/test_time_sft_sweep.py on
+# the built-in model (README, Test-time training); RL's on every weight is the tiny preset's DAPO rate, on a
+# LoRA the rate test-time RL always had. A LoRA's rates are ten times every weight's, as usual.
+LEARNING_RATES = {("sft", "full"): 3e-4, ("sft", "lora"): 3e-3, ("rl", "full"): 1e-4, ("rl", "lora"): 1e-3}
+
+
+def default_learning_rate(phase: str, weights: str) -> float:
+    """`phase` (sft | rl)'s learning rate where none is given, for `weights` (full | lora)."""
+    return LEARNING_RATES[(phase, weights)]
 
 
 @dataclass(frozen=True)
@@ -66,7 +76,8 @@ class SftSettings:
 
     # Chosen by benchmarks/test_time_sft_sweep.py on the built-in model (README, Test-time training).
     steps: int = 32  # optimizer steps per task
-    learning_rate: float = 3e-4  # AdamW, constant: a run of N steps is the first N steps of a longer one
+    # AdamW, constant (a run of N steps is the first N steps of a longer one); None: default_learning_rate
+    learning_rate: float | None = None
     batch: int = 8  # augmented leave-one-out problems per step
     augment: str = "dihedral+colors"  # the views drawn: none | dihedral | dihedral+colors
     shuffle_examples: bool = True  # each view also shows its examples in a random order
@@ -95,6 +106,14 @@ class TestTimePlan:
     def phases(self) -> tuple[str, ...]:
         return () if self.mode == "none" else tuple(self.mode.split("+"))
 
+    def for_weights(self, kind: str) -> TestTimePlan:
+        """This plan as it runs on `kind` (full | lora) weights: each learning rate not given is that kind's."""
+        sft = self.sft if self.sft.learning_rate is not None else dataclasses.replace(
+            self.sft, learning_rate=default_learning_rate("sft", kind))
+        rl = self.rl if self.rl.learning_rate is not None else dataclasses.replace(
+            self.rl, learning_rate=default_learning_rate("rl", kind))
+        return dataclasses.replace(self, sft=sft, rl=rl)
+
     def to_dict(self) -> dict[str, Any]:
         return {"mode": self.mode, "weights": self.weights,
                 **({"sft": self.sft.to_dict()} if "sft" in self.phases else {}),
@@ -112,7 +131,7 @@ def validate_plan(plan: TestTimePlan) -> None:
             f"--test-time-weights must be one of {', '.join(TRAINABLE_WEIGHTS)}, got {plan.weights!r}")
     sft = plan.sft
     require(1 <= sft.steps <= 100_000, f"--sft-steps must be 1..100000, got {sft.steps}")
-    require(sft.learning_rate > 0, f"--sft-lr must be positive, got {sft.learning_rate}")
+    require(sft.learning_rate is None or sft.learning_rate > 0, f"--sft-lr must be positive, got {sft.learning_rate}")
     require(1 <= sft.batch <= 1024, f"--sft-batch must be 1..1024, got {sft.batch}")
     require(sft.augment in AUGMENTATIONS, f"--sft-augment must be one of {', '.join(AUGMENTATIONS)}, "
                                           f"got {sft.augment!r}")

@@ -11,6 +11,7 @@ adapter_reset.py; this module only trains them.
 
 from __future__ import annotations
 
+import dataclasses
 import random
 import time
 from collections.abc import Callable
@@ -29,7 +30,7 @@ from arc_console.evaluation.adapter_reset import TrainableWeights, task_seed
 from arc_console.evaluation.expert_scores import answer_ids
 from arc_console.evaluation.settings import EvalSettings
 from arc_console.evaluation.solver import Stopped, context_limit
-from arc_console.evaluation.test_time_settings import SftSettings
+from arc_console.evaluation.test_time_settings import SftSettings, default_learning_rate
 
 
 @dataclass
@@ -89,7 +90,8 @@ class SupervisedPhase:
 
     def __init__(self, weights: TrainableWeights, settings: SftSettings, eval_settings: EvalSettings) -> None:
         self.weights = weights
-        self.settings = settings
+        self.settings = settings if settings.learning_rate is not None else dataclasses.replace(
+            settings, learning_rate=default_learning_rate("sft", weights.kind))  # the rate for what trains
         self.eval_settings = eval_settings
 
     def train(self, task: Task, control: RunControl, emit: ev.EvalSink,
