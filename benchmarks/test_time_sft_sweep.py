@@ -3,7 +3,7 @@
     python benchmarks/test_time_sft_sweep.py --tasks 20 --configs full:1e-3 lora:3e-3 lora-all:3e-3 \\
         [--checkpoints 8 16 32] [--answer] [--slice I/N --job-out DIR | --merge DIR] [--out FILE]
 
-A config is WEIGHTS:LR[:AUGMENT[:BATCH[:RANK]]]: WEIGHTS full (every weight, restored per task), lora
+A config is WEIGHTS:LR[:AUGMENT[:BATCH[:RANK[:repeat]]]] (repeat: SftSettings.repeat_examples): WEIGHTS full (every weight, restored per task), lora
 (a fresh LoRA on q, k, v, o) or lora-all (a fresh LoRA on q, k, v, o and the experts, through peft's
 target_parameters; answered with transformers' generate, which runs peft's expert adapters where the
 static engine does not). For every config and task (the first --tasks of synthetic-heldout, one per
@@ -52,7 +52,8 @@ def parse_config(text: str) -> dict:
     parts = text.split(":")
     return {"name": text, "weights": parts[0], "lr": float(parts[1]),
             "augment": parts[2] if len(parts) > 2 else "dihedral+colors",
-            "batch": int(parts[3]) if len(parts) > 3 else 8, "rank": int(parts[4]) if len(parts) > 4 else 8}
+            "batch": int(parts[3]) if len(parts) > 3 else 8, "rank": int(parts[4]) if len(parts) > 4 else 8,
+            "repeat": len(parts) > 5 and parts[5] == "repeat"}
 
 
 def attach(config: dict, model: str):
@@ -88,7 +89,7 @@ def measure(weights, task, eval_settings: EvalSettings, answer: bool, sft: SftSe
 def run_config(config: dict, tasks: list, checkpoints: list[int], answer: bool, model: str, seed: int) -> list[dict]:
     weights = attach(config, model)
     sft = SftSettings(steps=max(checkpoints), learning_rate=config["lr"], batch=config["batch"],
-                      augment=config["augment"])
+                      augment=config["augment"], repeat_examples=config["repeat"])
     eval_settings = EvalSettings(augment="dihedral", samples=2, seed=seed)
     phase = SupervisedPhase(weights, sft, eval_settings)
     rows = []

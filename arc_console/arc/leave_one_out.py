@@ -15,13 +15,20 @@ from arc_console.arc.augment import View, random_view
 from arc_console.arc.task import Task
 
 
-def leave_one_out(task: Task) -> list[Task]:
-    """Per train pair, in order: that pair as the test, the others (in order) as the examples.
+def leave_one_out(task: Task, repeat_examples: bool = False) -> list[Task]:
+    """Per train pair, in order: that pair as the test, the others (in order) as the examples. With
+    `repeat_examples`, the examples are repeated in turn up to the task's own count, so a leave-one-out
+    prompt shows as many examples as the real test's prompt does (one pair twice, for a two-pair task).
     Empty for a task with fewer than two train pairs (no example would be left)."""
     if len(task.train) < 2:
         return []
-    return [Task(f"{task.id}:pair{held + 1}", [p for i, p in enumerate(task.train) if i != held], [task.train[held]],
-                 task.source) for held in range(len(task.train))]
+    problems = []
+    for held in range(len(task.train)):
+        examples = [p for i, p in enumerate(task.train) if i != held]
+        if repeat_examples:
+            examples = [examples[i % len(examples)] for i in range(len(task.train))]
+        problems.append(Task(f"{task.id}:pair{held + 1}", examples, [task.train[held]], task.source))
+    return problems
 
 
 def augmented_view(problem: Task, augment: str, shuffle_examples: bool, rng: random.Random) -> tuple[Task, View]:

@@ -81,6 +81,7 @@ class SftSettings:
     batch: int = 8  # augmented leave-one-out problems per step
     augment: str = "dihedral+colors"  # the views drawn: none | dihedral | dihedral+colors
     shuffle_examples: bool = True  # each view also shows its examples in a random order
+    repeat_examples: bool = False  # repeat a leave-one-out problem's examples up to the task's own count
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     logprob_chunk_tokens: int = 256

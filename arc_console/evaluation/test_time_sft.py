@@ -100,7 +100,7 @@ class SupervisedPhase:
         task's own generator and the learning rate is constant, so the weights after N steps are those of a
         run of exactly N steps."""
         started = time.perf_counter()
-        problems = leave_one_out(task)
+        problems = leave_one_out(task, self.settings.repeat_examples)
         if not problems:
             return SftReport(0, 0, None, None, time.perf_counter() - started, "a single train pair: no pseudo-test")
         limit = context_limit(self.weights.policy, self.eval_settings)

@@ -51,3 +51,15 @@ def test_the_same_generator_state_draws_the_same_views():
     problem = leave_one_out(five_pair_task())[2]
     first = [augmented_view(problem, "dihedral+colors", True, random.Random(5))[0] for _ in range(2)]
     assert first[0] == first[1]
+
+
+def test_repeated_examples_fill_a_prompt_to_the_tasks_own_count_in_turn():
+    task = five_pair_task()
+    for held, problem in enumerate(leave_one_out(task, repeat_examples=True)):
+        others = [p for i, p in enumerate(task.train) if i != held]
+        assert problem.train == others + others[:1]  # 4 others, 5 examples: the first again
+        assert problem.test == [task.train[held]]
+    two = load_tasks("synthetic-heldout")[0]  # every held-out synthetic task has two train pairs
+    first, second = leave_one_out(two, repeat_examples=True)
+    assert first.train == [two.train[1], two.train[1]] and second.train == [two.train[0], two.train[0]]
+    assert leave_one_out(Task("one", task.train[:1], task.test), repeat_examples=True) == []
