@@ -21,8 +21,8 @@ from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
 from arc_console.engine.augmented_problems import ProblemViews
 from arc_console.engine.backends import BackendError, apply_cpu_threads, device_label, load_policy
-from arc_console.engine.checkpoint import (TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint,
-                                           save_final_model)
+from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint, save_final_model
+from arc_console.engine.compile_cache import activate_for_training
 from arc_console.distributed.control_sync import sync_control, wait_while_paused
 from arc_console.distributed.draws import draw_groups_across_ranks
 from arc_console.distributed.ranks import Ranks, single_process
@@ -75,7 +75,7 @@ class Trainer:
         tasks = load_tasks(config.tasks)
         if config.problems:
             tasks = select_tasks(tasks, config.problems)
-        self._log(f"loading model {config.model} on backend {config.backend}")
+        self._log(f"loading model {config.model} on backend {config.backend}; {activate_for_training(config, self.ranks)}")
         started = time.perf_counter()
         self.policy = load_policy(config.model, config.backend, config.lora_r, config.lora_alpha,
                                   config.max_seq_length, config.load_in_4bit, config.seed)
