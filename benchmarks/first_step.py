@@ -137,6 +137,7 @@ def route_figures(runner: StepRunner, first: dict) -> dict[str, Any]:
 
 
 def run_child(args: argparse.Namespace) -> dict[str, Any]:
+    """The child's figures; written to --child-out as each part ends, so a child cut short keeps what it measured."""
     import torch
 
     from arc_console.engine.unsloth_first import import_unsloth_first
@@ -173,8 +174,11 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
                   cache_counters=cache_counters(), engine=runner.engine.describe(), notices=runner.notices)
     print(f"{args.child}: first step {first['step_s']:.1f} s, {result['time_to_first_step_s']:.1f} s after the "
           f"process started ({json.dumps(result['cache_counters'])})", flush=True)
+    save = lambda: args.child_out.write_text(json.dumps(result, indent=2) + "\n")  # noqa: E731
+    save()
     if args.routes:
         result["default_route"] = route_figures(runner, first)
+        save()
         del runner
         gc.collect()
         if on_gpu:
@@ -187,14 +191,26 @@ def run_child(args: argparse.Namespace) -> dict[str, Any]:
 # ---------------------------------------------------------------------------------------------- the parent
 
 
-def run_children(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
+def summarize(result: dict[str, Any]) -> None:
+    """The record's figures from the children's: first steps cold and warm, the routes from the cold child."""
+    cold, warm = result.get("cold", {}), result.get("warm", {})
+    result["gpu"] = cold.get("gpu", "unknown")
+    result["time_to_first_step_s"] = {"cold": cold.get("time_to_first_step_s"), "warm_cache": warm.get("time_to_first_step_s")}
+    result["first_step_s"] = {"cold": cold.get("first_step_s"), "warm_cache": warm.get("first_step_s")}
+    for name in ("default_route", "small_route"):
+        if name in cold:
+            result[name] = {k: cold[name][k] for k in ("tok_s", "step_s", "peak_step_gb", "first_step_s")}
+
+
+def run_children(args: argparse.Namespace, argv: list[str], result: dict[str, Any]) -> None:
+    """The cold child, then the warm one; `result` is written to --out after each."""
     root = args.cache_root or Path(tempfile.mkdtemp(prefix="first-step-cache-"))
     env = dict(os.environ, ARC_CONSOLE_CACHE=str(root), PYTHONUNBUFFERED="1",
                UNSLOTH_COMPILE_LOCATION=str(root / "unsloth_compiled_cache"),
                UNSLOTH_MEGA_CACHE_DIR=str(root / "unsloth_mega_cache"))
     for variable in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR"):  # the children's caches are the root's alone
         env.pop(variable, None)
-    result: dict[str, Any] = {"command": "python benchmarks/first_step.py " + " ".join(argv), "cache_root": str(root)}
+    result.update(command="python benchmarks/first_step.py " + " ".join(argv), cache_root=str(root))
     passed = [a for a in argv if a != "--routes"]
     model = Path(args.model)
     if model.exists():  # a folder named relative to where the parent started
@@ -211,17 +227,13 @@ def run_children(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
         except subprocess.TimeoutExpired:
             code = "timeout"
         result[f"{child}_wall_s"] = time.perf_counter() - started
-        if code != 0 or not out.is_file():
-            result[child] = {"error": f"child exited {code}"}
+        result[child] = json.loads(out.read_text()) if out.is_file() else {}
+        if code != 0:  # what it measured before it failed or ran out of time stays
+            result[child]["error"] = f"child exited {code}"
+        summarize(result)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")  # a parent cut short keeps what is done
+        if "time_to_first_step_s" not in result[child]:
             break
-        result[child] = json.loads(out.read_text())
-    cold, warm = result.get("cold", {}), result.get("warm", {})
-    result["time_to_first_step_s"] = {"cold": cold.get("time_to_first_step_s"), "warm_cache": warm.get("time_to_first_step_s")}
-    result["first_step_s"] = {"cold": cold.get("first_step_s"), "warm_cache": warm.get("first_step_s")}
-    for name in ("default_route", "small_route"):
-        if name in cold:
-            result[name] = {k: cold[name][k] for k in ("tok_s", "step_s", "peak_step_gb", "first_step_s")}
-    return result
 
 
 def describe_machine() -> dict[str, Any]:
@@ -242,7 +254,7 @@ def describe_machine() -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parse_args(argv)
-    sys.path.insert(0, str(Path(__file__).resolve().parent))  # problems_per_step, small_route, gpu_step
+    sys.path.insert(0, str(Path(__file__).resolve().parent))  # problems_per_step, routes
     if args.child is not None:
         result = run_child(args)
         args.child_out.write_text(json.dumps(result, indent=2) + "\n")
@@ -250,11 +262,9 @@ def main(argv: list[str] | None = None) -> int:
     from datetime import date
 
     result = {"date": date.today().isoformat(), "model": args.model, "backend": args.backend,
-              "candidates": len(TEMPERATURES), "new_tokens": args.new_tokens}
-    result.update(run_children(args, argv))
-    result.update(describe_machine(), gpu=result.get("cold", {}).get("gpu", "unknown"))
+              "candidates": len(TEMPERATURES), "new_tokens": args.new_tokens, **describe_machine()}
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
+    run_children(args, argv, result)
     times, firsts = result["time_to_first_step_s"], result["first_step_s"]
     failed = [child for child in ("cold", "warm") if "error" in result.get(child, {"error": "not run"})]
     print(f"first step: cold {_seconds(times['cold'])} after start ({_seconds(firsts['cold'])} the step), warm cache "

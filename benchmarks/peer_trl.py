@@ -119,7 +119,7 @@ def grpo_settings(args: argparse.Namespace, output_dir: str) -> dict[str, Any]:
     )
 
 
-def make_step_clock(cuda: bool) -> Any:
+def make_step_clock(cuda: bool, on_step: Any) -> Any:
     import torch
     from transformers import TrainerCallback
 
@@ -145,6 +145,7 @@ def make_step_clock(cuda: bool) -> Any:
             self.seconds.append(time.perf_counter() - self._started)
             print(f"peer step {len(self.seconds)}: {self.seconds[-1]:.2f} s"
                   + (f", peak {self.peaks_gb[-1]:.1f} GB" if cuda else ""), flush=True)
+            on_step(self)
 
         def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001, ANN003
             if logs:
@@ -162,6 +163,20 @@ def completion_lengths(logs: list[dict]) -> dict[str, float]:
         if values:
             lengths[name] = min(values) if name == "min" else max(values) if name == "max" else statistics.mean(values)
     return lengths
+
+
+def record_steps(result: dict, clock: Any) -> None:
+    """The steps measured so far into `result`: step_s is the median of those after the first."""
+    result["steps_s"] = list(clock.seconds)
+    result["first_step_s"] = clock.seconds[0]
+    if len(clock.seconds) > 1:
+        result["step_s"] = statistics.median(clock.seconds[1:])
+    if clock.peaks_gb:
+        result["first_step_peak_gb"] = clock.peaks_gb[0]
+        if len(clock.peaks_gb) > 1:
+            result["peak_gb"] = max(clock.peaks_gb[1:])
+    result["completion_tokens"] = completion_lengths(clock.logs)
+    result["logs"] = clock.logs
 
 
 def run_peer(args: argparse.Namespace, result: dict) -> None:
@@ -193,7 +208,11 @@ def run_peer(args: argparse.Namespace, result: dict) -> None:
         return [draw.random() for _ in completions]
 
     dataset = Dataset.from_dict({"prompt": [problem.prompt] * args.steps})
-    clock = make_step_clock(cuda)
+    def save_so_far(clock: Any) -> None:  # a run cut by the call's time limit still leaves its steps
+        record_steps(result, clock)
+        args.out.write_text(json.dumps(result, indent=2) + "\n")
+
+    clock = make_step_clock(cuda, save_so_far)
     with tempfile.TemporaryDirectory(prefix="peer-trl-") as output_dir:
         settings = grpo_settings(args, output_dir)
         trainer = GRPOTrainer(model=model, processing_class=tokenizer, reward_funcs=[random_reward],
@@ -205,14 +224,7 @@ def run_peer(args: argparse.Namespace, result: dict) -> None:
         result["settings"]["optim"] = str(getattr(effective, "optim", settings["optim"]))
         result["settings"]["gradient_checkpointing"] = getattr(effective, "gradient_checkpointing", None)
         trainer.train()
-    result["steps_s"] = clock.seconds
-    result["first_step_s"] = clock.seconds[0]
-    result["step_s"] = statistics.median(clock.seconds[1:])
-    if cuda:
-        result["first_step_peak_gb"] = clock.peaks_gb[0]
-        result["peak_gb"] = max(clock.peaks_gb[1:])
-    result["completion_tokens"] = completion_lengths(clock.logs)
-    result["logs"] = clock.logs
+    record_steps(result, clock)
 
 
 def main(argv: list[str] | None = None) -> int:
