@@ -14,9 +14,22 @@
 # Needs .whl/ (bash ../shared/gpu/wheels.sh) carried with the call. The 20B random model is built once per
 # machine (~80 s, ~40 GB of the 64 GB disk). Every stage has a time limit (PEER_TIMEOUT, OURS_TIMEOUT,
 # PREQUANTIZED_TIMEOUT seconds) and prints one summary line; a stage that fails says so and the next runs.
+# GPU_RUN_SMOKE=1 runs the same stages on a CPU (the tiny model, the scripts' smoke modes, a few tokens):
+# what tests/gpu/test_gpu_benchmarks_on_cpu.py does to check this script before a GPU call relies on it.
 set -uo pipefail
 OUT=${OUT:-/tmp/out}
-MODEL=${MODEL:-/tmp/gpt-oss-20b-random}
+SMOKE=${GPU_RUN_SMOKE:-0}
+if [ "$SMOKE" = 1 ]; then
+  MODEL=${MODEL:-$OUT/tiny-random}
+  SHORT=(--new-tokens 4 --max-seq-length 400)
+  PEER_ARGS=(--cpu-smoke --steps 2 "${SHORT[@]}"); OURS_ARGS=(--backend hf "${SHORT[@]}")
+  PREQUANTIZED_ARGS=(--cpu-smoke --routes packed fp8 "${SHORT[@]}")
+  : "${PEER_TIMEOUT:=900}" "${OURS_TIMEOUT:=900}" "${OURS_CHILD_TIMEOUT:=600}" "${PREQUANTIZED_TIMEOUT:=900}" \
+    "${PREQUANTIZED_CHILD_TIMEOUT:=600}"
+else
+  MODEL=${MODEL:-/tmp/gpt-oss-20b-random}
+  PEER_ARGS=(--steps 3); OURS_ARGS=(); PREQUANTIZED_ARGS=(--routes packed --new-tokens 64)
+fi
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/run.log") 2>&1
 STARTED=$SECONDS
@@ -24,6 +37,7 @@ STARTED=$SECONDS
 say() { echo "[gpu_run +$((SECONDS - STARTED))s] $*"; }
 
 gpu_setup() {
+  if [ "$SMOKE" = 1 ]; then say "GPU_RUN_SMOKE=1: the stages' CPU smoke modes, the tiny model"; return 0; fi
   [ -d .whl ] || { say "FAILED: no .whl/ here (bash ../shared/gpu/wheels.sh, then carry .whl)"; exit 2; }
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
     || { say "FAILED: installing .whl/"; exit 2; }
@@ -37,6 +51,7 @@ gpu_setup() {
 
 ensure_model() {
   [ -f "$MODEL/config.json" ] && return 0
+  if [ "$SMOKE" = 1 ]; then python3 -m arc_console make-model --out "$MODEL" >/dev/null; return; fi
   local free_gb
   free_gb=$(df -BG --output=avail "$(dirname "$MODEL")" | tail -1 | tr -dc 0-9)
   [ "${free_gb:-0}" -ge 45 ] || { say "FAILED: ${free_gb} GB free where $MODEL goes; the 20B needs ~40 GB"; return 1; }
@@ -47,13 +62,13 @@ ensure_model() {
 
 stage_peer() {
   ensure_model || return 1
-  timeout "${PEER_TIMEOUT:-250}" python3 benchmarks/peer_trl.py --model "$MODEL" --steps 3 --out "$OUT/peer.json" \
+  timeout "${PEER_TIMEOUT:-250}" python3 benchmarks/peer_trl.py --model "$MODEL" ${PEER_ARGS[@]+"${PEER_ARGS[@]}"} --out "$OUT/peer.json" \
     || say "peer: FAILED or timed out (exit $?)"
 }
 
 stage_ours() {
   ensure_model || return 1
-  timeout "${OURS_TIMEOUT:-280}" python3 benchmarks/gpu_step.py --cold-warm --model "$MODEL" --routes \
+  timeout "${OURS_TIMEOUT:-280}" python3 benchmarks/gpu_step.py --cold-warm --model "$MODEL" --routes ${OURS_ARGS[@]+"${OURS_ARGS[@]}"} \
     --timeout "${OURS_CHILD_TIMEOUT:-220}" --out "$OUT/ours.json" || say "ours: FAILED or timed out (exit $?)"
 }
 
@@ -62,7 +77,7 @@ stage_prequantized() {
   local split="${MODEL}-unsloth-bnb-4bit"
   rm -rf "$split"
   timeout "${PREQUANTIZED_TIMEOUT:-480}" python3 benchmarks/gpu_step.py --prequantized --model "$MODEL" \
-    --routes packed --new-tokens 64 --timeout 200 --out "$OUT/prequantized.json" \
+    ${PREQUANTIZED_ARGS[@]+"${PREQUANTIZED_ARGS[@]}"} --timeout "${PREQUANTIZED_CHILD_TIMEOUT:-200}" --out "$OUT/prequantized.json" \
     || say "prequantized: FAILED or timed out (exit $?)"
   rm -rf "$split"  # the disk holds one 20B and its 4-bit copy, not more
 }

@@ -4,6 +4,7 @@ step cold and warm with both routes, the pre-quantized layout against 16-bit, an
 then the runner's refusals. Their speed here means nothing; that each writes what the record needs does."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -14,27 +15,25 @@ from paths import REPO
 
 pytestmark = pytest.mark.slow
 BENCHMARKS = REPO / "benchmarks"
-SHORT = ["--new-tokens", "4", "--max-seq-length", "400"]  # a short ARC prompt: the plumbing, not the speed
-
-
-def run(script: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
-    out = subprocess.run([sys.executable, str(BENCHMARKS / script), *args], capture_output=True, text=True,
-                         timeout=timeout)
-    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
-    return out
 
 
 @pytest.fixture(scope="module")
 def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The runner's three stages and its record, on the CPU (GPU_RUN_SMOKE=1), as the GPU call runs them."""
     pytest.importorskip("trl")
-    root = tmp_path_factory.mktemp("gpu-benchmarks")
-    paths = {name: root / f"{name}.json" for name in ("peer", "ours", "prequantized")}
-    run("peer_trl.py", "--cpu-smoke", "--steps", "2", *SHORT, "--out", str(paths["peer"]))
-    run("gpu_step.py", "--cold-warm", "--model", "tiny-random", "--backend", "hf", "--routes", *SHORT,
-        "--cache-root", str(root / "cache"), "--out", str(paths["ours"]))
-    source = root / "source"
-    subprocess.run([sys.executable, "-m", "arc_console", "make-model", "--out", str(source)], check=True, timeout=300)
-    run("gpu_step.py", "--prequantized", "--cpu-smoke", "--model", str(source), *SHORT, "--out", str(paths["prequantized"]))
+    out = tmp_path_factory.mktemp("gpu-run")
+    (out / "tmp").mkdir()
+    env = dict(os.environ, OUT=str(out), GPU_RUN_SMOKE="1", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
+               ARC_CONSOLE_CACHE=str(out / "cache"), TMPDIR=str(out / "tmp"))  # the benchmarks' caches stay in here
+    finished = subprocess.run(["bash", str(BENCHMARKS / "gpu_run.sh"), "peer", "ours", "prequantized"], cwd=REPO,
+                              env=env, capture_output=True, text=True, timeout=2400)
+    assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-2000:]
+    log = (out / "run.log").read_text()
+    assert "FAILED" not in log and "all done" in log, log[-4000:]
+    for line in ("peer: GRPOTrainer warm step", "first step: cold", "prequantized: load", "record cpu:"):
+        assert line in log, line
+    paths = {name: out / f"{name}.json" for name in ("peer", "ours", "prequantized")}
+    (paths["record"],) = out.glob("gpu_step_*_cpu.json")
     return paths
 
 
@@ -76,13 +75,8 @@ def test_the_prequantized_layout_loads_beside_16_bit_and_decodes_alike(outputs) 
     assert "packed 4-bit experts" in after["routes"]["packed"]["engine"]
 
 
-def test_the_record_has_every_figure_the_issue_asks_for(outputs, tmp_path: Path) -> None:
-    out = subprocess.run([sys.executable, str(BENCHMARKS / "gpu_record.py"), "--peer", str(outputs["peer"]),
-                          "--ours", str(outputs["ours"]), "--prequantized", str(outputs["prequantized"]),
-                          "--out-dir", str(tmp_path)], capture_output=True, text=True, timeout=60)
-    assert out.returncode == 0, out.stdout + out.stderr
-    (path,) = tmp_path.glob("gpu_step_*_cpu.json")
-    record = json.loads(path.read_text())
+def test_the_record_has_every_figure_the_issue_asks_for(outputs) -> None:
+    record = json.loads(outputs["record"].read_text())
     assert record["gpu"] == "cpu" and record["missing"] == []
     assert set(record["peer"]) >= {"step_s", "peak_gb"} and record["peer"]["step_s"] > 0
     for route in ("small_route", "default_route"):
@@ -91,7 +85,7 @@ def test_the_record_has_every_figure_the_issue_asks_for(outputs, tmp_path: Path)
         assert ratio == pytest.approx(record["peer"]["step_s"] / record[route]["step_s"])
     assert set(record["time_to_first_step_s"]) == {"cold", "warm_cache"}
     assert record["prequantized"]["prequantized"]["load_s"] > 0
-    assert "record cpu:" in out.stdout and str(path) in out.stdout
+    assert record["sources"]["peer"]["settings"]["loss_type"] == "dapo"
 
 
 def test_a_missing_stage_is_named_in_the_record(outputs, tmp_path: Path) -> None:
