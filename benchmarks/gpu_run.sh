@@ -9,7 +9,8 @@
 #                 compile cache, two fresh processes (benchmarks/first_step.py); small, default and warm_cache
 #                 are other names for it (one run measures all three)
 #   prequantized  Unsloth's bnb-4bit layout written from the 20B, loaded against BF16-then-quantize
-#   record        merges the stages' JSON into gpu_step_DATE_CARD.json (runs by itself after peer or ours)
+#   record        merges the stages' JSON into gpu_step_DATE_CARD.json (runs by itself after peer or ours;
+#                 prequantized alone leaves its prequantized.json)
 #
 # Needs .whl/ (bash ../shared/gpu/wheels.sh) carried with the call. The 20B random model is built once per
 # machine (~80 s, ~40 GB of the 64 GB disk). Every stage has a time limit (PEER_TIMEOUT, OURS_TIMEOUT,
@@ -91,25 +92,29 @@ stage_record() {
   python3 benchmarks/gpu_record.py "${inputs[@]}" --out-dir "$OUT" || say "record: written with parts missing"
 }
 
-[ $# -gt 0 ] || { echo "usage: bash benchmarks/gpu_run.sh STAGE... (peer ours small default warm_cache prequantized record)"; exit 2; }
-for stage in "$@"; do
-  case $stage in
-    peer|ours|small|default|warm_cache|prequantized|record) ;;
-    *) echo "gpu_run.sh: unknown stage '$stage' (peer ours small default warm_cache prequantized record)"; exit 2 ;;
-  esac
-done
-gpu_setup
-ran_ours=0; needs_record=0
-for stage in "$@"; do
-  case $stage in
-    peer) stage_peer; needs_record=1 ;;
-    ours|small|default|warm_cache)
-      [ $ran_ours = 1 ] && continue  # one run measures all three
-      stage_ours; ran_ours=1; needs_record=1 ;;
-    prequantized) stage_prequantized; needs_record=1 ;;
-    record) stage_record; needs_record=0 ;;
-  esac
-  say "stage $stage done"
-done
-[ $needs_record = 1 ] && stage_record
-say "all done"
+main() {  # read whole before it runs: bash reads a script as it goes
+  [ $# -gt 0 ] || { echo "usage: bash benchmarks/gpu_run.sh STAGE... (peer ours small default warm_cache prequantized record)"; exit 2; }
+  for stage in "$@"; do
+    case $stage in
+      peer|ours|small|default|warm_cache|prequantized|record) ;;
+      *) echo "gpu_run.sh: unknown stage '$stage' (peer ours small default warm_cache prequantized record)"; exit 2 ;;
+    esac
+  done
+  gpu_setup
+  ran_ours=0; needs_record=0
+  for stage in "$@"; do
+    case $stage in
+      peer) stage_peer; needs_record=1 ;;
+      ours|small|default|warm_cache)
+        [ $ran_ours = 1 ] && continue  # one run measures all three
+        stage_ours; ran_ours=1; needs_record=1 ;;
+      prequantized) stage_prequantized ;;  # its own JSON; a record of this call also carries it
+      record) stage_record; needs_record=0 ;;
+    esac
+    say "stage $stage done"
+  done
+  [ $needs_record = 1 ] && stage_record
+  say "all done"
+}
+
+main "$@"

@@ -37,6 +37,7 @@ MANIFEST = "manifest.json"
 KEEP_CACHES = 8  # folders kept under the root, the most recently used first
 PRUNE_AFTER_S = 3600  # a folder is removed only when unused this long (another process may be using it)
 VERSIONED_PACKAGES = ("torch", "triton", "transformers", "peft", "unsloth", "unsloth_zoo", "bitsandbytes", "arc-console")
+ACTIVE_VARIABLE = "ARC_CONSOLE_ACTIVE_INDUCTOR_DIR"  # which TORCHINDUCTOR_CACHE_DIR an activation set
 # config.json fields that do not change the compiled code
 VOLATILE_CONFIG_KEYS = ("_name_or_path", "transformers_version", "architectures", "auto_map")
 
@@ -160,9 +161,10 @@ def activate_for_training(config: Any, ranks: Any) -> str:
 
 def _users_inductor_dir(root: Path) -> str | None:
     """The TORCHINDUCTOR_CACHE_DIR the user set, or None where it is unset, torch's default (torch writes
-    the variable itself once it compiles) or a folder of ours from an earlier activation."""
+    the variable itself once it compiles) or a folder of ours from an earlier activation, in this process or
+    in the one that started it (the variables are inherited; ACTIVE_VARIABLE says which folder was ours)."""
     current = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
-    if not current:
+    if not current or current == os.environ.get(ACTIVE_VARIABLE):
         return None
     from torch._inductor.runtime.cache_dir_utils import default_cache_dir
 
@@ -273,7 +275,7 @@ def _point_torch_at(folder: Path) -> None:
     inductor, triton = folder / "inductor", folder / "triton"
     for path in (inductor, triton):
         path.mkdir(mode=0o700, exist_ok=True)
-    os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(inductor)
+    os.environ["TORCHINDUCTOR_CACHE_DIR"] = os.environ[ACTIVE_VARIABLE] = str(inductor)
     os.environ["TRITON_CACHE_DIR"] = str(triton)
     if "torch" in sys.modules:  # the on-disk caches this relies on (on by default; said here, not assumed)
         try:

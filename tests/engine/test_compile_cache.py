@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from arc_console.engine.compile_cache import (
+    ACTIVE_VARIABLE,
     KEEP_CACHES,
     MANIFEST,
     activate_compile_cache,
@@ -39,7 +40,7 @@ print(json.dumps({"state": cache.state, "message": cache.message, **cache_counte
 @pytest.fixture
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """The process's cache variables restored after the test; the root under tmp_path."""
-    for variable in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "ARC_CONSOLE_COMPILE_CACHE"):
+    for variable in ("TORCHINDUCTOR_CACHE_DIR", "TRITON_CACHE_DIR", "ARC_CONSOLE_COMPILE_CACHE", ACTIVE_VARIABLE):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("ARC_CONSOLE_CACHE", str(tmp_path / "cache"))
     return tmp_path / "cache" / "compile"
@@ -131,6 +132,17 @@ def test_the_users_own_inductor_folder_and_the_off_switch_win(clean_env: Path, m
     monkeypatch.setenv("ARC_CONSOLE_COMPILE_CACHE", "0")
     assert activate_compile_cache(str(tiny_model_path()), SETTINGS).state == "off"
     assert "TORCHINDUCTOR_CACHE_DIR" not in os.environ
+
+
+def test_a_folder_activated_by_the_parent_process_is_not_taken_for_the_users(clean_env: Path, monkeypatch,
+                                                                             tmp_path: Path) -> None:
+    # A launcher activated the cache under another root, and the variables reached this process.
+    monkeypatch.setenv("ARC_CONSOLE_CACHE", str(tmp_path / "parents"))
+    parents = activate_compile_cache(str(tiny_model_path()), SETTINGS)
+    monkeypatch.setenv("ARC_CONSOLE_CACHE", str(tmp_path / "cache"))
+    mine = activate_compile_cache(str(tiny_model_path()), SETTINGS)
+    assert mine.state == "cold" and mine.directory != parents.directory
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(mine.directory / "inductor")
 
 
 def test_only_the_most_recently_used_folders_are_kept(clean_env: Path) -> None:
