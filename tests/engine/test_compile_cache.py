@@ -55,6 +55,7 @@ def _run_child(model: str, settings: dict) -> dict:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # three fresh processes that import torch and compile
 @pytest.mark.skipif(shutil.which("g++") is None and shutil.which("c++") is None,
                     reason="inductor's CPU backend needs a C++ compiler")
 def test_a_second_process_reuses_what_the_first_compiled(clean_env: Path) -> None:
@@ -166,6 +167,7 @@ def test_differences_read_as_old_to_new() -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # two training processes
 def test_training_and_its_resume_log_the_cache(tmp_path: Path) -> None:
     run = tmp_path / "run"
     env = dict(os.environ, ARC_CONSOLE_CACHE=str(tmp_path / "cache"))

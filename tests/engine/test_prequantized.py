@@ -166,6 +166,7 @@ def test_a_quantized_model_refuses_full_fine_tuning_in_one_line(checkpoints) -> 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # a training process
 def test_train_one_step_on_the_prequantized_checkpoint(tmp_path: Path, checkpoints) -> None:
     run = tmp_path / "run"
     out = run_cli("train", "--headless", "--preset", "tiny", "--model", str(checkpoints[1]), "--max-steps", "1",

@@ -13,7 +13,8 @@ import pytest
 
 from paths import REPO
 
-pytestmark = pytest.mark.slow
+# The first test builds the module's fixture: the runner's three stages, minutes on a busy 2-core machine.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 BENCHMARKS = REPO / "benchmarks"
 
 
