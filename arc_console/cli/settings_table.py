@@ -1,8 +1,8 @@
-"""The README's settings table, made from TrainConfig's field metadata (the words `train --help` shows).
+"""The settings table (docs/settings.md), made from TrainConfig's field metadata (the words `train --help` shows).
 
     python -m arc_console.cli.settings_table                    # print the table
-    python -m arc_console.cli.settings_table --write README.md  # replace the table between the markers
-    python -m arc_console.cli.settings_table --check README.md  # exit 1 when the README's table is stale
+    python -m arc_console.cli.settings_table --write docs/settings.md  # replace the table between the markers
+    python -m arc_console.cli.settings_table --check docs/settings.md  # exit 1 when its table is stale
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ from arc_console.cli.setting_flags import default_text, metavar
 from arc_console.config import PRESETS
 from arc_console.train_config import flag_name, setting_fields
 
-START = "<!-- settings-table: made by `python -m arc_console.cli.settings_table --write README.md`; edit arc_console/train_config.py -->"
+START = "<!-- settings-table: made by `python -m arc_console.cli.settings_table --write docs/settings.md`; edit arc_console/train_config.py -->"
 END = "<!-- settings-table end -->"
-FIX = "python -m arc_console.cli.settings_table --write README.md"
+FIX = "python -m arc_console.cli.settings_table --write docs/settings.md"
 
 
 class TableError(ValueError):
@@ -59,10 +59,10 @@ def with_table(text: str, table: str) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m arc_console.cli.settings_table",
-                                     description="The README's settings table, from TrainConfig's field metadata.")
+                                     description="The settings table (docs/settings.md), from TrainConfig's field metadata.")
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--write", type=Path, metavar="README", help="replace the table between the markers")
-    action.add_argument("--check", type=Path, metavar="README", help="exit 1 when the table differs")
+    action.add_argument("--write", type=Path, metavar="FILE", help="replace the table between the markers")
+    action.add_argument("--check", type=Path, metavar="FILE", help="exit 1 when the table differs")
     args = parser.parse_args(argv)
     table = settings_table()
     target = args.write or args.check

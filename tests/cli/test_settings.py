@@ -1,5 +1,5 @@
 """One source for every setting (issue 20): TrainConfig's field metadata makes `train`'s flags, its --help
-and the README's settings table; new runs and resumes layer settings by one rule; engine/ imports no
+and the settings table in docs/settings.md; new runs and resumes layer settings by one rule; engine/ imports no
 package above it."""
 
 from __future__ import annotations
@@ -23,7 +23,8 @@ from arc_console.train_config import setting_fields
 from paths import REPO
 
 ROOT = REPO
-README = ROOT / "README.md"
+SETTINGS_DOC = ROOT / "docs" / "settings.md"
+COMMANDS_DOC = ROOT / "docs" / "commands.md"
 CLI = [sys.executable, "-m", "arc_console"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4", "--max-extra-draws", "0"]
 
@@ -47,22 +48,22 @@ def test_every_field_has_help_and_a_flag_made_from_it() -> None:
     assert choices["objective"] == ("dapo", "grpo", "preference") and choices["eval_rank"] == ("votes", "logprob")
 
 
-def test_the_readme_table_is_the_one_the_metadata_makes() -> None:
-    text = README.read_text(encoding="utf-8")
-    assert with_table(text, settings_table()) == text, f"README.md's settings table is stale: run {FIX}"
+def test_the_docs_table_is_the_one_the_metadata_makes() -> None:
+    text = SETTINGS_DOC.read_text(encoding="utf-8")
+    assert with_table(text, settings_table()) == text, f"docs/settings.md's settings table is stale: run {FIX}"
 
 
-def test_every_train_help_flag_is_in_the_readme() -> None:
-    readme = README.read_text(encoding="utf-8")
+def test_every_train_help_flag_is_in_the_settings_doc() -> None:
+    documented = SETTINGS_DOC.read_text(encoding="utf-8") + COMMANDS_DOC.read_text(encoding="utf-8")
     flags = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", train_help())) - {"--help"}
     assert len(flags) > 50
-    missing = sorted(flag for flag in flags if not re.search(re.escape(flag) + r"(?![\w-])", readme))
-    assert not missing, f"train --help flags missing from README.md: {missing}"
+    missing = sorted(flag for flag in flags if not re.search(re.escape(flag) + r"(?![\w-])", documented))
+    assert not missing, f"train --help flags missing from docs/settings.md and docs/commands.md: {missing}"
 
 
 def test_check_fails_on_a_stale_table_and_write_fixes_it(tmp_path: Path) -> None:
-    stale = tmp_path / "README.md"
-    text = README.read_text(encoding="utf-8")
+    stale = tmp_path / "settings.md"
+    text = SETTINGS_DOC.read_text(encoding="utf-8")
     stale.write_text(text.replace("| `--max-steps STEPS` | 500 |", "| `--max-steps STEPS` | 400 |"), encoding="utf-8")
     tool = [sys.executable, "-m", "arc_console.cli.settings_table"]
     check = subprocess.run([*tool, "--check", str(stale)], capture_output=True, text=True, timeout=120)
