@@ -1,5 +1,5 @@
 """`train`'s setting flags, made from TrainConfig's field metadata: one flag per field, its help, its
-argument name and its default under each preset. The README's settings table uses the same words."""
+argument name and its default under each preset. The settings table in docs/settings.md uses the same words."""
 
 from __future__ import annotations
 
