@@ -7,13 +7,13 @@ import sys
 from collections.abc import Sequence
 
 from arc_console import __version__
-from arc_console.tui.textsafe import one_line
-from arc_console.cli.train import add_train_parser
 from arc_console.cli.eval import add_eval_parser
-from arc_console.cli.view import add_view_parsers
-from arc_console.cli.make_model import add_make_model_parser
 from arc_console.cli.export import add_export_parser
+from arc_console.cli.make_model import add_make_model_parser
 from arc_console.cli.runs import add_runs_parser
+from arc_console.cli.train import add_train_parser
+from arc_console.cli.view import add_view_parsers
+from arc_console.terminal.textsafe import one_line
 
 from arc_console.cli.errors import EXIT_USAGE, UsageError
 from arc_console.cli.parser import OneLineErrorParser

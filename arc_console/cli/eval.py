@@ -10,12 +10,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.cli.app_checks import check_theme, require_terminal
 from arc_console.cli.errors import UsageError, describe_os_error
-from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import RANKINGS, EvalSettings, SettingsError, validate_settings
-from arc_console.tui.textsafe import one_line
+from arc_console.terminal.textsafe import one_line
 
 # The context train uses by default (TrainConfig.max_seq_length): the prompts eval fits are the ones training saw.
 TRAINING_CONTEXT = 2048
@@ -117,7 +117,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from arc_console.evaluation.model_source import locate_eval_model
 
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals
+    from arc_console.terminal.stop_signals import graceful_stop_signals
 
     loading = RunControl()
 
@@ -164,8 +164,8 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def _eval_headless(run: dict[str, Any]) -> int:
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals
     from arc_console.evaluation.runner import run_evaluation
+    from arc_console.terminal.stop_signals import graceful_stop_signals
     from arc_console.tui.eval_printer import EvalPrinter
 
     control = RunControl()

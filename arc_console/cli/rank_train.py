@@ -12,7 +12,7 @@ from typing import Any
 
 from arc_console.config import TrainConfig
 from arc_console.distributed.ranks import DistributedError, Ranks, join_process_group
-from arc_console.tui.textsafe import one_line
+from arc_console.terminal.textsafe import one_line
 
 Resolve = Callable[[argparse.Namespace, int], tuple[TrainConfig, Path, "Path | None", str, bool]]
 
@@ -53,9 +53,9 @@ def train_follower(config: TrainConfig, checkpoint: Path | None, ranks: Ranks, h
     """A rank other than 0: the same training, silent but for errors, writing nothing in the run directory."""
     from arc_console.distributed.roles import ErrorsOnly, private_run_dir
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals
     from arc_console.engine.trainer import Trainer
     from arc_console.engine.unsloth_first import import_unsloth_first
+    from arc_console.terminal.stop_signals import graceful_stop_signals
 
     import_unsloth_first(config.backend)
     control = RunControl()

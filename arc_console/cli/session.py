@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.cli.launcher import resume_command
 from arc_console.config import TrainConfig
-from arc_console.tui.textsafe import one_line
+from arc_console.terminal.textsafe import one_line
 
 if TYPE_CHECKING:
     from arc_console.engine.step_hooks import StepHook
@@ -90,8 +90,8 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals
     from arc_console.engine.trainer import Trainer
+    from arc_console.terminal.stop_signals import graceful_stop_signals
     from arc_console.tui.headless import HeadlessPrinter
 
     control = RunControl()
@@ -168,9 +168,10 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals, tolerate_hung_up_terminal
     from arc_console.engine.trainer import Trainer
     from arc_console.engine.trainer_thread import TrainerThread
+    from arc_console.terminal.hung_up import tolerate_hung_up_terminal
+    from arc_console.terminal.stop_signals import graceful_stop_signals
     from arc_console.tui.app import ConsoleApp
 
     control = RunControl()

@@ -11,9 +11,9 @@ from typing import Any
 from arc_console.cli.app_checks import check_theme, require_terminal
 from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.cli.session import train_headless, train_with_dashboard, training_hooks
-from arc_console.tui.textsafe import one_line
 from arc_console.cli.setting_flags import add_setting_flags, flag_overrides
 from arc_console.config import PRESETS, ConfigError, TrainConfig, build_config, resolve_preset, resumed_config
+from arc_console.terminal.textsafe import one_line
 
 def add_train_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("train", help="train (live dashboard, or --headless)",
@@ -171,7 +171,7 @@ def run_train(args: argparse.Namespace) -> int:
     if args.nproc is not None and not launched_by_torchrun():  # the --nproc shortcut
         return _launch_ranks(args)
     if launched_by_torchrun():  # one rank of a torchrun launch
-        from arc_console.distributed.rank_train import train_as_rank
+        from arc_console.cli.rank_train import train_as_rank
 
         return train_as_rank(args, _resolve_checked, _train_one_process, UsageError, training_hooks)
     resolved = _resolve_checked(args, 1)
@@ -186,7 +186,7 @@ def _require_dashboard_terminal(args: argparse.Namespace) -> None:
 
 
 def _launch_ranks(args: argparse.Namespace) -> int:
-    from arc_console.distributed.launch import run_under_torchrun
+    from arc_console.cli.torchrun import run_under_torchrun
 
     if args.nproc < 1:
         raise UsageError(f"--nproc must be at least 1, got {args.nproc}")

@@ -72,7 +72,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from arc_console.tui.textsafe import one_line
+    from arc_console.terminal.textsafe import one_line
 
     run_dir: Path = args.run_dir
     check_theme(args.theme)
@@ -83,10 +83,10 @@ def run_watch(args: argparse.Namespace) -> int:
                               f"arc-console replay {folder} --print")
     if not (run_dir / "logs").is_dir() and not (run_dir / "checkpoints").is_dir():
         print(f"arc-console: {one_line(str(run_dir))} has no run yet; waiting for one to start", file=sys.stderr)
-    from arc_console.tui.follow import RunDirFollower
-    from arc_console.tui.app import ConsoleApp
-    from arc_console.tui.gpu import HardwareSampler
+    from arc_console.monitor.follow import RunDirFollower
+    from arc_console.monitor.hardware import HardwareSampler
     from arc_console.rundir.files import read_trainer_pid
+    from arc_console.tui.app import ConsoleApp
 
     def trainer_sampler() -> HardwareSampler:  # the trainer's memory and GPU share, not this watcher's
         return HardwareSampler(watched_pid=lambda: read_trainer_pid(run_dir))

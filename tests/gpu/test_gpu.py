@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = pytest.mark.gpu
 
-from arc_console.tui.gpu import HardwareSampler
+from arc_console.monitor.hardware import HardwareSampler
 
 sampler = HardwareSampler()
 has_gpu = bool(sampler.sample().gpus)
