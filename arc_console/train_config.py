@@ -5,8 +5,11 @@ A field's metadata (as TRL's configs do) holds:
   doc      optional: more for the docs' table only (no measured figures: they go to docs/benchmarks.md)
   choices  optional: the values allowed (checked by config.validate, listed in --help and the docs)
   metavar  optional: the flag's argument name in --help (else the field name's last word)
+  flag     optional: the flag's name, without the dashes (else the field's name with - for _)
+  shown_default  optional: the default as --help and the docs say it, where its value does not say it
 `train`'s setting flags (cli/setting_flags.py) and the docs' table (cli/settings_table.py) are made
-from these, and config.py's validation reads the choices; nothing else repeats them.
+from these, and config.py's validation reads the choices; nothing else repeats them. eval's settings
+(evaluation/settings.py, evaluation/test_time_settings.py) are declared the same way.
 """
 
 from __future__ import annotations
@@ -31,13 +34,15 @@ REWARDS = ("pixel", "changed", "foreground")  # engine/rewards.py's REWARD_VARIA
 SCALE_REWARDS = ("group", "none")
 REPORT_TARGETS = ("none", "tensorboard", "trackio", "wandb")
 EVAL_RANKINGS = ("votes", "logprob")  # evaluation/ranking.py's methods, by name
+DEFAULT_CONTEXT = 2048  # train's --max-seq-length, and eval's: the prompts eval fits are the ones training saw
 
 
 def setting(default: Any, help_text: str, *, doc: str = "", choices: tuple[str, ...] = (),
-            metavar: str = "") -> Any:
-    """A TrainConfig field with its help and flag details in the field's metadata (a list default is
-    copied for every config)."""
-    metadata = {"help": help_text, "doc": doc, "choices": choices, "metavar": metavar}
+            metavar: str = "", flag: str = "", shown_default: str = "") -> Any:
+    """A settings field (TrainConfig's, eval's) with its help and flag details in the field's metadata (a list
+    default is copied for every instance)."""
+    metadata = {"help": help_text, "doc": doc, "choices": choices, "metavar": metavar, "flag": flag,
+                "shown_default": shown_default}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -70,7 +75,7 @@ class TrainConfig:
     top_p: float = setting(1.0, "nucleus sampling: keep the likeliest tokens up to this total probability (1: off)")
     max_new_tokens: int = setting(512, "tokens each candidate may generate")
     max_seq_length: int = setting(
-        2048, "the context: prompts that do not fit beside --max-new-tokens lose train examples")
+        DEFAULT_CONTEXT, "the context: prompts that do not fit beside --max-new-tokens lose train examples")
     objective: str = setting(
         "dapo", "dapo (clip-higher, token-level mean), grpo (the baseline) or preference (the seed's rule)",
         choices=OBJECTIVES)
@@ -196,4 +201,4 @@ def setting_fields() -> list[dataclasses.Field]:
 
 
 def flag_name(spec: dataclasses.Field) -> str:
-    return "--" + spec.name.replace("_", "-")
+    return "--" + (spec.metadata.get("flag") or spec.name.replace("_", "-"))
