@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from arc_console.cli.app_checks import check_theme, require_terminal
-from arc_console.cli.errors import UsageError, describe_os_error
+from arc_console.cli.errors import describe_os_error
 from arc_console.cli.setting_flags import add_field_flags, settings_from_flags
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import EvalInputs, EvalSettings, SettingsError, validate_settings
@@ -70,24 +70,16 @@ def _out_dir(args: argparse.Namespace) -> Path:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from arc_console.arc import TaskError
-
     inputs = settings_from_flags(args, EvalInputs)
-    try:
-        settings = _settings(args)
-        test_time = _test_time(args)
-        tasks = _tasks(inputs)
-        out = _out_dir(args)
-    except (SettingsError, TaskError) as exc:
-        raise UsageError(str(exc)) from None
+    settings = _settings(args)
+    test_time = _test_time(args)
+    tasks = _tasks(inputs)
+    out = _out_dir(args)
     check_theme(args.theme)
     if not args.headless:
         require_terminal("the eval console", "use --headless for a progress line per task")
-    from arc_console.engine.checkpoint_files import CheckpointError
-    from arc_console.engine.model_path import BackendError
-    from arc_console.evaluation.model_source import locate_eval_model
-
     from arc_console.engine.control import RunControl
+    from arc_console.evaluation.model_source import locate_eval_model
     from arc_console.terminal.stop_signals import graceful_stop_signals
 
     loading = RunControl()
@@ -97,13 +89,10 @@ def run_eval(args: argparse.Namespace) -> int:
 
     with graceful_stop_signals(loading, announce):  # a stop while the model loads ends the command cleanly
         print(f"arc-console: loading {inputs.model} ...", file=sys.stderr)
-        try:
-            source = locate_eval_model(inputs.model)  # a model that is not there is refused before torch is imported
-            from arc_console.evaluation.model import device_name, load_located_model
+        source = locate_eval_model(inputs.model)  # a model that is not there is refused before torch is imported
+        from arc_console.evaluation.model import device_name, load_located_model
 
-            engine, described = load_located_model(source, inputs.backend), source.described
-        except (BackendError, CheckpointError) as exc:
-            raise UsageError(str(exc)) from None
+        engine, described = load_located_model(source, inputs.backend), source.described
     if loading.stop_requested:
         print("arc-console: stopped before the first task: nothing was written", file=sys.stderr)
         return 0

@@ -149,15 +149,11 @@ def preflight(config: TrainConfig) -> None:
 
 
 def _resolve_checked(args: argparse.Namespace, world_size: int) -> tuple[TrainConfig, Path, Path | None, str, bool]:
-    from arc_console.arc import TaskError
     from arc_console.distributed.preflight import check_divisible
-    from arc_console.reporting.targets import ReportingError, check_installed
+    from arc_console.reporting.targets import check_installed
 
-    try:
-        resolved = _resolve(args)
-        check_installed(resolved[0].report_to)
-    except (ConfigError, TaskError, ReportingError) as exc:
-        raise UsageError(str(exc)) from None
+    resolved = _resolve(args)  # its ConfigError, TaskError, CheckpointError ... are UserErrors: one line, exit 2
+    check_installed(resolved[0].report_to)  # ReportingError, the same
     problem = check_divisible(resolved[0].problems_per_step, world_size)
     if problem:
         raise UsageError(problem)
@@ -173,7 +169,7 @@ def run_train(args: argparse.Namespace) -> int:
     if launched_by_torchrun():  # one rank of a torchrun launch
         from arc_console.cli.rank_train import train_as_rank
 
-        return train_as_rank(args, _resolve_checked, _train_one_process, UsageError, training_hooks)
+        return train_as_rank(args, _resolve_checked, _train_one_process, training_hooks)
     resolved = _resolve_checked(args, 1)
     _require_dashboard_terminal(args)
     return _train_one_process(args, *resolved)

@@ -28,37 +28,31 @@ def add_view_parsers(subparsers: Any) -> None:
 
 
 def _locate(path: Path):  # -> (files, index, run_dir)
-    from arc_console.rundir.files import RunFileError, StepFile, list_step_files, run_dir_of_step_file, step_number
+    from arc_console.rundir.files import StepFile, list_step_files, run_dir_of_step_file, step_number
 
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
-    try:
-        if path.is_dir():
-            run_dir = path if (path / "logs" / "responses").is_dir() else None
-            folder = path / "logs" / "responses" if run_dir else path
-            files = list_step_files(folder)
-            if not files:
-                raise UsageError(f"{path}: no step_NNN.json files here")
-            return files, len(files) - 1, run_dir
-        number = step_number(path)
-        if number is None:
-            return [StepFile(path, 0)], 0, None
-        files = list_step_files(path.parent)
-        index = next(i for i, f in enumerate(files) if f.path.name == path.name)
-        return files, index, run_dir_of_step_file(path)
-    except RunFileError as exc:
-        raise UsageError(str(exc)) from None
+    if path.is_dir():
+        run_dir = path if (path / "logs" / "responses").is_dir() else None
+        folder = path / "logs" / "responses" if run_dir else path
+        files = list_step_files(folder)
+        if not files:
+            raise UsageError(f"{path}: no step_NNN.json files here")
+        return files, len(files) - 1, run_dir
+    number = step_number(path)
+    if number is None:
+        return [StepFile(path, 0)], 0, None
+    files = list_step_files(path.parent)
+    index = next(i for i, f in enumerate(files) if f.path.name == path.name)
+    return files, index, run_dir_of_step_file(path)
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from arc_console.rundir.files import RunFileError, load_step_file
+    from arc_console.rundir.files import load_step_file
 
     check_theme(args.theme)
     files, index, run_dir = _locate(args.path)
-    try:
-        record = load_step_file(files[index].path)
-    except RunFileError as exc:
-        raise UsageError(str(exc)) from None
+    record = load_step_file(files[index].path)  # a RunFileError is a UserError: one line, exit 2
     if args.print_only:
         from arc_console.tui.replay_print import print_step
 

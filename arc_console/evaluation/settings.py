@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from arc_console import UserError
 from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.train_config import BACKENDS, DEFAULT_CONTEXT, setting
 from arc_console.train_config import EVAL_RANKINGS as RANKINGS  # one list for eval --rank and train --eval-rank
@@ -59,7 +60,7 @@ class EvalSettings:
         return dataclasses.asdict(self)
 
 
-class SettingsError(ValueError):
+class SettingsError(UserError, ValueError):
     """An evaluation setting that cannot be used; one line naming it."""
 
 
