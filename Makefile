@@ -25,4 +25,4 @@ train: install
 # The layering contracts first (pyproject's [tool.importlinter], about a second), then the suite.
 test: install
 	$(VENV)/bin/lint-imports
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)

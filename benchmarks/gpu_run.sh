@@ -9,7 +9,7 @@
 # go under $OUT (default /tmp/out). The 20B-shape model with random weights is made once, in /tmp.
 # Each stage's time limit can be changed through the variable named beside it (seconds).
 set -uo pipefail
-export OUT=${OUT:-/tmp/out}
+OUT=${OUT:-/tmp/out}
 MODEL=${MODEL:-/tmp/gpt-oss-20b-random}
 GPU_TESTS=tests/gpu/test_gpu.py
 
@@ -28,7 +28,6 @@ declare -A ABOUT=(
   [import_order]="gpu_step.py's default route with unsloth imported first, then after transformers (200 each)"
   [eval]="eval on EVAL_LIMIT (6) ARC-AGI-1 evaluation tasks at 8 views x 2 samples, 512 new tokens (EVAL_TIMEOUT, 240)"
   [decode_profile]="decode_profile.py: one decode step of each route, kernel by kernel (PROFILE_ROUTES: which)"
-  [learning]="issue 32: warm starts of the tiny-arc candidates (TINY_MINUTES, 6.5) and of a small GPT-OSS (SMALL_MINUTES, 3.5), which then trains with DAPO through the GPU path with held-out evaluation (gpu_learning.py, DAPO_DEADLINE_S, 240)"
 )
 # The names earlier calls used, each the stages it ran.
 declare -A ALIASES=(
@@ -57,20 +56,9 @@ done
 
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/gpu_run.log") 2>&1
-export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 ARC_CONSOLE_CACHE=/tmp/arc-cache
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 1
+export PYTHONPATH=/tmp/site:$PWD HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 ARC_CONSOLE_CACHE=/tmp/arc-cache
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
-# The wheels install in the background: the learning stage's warm starts need none of them and start at once.
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl \
-  > /tmp/pip.log 2>&1 &
-pip_pid=$!
-wheels_ready=
-need_wheels() {
-  if [ -z "$wheels_ready" ]; then
-    wait $pip_pid || { echo "gpu_run.sh: the wheels did not install"; tail -5 /tmp/pip.log; exit 1; }
-    wheels_ready=1
-  fi
-  export PYTHONPATH=/tmp/site:$PWD
-}
 
 stage_gpu_tests() {  # its own log, and the summary here
   timeout "${TESTS_TIMEOUT:-200}" python3 -m pytest -q -s -p no:cacheprovider $GPU_TESTS > "$OUT/test_gpu.log" 2>&1
@@ -117,27 +105,9 @@ stage_eval() {
   echo "eval exit $?"
 }
 stage_decode_profile() { python3 benchmarks/decode_profile.py --model "$MODEL" --out-dir "$OUT" ${PROFILE_ROUTES:+--routes $PROFILE_ROUTES}; }
-stage_learning() {
-  local deadline=${DAPO_DEADLINE_S:-240}
-  PYTHONPATH=$PWD bash scripts/warm_start_gpu.sh "${TINY_MINUTES:-6.5}" a:tiny-arc:512:256:2e-3:3 \
-    a0:tiny-arc:128:256:2e-3:3 b:tiny-arc:512:256:2e-3:3:6 > /tmp/tiny_warm.log 2>&1 &
-  local tiny=$!
-  PYTHONPATH=$PWD bash scripts/warm_start_gpu.sh "${SMALL_MINUTES:-3.5}" c:small:512:128:1.5e-3:3:0:bfloat16
-  need_wheels
-  timeout $((deadline + 90)) python3 benchmarks/gpu_learning.py --model /tmp/warm/c \
-    --backend unsloth --steps 30 --eval-every 10 --eval-limit 48 --problems-per-step 4 --learning-rate 2e-4 \
-    --max-new-tokens 140 --deadline-s "$deadline" --screenshot-at-step 3 --out-dir "$OUT" --tag small_h100 \
-    -- --rollout-experts packed
-  echo "gpu_learning exit $?"
-  wait $tiny
-  cat /tmp/tiny_warm.log
-  rm -f "$OUT/c.tgz.unused"
-  ls -la "$OUT"
-}
 
 for stage in "${stages[@]}"; do
-  [ "$stage" = learning ] || need_wheels
-  if [ "$stage" != kernel ] && [ "$stage" != gpu_tests ] && [ "$stage" != learning ] && [ ! -f "$MODEL/config.json" ]; then
+  if [ "$stage" != kernel ] && [ "$stage" != gpu_tests ] && [ ! -f "$MODEL/config.json" ]; then
     /usr/bin/time -f "make-model %e s" python3 -m arc_console make-model --shape gpt-oss-20b --out "$MODEL" || exit 1
   fi
   echo "=== stage $stage: ${ABOUT[$stage]} ($(date -u +%FT%TZ))"
