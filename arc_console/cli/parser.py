@@ -10,7 +10,7 @@ import sys
 from typing import NoReturn
 
 from arc_console.cli.errors import EXIT_USAGE
-from arc_console.tui.textsafe import one_line
+from arc_console.terminal.textsafe import one_line
 
 # argparse's wording for a value its `type` refused, rewritten to the words train's setting flags use.
 _BAD_VALUE = re.compile(r"^argument (?P<flag>[^:]+): invalid (?P<kind>int|float) value: (?P<value>.*)$", re.S)

@@ -48,7 +48,7 @@ def _print_table(runs: list[Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from arc_console.tui.textsafe import one_line
+    from arc_console.terminal.textsafe import one_line
 
     table = Table(box=None, pad_edge=False, header_style="bold")
     for column in ("run", "state", "steps", "pass@2", "perfect", "checkpoint", "started"):

@@ -12,10 +12,11 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arc_console.cli.errors import UsageError, describe_os_error
+from arc_console import UserError
+from arc_console.cli.errors import describe_os_error
 from arc_console.cli.launcher import resume_command
 from arc_console.config import TrainConfig
-from arc_console.tui.textsafe import one_line
+from arc_console.terminal.textsafe import one_line
 
 if TYPE_CHECKING:
     from arc_console.engine.step_hooks import StepHook
@@ -86,12 +87,9 @@ def record_given_up(trainer: Any, run_dir: Path, headless: bool) -> KeyboardInte
 
 
 def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None) -> int:
-    from arc_console.arc import TaskError
-    from arc_console.engine.backends import BackendError
-    from arc_console.engine.checkpoint import CheckpointError
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals
     from arc_console.engine.trainer import Trainer
+    from arc_console.terminal.stop_signals import graceful_stop_signals
     from arc_console.tui.headless import HeadlessPrinter
 
     control = RunControl()
@@ -107,9 +105,9 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
                               resume_from=checkpoint, ranks=ranks, hooks=training_hooks(config))
             try:
                 trainer.setup()
-            except (TaskError, BackendError, CheckpointError) as exc:
+            except UserError:  # shown in one line (cli.commands); the run directory it created goes
                 remove_if_new(run_dir, existed)
-                raise UsageError(str(exc)) from None
+                raise
             try:
                 stopped = trainer.run()
             except KeyboardInterrupt:  # a second stop signal (graceful_stop_signals): the save is given up
@@ -164,13 +162,11 @@ def yield_cpu_to_the_trainer() -> None:
 
 def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None,
                           headless_driver: bool = False, exit_on_finish: bool = False, ranks: Any = None) -> int:
-    from arc_console.arc import TaskError
-    from arc_console.engine.backends import BackendError
-    from arc_console.engine.checkpoint import CheckpointError
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals, tolerate_hung_up_terminal
     from arc_console.engine.trainer import Trainer
     from arc_console.engine.trainer_thread import TrainerThread
+    from arc_console.terminal.hung_up import tolerate_hung_up_terminal
+    from arc_console.terminal.stop_signals import graceful_stop_signals
     from arc_console.tui.app import ConsoleApp
 
     control = RunControl()
@@ -191,9 +187,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     if worker.setup_error is not None:
         worker.join()
         remove_if_new(run_dir, existed)
-        if isinstance(worker.setup_error, (TaskError, BackendError, CheckpointError)):
-            raise UsageError(str(worker.setup_error)) from None
-        raise worker.setup_error
+        raise worker.setup_error  # a UserError is shown in one line (cli.commands)
 
     def source(sink: Any, closing: threading.Event) -> None:
         forward.attach(sink)

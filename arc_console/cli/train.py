@@ -11,9 +11,9 @@ from typing import Any
 from arc_console.cli.app_checks import check_theme, require_terminal
 from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.cli.session import train_headless, train_with_dashboard, training_hooks
-from arc_console.tui.textsafe import one_line
 from arc_console.cli.setting_flags import add_setting_flags, flag_overrides
 from arc_console.config import PRESETS, ConfigError, TrainConfig, build_config, resolve_preset, resumed_config
+from arc_console.terminal.textsafe import one_line
 
 def add_train_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("train", help="train (live dashboard, or --headless)",
@@ -149,15 +149,11 @@ def preflight(config: TrainConfig) -> None:
 
 
 def _resolve_checked(args: argparse.Namespace, world_size: int) -> tuple[TrainConfig, Path, Path | None, str, bool]:
-    from arc_console.arc import TaskError
     from arc_console.distributed.preflight import check_divisible
-    from arc_console.reporting.targets import ReportingError, check_installed
+    from arc_console.reporting.targets import check_installed
 
-    try:
-        resolved = _resolve(args)
-        check_installed(resolved[0].report_to)
-    except (ConfigError, TaskError, ReportingError) as exc:
-        raise UsageError(str(exc)) from None
+    resolved = _resolve(args)  # its ConfigError, TaskError, CheckpointError ... are UserErrors: one line, exit 2
+    check_installed(resolved[0].report_to)  # ReportingError, the same
     problem = check_divisible(resolved[0].problems_per_step, world_size)
     if problem:
         raise UsageError(problem)
@@ -171,9 +167,9 @@ def run_train(args: argparse.Namespace) -> int:
     if args.nproc is not None and not launched_by_torchrun():  # the --nproc shortcut
         return _launch_ranks(args)
     if launched_by_torchrun():  # one rank of a torchrun launch
-        from arc_console.distributed.rank_train import train_as_rank
+        from arc_console.cli.rank_train import train_as_rank
 
-        return train_as_rank(args, _resolve_checked, _train_one_process, UsageError, training_hooks)
+        return train_as_rank(args, _resolve_checked, _train_one_process, training_hooks)
     resolved = _resolve_checked(args, 1)
     _require_dashboard_terminal(args)
     return _train_one_process(args, *resolved)
@@ -186,7 +182,7 @@ def _require_dashboard_terminal(args: argparse.Namespace) -> None:
 
 
 def _launch_ranks(args: argparse.Namespace) -> int:
-    from arc_console.distributed.launch import run_under_torchrun
+    from arc_console.cli.torchrun import run_under_torchrun
 
     if args.nproc < 1:
         raise UsageError(f"--nproc must be at least 1, got {args.nproc}")

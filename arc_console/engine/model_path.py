@@ -9,12 +9,13 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from arc_console import UserError
 from arc_console.engine.model_factory import make_model
 
 TINY_MODEL_VERSION = "tiny-v1"
 
 
-class BackendError(RuntimeError):
+class BackendError(UserError, RuntimeError):
     """The model or backend cannot be used; the message says why in one line."""
 
 

@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from arc_console import UserError
 from arc_console.arc.grids import GridError, validate_grid
 
 MAX_STEP_FILE_BYTES = 64 * 1024 * 1024
 _STEP_NAME = re.compile(r"step_(\d+)\.json")
 
 
-class RunFileError(ValueError):
+class RunFileError(UserError, ValueError):
     pass
 
 

@@ -8,7 +8,7 @@ from rich.console import Console
 from rich.text import Text
 
 from arc_console.engine import events as ev
-from arc_console.tui.textsafe import one_line
+from arc_console.terminal.textsafe import one_line
 
 
 def format_score(value: object) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from textual.message import Message
 
 from arc_console.engine import events as ev
-from arc_console.tui.gpu import HardwareSample
+from arc_console.monitor.hardware import HardwareSample
 
 
 class EngineEvent(Message):

@@ -26,11 +26,11 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     (out / "tmp").mkdir()
     env = dict(os.environ, OUT=str(out), GPU_RUN_SMOKE="1", PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}",
                ARC_CONSOLE_CACHE=str(out / "cache"), TMPDIR=str(out / "tmp"))  # the benchmarks' caches stay in here
-    finished = subprocess.run(["bash", str(BENCHMARKS / "gpu_run.sh"), "peer", "ours", "prequantized"], cwd=REPO,
+    finished = subprocess.run(["bash", str(BENCHMARKS / "gpu_run.sh"), "peer", "ours", "prequantized", "record"], cwd=REPO,
                               env=env, capture_output=True, text=True, timeout=2400)
     assert finished.returncode == 0, finished.stdout[-4000:] + finished.stderr[-2000:]
-    log = (out / "run.log").read_text()
-    assert "FAILED" not in log and "all done" in log, log[-4000:]
+    log = (out / "gpu_run.log").read_text()
+    assert "FAILED" not in log and "=== done after" in log, log[-4000:]
     for line in ("peer: GRPOTrainer warm step", "first step: cold", "prequantized: load", "record cpu:"):
         assert line in log, line
     paths = {name: out / f"{name}.json" for name in ("peer", "ours", "prequantized")}
@@ -98,8 +98,8 @@ def test_a_missing_stage_is_named_in_the_record(outputs, tmp_path: Path) -> None
 
 
 @pytest.mark.parametrize("stages, line", [([], "usage: bash benchmarks/gpu_run.sh STAGE..."),
-                                          (["bogus"], "unknown stage 'bogus'"),
-                                          (["peer"], "FAILED: no .whl/ here")])
+                                          (["bogus"], "gpu_run.sh: error: unknown stage 'bogus'"),
+                                          (["versus_peer"], "gpu_run.sh: error: no .whl/ here")])
 def test_the_runner_refuses_in_one_line(tmp_path: Path, stages: list[str], line: str) -> None:
     out = subprocess.run(["bash", str(BENCHMARKS / "gpu_run.sh"), *stages], capture_output=True, text=True,
                          cwd=tmp_path, env={"PATH": "/usr/bin:/bin", "OUT": str(tmp_path / "out")}, timeout=60)

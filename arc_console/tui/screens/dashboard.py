@@ -17,11 +17,11 @@ from textual.widgets import Footer
 
 from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
+from arc_console.terminal.textsafe import one_line
 from arc_console.tui.cpu_budget import CpuBudget
 from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.run_view import RunView
 from arc_console.tui.screens.help import HelpScreen, help_rows
-from arc_console.tui.textsafe import one_line
 from arc_console.tui.widgets.candidates import CandidatesPanel
 from arc_console.tui.widgets.gpu_panel import GpuPanel
 from arc_console.tui.widgets.history import AccuracyHistory

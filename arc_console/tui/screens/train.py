@@ -5,9 +5,9 @@ from __future__ import annotations
 from textual.binding import Binding
 
 from arc_console.engine import events as ev
+from arc_console.terminal.textsafe import one_line
 from arc_console.tui.screens.confirm_stop import ConfirmStop
 from arc_console.tui.screens.dashboard import VIEW_BINDINGS, DashboardScreen
-from arc_console.tui.textsafe import one_line
 
 
 class TrainScreen(DashboardScreen):

@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import HorizontalScroll, Vertical
 from textual.widgets import Static
 
-from arc_console.tui.textsafe import one_line, safe_text, visible
+from arc_console.terminal.textsafe import one_line, safe_text, visible
 
 from arc_console.tui.grid_render import Grid
 from arc_console.tui.widgets.grid_card import GridCard

@@ -7,8 +7,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
-from arc_console.tui.gpu import HardwareSample
-from arc_console.tui.textsafe import one_line
+from arc_console.monitor.hardware import HardwareSample
+from arc_console.terminal.textsafe import one_line
 
 GB = 1024**3
 

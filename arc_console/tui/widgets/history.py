@@ -8,7 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual_plotext import PlotextPlot
 
-from arc_console.tui.textsafe import safe_text
+from arc_console.terminal.textsafe import safe_text
 
 
 def integer_ticks(first: int, last: int, most: int = 8) -> list[int]:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
+from arc_console.terminal.textsafe import one_line, one_line_tail
 from arc_console.tui.headless import format_duration, format_score
-from arc_console.tui.textsafe import one_line, one_line_tail
 from arc_console.tui.run_view import RunView
 
 
