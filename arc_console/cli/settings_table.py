@@ -58,7 +58,7 @@ def with_table(text: str, table: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m arc_console.cli.settings_table",
+    parser = argparse.ArgumentParser(prog="python -m arc_console.cli.settings_table", allow_abbrev=False,
                                      description="The README's settings table, from TrainConfig's field metadata.")
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--write", type=Path, metavar="README", help="replace the table between the markers")
