@@ -114,7 +114,7 @@ def run_eval(args: argparse.Namespace) -> int:
         require_terminal("the eval console", "use --headless for a progress line per task")
     from arc_console.engine.checkpoint_files import CheckpointError
     from arc_console.engine.model_path import BackendError
-    from arc_console.evaluation.model_source import locate_eval_model
+    from arc_console.evaluation.model_source import locate_eval_model, saved_backend
 
     from arc_console.engine.control import RunControl
     from arc_console.engine.stop_signals import graceful_stop_signals
@@ -128,6 +128,7 @@ def run_eval(args: argparse.Namespace) -> int:
         print(f"arc-console: loading {args.model} ...", file=sys.stderr)
         try:
             source = locate_eval_model(args.model)  # a model that is not there is refused before torch is imported
+            _import_unsloth_first(args.backend or saved_backend(source))  # before model.py imports transformers
             from arc_console.evaluation.model import device_name, load_located_model
 
             engine, described = load_located_model(source, args.backend), source.described
@@ -160,6 +161,12 @@ def run_eval(args: argparse.Namespace) -> int:
     from arc_console.cli.eval_session import eval_with_console
 
     return eval_with_console(run, args.theme)
+
+
+def _import_unsloth_first(backend: str) -> None:
+    from arc_console.engine.unsloth_first import import_unsloth_first
+
+    import_unsloth_first(backend)
 
 
 def _eval_headless(run: dict[str, Any]) -> int:

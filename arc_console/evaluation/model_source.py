@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arc_console.engine.checkpoint_files import STATE, CheckpointError, latest_checkpoint
+from arc_console.engine.checkpoint_files import STATE, CheckpointError, latest_checkpoint, read_state
 from arc_console.engine.model_path import resolve_model_path
 
 
@@ -50,3 +50,14 @@ def locate_eval_model(spec: str) -> ModelSource:
         return ModelSource("adapter", spec, path, f"adapter {path}")
     resolve_model_path(spec)  # a BackendError when it names no model folder nor hub id
     return ModelSource("model", spec, None, f"model {spec}")
+
+
+def saved_backend(source: ModelSource) -> str:
+    """The backend the model was trained on, which model.py loads it on unless --backend says otherwise:
+    a checkpoint's, a final model's run's, else auto."""
+    if source.kind == "checkpoint" and source.folder is not None:
+        try:
+            return str(read_state(source.folder).config.get("backend", "auto"))
+        except CheckpointError:
+            return "auto"  # loading it says what is wrong
+    return str(source.run_config.get("backend", "auto"))
