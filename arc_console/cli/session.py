@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.cli.launcher import resume_command
 from arc_console.config import TrainConfig
+from arc_console.rundir.files import stop_words
 from arc_console.tui.textsafe import one_line
 
 if TYPE_CHECKING:
@@ -42,6 +43,12 @@ def training_hooks(config: TrainConfig) -> list[StepHook]:
     from arc_console.evaluation.during_training import HeldOutEvaluation
 
     return [HeldOutEvaluation.from_config(config)] if config.eval_every > 0 else []
+
+
+def note_preset(trainer: Any, preset: str | None) -> None:
+    """run.json names the preset the run started with, so that a resume given the same --preset accepts it."""
+    if preset is not None:
+        trainer.runlog.note_run_info(preset=preset)
 
 
 def report_failure(stopped: Any) -> None:
@@ -78,14 +85,15 @@ def record_given_up(trainer: Any, run_dir: Path, headless: bool) -> KeyboardInte
             return KeyboardInterrupt(f"the run had failed at step {stopped_at + 1} before the interrupt: see "
                                      f"{one_line(str(trainer.runlog.training_log), 2000)}")
         resume = resume_command(run_dir, headless, extended_max_steps(reason, stopped_at), ranks.world_size)
-        return KeyboardInterrupt(f"the run had stopped ({reason.replace('_', ' ')}) after step {stopped_at}, saved, "
+        return KeyboardInterrupt(f"the run had stopped ({stop_words(reason)}) after step {stopped_at}, saved, "
                                  f"before the interrupt; resume with: {one_line(resume, 4000)}")
     where = "the last complete checkpoint" if checkpoint is not None else "step 1 (no checkpoint was saved)"
     resume = resume_command(run_dir, headless, nproc=ranks.world_size)
     return KeyboardInterrupt(f"resume from {where} with: {one_line(resume, 4000)}")
 
 
-def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None) -> int:
+def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None,
+                   preset: str | None = None) -> int:
     from arc_console.arc import TaskError
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
@@ -105,6 +113,7 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
         try:
             trainer = Trainer(config, run_dir, with_reporting(printer, config, run_dir), control,
                               resume_from=checkpoint, ranks=ranks, hooks=training_hooks(config))
+            note_preset(trainer, preset)
             try:
                 trainer.setup()
             except (TaskError, BackendError, CheckpointError) as exc:
@@ -163,7 +172,8 @@ def yield_cpu_to_the_trainer() -> None:
 
 
 def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None,
-                          headless_driver: bool = False, exit_on_finish: bool = False, ranks: Any = None) -> int:
+                          headless_driver: bool = False, exit_on_finish: bool = False, ranks: Any = None,
+                          preset: str | None = None) -> int:
     from arc_console.arc import TaskError
     from arc_console.engine.backends import BackendError
     from arc_console.engine.checkpoint import CheckpointError
@@ -178,6 +188,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     existed = run_dir.exists()
     worker = TrainerThread(Trainer(config, run_dir, with_reporting(forward, config, run_dir), control,
                                    resume_from=checkpoint, ranks=ranks, hooks=training_hooks(config)))
+    note_preset(worker.trainer, preset)
 
     def announce(signum: int) -> None:
         print(f"arc-console: {signal.Signals(signum).name}: stopping once the model has loaded ...", file=sys.stderr)
@@ -244,8 +255,9 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
         print(f"arc-console: error: {one_line(failure, 4000)}", file=sys.stderr)
         return 1
     if stopped is not None:
-        print(one_line(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; "
-                       f"checkpoint {stopped.checkpoint}; final model {stopped.final_model}", 4000))
+        from arc_console.tui.headless import stopped_line
+
+        print(stopped_line(stopped).plain)
         print(f"resume with: {one_line(resume_command(run_dir, max_steps=extended_max_steps(stopped.reason, stopped.step)), 4000)}")
         if stopped.reason == "error":
             report_failure(stopped)
