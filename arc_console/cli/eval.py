@@ -147,7 +147,7 @@ def run_eval(args: argparse.Namespace) -> int:
     header = {"command": shlex.join(["arc-console", *sys.argv[1:]]), "tasks_source": args.tasks,
               "model_loaded": described, "started": datetime.now().isoformat(timespec="seconds")}
     run = dict(tasks=tasks, engine=engine, settings=settings, out_dir=out, header=header, model_name=args.model,
-               device=device_name(engine.policy))
+               device=device_name(engine.policy), test_time=test_time.to_dict())
     if test_time.steps:
         from arc_console.evaluation.adapter_reset import attach_test_time_adapter
         from arc_console.evaluation.test_time import TestTimeTrainer

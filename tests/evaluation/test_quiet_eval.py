@@ -1,15 +1,18 @@
 """A plain CPU evaluation with test-time steps prints nothing that reads as a failure: stderr holds the
-CLI's own lines only (the real command in a subprocess, read line by line). The libraries' messages that
+CLI's own lines only (the real command in a subprocess, read line by line); its eval.json records the
+test-time settings with the others. The libraries' messages that
 are silenced are silenced narrowly (engine/library_noise.py): their exact wording at their one module,
 checked against the installed library, while every other message of theirs still shows."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 from arc_console.engine import library_noise
+from arc_console.evaluation.test_time_settings import TestTimeSettings
 
 CLI = [sys.executable, "-m", "arc_console"]
 
@@ -23,7 +26,10 @@ def test_a_cpu_eval_with_test_time_steps_prints_only_its_own_lines(tmp_path: Pat
     lines = out.stderr.splitlines()
     assert lines and [line for line in lines if not line.startswith("arc-console: ")] == []
     assert not [line for line in lines if any(word in line.lower() for word in ("warn", "error", "fail"))]
-    assert (tmp_path / "eval" / "eval.json").exists()
+    # eval.json's settings are every setting the answers came from, the test-time ones included
+    settings = json.loads((tmp_path / "eval" / "eval.json").read_text())["settings"]
+    assert settings["test_time"] == TestTimeSettings(steps=1, candidates=2, augment="none").to_dict()
+    assert settings["augment"] == "none" and settings["samples"] == 1
 
 
 def test_the_silenced_bitsandbytes_message_is_the_installed_one() -> None:
