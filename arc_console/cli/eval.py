@@ -12,6 +12,7 @@ from typing import Any
 
 from arc_console.cli.app_checks import check_theme, require_terminal
 from arc_console.cli.errors import UsageError, describe_os_error
+from arc_console.cli.launcher import command_line
 from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import RANKINGS, EvalSettings, SettingsError, validate_settings
@@ -114,7 +115,7 @@ def run_eval(args: argparse.Namespace) -> int:
         require_terminal("the eval console", "use --headless for a progress line per task")
     from arc_console.engine.checkpoint_files import CheckpointError
     from arc_console.engine.model_path import BackendError
-    from arc_console.evaluation.model_source import locate_eval_model, saved_backend
+    from arc_console.evaluation.model_source import NoModelYet, locate_eval_model, saved_backend
 
     from arc_console.engine.control import RunControl
     from arc_console.engine.stop_signals import graceful_stop_signals
@@ -132,6 +133,8 @@ def run_eval(args: argparse.Namespace) -> int:
             from arc_console.evaluation.model import device_name, load_located_model
 
             engine, described = load_located_model(source, args.backend), source.described
+        except NoModelYet as exc:
+            raise UsageError(f"{exc}: {_next_step(exc.run_dir)}") from None
         except (BackendError, CheckpointError) as exc:
             raise UsageError(str(exc)) from None
     if loading.stop_requested:
@@ -161,6 +164,21 @@ def run_eval(args: argparse.Namespace) -> int:
     from arc_console.cli.eval_session import eval_with_console
 
     return eval_with_console(run, args.theme)
+
+
+def _next_step(run_dir: Path) -> str:
+    """For a run with nothing to evaluate yet: wait for the first checkpoint of a run still training, else
+    resume it (a run killed before its first checkpoint starts again from step 1)."""
+    from arc_console.cli.launcher import resume_for
+    from arc_console.rundir.files import read_run_settings
+    from arc_console.rundir.liveness import assess, heartbeat_age
+    from arc_console.rundir.runlog import HEARTBEAT_FILE
+
+    age = heartbeat_age(run_dir / "logs" / HEARTBEAT_FILE, datetime.now().timestamp())
+    if assess(read_run_settings(run_dir), age, []).state in ("running", "silent"):
+        return (f"it is still training: evaluate it once it has saved a checkpoint (follow it with "
+                f"{command_line(['watch', str(run_dir)])})")
+    return f"it stopped before its first checkpoint; train it with: {resume_for(run_dir)}"
 
 
 def _import_unsloth_first(backend: str) -> None:

@@ -45,10 +45,11 @@ def training_hooks(config: TrainConfig) -> list[StepHook]:
     return [HeldOutEvaluation.from_config(config)] if config.eval_every > 0 else []
 
 
-def note_preset(trainer: Any, preset: str | None) -> None:
-    """run.json names the preset the run started with, so that a resume given the same --preset accepts it."""
-    if preset is not None:
-        trainer.runlog.note_run_info(preset=preset)
+def note_launch(trainer: Any, preset: str | None, headless: bool, ranks: Any) -> None:
+    """run.json names how the run was started: its preset (a resume given the same --preset accepts it),
+    headless or not and its ranks (the resume command watch prints starts it the same way)."""
+    trainer.runlog.note_run_info(headless=headless, nproc=ranks.world_size if ranks is not None else 1,
+                                 **({"preset": preset} if preset is not None else {}))
 
 
 def report_failure(stopped: Any) -> None:
@@ -113,7 +114,7 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
         try:
             trainer = Trainer(config, run_dir, with_reporting(printer, config, run_dir), control,
                               resume_from=checkpoint, ranks=ranks, hooks=training_hooks(config))
-            note_preset(trainer, preset)
+            note_launch(trainer, preset, True, ranks)
             try:
                 trainer.setup()
             except (TaskError, BackendError, CheckpointError) as exc:
@@ -188,7 +189,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     existed = run_dir.exists()
     worker = TrainerThread(Trainer(config, run_dir, with_reporting(forward, config, run_dir), control,
                                    resume_from=checkpoint, ranks=ranks, hooks=training_hooks(config)))
-    note_preset(worker.trainer, preset)
+    note_launch(worker.trainer, preset, False, ranks)
 
     def announce(signum: int) -> None:
         print(f"arc-console: {signal.Signals(signum).name}: stopping once the model has loaded ...", file=sys.stderr)

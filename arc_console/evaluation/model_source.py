@@ -22,6 +22,15 @@ class ModelSource:
     run_config: dict[str, Any] = field(default_factory=dict)  # a final model's run settings (logs/run.json)
 
 
+class NoModelYet(CheckpointError):
+    """A run directory with neither a final model nor a complete checkpoint (`run_dir`): the command line
+    says how to get one."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(f"{run_dir}: the run has neither a final model nor a complete checkpoint")
+        self.run_dir = run_dir
+
+
 def _is_run_dir(path: Path) -> bool:
     return (path / "checkpoints").is_dir() or (path / "final_model").is_dir() or (path / "logs" / "run.json").exists()
 
@@ -44,7 +53,7 @@ def locate_eval_model(spec: str) -> ModelSource:
             return ModelSource("final_model", spec, final, f"final model of {path}", _run_config(path))
         checkpoint = latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else None
         if checkpoint is None:
-            raise CheckpointError(f"{path}: the run has neither a final model nor a complete checkpoint")
+            raise NoModelYet(path)
         return ModelSource("checkpoint", spec, checkpoint, f"latest checkpoint of {path} ({checkpoint.name})")
     if path.is_dir() and (path / "adapter_config.json").exists():
         return ModelSource("adapter", spec, path, f"adapter {path}")
