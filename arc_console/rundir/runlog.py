@@ -81,7 +81,8 @@ class RunLog:
         return line
 
     def note_run_info(self, **notes: Any) -> None:
-        """Keys the command line adds to run.json beside the trainer's (the preset the run started with)."""
+        """Keys the command line adds to run.json beside the trainer's: how the run was started (preset,
+        headless, nproc), which a resume and the resume command that watch and eval print go by."""
         self._notes.update(notes)
 
     def write_run_info(self, info: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from arc_console.engine import library_noise
-from arc_console.evaluation.test_time_settings import TestTimeSettings
+from arc_console.evaluation import test_time_settings
 
 CLI = [sys.executable, "-m", "arc_console"]
 
@@ -28,7 +28,7 @@ def test_a_cpu_eval_with_test_time_steps_prints_only_its_own_lines(tmp_path: Pat
     assert not [line for line in lines if any(word in line.lower() for word in ("warn", "error", "fail"))]
     # eval.json's settings are every setting the answers came from, the test-time ones included
     settings = json.loads((tmp_path / "eval" / "eval.json").read_text())["settings"]
-    assert settings["test_time"] == TestTimeSettings(steps=1, candidates=2, augment="none").to_dict()
+    assert settings["test_time"] == test_time_settings.TestTimeSettings(steps=1, candidates=2, augment="none").to_dict()
     assert settings["augment"] == "none" and settings["samples"] == 1
 
 
