@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from arc_console.cli.session import train_with_dashboard
 from arc_console.config import build_config
 
@@ -28,6 +30,7 @@ def log_stop_line(run: Path) -> str:
     return lines[0].split(" INFO    ", 1)[1]
 
 
+@pytest.mark.slow
 def test_headless_and_dashboard_close_with_the_same_line_in_the_logs_words(tmp_path: Path, capsys) -> None:
     flags = [word for key, value in FAST.items() for word in (f"--{key.replace('_', '-')}", str(value))]
     headless_run = tmp_path / "headless"

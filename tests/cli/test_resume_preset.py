@@ -14,6 +14,8 @@ from pathlib import Path
 import pytest
 
 CLI = [sys.executable, "-m", "arc_console"]
+
+pytestmark = pytest.mark.slow  # real training runs
 FAST = ["--max-new-tokens", "8", "--overlong-buffer", "2", "--num-candidates", "2"]
 
 

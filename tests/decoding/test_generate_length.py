@@ -25,6 +25,7 @@ class Recorder(logging.Handler):
         self.messages.append(record.getMessage())
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("lora_r", [0, 4])
 def test_a_model_with_its_own_max_length_generates_without_the_warning(lora_r: int) -> None:
     policy = load_policy("tiny-random", "hf", lora_r=lora_r, lora_alpha=8, max_seq_length=2048)

@@ -3,6 +3,8 @@
 import subprocess
 import sys
 
+import pytest
+
 
 def test_nothing_imports_transformers_before_the_trainer_module() -> None:
     # Everything `train` imports before it calls import_unsloth_first and then imports the trainer.
@@ -29,6 +31,7 @@ def test_other_backends_and_cpu_machines_import_nothing() -> None:
         assert import_unsloth_first("unsloth") is False and "unsloth" not in sys.modules
 
 
+@pytest.mark.slow
 def test_eval_imports_unsloth_before_transformers_on_the_backend_the_run_trained_on(tmp_path) -> None:
     """`eval` calls import_unsloth_first before anything imports transformers (Unsloth warned "should be
     imported before [transformers, peft]" on the GPU), with the backend it will load on: --backend, else

@@ -11,12 +11,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from arc_console.engine import library_noise
 from arc_console.evaluation import test_time_settings
 
 CLI = [sys.executable, "-m", "arc_console"]
 
 
+@pytest.mark.slow
 def test_a_cpu_eval_with_test_time_steps_prints_only_its_own_lines(tmp_path: Path) -> None:
     out = subprocess.run([*CLI, "eval", "--headless", "--limit", "1", "--augment", "none", "--samples", "1",
                           "--max-new-tokens", "12", "--test-time-steps", "1", "--test-time-candidates", "2",

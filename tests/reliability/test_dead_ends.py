@@ -11,22 +11,23 @@ import fcntl
 import json
 import os
 import pty
-import select
 import signal
 import struct
 import subprocess
 import sys
 import termios
-import time
 from pathlib import Path
 
 import pytest
 
 from arc_console.cli.view import watch_source
 from arc_console.tui.app import ConsoleApp
+from child_output import ChildOutput
 from tui_fixtures import until
 
 CLI = [sys.executable, "-m", "arc_console"]
+
+pytestmark = pytest.mark.slow  # real training runs
 FAST = ["--max-new-tokens", "8", "--overlong-buffer", "2", "--num-candidates", "2"]
 
 
@@ -36,15 +37,11 @@ def killed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("dead-ends")
     trainer = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "200", "--out", "run",
                                 "--checkpoint-every", "1000", *FAST], cwd=root, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
-    try:
-        deadline = time.monotonic() + 300
-        for line in trainer.stdout:  # the run is under way: its first step is done
-            if line.startswith("step ") or time.monotonic() > deadline:
-                break
-    finally:
+                               stderr=subprocess.PIPE)
+    with ChildOutput(trainer) as child:
+        child.wait_for_line(lambda line: line.startswith("step 1/"), timeout=300)  # the run is under way
         os.kill(trainer.pid, signal.SIGKILL)
-        trainer.wait(timeout=60)
+        child.finish(timeout=60)
     run = root / "run"
     assert (run / "logs" / "run.json").exists() and not list((run / "checkpoints").glob("step_*"))
     return run
@@ -72,32 +69,16 @@ def test_watch_exits_1_with_the_resume_command_once_its_trainer_died(killed_run:
     watch = subprocess.Popen([*CLI, "watch", "run"], stdin=secondary, stdout=secondary, stderr=secondary,
                              cwd=killed_run.parent, env={**os.environ, "TERM": "xterm-256color"}, start_new_session=True)
     os.close(secondary)
-    seen = b""
-
-    def read_until(done, timeout: float) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while not done() and time.monotonic() < deadline:
-            if select.select([primary], [], [], 0.2)[0]:
-                try:
-                    seen += os.read(primary, 65536)
-                except OSError:  # the terminal closed: watch has exited
-                    return
-
     try:
-        read_until(lambda: b"died" in seen or watch.poll() is not None, 90)  # the notification's title
-        assert b"died" in seen, seen[-2000:]
-        os.write(primary, b"q")
-        read_until(lambda: watch.poll() is not None, 30)
-        read_until(lambda: False, 0.5)
+        with ChildOutput.of_terminal(watch, primary) as child:
+            child.wait_for_text("died", timeout=90)  # the notification's title
+            os.write(primary, b"q")
+            code = child.finish(timeout=60)
     finally:
-        if watch.poll() is None:
-            watch.kill()
-        watch.wait(timeout=30)
         os.close(primary)
-    assert watch.returncode == 1
+    assert code == 1
     pid = json.loads((killed_run / "logs" / "run.json").read_text())["pid"]
-    after_the_app = seen.decode("utf-8", "replace").rsplit("\x1b[?1049l", 1)[1]  # left the alternate screen
+    after_the_app = child.out.rsplit("\x1b[?1049l", 1)[1]  # once it left the alternate screen
     closing = after_the_app[after_the_app.index("arc-console: "):].replace("\r", "").splitlines()[0]
     said, command = closing.split("; resume it with: ")
     assert said == f"arc-console: the trainer (pid {pid}) is gone without recording a stop"

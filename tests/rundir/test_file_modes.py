@@ -15,6 +15,7 @@ import pytest
 from arc_console.rundir.atomic import atomic_write_text, staged_folder
 
 CLI = [sys.executable, "-m", "arc_console"]
+
 # A LoRA run (so checkpoints hold an adapter folder and export writes one), short answers, a checkpoint
 # at every step and a held-out evaluation (logs/eval.jsonl).
 TRAIN = ["train", "--headless", "--preset", "tiny", "--max-steps", "2", "--lora-r", "4", "--max-new-tokens", "12",
@@ -59,6 +60,7 @@ def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     return umask, root
 
 
+@pytest.mark.slow
 def test_a_training_run_gets_the_umask_modes(written: tuple[int, Path]) -> None:
     umask, root = written
     run_dir = root / "run"
@@ -70,18 +72,21 @@ def test_a_training_run_gets_the_umask_modes(written: tuple[int, Path]) -> None:
     assert wrong_modes(run_dir, umask) == {}
 
 
+@pytest.mark.slow
 def test_an_evaluation_gets_the_umask_modes(written: tuple[int, Path]) -> None:
     umask, root = written
     assert {"submission.json", "eval.json"} <= {p.name for p in (root / "eval").iterdir()}
     assert wrong_modes(root / "eval", umask) == {}
 
 
+@pytest.mark.slow
 def test_an_export_gets_the_umask_modes(written: tuple[int, Path]) -> None:
     umask, root = written
     assert (root / "export" / "adapter_model.safetensors").exists()
     assert wrong_modes(root / "export", umask) == {}
 
 
+@pytest.mark.slow
 def test_make_model_gets_the_umask_modes(tmp_path: Path) -> None:
     os.chmod(tmp_path, 0o755)
     run(["make-model", "--shape", "tiny", "--out", "model"], 0o022, tmp_path)
