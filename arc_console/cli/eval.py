@@ -12,7 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from arc_console.cli.app_checks import check_theme, require_terminal
-from arc_console.cli.errors import describe_os_error
+from arc_console.cli.errors import UsageError, describe_os_error
+from arc_console.cli.launcher import command_line
 from arc_console.cli.setting_flags import add_field_flags, settings_from_flags
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import EvalInputs, EvalSettings, SettingsError, validate_settings
@@ -79,7 +80,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if not args.headless:
         require_terminal("the eval console", "use --headless for a progress line per task")
     from arc_console.engine.control import RunControl
-    from arc_console.evaluation.model_source import locate_eval_model
+    from arc_console.evaluation.model_source import NoModelYet, locate_eval_model, saved_backend
     from arc_console.terminal.stop_signals import graceful_stop_signals
 
     loading = RunControl()
@@ -89,7 +90,11 @@ def run_eval(args: argparse.Namespace) -> int:
 
     with graceful_stop_signals(loading, announce):  # a stop while the model loads ends the command cleanly
         print(f"arc-console: loading {inputs.model} ...", file=sys.stderr)
-        source = locate_eval_model(inputs.model)  # a model that is not there is refused before torch is imported
+        try:
+            source = locate_eval_model(inputs.model)  # a model that is not there is refused before torch is imported
+        except NoModelYet as exc:
+            raise UsageError(f"{exc}: {_next_step(exc.run_dir)}") from None
+        _import_unsloth_first(inputs.backend or saved_backend(source))  # before model.py imports transformers
         from arc_console.evaluation.model import device_name, load_located_model
 
         engine, described = load_located_model(source, inputs.backend), source.described
@@ -106,7 +111,7 @@ def run_eval(args: argparse.Namespace) -> int:
     header = {"command": shlex.join(["arc-console", *sys.argv[1:]]), "tasks_source": inputs.tasks,
               "model_loaded": described, "started": datetime.now().isoformat(timespec="seconds")}
     run = dict(tasks=tasks, engine=engine, settings=settings, out_dir=out, header=header, model_name=inputs.model,
-               device=device_name(engine.policy))
+               device=device_name(engine.policy), test_time=test_time.to_dict())
     if test_time.steps:
         from arc_console.evaluation.adapter_reset import attach_test_time_adapter
         from arc_console.evaluation.test_time import TestTimeTrainer
@@ -120,6 +125,27 @@ def run_eval(args: argparse.Namespace) -> int:
     from arc_console.cli.eval_session import eval_with_console
 
     return eval_with_console(run, args.theme)
+
+
+def _next_step(run_dir: Path) -> str:
+    """For a run with nothing to evaluate yet: wait for the first checkpoint of a run still training, else
+    resume it (a run killed before its first checkpoint starts again from step 1)."""
+    from arc_console.cli.launcher import resume_for
+    from arc_console.rundir.files import read_run_settings
+    from arc_console.rundir.liveness import assess, heartbeat_age
+    from arc_console.rundir.runlog import HEARTBEAT_FILE
+
+    age = heartbeat_age(run_dir / "logs" / HEARTBEAT_FILE, datetime.now().timestamp())
+    if assess(read_run_settings(run_dir), age, []).state in ("running", "silent"):
+        return (f"it is still training: evaluate it once it has saved a checkpoint (follow it with "
+                f"{command_line(['watch', str(run_dir)])})")
+    return f"it stopped before its first checkpoint; train it with: {resume_for(run_dir)}"
+
+
+def _import_unsloth_first(backend: str) -> None:
+    from arc_console.engine.unsloth_first import import_unsloth_first
+
+    import_unsloth_first(backend)
 
 
 def _eval_headless(run: dict[str, Any]) -> int:

@@ -79,7 +79,7 @@ def with_tables(text: str) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m arc_console.cli.settings_table",
+    parser = argparse.ArgumentParser(prog="python -m arc_console.cli.settings_table", allow_abbrev=False,
                                      description="The settings tables (docs/settings.md), from the settings' field metadata.")
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--write", type=Path, metavar="FILE", help="replace the table between the markers")

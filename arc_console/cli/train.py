@@ -32,25 +32,41 @@ def add_train_parser(subparsers: Any) -> None:
 
 
 def _resumed_settings(args: argparse.Namespace, saved: dict[str, Any], saved_origin: str,
-                      overrides: dict[str, Any]) -> TrainConfig:
-    """A resumed run keeps its saved settings but for those given now (--config, then flags). A preset
-    would silently reset every setting it names, so it is refused rather than laid over them."""
+                      overrides: dict[str, Any], recorded_preset: Any) -> TrainConfig:
+    """A resumed run keeps its saved settings but for those given now (--config, then flags). --preset
+    naming the run's own preset (the command the user ran, with --resume added) changes nothing; another
+    preset would silently reset every setting it names, so it is refused rather than laid over them.
+    Sets args.run_preset: the preset the run records in run.json."""
+    args.run_preset = recorded_preset if isinstance(recorded_preset, str) else None
     if args.preset is not None:
-        raise ConfigError(f"--preset {args.preset}: a resumed run keeps the settings saved in {saved_origin}; "
-                          "change single settings with flags or --config")
+        given = resolve_preset(args.preset, _cuda_available() if args.preset == "auto" else False)
+        if args.run_preset is None and _preset_matches(given, saved):  # a run from before run.json named it
+            args.run_preset = given
+        if given != args.run_preset:
+            started = f"was started with preset {args.run_preset}" if args.run_preset else \
+                f"was not started with preset {given} (model {saved.get('model')!r})"
+            raise ConfigError(f"--preset {args.preset}: this run {started}; a resumed run keeps the settings saved "
+                              f"in {saved_origin}: leave out --preset, or change single settings with flags or --config")
     return resumed_config(saved, saved_origin, args.config, overrides)
+
+
+def _preset_matches(preset: str, saved: dict[str, Any]) -> bool:
+    """Whether saved settings are `preset`'s as far as a preset decides what a run is: its model and backend."""
+    return all(saved.get(key) == PRESETS[preset].get(key) for key in ("model", "backend"))
 
 
 def _restart_config(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[TrainConfig, str]:
     """The settings of a run that died before its first checkpoint: logs/run.json's, then what was given
     with --resume; where run.json was never written, the settings given with --resume alone."""
     from arc_console.engine.run_restart import saved_settings
+    from arc_console.rundir.files import read_run_settings
 
     saved = saved_settings(args.resume)
     if saved is None:
-        config = _new_run_config(args, overrides)[1]
+        args.run_preset, config = _new_run_config(args, overrides)
         return config, "its settings were never saved: using the settings given with --resume"
-    return _resumed_settings(args, saved, str(args.resume / "logs" / "run.json"), overrides), "with its saved settings"
+    return _resumed_settings(args, saved, str(args.resume / "logs" / "run.json"), overrides,
+                             read_run_settings(args.resume).get("preset")), "with its saved settings"
 
 
 def _cuda_available() -> bool:
@@ -83,6 +99,7 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
     directory holds a run without a checkpoint that starts again from step 1)."""
     from arc_console.engine.checkpoint_files import CheckpointError, find_checkpoint, read_state
     from arc_console.engine.run_restart import is_run_without_checkpoint
+    from arc_console.rundir.files import read_run_settings
 
     overrides = flag_overrides(args)
     if args.resume is not None:
@@ -98,8 +115,9 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
             return (config, args.resume, None,
                     f"{args.resume} has no complete checkpoint: starting it again from step 1, {how}", True)
         state = read_state(checkpoint)
-        config = _resumed_settings(args, state.config, str(checkpoint), overrides)
         run_dir = checkpoint.parent.parent
+        config = _resumed_settings(args, state.config, str(checkpoint), overrides,
+                                   read_run_settings(run_dir).get("preset"))
         if args.out is not None and args.out.resolve() != run_dir.resolve():
             raise ConfigError(f"--out {args.out} differs from the resumed run's directory {run_dir}")
         preflight(config)  # tasks, problems or a model given now are checked before the run is touched
@@ -108,6 +126,7 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
                               f"larger than {state.step} to train on (got {config.max_steps})")
         return config, run_dir, checkpoint, f"resuming {run_dir} from {checkpoint.name}", False
     preset, config = _new_run_config(args, overrides)
+    args.run_preset = preset
     run_dir = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     if (run_dir / "logs" / "metrics.jsonl").exists() or any((run_dir / "checkpoints").glob("step_*")):
         raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
@@ -204,9 +223,10 @@ def _train_one_process(args: argparse.Namespace, config: TrainConfig, run_dir: P
     else:
         print(f"arc-console: {one_line(chosen, 400)}", file=sys.stderr)
     _import_unsloth_first(config)
+    preset = getattr(args, "run_preset", None)  # set by _resolve: recorded in run.json
     if args.headless:
-        return train_headless(config, run_dir, checkpoint, ranks)
-    return train_with_dashboard(config, run_dir, checkpoint, args.theme, ranks=ranks)
+        return train_headless(config, run_dir, checkpoint, ranks, preset=preset)
+    return train_with_dashboard(config, run_dir, checkpoint, args.theme, ranks=ranks, preset=preset)
 
 
 def _import_unsloth_first(config: TrainConfig) -> None:

@@ -77,6 +77,7 @@ def run_watch(args: argparse.Namespace) -> int:
                               f"arc-console replay {folder} --print")
     if not (run_dir / "logs").is_dir() and not (run_dir / "checkpoints").is_dir():
         print(f"arc-console: {one_line(str(run_dir))} has no run yet; waiting for one to start", file=sys.stderr)
+    from arc_console.cli.launcher import resume_for
     from arc_console.monitor.follow import RunDirFollower
     from arc_console.monitor.hardware import HardwareSampler
     from arc_console.rundir.files import read_trainer_pid
@@ -85,5 +86,48 @@ def run_watch(args: argparse.Namespace) -> int:
     def trainer_sampler() -> HardwareSampler:  # the trainer's memory and GPU share, not this watcher's
         return HardwareSampler(watched_pid=lambda: read_trainer_pid(run_dir))
 
-    result = ConsoleApp(RunDirFollower(run_dir), mode="watch", theme=args.theme, sampler_factory=trainer_sampler).run()
+    result = ConsoleApp(watch_source(run_dir), mode="watch", theme=args.theme, sampler_factory=trainer_sampler).run()
+    died = trainer_died(run_dir)
+    if died is not None:  # the run will not go on by itself: say how to go on
+        print(f"arc-console: {one_line(died, 4000)}; resume it with: {one_line(resume_for(run_dir), 4000)}",
+              file=sys.stderr)
+        return 1
     return result if isinstance(result, int) else 0
+
+
+def trainer_died(run_dir: Path) -> str | None:
+    """What says the run's trainer is gone without recording a stop, or None (running, finished, unknown)."""
+    import time
+
+    from arc_console.rundir.files import read_run_settings
+    from arc_console.rundir.liveness import assess, heartbeat_age
+    from arc_console.rundir.runlog import HEARTBEAT_FILE
+
+    verdict = assess(read_run_settings(run_dir), heartbeat_age(run_dir / "logs" / HEARTBEAT_FILE, time.time()), [])
+    return verdict.detail if verdict.state == "died" else None
+
+
+def watch_source(run_dir: Path) -> Any:
+    """The run directory's events for the watch dashboard; where the trainer died, what it says ends with
+    the command that resumes the run (the notification and the log tail)."""
+    from dataclasses import replace
+
+    from arc_console.cli.launcher import resume_for
+    from arc_console.engine import events as ev
+    from arc_console.tui.follow import RunDirFollower
+
+    follower = RunDirFollower(run_dir)
+
+    def source(sink: Any, closing: Any) -> None:
+        def with_next_step(event: Any) -> None:
+            if isinstance(event, ev.TrainerLiveness) and event.state == "died":
+                resume = resume_for(run_dir)
+                event = replace(event, detail=f"{event.detail}; resume it with: {resume}")
+                sink(event)
+                sink(ev.LogLine(f"watch: resume it with: {resume}", "warning"))
+                return
+            sink(event)
+
+        follower(with_next_step, closing)
+
+    return source

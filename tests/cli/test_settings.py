@@ -185,8 +185,8 @@ def test_a_bad_value_at_resume_is_one_line_exit_2_and_changes_nothing(trained_ru
         (["--config", str(toml), "--objective", "ppo"],
          [f"{toml}: unknown setting 'max_step' (did you mean max_steps?)", "--objective: objective must be one of"]),
         (["--num-candidates", "many"], ["--num-candidates: expected an integer, got 'many'"]),
-        (["--preset", "tiny"], ["--preset tiny: a resumed run keeps the settings saved in",
-                                str(trained_run / "checkpoints" / "step_1")]),
+        (["--preset", "gpt-oss-20b"], ["--preset gpt-oss-20b: this run was started with preset tiny; a resumed run "
+                                       "keeps the settings saved in", str(trained_run / "checkpoints" / "step_1")]),
         (["--problems", "no-such-task"], ["no-such-task"]),
     ]
     for args, messages in cases:

@@ -100,8 +100,8 @@ class DashboardScreen(GridViewActions, Screen[None]):
         elif isinstance(event, ev.CheckpointSaved):
             self.on_checkpoint_saved(event)
         elif isinstance(event, ev.TrainerLiveness) and event.state != "running":
-            self.notify(one_line(event.detail), title="the run stopped without a word", severity="error", timeout=30,
-                        markup=False)
+            title = "the trainer died" if event.state == "died" else "no sign of life from the trainer"
+            self.notify(one_line(event.detail), title=title, severity="error", timeout=30, markup=False)
         elif isinstance(event, (ev.Paused, ev.Resumed)):
             self.refresh_bindings()
         elif isinstance(event, ev.Stopped):

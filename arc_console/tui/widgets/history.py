@@ -1,5 +1,6 @@
 """Accuracy history: best and mean accuracy and mean reward per step, the trend of the mean, perfect steps marked,
-and held-out pass@2 (--eval-every, logs/eval.jsonl) as its own series."""
+and held-out pass@2 (--eval-every, logs/eval.jsonl) as its own series. Accuracies are on a 0-1 axis (left); the
+reward, which runs past 1 (bonuses) and below 0 (penalties), has its own axis (right)."""
 
 from __future__ import annotations
 
@@ -83,7 +84,7 @@ class AccuracyHistory(PlotextPlot):
         rows = [m for m in self.history if self.problem_filter is None or m.get("problem_id") == self.problem_filter]
         scope = self.problem_filter or "all problems"
         held_out = held_out_points(self.held_out)
-        self.border_title = Text.assemble("accuracy · ", safe_text(scope, 40), " · best ━ mean ┄ trend ━ reward",
+        self.border_title = Text.assemble("accuracy · ", safe_text(scope, 40), " · best ━ mean ┄ trend ━ reward (right axis)",
                                           " · held-out pass@2 ◆" if held_out else "", " ·")
         # Short: no legend box (it would cover the lines; the border title names them) and no axis label.
         short = 0 < self.size.height < SHORT_PLOT_ROWS
@@ -104,12 +105,15 @@ class AccuracyHistory(PlotextPlot):
             if len(rows) > 1:
                 plt.plot(steps, trailing_mean(means, TREND_WINDOW), label=label(f"mean of {TREND_WINDOW}"),
                          color="orange", marker="hd")
-            plt.plot(steps, [m.get("reward_mean", 0.0) for m in rows], label=label("reward"), color="gray", marker="dot")
+            plt.plot(steps, [m.get("reward_mean", 0.0) for m in rows], label=label("reward"), color="gray", marker="dot",
+                     yside="right")
             perfect = [m["step"] for m in rows if m.get("perfect")]
             if perfect:
                 plt.scatter(perfect, [1.0] * len(perfect), marker="★", color="yellow", label=label("perfect"))
             if self.marked_step is not None:
                 plt.vline(self.marked_step, color="magenta")
+        plt.ylim(0, 1, yside="left")
+        plt.yticks([0, 0.5, 1] if self.size.height < SHORT_PLOT_ROWS + 4 else [0, 0.25, 0.5, 0.75, 1], yside="left")
         if not short:
             plt.xlabel("step")
         self.refresh()
