@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
 from textual.widget import Widget
 
@@ -25,10 +24,11 @@ def memory_bar(used: int, total: int, own: int | None, width: int = 24) -> Text:
     return bar
 
 
-def hardware_table(sample: HardwareSample, width: int = 60) -> Table:
-    """The panel's rows for `width` columns: the memory bars shrink so that no row wraps."""
+def hardware_table(sample: HardwareSample, width: int = 60) -> Text:
+    """The panel's rows for `width` columns: the memory bars shrink so that no row wraps. Plain lines of
+    Text, not a Rich table: a table is laid out again at every repaint."""
     bar = max(6, min(24, width - 18))
-    table = Table.grid(padding=(0, 1))
+    table = _Rows()
     for gpu in sample.gpus:
         head = Text.assemble((f"GPU {gpu.index} ", "bold"), one_line(str(gpu.name), 40))
         details = Text(f"{gpu.memory_used / GB:.1f} / {gpu.memory_total / GB:.0f} GB")
@@ -53,7 +53,19 @@ def hardware_table(sample: HardwareSample, width: int = 60) -> Table:
                                     f"RAM {host.memory_used / GB:.1f} / {host.memory_total / GB:.0f} GB"))
         own = f"{host.process_rss / GB:.2f} GB" if host.process_rss is not None else "-"
         table.add_row(Text(f"{sample.process_label} {own}", style="dim"))
-    return table
+    return table.text
+
+
+class _Rows:
+    """Rows of Text, one a line."""
+
+    def __init__(self) -> None:
+        self.text = Text()
+
+    def add_row(self, row: Text) -> None:
+        if self.text:
+            self.text.append("\n")
+        self.text.append_text(row)
 
 
 class GpuPanel(Widget):
@@ -70,10 +82,14 @@ class GpuPanel(Widget):
         self.border_title = "hardware"
 
     def show(self, sample: HardwareSample) -> None:
-        self.border_title = "GPU" if sample.gpus else "hardware (no GPU)"
+        title = "GPU" if sample.gpus else "hardware (no GPU)"
+        if title != self.border_title:
+            self.border_title = title
         self._sample = sample
-        self._body = hardware_table(sample, self.content_size.width)
-        self.refresh()
+        body = hardware_table(sample, self.content_size.width)
+        if body != self._body:  # a sample that reads the same costs nothing
+            self._body = body
+            self.refresh()
 
     def on_resize(self) -> None:
         if self._sample is not None:
