@@ -17,7 +17,7 @@ from arc_console.tui.widgets.grid_card import card_size
 from arc_console.tui.widgets.history import AccuracyHistory
 
 from paths import REPO
-from tui_fixtures import FixedSampler, footer_line, replay_source, screen_lines, step_events, until_painted
+from tui_fixtures import FixedSampler, footer_line, replay_source, screen_lines, step_events, until, until_painted
 
 SIZES = [(80, 24), (120, 40), (160, 50)]
 # The tiny preset's problems have 3x3 grids (6150a2bd: a real ARC-AGI-1 task): the smallest scale each size
@@ -112,7 +112,7 @@ async def footer_of(use: str, size: tuple[int, int]) -> str:
     async with app.run_test(size=size) as pilot:
         if isinstance(app, ConsoleApp):
             await until_painted(pilot, app)
-        await pilot.pause()
+        await until(pilot, lambda: footer_line(app).strip())  # the footer composes once the bindings are known
         await pilot.pause()
         return footer_line(app)
 
