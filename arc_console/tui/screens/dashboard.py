@@ -118,7 +118,8 @@ class DashboardScreen(GridViewActions, Screen[None]):
     def show_hardware(self, sample: Any) -> None:
         self._hardware = sample
         self._dirty.add("gpu")
-        self._wake()
+        if self.view.step_started_at is None:  # else the step's ticking clock paints it within a second, one frame
+            self._wake()
 
     def show_failure(self, error: str) -> None:
         self.failure = error

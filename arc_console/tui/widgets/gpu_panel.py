@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from rich.console import RenderableType
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
 from arc_console.tui.gpu import HardwareSample
@@ -69,17 +69,23 @@ class _Rows:
 
 
 class GpuPanel(Widget):
-    """Fixed-size panel (its size comes from the layout): a new sample repaints it, no layout pass."""
+    """Fixed-size panel (its size comes from the layout): a new sample repaints it, no layout pass. Its lines
+    are made once per sample and served through the line API."""
 
     DEFAULT_CSS = "GpuPanel { border: round $primary; padding: 0 1; height: 100%; }"
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self._body: RenderableType = Text("sampling …", style="dim")
+        self._body = Text("sampling …", style="dim")
         self._sample: HardwareSample | None = None
+        self._lines: list[Strip] | None = None  # _body cut into lines over this panel's background
 
     def on_mount(self) -> None:
         self.border_title = "hardware"
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._changed())
+
+    def on_unmount(self) -> None:
+        self.app.theme_changed_signal.unsubscribe(self)
 
     def show(self, sample: HardwareSample) -> None:
         title = "GPU" if sample.gpus else "hardware (no GPU)"
@@ -89,11 +95,22 @@ class GpuPanel(Widget):
         body = hardware_table(sample, self.content_size.width)
         if body != self._body:  # a sample that reads the same costs nothing
             self._body = body
-            self.refresh()
+            self._changed()
+
+    def _changed(self) -> None:
+        self._lines = None
+        self.refresh()
 
     def on_resize(self) -> None:
         if self._sample is not None:
             self.show(self._sample)
+        self._changed()
 
-    def render(self) -> RenderableType:
-        return self._body
+    def render_line(self, y: int) -> Strip:
+        if self._lines is None:
+            base, width = self.rich_style, max(1, self.content_size.width)
+            console = self.app.console
+            lines = self._body.wrap(console, width, overflow="fold")
+            self._lines = [Strip(list(line.render(console, end="")), line.cell_len).extend_cell_length(width, base)
+                           .apply_style(base) for line in lines]
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.content_size.width, self.rich_style)
