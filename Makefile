@@ -23,4 +23,4 @@ train: install
 	ARC_CONSOLE_LAUNCHER=make $(VENV)/bin/arc-console train $(ARGS)
 
 test: install
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)

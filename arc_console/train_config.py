@@ -77,7 +77,8 @@ class TrainConfig:
     learning_rate: float = setting(1e-5, "AdamW's learning rate")
     weight_decay: float = setting(0.0, "AdamW's weight decay")
     max_grad_norm: float = setting(1.0, "gradients are clipped to this norm")
-    warmup_steps: int = setting(0, "linear learning-rate warm-up over this many updates, then constant")
+    warmup_steps: int = setting(0, "linear learning-rate warm-up over this many training steps (steps that update "
+                                   "the policy, whatever --updates-per-rollout), then constant")
     eps_low: float = setting(0.2, "DAPO clip-higher: the importance ratio's lower bound is 1 - EPS_LOW")
     eps_high: float = setting(0.28, "DAPO clip-higher: the importance ratio's upper bound is 1 + EPS_HIGH")
     grpo_eps: float = setting(0.2, "GRPO's symmetric clip of the importance ratio")

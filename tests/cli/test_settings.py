@@ -134,7 +134,7 @@ def test_a_bad_value_at_resume_is_one_line_exit_2_and_changes_nothing(trained_ru
 @pytest.mark.slow
 def test_a_flag_at_resume_wins_and_what_is_not_given_keeps_its_saved_value(trained_run: Path, tmp_path: Path) -> None:
     run = tmp_path / "run"
-    subprocess.run(["cp", "-a", str(trained_run), str(run)], check=True)
+    subprocess.run(["cp", "-a", str(trained_run), str(run)], check=True, timeout=300)
     saved = run_json(run)["config"]
     assert (saved["max_new_tokens"], saved["num_candidates"], saved["temperature_min"]) == (12, 4, 0.5)
     out = subprocess.run([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "2",

@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import pytest
 import torch
 
 from arc_console.arc import build_prompt, load_tasks, parse_response, score_grid
@@ -21,6 +22,7 @@ def test_shipped_checkpoint_is_small_and_says_how_it_was_made() -> None:
         assert key in made
 
 
+@pytest.mark.slow
 def test_it_answers_held_out_tasks_with_grids() -> None:
     policy = load_policy("tiny", "hf", lora_r=0, lora_alpha=32, max_seq_length=2048)
     stops = policy.stop_token_ids

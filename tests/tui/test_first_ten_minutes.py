@@ -21,6 +21,7 @@ from arc_console.tui.widgets.card_layout import CardLayout, cards_out_of_view, c
 from arc_console.tui.widgets.grid_card import card_size
 
 from tui_fixtures import FixedSampler, replay_source, step_events, until, until_painted
+from child_output import ChildOutput
 from paths import DATA
 
 
@@ -62,8 +63,8 @@ def test_watch_samples_the_trainers_memory_not_its_own(tmp_path: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; x = bytearray(200 * 2**20); "
                                "x[::4096] = b'1' * len(x[::4096]); print('ready', flush=True); time.sleep(120)"],
                               stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with ChildOutput(holder) as child:
+        child.wait_for_line(lambda line: line == "ready", timeout=60)
         _write_run_json(tmp_path, holder.pid)
         assert read_trainer_pid(tmp_path) == holder.pid
         sampler = HardwareSampler(watched_pid=lambda: read_trainer_pid(tmp_path))
@@ -72,9 +73,8 @@ def test_watch_samples_the_trainers_memory_not_its_own(tmp_path: Path) -> None:
         assert sample.host.process_rss == psutil.Process(holder.pid).memory_info().rss or \
             abs(sample.host.process_rss - psutil.Process(holder.pid).memory_info().rss) < 8 * 2**20
         assert sample.host.process_rss > 150 * 2**20  # the holder's memory, not this test process's
-    finally:
         holder.kill()
-        holder.wait()
+        holder.wait(timeout=30)
     sample = sampler.sample()
     assert sample.process_label == "trainer (not running)" and sample.host.process_rss is None
 
@@ -92,7 +92,7 @@ def test_a_pid_reused_after_the_run_is_not_the_trainer(tmp_path: Path) -> None:
         assert read_trainer_pid(tmp_path) is None
     finally:
         later.kill()
-        later.wait()
+        later.wait(timeout=30)
     for bad in ("12", None, True, -4):
         (tmp_path / "logs" / "run.json").write_text(json.dumps({"pid": bad}))
         assert read_trainer_pid(tmp_path) is None
