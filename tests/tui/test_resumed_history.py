@@ -29,6 +29,7 @@ def stopped_at_step_3(tmp_path: Path) -> Path:
     return run
 
 
+@pytest.mark.slow
 def test_the_chart_of_a_resumed_run_starts_at_step_1(stopped_at_step_3: Path, monkeypatch) -> None:
     run = stopped_at_step_3
     apps: list[ConsoleApp] = []
