@@ -252,8 +252,8 @@ async def test_a_redraw_racing_shutdown_is_harmless() -> None:
         await panel.remove()
         panel.refresh_cards()
         app.dashboard._dirty |= {"candidates", "status"}
-        app.dashboard._dirty_bands_at_once()  # what a late redraw does: every dirty band, the removed panel's too
-        assert not app.dashboard._dirty  # each band was painted (the removed panel's skipped), none left undone
+        app.dashboard._paint()  # what a late redraw does: everything dirty, the removed panel's too
+        assert not app.dashboard._dirty  # all was painted (the removed panel's skipped), nothing left undone
         assert not panel.is_attached
         await pilot.pause()
         assert app.is_running and app._exception is None  # the app goes on, nothing raised in it
