@@ -36,7 +36,7 @@ from arc_console.engine.phase_timer import PhaseTimer
 from arc_console.engine.prompt_fitting import fit_prompts, longest_rollout_tokens
 from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty, reward_accuracy
 from arc_console.decoding.rollout_engine import EngineChoiceError, RolloutEngine, choose_rollout_engine
-from arc_console.rundir.runlog import RunLog
+from arc_console.rundir.runlog import RunLog, stop_words
 from arc_console.engine.step_groups import Group, Problem, step_record
 from arc_console.engine.step_hooks import HookContext, StepHook, StepHooks
 from arc_console.engine.step_metrics import step_metrics, step_summary
@@ -352,7 +352,7 @@ class Trainer:
         if self.last_checkpoint_step != self.step:
             self._checkpoint("final")
         final_model = self._save_final_model()
-        self._log(f"stopped ({reason}) after step {self.step}")
+        self._log(f"stopped ({stop_words(reason)}) after step {self.step}")
         self.runlog.record_stop(reason, self.step)
         stopped = ev.Stopped(self.step, reason, str(self.last_checkpoint), str(final_model), list(self.perfect_problems))
         self.emit(stopped)

@@ -67,7 +67,7 @@ class FastGptOss(torch.nn.Module):
         hidden = swiglu(torch.baddbmm(experts.gate_up_proj_bias.unsqueeze(1).to(x.dtype), inputs,
                                       experts.gate_up_proj.to(x.dtype)), self.alpha, self.limit)
         outputs = torch.baddbmm(experts.down_proj_bias.unsqueeze(1).to(x.dtype), hidden, experts.down_proj.to(x.dtype))
-        mixing = torch.zeros_like(router_logits).scatter(1, top_experts, routing)
+        mixing = torch.zeros_like(routing[:, :1]).expand_as(router_logits).contiguous().scatter(1, top_experts, routing)
         return torch.einsum("enh,ne->nh", outputs, mixing.to(outputs.dtype))
 
     def loss(self, ids: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

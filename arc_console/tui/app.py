@@ -15,8 +15,8 @@ from textual import work
 
 from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
-from arc_console.tui.hung_up_terminal import leave_hung_up_terminal
-from arc_console.tui.gpu import HardwareSampler
+from arc_console.monitor.hardware import HardwareSampler
+from arc_console.terminal.hung_up import leave_hung_up_terminal
 from arc_console.tui.messages import EventInbox, EventsQueued, HardwareSampled, RunFailed
 from arc_console.tui.run_view import RunView
 from arc_console.tui.screens.dashboard import DashboardScreen

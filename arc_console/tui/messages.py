@@ -10,7 +10,7 @@ from collections.abc import Callable
 from textual.message import Message
 
 from arc_console.engine import events as ev
-from arc_console.tui.gpu import HardwareSample
+from arc_console.monitor.hardware import HardwareSample
 
 
 class EventsQueued(Message):

@@ -15,7 +15,7 @@ from rich.text import Text
 
 from arc_console.arc.candidates import best_candidate_id
 from arc_console.arc.parse import split_channels
-from arc_console.tui.textsafe import visible
+from arc_console.terminal.textsafe import visible
 from arc_console.tui.grid_render import FULL, render_grid
 from arc_console.tui.run_view import view_description
 from arc_console.tui.widgets.candidates import candidate_badges

@@ -25,11 +25,11 @@ from rich.console import Console
 from textual.content import Content
 
 from arc_console.engine import events as ev
-from arc_console.rundir.runlog import RunLog
-from arc_console.tui.follow import RunDirFollower
-from arc_console.tui.headless import HeadlessPrinter
+from arc_console.monitor.follow import RunDirFollower
 from arc_console.rundir.files import list_step_files
+from arc_console.rundir.runlog import RunLog
 from arc_console.tui.app import ConsoleApp
+from arc_console.tui.headless import HeadlessPrinter
 from arc_console.tui.replay_app import ReplayApp
 
 from tui_fixtures import FixedSampler, replay_source, step_events, until, until_painted

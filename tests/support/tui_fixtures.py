@@ -8,7 +8,7 @@ import threading
 
 from arc_console.arc import load_tasks, select_tasks
 from arc_console.engine import events as ev
-from arc_console.tui.gpu import GpuSample, HardwareSample, HostSample
+from arc_console.monitor.hardware import GpuSample, HardwareSample, HostSample
 
 GB = 1024**3
 

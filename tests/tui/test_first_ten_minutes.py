@@ -12,7 +12,7 @@ from pathlib import Path
 import psutil
 
 from arc_console.engine import events as ev
-from arc_console.tui.gpu import HardwareSampler
+from arc_console.monitor.hardware import HardwareSampler
 from arc_console.rundir.files import list_step_files, read_trainer_pid
 from arc_console.tui.app import ConsoleApp
 from arc_console.tui.replay_app import ReplayApp

@@ -231,7 +231,7 @@ async def test_real_hardware_panel_without_gpu(monkeypatch) -> None:
 
 async def test_real_hardware_panel_shows_this_machine() -> None:
     """The real sampler as it finds this machine: its GPUs by name where NVML sees any, else none."""
-    from arc_console.tui.gpu import HardwareSampler
+    from arc_console.monitor.hardware import HardwareSampler
 
     gpus = HardwareSampler().sample().gpus
     app = ConsoleApp(replay_source([]))

@@ -18,11 +18,11 @@ from textual.timer import Timer
 
 from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
+from arc_console.terminal.textsafe import one_line
 from arc_console.tui.cpu_budget import CpuBudget
 from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.run_view import RunView
 from arc_console.tui.screens.help import HelpScreen, help_rows
-from arc_console.tui.textsafe import one_line
 from arc_console.tui.widgets.candidates import CandidatesPanel
 from arc_console.tui.widgets.gpu_panel import GpuPanel
 from arc_console.tui.widgets.history import AccuracyHistory
@@ -105,8 +105,8 @@ class DashboardScreen(GridViewActions, Screen[None]):
         elif isinstance(event, ev.CheckpointSaved):
             self.on_checkpoint_saved(event)
         elif isinstance(event, ev.TrainerLiveness) and event.state != "running":
-            self.notify(one_line(event.detail), title="the run stopped without a word", severity="error", timeout=30,
-                        markup=False)
+            title = "the trainer died" if event.state == "died" else "no sign of life from the trainer"
+            self.notify(one_line(event.detail), title=title, severity="error", timeout=30, markup=False)
         elif isinstance(event, (ev.Paused, ev.Resumed)):
             self.refresh_bindings()
         elif isinstance(event, ev.Stopped):

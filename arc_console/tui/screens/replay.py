@@ -21,11 +21,11 @@ from textual.widgets import Static
 from arc_console.arc.candidates import best_candidate_id, best_candidate_index
 from arc_console.arc.parse import split_channels
 from arc_console.rundir.files import RunFileError, StepFile, load_step_file
-from arc_console.tui.textsafe import one_line, safe_text, visible
+from arc_console.terminal.textsafe import one_line, safe_text, visible
 from arc_console.tui.grid_actions import GridViewActions
-from arc_console.tui.screens.help import HelpScreen, help_rows
 from arc_console.tui.recorded_history import RecordedHistory, read_recorded_history
 from arc_console.tui.run_view import view_description
+from arc_console.tui.screens.help import HelpScreen, help_rows
 from arc_console.tui.widgets.candidates import CandidatesPanel
 from arc_console.tui.widgets.history import AccuracyHistory
 from arc_console.tui.widgets.keys_footer import KeysFooter

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from textual.widgets import Static
 
 from arc_console.tui.grid_render import COMPACT, FULL, Grid
-from arc_console.tui.textsafe import one_line, safe_text, visible
+from arc_console.terminal.textsafe import one_line, safe_text, visible
 from arc_console.tui.widgets.card_layout import CardLayout, cards_out_of_view, choose_layout
 from arc_console.tui.widgets.cards_view import CardsView
 from arc_console.tui.widgets.grid_card import CardSpec, Marks, card_size, freeze

@@ -6,8 +6,8 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
-from arc_console.tui.gpu import HardwareSample
-from arc_console.tui.textsafe import one_line
+from arc_console.monitor.hardware import HardwareSample
+from arc_console.terminal.textsafe import one_line
 
 GB = 1024**3
 

@@ -1,6 +1,7 @@
 """Accuracy history: best and mean accuracy and mean reward per step, the trend of the mean, perfect steps marked,
-and held-out pass@2 (--eval-every, logs/eval.jsonl) as its own series. The border title is the legend: a
-legend box on the chart covered its first steps."""
+and held-out pass@2 (--eval-every, logs/eval.jsonl) as its own series. Accuracies are on a 0-1 axis (left); the
+reward, which runs past 1 (bonuses) and below 0 (penalties), has its own axis (right). The border title is
+the legend: a legend box on the chart covered its first steps."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
-from arc_console.tui.textsafe import safe_text
+from arc_console.terminal.textsafe import safe_text
 from arc_console.tui.widgets.line_chart import Series, render_chart
 
 
@@ -61,11 +62,12 @@ def held_out_points(rows: list[dict[str, Any]]) -> list[tuple[int, float]]:
 
 # The series, in the border title (the legend) and on the chart, each in its colour.
 BEST, MEAN, TREND, REWARD, PERFECT, HELD_OUT = "green", "cyan", "dark_orange", "grey50", "yellow", "magenta"
-LEGEND = (("best", BEST), " ", ("mean", MEAN), " ", ("trend", TREND), " ", ("reward", REWARD), " ", ("★ perfect", PERFECT))
+LEGEND = (("best", BEST), " ", ("mean", MEAN), " ", ("trend", TREND), " ", ("reward (right axis)", REWARD), " ",
+          ("★ perfect", PERFECT))
 
 
-def chart_y_range(values: list[float]) -> tuple[float, float]:
-    """0 to 1 (accuracy), widened to any value outside it."""
+def reward_range(values: list[float]) -> tuple[float, float]:
+    """The reward's axis: 0 to 1, widened to any reward outside it (bonuses above, penalties below)."""
     return min([0.0, *values]), max([1.0, *values])
 
 
@@ -119,7 +121,7 @@ class AccuracyHistory(Widget):
         if rows:
             steps = [m["step"] for m in rows]
             means = [m.get("mean_accuracy", 0.0) for m in rows]
-            series.append(Series(list(zip(steps, [m.get("reward_mean", 0.0) for m in rows])), REWARD))
+            series.append(Series(list(zip(steps, [m.get("reward_mean", 0.0) for m in rows])), REWARD, right=True))
             if len(rows) > 1:
                 series.append(Series(list(zip(steps, trailing_mean(means, TREND_WINDOW))), TREND))
             series.append(Series(list(zip(steps, means)), MEAN))
@@ -139,11 +141,16 @@ class AccuracyHistory(Widget):
         steps = [x for one in series for x, _ in one.points]
         ticks = integer_ticks(int(min(steps)), int(max(steps))) if steps else []
         short = 0 < height + self.styles.gutter.height < SHORT_PLOT_ROWS  # no axis label
-        rows = render_chart(series, width, height, ticks, chart_y_range([y for one in series for _, y in one.points]),
-                            x_label="" if short else "step", marked_x=self.marked_step)
+        rewards = [y for one in series if one.right for _, y in one.points]
+        rows = render_chart(series, width, height, ticks, (0.0, 1.0), x_label="" if short else "step",
+                            marked_x=self.marked_step, right_range=reward_range(rewards) if rewards else None)
         self._rows = [Strip(row) for row in rows]
         self._styled = None
         self.refresh()
+
+    def chart_text(self) -> str:
+        """The chart as drawn, plain text, a line a row."""
+        return "\n".join(row.text for row in self._rows)
 
     def render_line(self, y: int) -> Strip:
         if self._styled is None:

@@ -25,6 +25,7 @@ class Series:
     color: str  # a Rich colour
     lines: bool = True  # join the points (else dots alone)
     glyph: str = ""  # drawn at every point, over the dots (a mark: ★, ◆)
+    right: bool = False  # on the right axis (render_chart's right_range)
 
 
 @dataclass
@@ -113,9 +114,10 @@ def nice_y_ticks(low: float, high: float, rows: int) -> list[float]:
 
 def render_chart(series: list[Series], width: int, height: int, x_ticks: list[int], y_range: tuple[float, float],
                  x_label: str = "", marked_x: float | None = None, marked_color: str = "magenta",
-                 axis_style: Style | None = None) -> list[list[Segment]]:
+                 axis_style: Style | None = None, right_range: tuple[float, float] | None = None) -> list[list[Segment]]:
     """`height` rows of `width` cells: the y labels and axis, the plot, the x axis with `x_ticks`, then
-    `x_label` on a row of its own where given. `marked_x`: a vertical line at that x (replay's step)."""
+    `x_label` on a row of its own where given. `marked_x`: a vertical line at that x (replay's step).
+    `right_range`: a second y axis on the right, for the series marked right."""
     if width <= 0 or height <= 0:
         return []
     axis_style = axis_style or Style(dim=True)
@@ -125,19 +127,23 @@ def render_chart(series: list[Series], width: int, height: int, x_ticks: list[in
     y_ticks = nice_y_ticks(low, high, plot_rows)
     labels = [f"{value:.2f}" for value in y_ticks]
     label_width = max(len(label) for label in labels)
-    columns = max(1, width - label_width - 1)
+    right_ticks = nice_y_ticks(*right_range, plot_rows) if right_range else []
+    right_labels = [f"{value:.2f}" for value in right_ticks]
+    right_width = 1 + max(len(label) for label in right_labels) if right_labels else 0
+    columns = max(1, width - label_width - 1 - right_width)
     xs = [x for s in series for x, _ in s.points] + list(x_ticks)
     x_range = (min(xs), max(xs)) if xs else (0.0, 1.0)
     if x_range[0] == x_range[1]:
         x_range = (x_range[0] - 0.5, x_range[1] + 0.5)
     frame = Frame(x_range, (low, high), columns, plot_rows)
+    right_frame = Frame(x_range, right_range, columns, plot_rows) if right_range else frame
     canvas = _Canvas(columns, plot_rows)
     if marked_x is not None:
         across, _ = frame.dot(marked_x, low)
         for row in range(plot_rows):
             canvas.mark(across, row * 4, "│", marked_color)
     for one in series:
-        dots = [frame.dot(x, y) for x, y in one.points]
+        dots = [(right_frame if one.right else frame).dot(x, y) for x, y in one.points]
         if one.lines and len(dots) > 1:
             for start, end in zip(dots, dots[1:]):
                 canvas.line(start, end, one.color)
@@ -148,11 +154,14 @@ def render_chart(series: list[Series], width: int, height: int, x_ticks: list[in
             for across, down in dots:
                 canvas.mark(across, down, one.glyph, one.color)
     label_at_row = {frame.dot(x_range[0], value)[1] // 4: label for value, label in zip(y_ticks, labels)}
+    right_at_row = {right_frame.dot(x_range[0], value)[1] // 4: label for value, label in zip(right_ticks, right_labels)}
     rows: list[list[Segment]] = []
     for row in range(plot_rows):
         label = label_at_row.get(row)
         axis = Segment((label or "").rjust(label_width) + ("┤" if label else "│"), axis_style)
-        rows.append([axis, *canvas.row_segments(row)])
+        right = ([Segment(("├" + right_at_row[row]) if row in right_at_row else "│".ljust(right_width), axis_style)]
+                 if right_range else [])
+        rows.append([axis, *canvas.row_segments(row), *right])
     rows.append([Segment(" " * label_width + "└", axis_style), *_x_axis(frame, x_ticks, axis_style)])
     rows.append([Segment(" " * (label_width + 1)), *_x_labels(frame, x_ticks, axis_style)])
     if x_label:
