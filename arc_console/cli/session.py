@@ -179,6 +179,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     from arc_console.terminal.hung_up import tolerate_hung_up_terminal
     from arc_console.terminal.stop_signals import graceful_stop_signals
     from arc_console.tui.app import ConsoleApp
+    from arc_console.tui.recorded_history import read_recorded_history
 
     control = RunControl()
     forward = EventForwarder()
@@ -200,6 +201,10 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
         worker.join()
         remove_if_new(run_dir, existed)
         raise worker.setup_error  # a UserError is shown in one line (cli.commands)
+
+    if worker.trainer.step > 0:  # resumed: the steps before it are on the chart from the first frame
+        for event in read_recorded_history(run_dir, through_step=worker.trainer.step).events():
+            forward(event)
 
     def source(sink: Any, closing: threading.Event) -> None:
         forward.attach(sink)
@@ -233,6 +238,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
             raise record_given_up(worker.trainer, run_dir, headless=False)
     if worker.is_alive():
         control.request_stop()
+        worker.start_training()  # a console that closed before its source started the trainer: it must still stop
         print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
         try:
             with graceful_stop_signals(control):  # a terminal closed now must not kill the save (the app's handlers are gone)

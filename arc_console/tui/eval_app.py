@@ -235,4 +235,4 @@ class EvalApp(App):
         row.mount_all([card for card, _, _ in cards[:MAX_VIEW_CARDS]])
         for card, grid, title in cards[:MAX_VIEW_CARDS]:
             card.show_grid(grid, title, note="no grid")
-            card.set_class(grid is not None and grid == target, "perfect")
+            card.mark(perfect=grid is not None and grid == target)

@@ -37,7 +37,7 @@ async def test_the_reward_has_its_own_axis_and_accuracy_stays_0_to_1() -> None:
         await until_painted(pilot, app)
         plot = app.dashboard.history_plot
         assert len(plot.history) == 12
-        chart = ANSI.sub("", plot.plt.build())
+        chart = ANSI.sub("", plot.chart_text())
         left, right = axis_labels(chart)
         assert left and max(left) == 1.0 and min(left) == 0.0, chart
         assert right and max(right) >= 1.5 and min(right) <= 0.0, chart
