@@ -114,7 +114,7 @@ def watch_source(run_dir: Path) -> Any:
 
     from arc_console.cli.launcher import resume_for
     from arc_console.engine import events as ev
-    from arc_console.tui.follow import RunDirFollower
+    from arc_console.monitor.follow import RunDirFollower
 
     follower = RunDirFollower(run_dir)
 
