@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import shlex
 import signal
 import sys
@@ -12,15 +13,12 @@ from typing import Any
 
 from arc_console.cli.app_checks import check_theme, require_terminal
 from arc_console.cli.errors import UsageError, describe_os_error
-from arc_console.arc.augment import AUGMENTATIONS
+from arc_console.cli.launcher import command_line
+from arc_console.cli.setting_flags import add_field_flags, settings_from_flags
 from arc_console.evaluation.report import REPORT, SUBMISSION
-from arc_console.evaluation.settings import RANKINGS, EvalSettings, SettingsError, validate_settings
-from arc_console.evaluation.test_time_settings import LEARNING_RATES, TEST_TIME_MODES, TRAINABLE_WEIGHTS, SftSettings
-from arc_console.tui.textsafe import one_line
-
-DEFAULT_RL_STEPS = 4  # test-time RL's steps where --test-time-mode has rl and --test-time-steps is not given
-# The context train uses by default (TrainConfig.max_seq_length): the prompts eval fits are the ones training saw.
-TRAINING_CONTEXT = 2048
+from arc_console.evaluation.settings import EvalInputs, EvalSettings, SettingsError, validate_settings
+from arc_console.evaluation.test_time_settings import SftSettings, TestTimePlan, TestTimeSettings, validate_plan
+from arc_console.terminal.textsafe import one_line
 
 
 def add_eval_parser(subparsers: Any) -> None:
@@ -28,144 +26,91 @@ def add_eval_parser(subparsers: Any) -> None:
         "eval", help="score a model the ARC Prize way: pass@2 with augmentation voting",
         description="Answer ARC tasks with two attempts each (views pooled and ranked); write a Kaggle "
                     "submission.json and eval.json with pass@2.")
-    parser.add_argument("--model", default="tiny", help="'tiny', a model folder, a hub id, a run directory "
-                        "(its final model, else its latest checkpoint) or a checkpoint (default tiny)")
-    parser.add_argument("--tasks", default="synthetic-heldout", metavar="SOURCE",
-                        help="arc1-evaluation | arc2-evaluation | synthetic-heldout | ... | a folder or file of ARC JSON")
-    parser.add_argument("--problems", default="", metavar="IDS", help="comma-separated task ids (default: every task)")
-    parser.add_argument("--limit", type=int, default=0, metavar="N", help="the first N tasks only, after a run's training problems are left out (0: all)")
-    parser.add_argument("--include-trained", action="store_true",
-                        help="with a run directory or checkpoint as --model, keep the tasks that run trained on "
-                             "(by default they are left out and listed in eval.json)")
-    parser.add_argument("--augment", default="dihedral", help=f"{' | '.join(AUGMENTATIONS)} (default dihedral)")
-    parser.add_argument("--samples", type=int, default=2, metavar="K", help="candidates sampled per view (default 2)")
-    parser.add_argument("--rank", default="votes", help=f"{' | '.join(RANKINGS)} (default votes)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling and colour-permutation seed (default 0)")
-    parser.add_argument("--temperature", type=float, default=0.7, help="sampling temperature (default 0.7)")
-    parser.add_argument("--max-new-tokens", type=int, default=0, metavar="N",
-                        help="answer length limit (default 0: room for the task's largest grid)")
-    parser.add_argument("--max-seq-length", type=int, default=TRAINING_CONTEXT, metavar="N",
-                        help=f"context limit; examples are dropped to fit (default {TRAINING_CONTEXT}, train's; "
-                             "0: the model's own, which on GPT-OSS is far beyond what a 20B prefill fits in memory)")
-    parser.add_argument("--backend", default=None, help="hf | unsloth | auto (default: the run's, else auto)")
+    add_field_flags(parser.add_argument_group("what to answer"), EvalInputs)
+    add_field_flags(parser.add_argument_group("how (each view sampled, pooled, ranked)"), EvalSettings)
+    add_field_flags(parser.add_argument_group("test-time training, before answering each task"), TestTimePlan)
+    add_field_flags(parser.add_argument_group("test-time SFT (--test-time-mode sft or sft+rl)"), SftSettings)
+    add_field_flags(parser.add_argument_group("test-time RL (--test-time-mode rl or sft+rl)"), TestTimeSettings)
     parser.add_argument("--out", type=Path, metavar="DIR", help="where the results go (default runs/eval-DATE-TIME)")
-    parser.add_argument("--test-time-mode", default=None, metavar="MODE",
-                        help=f"{' | '.join(TEST_TIME_MODES)}: train on each task's own examples before answering it, through weights reset between "
-                             "tasks: sft (teacher forcing on its leave-one-out problems under views), rl (DAPO "
-                             "steps on them), sft+rl (both in turn) or none (default: rl with --test-time-steps, "
-                             "else none)")
-    parser.add_argument("--test-time-weights", default="auto", metavar="WEIGHTS",
-                        help=f"{' | '.join(TRAINABLE_WEIGHTS)}: what trains: a fresh LoRA (lora), every weight restored per task (full), or auto: "
-                             "every weight of a small unquantized model, else a LoRA (default auto)")
-    parser.add_argument("--sft-steps", type=int, default=None, metavar="N",
-                        help=f"test-time SFT: AdamW steps per task (default {SftSettings.steps})")
-    parser.add_argument("--sft-lr", type=float, default=None, metavar="LR",
-                        help=f"its constant learning rate (default {LEARNING_RATES[('sft', 'full')]:g} for every "
-                             f"weight, {LEARNING_RATES[('sft', 'lora')]:g} for a LoRA)")
-    parser.add_argument("--sft-batch", type=int, default=None, metavar="B",
-                        help=f"augmented leave-one-out problems per step (default {SftSettings.batch})")
-    parser.add_argument("--sft-augment", default=None, metavar="AUGMENT",
-                        help=f"their views: {' | '.join(AUGMENTATIONS)}, each with the examples shuffled "
-                             f"(default {SftSettings.augment})")
-    parser.add_argument("--test-time-steps", type=int, default=None, metavar="N",
-                        help=f"test-time RL: DAPO steps per task on its leave-one-out train pairs (default "
-                             f"{DEFAULT_RL_STEPS} where --test-time-mode has rl; alone, it means --test-time-mode rl)")
-    parser.add_argument("--test-time-lr", type=float, default=None, metavar="LR",
-                        help=f"test-time RL's learning rate (default {LEARNING_RATES[('rl', 'full')]:g} for every "
-                             f"weight, {LEARNING_RATES[('rl', 'lora')]:g} for a LoRA)")
-    parser.add_argument("--test-time-augment", default="dihedral",
-                        help=f"views of test-time RL's leave-one-out problems: {' | '.join(AUGMENTATIONS)} "
-                             "(default dihedral)")
-    parser.add_argument("--test-time-candidates", type=int, default=4, metavar="K",
-                        help="candidates per problem in test-time RL's steps (default 4)")
-    parser.add_argument("--test-time-lora-r", type=int, default=8, metavar="R",
-                        help="rank of the fresh LoRA (q,k,v,o; alpha 2R) where a LoRA trains and the model has none "
-                             "(default 8)")
     parser.add_argument("--headless", action="store_true", help="no console: a progress line per task and a table")
     parser.add_argument("--theme", help="console theme: a name or a theme file")
     parser.set_defaults(handler=run_eval)
 
 
 def _settings(args: argparse.Namespace) -> EvalSettings:
-    settings = EvalSettings(augment=args.augment, samples=args.samples, rank=args.rank, seed=args.seed,
-                            temperature=args.temperature, max_new_tokens=args.max_new_tokens,
-                            max_seq_length=args.max_seq_length)
+    settings = settings_from_flags(args, EvalSettings)
     validate_settings(settings)
     return settings
 
 
-def _test_time(args: argparse.Namespace) -> Any:
-    from arc_console.evaluation.test_time_settings import TestTimePlan, TestTimeSettings, validate_plan
+DEFAULT_RL_STEPS = 4  # test-time RL's steps where --test-time-mode has rl and --test-time-steps is not given
 
-    mode = args.test_time_mode or ("rl" if args.test_time_steps else "none")
-    phases = () if mode == "none" else mode.split("+")
-    if args.test_time_steps is not None and "rl" not in phases:
+
+def _test_time(args: argparse.Namespace) -> TestTimePlan:
+    """The plan from the flags: a mode not given is rl with --test-time-steps, else none; a phase's flags
+    without that phase in the mode are refused."""
+    plan = settings_from_flags(args, TestTimePlan)
+    if args.test_time_mode is None and args.test_time_steps:
+        plan = dataclasses.replace(plan, mode="rl")
+    if args.test_time_steps is not None and "rl" not in plan.phases:
         raise SettingsError(f"--test-time-steps sets test-time RL's steps: use --test-time-mode rl or sft+rl "
-                            f"(--test-time-mode is {mode})")
-    sft_flags = {"--sft-steps": args.sft_steps, "--sft-lr": args.sft_lr, "--sft-batch": args.sft_batch,
-                 "--sft-augment": args.sft_augment}
-    given = [flag for flag, value in sft_flags.items() if value is not None]
-    if given and "sft" not in phases:
-        raise SettingsError(f"{given[0]} sets test-time SFT: use --test-time-mode sft or sft+rl (--test-time-mode "
-                            f"is {mode})")
-    defaults = SftSettings()
-    sft = SftSettings(steps=_or(args.sft_steps, defaults.steps), learning_rate=args.sft_lr,
-                      batch=_or(args.sft_batch, defaults.batch), augment=_or(args.sft_augment, defaults.augment))
-    rl = TestTimeSettings(steps=_or(args.test_time_steps, DEFAULT_RL_STEPS if "rl" in phases else 0),
-                          learning_rate=args.test_time_lr, augment=args.test_time_augment,
-                          candidates=args.test_time_candidates, lora_r=args.test_time_lora_r,
-                          lora_alpha=2 * args.test_time_lora_r)
-    plan = TestTimePlan(mode=mode, weights=args.test_time_weights, sft=sft, rl=rl)
+                            f"(--test-time-mode is {plan.mode})")
+    given = [flag for flag in ("sft_steps", "sft_lr", "sft_batch", "sft_augment") if getattr(args, flag) is not None]
+    if given and "sft" not in plan.phases:
+        raise SettingsError(f"--{given[0].replace('_', '-')} sets test-time SFT: use --test-time-mode sft or "
+                            f"sft+rl (--test-time-mode is {plan.mode})")
+    rl = settings_from_flags(args, TestTimeSettings)
+    if "rl" in plan.phases and args.test_time_steps is None:
+        rl = dataclasses.replace(rl, steps=DEFAULT_RL_STEPS)
+    rl = dataclasses.replace(rl, lora_alpha=2 * rl.lora_r)  # alpha 2R, as its --help says
+    plan = dataclasses.replace(plan, sft=settings_from_flags(args, SftSettings), rl=rl)
     validate_plan(plan)
     return plan
 
 
-def _or(value: Any, default: Any) -> Any:
-    return default if value is None else value
-
-
-def _tasks(args: argparse.Namespace) -> list[Any]:
+def _tasks(inputs: EvalInputs) -> list[Any]:
     from arc_console.arc import TaskError, load_tasks, select_tasks
 
-    if args.limit < 0:
-        raise TaskError(f"--limit must be 0 (all) or more, got {args.limit}")
-    tasks = load_tasks(args.tasks, require_test_output=False)
-    ids = [item.strip() for item in args.problems.split(",") if item.strip()]
+    if inputs.limit < 0:
+        raise TaskError(f"--limit must be 0 (all) or more, got {inputs.limit}")
+    tasks = load_tasks(inputs.tasks, require_test_output=False)
+    ids = [item.strip() for item in inputs.problems.split(",") if item.strip()]
     if ids:
         tasks = select_tasks(tasks, ids)
     return tasks
 
 
-def _held_out(args: argparse.Namespace, source: Any, tasks: list[Any], header: dict[str, Any]) -> list[Any]:
+def _held_out(inputs: EvalInputs, source: Any, tasks: list[Any], header: dict[str, Any]) -> list[Any]:
     """The tasks a run's model is evaluated on: its training problems left out (one line says how many),
     unless --include-trained; then --limit. Raises TaskError when every task was trained on."""
     from arc_console.arc import TaskError
     from arc_console.evaluation.trained_problems import TrainedOn, held_out_or_refuse
 
+    limited = lambda kept: kept[: inputs.limit] if inputs.limit else kept  # noqa: E731
     trained = TrainedOn.from_config(source.run_config) if source.from_a_run else None
     if trained is None:
         if source.from_a_run:
             print("arc-console: warning: the run's settings do not say what it trained on: no task is left out",
                   file=sys.stderr)
-        return tasks[: args.limit] if args.limit else tasks
+        return limited(tasks)
     header["trained_on"] = {"tasks": trained.source, "problems": list(trained.problem_ids)}
     try:
         trained_ids = trained.task_ids()
     except TaskError as exc:
         print(f"arc-console: warning: cannot tell which tasks the run trained on ({one_line(str(exc), 160)}): "
               "no task is left out", file=sys.stderr)
-        return tasks[: args.limit] if args.limit else tasks
-    if args.include_trained:
+        return limited(tasks)
+    if inputs.include_trained:
         included = [t.id for t in tasks if t.id in trained_ids]
         header["included_trained"] = included
         print(f"arc-console: --include-trained: {len(included)} of {len(tasks)} tasks were trained on by this run "
               "and are kept", file=sys.stderr)
-        return tasks[: args.limit] if args.limit else tasks
-    held_out = held_out_or_refuse(tasks, trained_ids, f"--tasks {one_line(args.tasks, 80)}")
+        return limited(tasks)
+    held_out = held_out_or_refuse(tasks, trained_ids, f"--tasks {one_line(inputs.tasks, 80)}")
     header["excluded_trained"] = held_out.excluded
     print(f"arc-console: leaving out {len(held_out.excluded)} of {len(tasks)} tasks that this run trained on "
           f"({one_line(trained.describe(), 80)}; --include-trained keeps them)", file=sys.stderr)
-    return held_out.kept[: args.limit] if args.limit else held_out.kept
+    return limited(held_out.kept)
 
 
 def _out_dir(args: argparse.Namespace) -> Path:
@@ -179,40 +124,35 @@ def _out_dir(args: argparse.Namespace) -> Path:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from arc_console.arc import TaskError
-    from arc_console.engine.checkpoint_files import CheckpointError
-    from arc_console.engine.model_path import BackendError
-    from arc_console.evaluation.model_source import locate_eval_model
-
-    header: dict[str, Any] = {}
-    try:
-        settings = _settings(args)
-        test_time = _test_time(args)
-        tasks = _tasks(args)
-        out = _out_dir(args)
-        source = locate_eval_model(args.model)  # a model that is not there is refused before torch is imported
-        tasks = _held_out(args, source, tasks, header)
-    except (SettingsError, TaskError, BackendError, CheckpointError) as exc:
-        raise UsageError(str(exc)) from None
+    inputs = settings_from_flags(args, EvalInputs)
+    settings = _settings(args)
+    test_time = _test_time(args)
+    tasks = _tasks(inputs)
+    out = _out_dir(args)
     check_theme(args.theme)
     if not args.headless:
         require_terminal("the eval console", "use --headless for a progress line per task")
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals
+    from arc_console.evaluation.model_source import NoModelYet, locate_eval_model, saved_backend
+    from arc_console.terminal.stop_signals import graceful_stop_signals
 
     loading = RunControl()
 
     def announce(signum: int) -> None:
         print(f"arc-console: {signal.Signals(signum).name}: stopping once the model has loaded ...", file=sys.stderr)
 
+    header: dict[str, Any] = {}
+    try:
+        source = locate_eval_model(inputs.model)  # a model that is not there is refused before torch is imported
+    except NoModelYet as exc:
+        raise UsageError(f"{exc}: {_next_step(exc.run_dir)}") from None
+    tasks = _held_out(inputs, source, tasks, header)  # nothing left to answer is refused before the model loads
     with graceful_stop_signals(loading, announce):  # a stop while the model loads ends the command cleanly
-        print(f"arc-console: loading {args.model} ...", file=sys.stderr)
-        try:
-            from arc_console.evaluation.model import device_name, load_located_model
+        print(f"arc-console: loading {inputs.model} ...", file=sys.stderr)
+        _import_unsloth_first(inputs.backend or saved_backend(source))  # before model.py imports transformers
+        from arc_console.evaluation.model import device_name, load_located_model
 
-            engine, described = load_located_model(source, args.backend), source.described
-        except (BackendError, CheckpointError) as exc:
-            raise UsageError(str(exc)) from None
+        engine, described = load_located_model(source, inputs.backend), source.described
     if loading.stop_requested:
         print("arc-console: stopped before the first task: nothing was written", file=sys.stderr)
         return 0
@@ -223,11 +163,11 @@ def run_eval(args: argparse.Namespace) -> int:
     if hidden:
         print(f"arc-console: {hidden} of {len(tasks)} tasks have hidden test outputs: they go in the submission "
               "and are not scored", file=sys.stderr)
-    header = {"command": shlex.join(["arc-console", *sys.argv[1:]]), "tasks_source": args.tasks,
+    header = {"command": shlex.join(["arc-console", *sys.argv[1:]]), "tasks_source": inputs.tasks,
               "model_loaded": described, "started": datetime.now().isoformat(timespec="seconds"),
               "excluded_trained": [], **header}
-    run = dict(tasks=tasks, engine=engine, settings=settings, out_dir=out, header=header, model_name=args.model,
-               device=device_name(engine.policy))
+    run = dict(tasks=tasks, engine=engine, settings=settings, out_dir=out, header=header, model_name=inputs.model,
+               device=device_name(engine.policy), test_time=test_time.to_dict())
     if test_time.mode != "none":
         from arc_console.evaluation.adapter_reset import attach_trainable_weights
         from arc_console.evaluation.test_time_modes import AdaptThenAnswer
@@ -239,7 +179,7 @@ def run_eval(args: argparse.Namespace) -> int:
         test_time = test_time.for_weights(weights.kind)  # the learning rates not given, for what trains
         trained = ("every weight, restored per task" if weights.kind == "full" else "fresh LoRA per task"
                    if weights.fresh else "the loaded adapter, restored per task")
-        header["test_time"] = {**test_time.to_dict(), "trained": trained}
+        header["test_time"] = run["test_time"] = {**test_time.to_dict(), "trained": trained}
         run["answerer"] = AdaptThenAnswer(weights, test_time, settings).answer
         run["engine"] = weights.engine  # the engine over the trainable weights: the one reserved and sampled
     if args.headless:
@@ -249,10 +189,31 @@ def run_eval(args: argparse.Namespace) -> int:
     return eval_with_console(run, args.theme)
 
 
+def _next_step(run_dir: Path) -> str:
+    """For a run with nothing to evaluate yet: wait for the first checkpoint of a run still training, else
+    resume it (a run killed before its first checkpoint starts again from step 1)."""
+    from arc_console.cli.launcher import resume_for
+    from arc_console.rundir.files import read_run_settings
+    from arc_console.rundir.liveness import assess, heartbeat_age
+    from arc_console.rundir.runlog import HEARTBEAT_FILE
+
+    age = heartbeat_age(run_dir / "logs" / HEARTBEAT_FILE, datetime.now().timestamp())
+    if assess(read_run_settings(run_dir), age, []).state in ("running", "silent"):
+        return (f"it is still training: evaluate it once it has saved a checkpoint (follow it with "
+                f"{command_line(['watch', str(run_dir)])})")
+    return f"it stopped before its first checkpoint; train it with: {resume_for(run_dir)}"
+
+
+def _import_unsloth_first(backend: str) -> None:
+    from arc_console.engine.unsloth_first import import_unsloth_first
+
+    import_unsloth_first(backend)
+
+
 def _eval_headless(run: dict[str, Any]) -> int:
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals
     from arc_console.evaluation.runner import run_evaluation
+    from arc_console.terminal.stop_signals import graceful_stop_signals
     from arc_console.tui.eval_printer import EvalPrinter
 
     control = RunControl()

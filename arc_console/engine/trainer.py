@@ -21,8 +21,8 @@ from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
 from arc_console.engine.augmented_problems import ProblemViews
 from arc_console.engine.backends import BackendError, apply_cpu_threads, device_label, load_policy
-from arc_console.engine.checkpoint import (TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint,
-                                           save_final_model)
+from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint, save_final_model
+from arc_console.engine.compile_cache import activate_for_training
 from arc_console.distributed.control_sync import sync_control, wait_while_paused
 from arc_console.distributed.draws import draw_groups_across_ranks
 from arc_console.distributed.ranks import Ranks, single_process
@@ -36,7 +36,7 @@ from arc_console.engine.phase_timer import PhaseTimer
 from arc_console.engine.prompt_fitting import fit_prompts, longest_rollout_tokens
 from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty, reward_accuracy
 from arc_console.decoding.rollout_engine import EngineChoiceError, RolloutEngine, choose_rollout_engine
-from arc_console.rundir.runlog import RunLog
+from arc_console.rundir.runlog import RunLog, stop_words
 from arc_console.engine.step_groups import Group, Problem, step_record
 from arc_console.engine.step_hooks import HookContext, StepHook, StepHooks
 from arc_console.engine.step_metrics import step_metrics, step_summary
@@ -75,7 +75,7 @@ class Trainer:
         tasks = load_tasks(config.tasks)
         if config.problems:
             tasks = select_tasks(tasks, config.problems)
-        self._log(f"loading model {config.model} on backend {config.backend}")
+        self._log(f"loading model {config.model} on backend {config.backend}; {activate_for_training(config, self.ranks)}")
         started = time.perf_counter()
         self.policy = load_policy(config.model, config.backend, config.lora_r, config.lora_alpha,
                                   config.max_seq_length, config.load_in_4bit, config.seed)
@@ -352,7 +352,7 @@ class Trainer:
         if self.last_checkpoint_step != self.step:
             self._checkpoint("final")
         final_model = self._save_final_model()
-        self._log(f"stopped ({reason}) after step {self.step}")
+        self._log(f"stopped ({stop_words(reason)}) after step {self.step}")
         self.runlog.record_stop(reason, self.step)
         stopped = ev.Stopped(self.step, reason, str(self.last_checkpoint), str(final_model), list(self.perfect_problems))
         self.emit(stopped)

@@ -33,7 +33,7 @@ from arc_console.evaluation import events as ev
 from arc_console.evaluation.adapter_reset import TrainableWeights, task_seed
 from arc_console.evaluation.settings import EvalSettings
 from arc_console.evaluation.solver import Stopped, answer_budget, context_limit, fit_prompt
-from arc_console.evaluation.test_time_settings import TestTimeSettings, validate_test_time
+from arc_console.evaluation.test_time_settings import TestTimeSettings, default_learning_rate, validate_test_time
 
 __all__ = ["TestTimeReport", "TestTimeSettings", "TestTimeTrainer", "leave_one_out_tasks", "validate_test_time"]
 
@@ -72,7 +72,8 @@ class TestTimeTrainer:
         self.adapter = adapter
         self.policy = adapter.policy
         self.engine = adapter.engine  # samples the policy with the live adapter folded in
-        self.settings = settings
+        self.settings = settings if settings.learning_rate is not None else dataclasses.replace(
+            settings, learning_rate=default_learning_rate("rl", adapter.kind))  # the rate for what trains
         self.eval_settings = eval_settings
         self.weights = RewardWeights()
 

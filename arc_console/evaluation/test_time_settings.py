@@ -1,6 +1,7 @@
 """Test-time training's settings and their checks, without torch: `eval` refuses bad --test-time-* and
---sft-* values before it loads anything. The RL phase's (TestTimeSettings; test_time.py re-exports
-them), the SFT phase's (SftSettings) and the plan that says which phases run on which weights."""
+--sft-* values before it loads anything. The RL phase's (TestTimeSettings; test_time.py re-exports them),
+the SFT phase's (SftSettings) and the plan that says which phases run on which weights (TestTimePlan).
+Each field with help in its metadata is an `eval` flag (cli/setting_flags.py); the others are fixed here."""
 
 from __future__ import annotations
 
@@ -11,20 +12,51 @@ from typing import Any
 from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.engine.rewards import REWARD_VARIANTS
 from arc_console.evaluation.settings import SettingsError
+from arc_console.train_config import setting
+
+TEMPERATURE_MIN, TEMPERATURE_MAX = 0.6, 1.0
+
+TEST_TIME_MODES = ("none", "sft", "rl", "sft+rl")
+TRAINABLE_WEIGHTS = ("auto", "lora", "full")
+# A phase's learning rate where none is given, by what trains. SFT's from benchmarks/test_time_sft_sweep.py on
+# the built-in model (docs/evaluation.md, Test-time training); RL's on every weight is the tiny preset's DAPO rate, on a
+# LoRA the rate test-time RL always had. A LoRA's rates are ten times every weight's, as usual.
+LEARNING_RATES = {("sft", "full"): 3e-4, ("sft", "lora"): 3e-3, ("rl", "full"): 1e-4, ("rl", "lora"): 1e-3}
+
+
+def default_learning_rate(phase: str, weights: str) -> float:
+    """`phase` (sft | rl)'s learning rate where none is given, for `weights` (full | lora)."""
+    return LEARNING_RATES[(phase, weights)]
+
+
+def _rates(phase: str) -> str:
+    """`phase`'s default rates as --help says them: "3e-4 for every weight, 3e-3 for a LoRA"."""
+    full, lora = (f"{LEARNING_RATES[(phase, kind)]:.0e}".replace("e-0", "e-") for kind in ("full", "lora"))
+    return f"{full} for every weight, {lora} for a LoRA"
 
 
 @dataclass(frozen=True)
 class TestTimeSettings:
-    steps: int = 0  # DAPO steps per task; 0: plain eval
-    learning_rate: float | None = 1e-3  # None: the default for the weights that train (default_learning_rate)
-    augment: str = "dihedral"  # views of the leave-one-out problems: none | dihedral | dihedral+colors
-    candidates: int = 4  # K per problem
+    steps: int = setting(
+        0, "test-time RL: N DAPO steps per task on its leave-one-out train pairs before answering it, through "
+        "weights reset between tasks (0: none; alone, it means --test-time-mode rl)", flag="test-time-steps",
+        metavar="N", shown_default="4 where --test-time-mode has rl, else 0")
+    learning_rate: float | None = setting(
+        None, "its AdamW learning rate (a fresh optimizer per task)", flag="test-time-lr", metavar="LR",
+        shown_default=_rates("rl"))  # None: default_learning_rate("rl", ...)
+    augment: str = setting(
+        "dihedral", "views of its leave-one-out problems", doc="They multiply the problems; the order is view "
+        "by view", flag="test-time-augment", choices=AUGMENTATIONS)
+    candidates: int = setting(4, "candidates per problem in its steps",
+                              doc=f"Temperatures {TEMPERATURE_MIN} to {TEMPERATURE_MAX}",
+                              flag="test-time-candidates", metavar="K")
     problems_per_step: int = 1
     max_extra_draws: int = 2  # DAPO dynamic sampling: extra problems drawn when a group has equal rewards
-    temperature_min: float = 0.6
-    temperature_max: float = 1.0
-    lora_r: int = 8  # the fresh adapter, where the model has none
-    lora_alpha: int = 16
+    temperature_min: float = TEMPERATURE_MIN
+    temperature_max: float = TEMPERATURE_MAX
+    lora_r: int = setting(8, "rank of the fresh LoRA on q, k, v, o (alpha 2R), where the model has no adapter",
+                          flag="test-time-lora-r", metavar="R")
+    lora_alpha: int = 16  # 2 x lora_r: eval sets it from --test-time-lora-r
     reward: str = "pixel"
     eps_low: float = 0.2
     eps_high: float = 0.28
@@ -57,29 +89,18 @@ def validate_test_time(settings: TestTimeSettings) -> None:
     require(settings.reward in REWARD_VARIANTS, f"unknown reward {settings.reward!r}")
 
 
-TEST_TIME_MODES = ("none", "sft", "rl", "sft+rl")
-TRAINABLE_WEIGHTS = ("auto", "lora", "full")
-# A phase's learning rate where none is given, by what trains. SFT's from benchmarks/test_time_sft_sweep.py on
-# the built-in model (README, Test-time training); RL's on every weight is the tiny preset's DAPO rate, on a
-# LoRA the rate test-time RL always had. A LoRA's rates are ten times every weight's, as usual.
-LEARNING_RATES = {("sft", "full"): 3e-4, ("sft", "lora"): 3e-3, ("rl", "full"): 1e-4, ("rl", "lora"): 1e-3}
-
-
-def default_learning_rate(phase: str, weights: str) -> float:
-    """`phase` (sft | rl)'s learning rate where none is given, for `weights` (full | lora)."""
-    return LEARNING_RATES[(phase, weights)]
-
-
 @dataclass(frozen=True)
 class SftSettings:
     """Supervised test-time training: teacher forcing on the task's leave-one-out problems under views."""
 
-    # Chosen by benchmarks/test_time_sft_sweep.py on the built-in model (README, Test-time training).
-    steps: int = 32  # optimizer steps per task
-    # AdamW, constant (a run of N steps is the first N steps of a longer one); None: default_learning_rate
-    learning_rate: float | None = None
-    batch: int = 8  # augmented leave-one-out problems per step
-    augment: str = "dihedral+colors"  # the views drawn: none | dihedral | dihedral+colors
+    # Chosen by benchmarks/test_time_sft_sweep.py on the built-in model (docs/evaluation.md, Test-time training).
+    steps: int = setting(32, "test-time SFT: AdamW steps per task", flag="sft-steps", metavar="N")
+    # Constant: a run of N steps is the first N steps of a longer one. None: default_learning_rate.
+    learning_rate: float | None = setting(None, "its constant learning rate", flag="sft-lr", metavar="LR",
+                                          shown_default=_rates("sft"))
+    batch: int = setting(8, "augmented leave-one-out problems per step", flag="sft-batch", metavar="B")
+    augment: str = setting("dihedral+colors", "their views, each with the examples shuffled", flag="sft-augment",
+                           choices=AUGMENTATIONS)
     shuffle_examples: bool = True  # each view also shows its examples in a random order
     repeat_examples: bool = False  # repeat a leave-one-out problem's examples up to the task's own count
     weight_decay: float = 0.0
@@ -98,8 +119,14 @@ class TestTimePlan:
 
     __test__ = False  # not a pytest test class, whatever its name
 
-    mode: str = "none"
-    weights: str = "auto"
+    mode: str = setting(
+        "none", "train on each task's own examples before answering it, through weights reset between tasks: sft "
+        "(teacher forcing on its leave-one-out problems under views), rl (DAPO steps on them), sft+rl (both in "
+        "turn) or none", choices=TEST_TIME_MODES, flag="test-time-mode",
+        shown_default="rl with --test-time-steps, else none")
+    weights: str = setting(
+        "auto", "what trains: a fresh LoRA (lora), every weight restored per task (full), or auto: every weight "
+        "of a small unquantized model, else a LoRA", choices=TRAINABLE_WEIGHTS, flag="test-time-weights")
     sft: SftSettings = SftSettings()
     rl: TestTimeSettings = TestTimeSettings()
 

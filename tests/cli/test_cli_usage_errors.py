@@ -54,7 +54,7 @@ ARGPARSE_ERRORS = {
     "watch --follow": (["watch", "run", "--follow"], "unrecognized arguments: --follow (see arc-console watch --help)"),
     "export --dtype int4": (["export", "run", "--out", "x", "--dtype", "int4"], "--dtype: invalid choice: 'int4'"),
     "make-model --shape huge": (["make-model", "--shape", "huge", "--out", "m"], "--shape: invalid choice: 'huge'"),
-    "runs --jsn": (["runs", "--jsn"], "unrecognized arguments: --jsn (see arc-console runs --help)"),
+    "runs --jsn": (["runs", "--jsn"], "unrecognized arguments: --jsn (did you mean --json? see arc-console runs --help)"),
     "an unknown command": (["frobnicate"], "COMMAND: invalid choice: 'frobnicate'"),
 }
 

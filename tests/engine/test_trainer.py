@@ -42,7 +42,7 @@ def test_run_directory_is_complete(tmp_path: Path) -> None:
         assert (run / "checkpoints/step_3" / name).is_file()
     assert (run / "final_model/config.json").is_file() and (run / "final_model/tokenizer.json").is_file()
     log = (run / "logs/training.log").read_text()
-    assert f"step 3 problem {DEMO_PROBLEMS[2]}" in log and "stopped (max_steps)" in log
+    assert f"step 3 problem {DEMO_PROBLEMS[2]}" in log and "stopped (max steps)" in log
     kinds = [type(e).__name__ for e in events]
     for kind in ("RunStarted", "StepStarted", "PhaseChanged", "CandidateScored", "StepFinished", "CheckpointSaved",
                  "LogLine", "Stopped"):

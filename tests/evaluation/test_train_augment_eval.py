@@ -14,11 +14,11 @@ from arc_console.engine import events as ev
 from arc_console.evaluation.during_training import eval_settings, held_out_subset
 from arc_console.evaluation.model import load_eval_model
 from arc_console.evaluation.runner import run_evaluation
-from arc_console.tui.follow import RunDirFollower
-from arc_console.tui.replay_print import render_step
+from arc_console.monitor.follow import RunDirFollower
 from arc_console.reporting.scalars import eval_scalars
 from arc_console.rundir.index import best_pass_at_2
 from arc_console.tui.app import ConsoleApp
+from arc_console.tui.replay_print import render_step
 from arc_console.tui.run_view import RunView
 from arc_console.tui.widgets.status_bar import status_text
 

@@ -6,7 +6,7 @@ import pytest
 
 pytestmark = pytest.mark.gpu
 
-from arc_console.tui.gpu import HardwareSampler
+from arc_console.monitor.hardware import HardwareSampler
 
 sampler = HardwareSampler()
 has_gpu = bool(sampler.sample().gpus)
@@ -107,7 +107,7 @@ def test_static_engine_on_unsloth_4bit_every_route_agrees_with_the_trainer() -> 
             # among the tokens the trainer gives p >= 0.05: a log-prob magnifies rounding at rare tokens
             # (d log p = dp / p), and temperature 1.3 samples some: the fp8 route with LoRA beside the base
             # failed the bound of 1.0 three times at one token of trainer p 0.023, engine 0.004
-            # (benchmarks/results/h200_session9/test_every_route.log), the same 1.677 each time.
+            # (benchmarks/results/2026-12-02_h200_register_lookup_small_rows_warm_up/test_every_route.log), the same 1.677 each time.
             max_allowed, mean_allowed = 1.0, 0.04
             if worst_likely >= max_allowed or mean >= mean_allowed:
                 problems.append(f"{label}: |engine - trainer log-prob| max {worst_likely:.3f} where the trainer's "

@@ -20,7 +20,8 @@ from child_output import ChildOutput
 
 from arc_console.engine.checkpoint import latest_checkpoint
 from arc_console.engine.control import RunControl
-from arc_console.engine.stop_signals import graceful_stop_signals, terminal_hung_up
+from arc_console.terminal.hung_up import terminal_hung_up
+from arc_console.terminal.stop_signals import graceful_stop_signals
 
 CLI = [sys.executable, "-m", "arc_console"]
 SHORT = ["--preset", "tiny", "--max-steps", "100000", "--max-new-tokens", "24", "--overlong-buffer", "4"]
@@ -203,7 +204,7 @@ def test_writes_to_a_hung_up_terminal_are_dropped_while_the_dashboard_runs() -> 
     while the dashboard runs, what it draws on a terminal that has just hung up is dropped instead."""
     import sys
 
-    from arc_console.engine.stop_signals import HangupTolerantStream, tolerate_hung_up_terminal
+    from arc_console.terminal.hung_up import HangupTolerantStream, tolerate_hung_up_terminal
 
     master, slave = pty.openpty()
     stream = os.fdopen(slave, "w", buffering=1)

@@ -101,4 +101,4 @@ def test_a_second_sigterm_while_saving_gives_up_and_the_run_says_interrupted(tmp
     assert stopped["reason"] == "interrupted" and stopped["step"] >= 1
     assert not (run / "final_model").exists()
     log = (run / "logs/training.log").read_text()
-    assert f"stopped (interrupted) after step {stopped['step']}" in log and "stopped (stop_requested)" not in log
+    assert f"stopped (interrupted) after step {stopped['step']}" in log and "stopped (stop requested)" not in log

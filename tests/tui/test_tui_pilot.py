@@ -66,7 +66,7 @@ async def test_pause_save_and_stop_a_real_run(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await recorder.wait_for(lambda e: isinstance(e, ev.StepFinished))
         panel = app.query_one(CandidatesPanel)
-        await until(pilot, lambda: len(panel.query("GridCard.candidate")) == 4 and app.dashboard.log_tail.line_count >= 2)
+        await until(pilot, lambda: len(panel.candidate_cards) == 4 and app.dashboard.log_tail.line_count >= 2)
         # The steps are fast: by now the panel may show a later step than the first.
         assert any(problem in str(panel.border_title) for problem in DEMO_PROBLEMS)
         assert "hardware" in str(app.query_one(GpuPanel).border_title)
@@ -231,7 +231,7 @@ async def test_real_hardware_panel_without_gpu(monkeypatch) -> None:
 
 async def test_real_hardware_panel_shows_this_machine() -> None:
     """The real sampler as it finds this machine: its GPUs by name where NVML sees any, else none."""
-    from arc_console.tui.gpu import HardwareSampler
+    from arc_console.monitor.hardware import HardwareSampler
 
     gpus = HardwareSampler().sample().gpus
     app = ConsoleApp(replay_source([]))
@@ -252,8 +252,8 @@ async def test_a_redraw_racing_shutdown_is_harmless() -> None:
         await panel.remove()
         panel.refresh_cards()
         app.dashboard._dirty |= {"candidates", "status"}
-        app.dashboard._dirty_bands_at_once()  # what a late redraw does: every dirty band, the removed panel's too
-        assert not app.dashboard._dirty  # each band was painted (the removed panel's skipped), none left undone
+        app.dashboard._paint()  # what a late redraw does: everything dirty, the removed panel's too
+        assert not app.dashboard._dirty  # all was painted (the removed panel's skipped), nothing left undone
         assert not panel.is_attached
         await pilot.pause()
         assert app.is_running and app._exception is None  # the app goes on, nothing raised in it

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from arc_console.engine import events as ev
-from arc_console.tui.follow import RunDirFollower
+from arc_console.monitor.follow import RunDirFollower
 from arc_console.tui.app import ConsoleApp
 
 from helpers import make_trainer

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 from arc_console.engine import events as ev
+from arc_console.monitor.follow import RunDirFollower
 from arc_console.tui.app import ConsoleApp
-from arc_console.tui.follow import RunDirFollower
 from arc_console.tui.run_view import RunView
 
 from tui_fixtures import until
