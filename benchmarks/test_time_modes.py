@@ -1,7 +1,7 @@
 """Test-time training modes side by side: plain eval vs sft vs rl vs sft+rl at several budgets, several seeds.
 
     python benchmarks/test_time_modes.py [--tasks 40] [--seeds 0 1 2] [--sft-steps 16 32 96] [--rl-steps 1 2 4]
-        [--jobs 16]                                   # every slice in its own process, then the merge
+        [--skip-sft-rl] [--jobs 16]                   # every slice in its own process, then the merge
     CUDA_VISIBLE_DEVICES= python benchmarks/test_time_modes.py --jobs 16   # a GPU host's CPU cores (eval would
                                                   # otherwise load the model on the GPU with the unsloth backend)
     python benchmarks/test_time_modes.py --slice I/N --job-out DIR   # one slice (another machine, say)
@@ -71,11 +71,12 @@ class Bench:
         self.sft_budgets, self.rl_budgets = args.sft_steps, args.rl_steps
         plan = TestTimePlan("sft+rl", args.weights,
                             SftSettings(steps=max(self.sft_budgets), learning_rate=args.sft_lr, batch=args.sft_batch,
-                                        augment=args.sft_augment),
+                                        augment=args.sft_augment, repeat_examples=args.sft_repeat_examples),
                             TestTimeSettings(steps=max(self.rl_budgets), learning_rate=args.rl_lr))
         plan = plan.for_weights(self.weights.kind)  # eval's learning rates for what trains, unless given
         self.sft, self.rl = plan.sft, plan.rl
         self.eval_augment = args.eval_augment
+        self.skip_sft_rl = args.skip_sft_rl
 
     def run_pair(self, task, seed: int) -> list[dict]:
         from arc_console.engine.control import RunControl
@@ -122,7 +123,7 @@ class Bench:
                         record(mode, budget, offset + clock.seconds)
 
         TestTimeTrainer(weights, self.rl, eval_settings).train(task, control, None, quiet, after_step=after_rl)
-        for budget in range(1, len(self.rl_budgets) + 1):
+        for budget in range(1, 1 if self.skip_sft_rl else len(self.rl_budgets) + 1):
             restore(weights, kept[budget]["weights"])
             clock = Clock()
             settings = _with_steps(self.rl, self.rl_budgets[budget - 1])
@@ -228,9 +229,14 @@ def plot(table: list[dict], path: Path, title: str) -> bool:
 
 def merge(folder: Path, out: Path, args: argparse.Namespace) -> dict:
     slices = [json.loads(p.read_text()) for p in sorted(folder.glob("slice_*.json"))]
-    rows = [row for s in slices for row in s["rows"]]
     meta = slices[0]["meta"]
+    rows, partial = whole_tasks([row for s in slices for row in s["rows"]], meta.get("seeds", args.seeds))
     seeds = sorted({r["seed"] for r in rows})
+    meta["load_average"] = {f"slice {i + 1}": [s["meta"].get("load_average_at_start"), s["meta"].get("load_average_now")]
+                            for i, s in enumerate(slices)}
+    for key in ("load_average_at_start", "load_average_now"):
+        meta.pop(key, None)
+    meta["tasks_left_out_unfinished"] = partial  # answered under some seeds only: a run stopped early
     table = summarise(rows, seeds, meta["sft_budgets"], meta["rl_budgets"])
     default = next((r for r in table if r["mode"] == args.default_mode and r["budget"] == args.default_budget), None)
     plain = next((r for r in table if r["mode"] == "plain"), None)
@@ -252,24 +258,41 @@ def merge(folder: Path, out: Path, args: argparse.Namespace) -> dict:
 
 
 def run_slice(args: argparse.Namespace) -> Path:
+    """Task by task, every seed of a task in turn, so a slice stopped early holds whole tasks; its file is
+    rewritten after every (seed, task) pair."""
+    import os
+
+    from arc_console.evaluation.model import device_name
+
     index, count = (int(x) for x in args.slice.split("/"))
     tasks = held_out_tasks(args.tasks, args.model)
-    pairs = [(seed, task) for seed in args.seeds for task in tasks][index - 1 :: count]
+    pairs = [(seed, task) for task in tasks for seed in args.seeds][index - 1 :: count]
     bench = Bench(args)
-    rows = []
+    meta = {"model": bench.described, "device": device_name(bench.weights.policy), "weights": bench.weights.kind,
+            "sft_budgets": args.sft_steps, "rl_budgets": args.rl_steps, "sft_settings": bench.sft.to_dict(),
+            "rl_settings": bench.rl.to_dict(), "seeds": args.seeds, "load_average_at_start": os.getloadavg(),
+            "eval_settings": f"eval's defaults (--samples 2, --rank votes) with --augment {args.eval_augment}"}
+    args.job_out.mkdir(parents=True, exist_ok=True)
+    path = args.job_out / f"slice_{index:03d}_of_{count:03d}.json"
+    rows: list[dict] = []
     for seed, task in pairs:
         started = time.perf_counter()
         rows.extend(bench.run_pair(task, seed))
         print(f"slice {index}/{count} seed {seed} {task.id} {time.perf_counter() - started:.1f}s", flush=True)
-    from arc_console.evaluation.model import device_name
-
-    meta = {"model": bench.described, "device": device_name(bench.weights.policy), "weights": bench.weights.kind, "sft_budgets": args.sft_steps,
-            "rl_budgets": args.rl_steps, "sft_settings": bench.sft.to_dict(), "rl_settings": bench.rl.to_dict(),
-            "eval_settings": f"eval's defaults (--samples 2, --rank votes) with --augment {args.eval_augment}"}
-    args.job_out.mkdir(parents=True, exist_ok=True)
-    path = args.job_out / f"slice_{index:03d}_of_{count:03d}.json"
-    path.write_text(json.dumps({"meta": meta, "rows": rows}) + "\n")
+        meta["load_average_now"] = os.getloadavg()
+        partial = path.with_suffix(".part")
+        partial.write_text(json.dumps({"meta": meta, "rows": rows}) + "\n")
+        partial.replace(path)
     return path
+
+
+def whole_tasks(rows: list[dict], seeds: list[int]) -> tuple[list[dict], list[str]]:
+    """The rows of the tasks answered under every seed, and the ids of those left out (a run stopped early)."""
+    seen: dict[str, set[int]] = {}
+    for row in rows:
+        seen.setdefault(row["task_id"], set()).add(row["seed"])
+    partial = sorted(task for task, got in seen.items() if not set(seeds) <= got)
+    return [r for r in rows if r["task_id"] not in partial], partial
 
 
 def main() -> int:
@@ -281,7 +304,10 @@ def main() -> int:
     parser.add_argument("--sft-lr", type=float, default=None, help="default: eval's, for the weights that train")
     parser.add_argument("--sft-batch", type=int, default=None)
     parser.add_argument("--sft-augment", default=None)
+    parser.add_argument("--sft-repeat-examples", action=argparse.BooleanOptionalAction, default=None,
+                        help="default: eval's (SftSettings.repeat_examples)")
     parser.add_argument("--rl-lr", type=float, default=None, help="default: eval's, for the weights that train")
+    parser.add_argument("--skip-sft-rl", action="store_true", help="leave out the sft+rl arm (time)")
     parser.add_argument("--eval-augment", default="dihedral", help="the answers' views (eval's --augment)")
     parser.add_argument("--weights", default="auto", help="auto | lora | full (eval's --test-time-weights)")
     parser.add_argument("--model", default="tiny")
@@ -299,6 +325,7 @@ def main() -> int:
     defaults = SftSettings()
     args.sft_batch = args.sft_batch or defaults.batch
     args.sft_augment = args.sft_augment or defaults.augment
+    args.sft_repeat_examples = defaults.repeat_examples if args.sft_repeat_examples is None else args.sft_repeat_examples
     if len(args.sft_steps) != len(args.rl_steps):
         parser.error("--sft-steps and --rl-steps need one value per budget")
     out = args.out or RESULTS / f"test_time_modes_{date.today().isoformat()}.json"

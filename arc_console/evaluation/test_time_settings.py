@@ -94,7 +94,7 @@ class SftSettings:
     """Supervised test-time training: teacher forcing on the task's leave-one-out problems under views."""
 
     # Chosen by benchmarks/test_time_sft_sweep.py on the built-in model (docs/evaluation.md, Test-time training).
-    steps: int = setting(32, "test-time SFT: AdamW steps per task", flag="sft-steps", metavar="N")
+    steps: int = setting(16, "test-time SFT: AdamW steps per task", flag="sft-steps", metavar="N")
     # Constant: a run of N steps is the first N steps of a longer one. None: default_learning_rate.
     learning_rate: float | None = setting(None, "its constant learning rate", flag="sft-lr", metavar="LR",
                                           shown_default=_rates("sft"))
@@ -102,7 +102,10 @@ class SftSettings:
     augment: str = setting("dihedral+colors", "their views, each with the examples shuffled", flag="sft-augment",
                            choices=AUGMENTATIONS)
     shuffle_examples: bool = True  # each view also shows its examples in a random order
-    repeat_examples: bool = False  # repeat a leave-one-out problem's examples up to the task's own count
+    repeat_examples: bool = setting(
+        True, "show each leave-one-out problem's examples repeated in turn up to the task's own count",
+        doc="A two-pair task's leave-one-out prompt otherwise shows one example, where the real test's prompt, and "
+            "every prompt the built-in model was warm-started on, shows two", flag="sft-repeat-examples")
     weight_decay: float = 0.0
     max_grad_norm: float = 1.0
     logprob_chunk_tokens: int = 256

@@ -80,8 +80,21 @@ def test_the_modes_benchmark_runs_every_mode_and_writes_the_records_keys(tmp_pat
     assert report["pass_at_2_after"] == by_arm[("sft", 2)]["pass_at_2_mean"]  # the default mode at budget 2
     assert all(0 <= row["pass_at_2_mean"] <= row["oracle_mean"] + 1e-9 <= 1 + 1e-9 for row in report["rows"])
     assert by_arm[("sft", 2)]["seconds_per_task"] > by_arm[("plain", 0)]["seconds_per_task"]
+    assert report["tasks_left_out_unfinished"] == [] and set(report["load_average"]) == {"slice 1"}
     pytest.importorskip("matplotlib")
     assert (tmp_path / report["plot"]).is_file()
+
+
+def test_a_modes_run_stopped_early_is_merged_over_the_tasks_every_seed_answered():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("test_time_modes", REPO / "benchmarks" / "test_time_modes.py")
+    modes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(modes)
+    rows = [{"task_id": task, "seed": seed} for task, seeds in (("a", (0, 1, 2)), ("b", (0, 1)), ("c", (2, 1, 0)))
+            for seed in seeds]
+    kept, left_out = modes.whole_tasks(rows, [0, 1, 2])
+    assert left_out == ["b"] and [r["task_id"] for r in kept] == ["a"] * 3 + ["c"] * 3
 
 
 @pytest.mark.slow
