@@ -14,7 +14,7 @@ from typing import Any
 from arc_console.cli.app_checks import check_theme, require_terminal
 from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.cli.launcher import command_line
-from arc_console.cli.setting_flags import add_field_flags, settings_from_flags
+from arc_console.cli.setting_flags import add_field_flags, given_flags, settings_from_flags
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import EvalInputs, EvalSettings, SettingsError, validate_settings
 from arc_console.evaluation.test_time_settings import SftSettings, TestTimePlan, TestTimeSettings, validate_plan
@@ -55,10 +55,10 @@ def _test_time(args: argparse.Namespace) -> TestTimePlan:
     if args.test_time_steps is not None and "rl" not in plan.phases:
         raise SettingsError(f"--test-time-steps sets test-time RL's steps: use --test-time-mode rl or sft+rl "
                             f"(--test-time-mode is {plan.mode})")
-    given = [flag for flag in ("sft_steps", "sft_lr", "sft_batch", "sft_augment") if getattr(args, flag) is not None]
+    given = given_flags(args, SftSettings)
     if given and "sft" not in plan.phases:
-        raise SettingsError(f"--{given[0].replace('_', '-')} sets test-time SFT: use --test-time-mode sft or "
-                            f"sft+rl (--test-time-mode is {plan.mode})")
+        raise SettingsError(f"{given[0]} sets test-time SFT: use --test-time-mode sft or sft+rl (--test-time-mode "
+                            f"is {plan.mode})")
     rl = settings_from_flags(args, TestTimeSettings)
     if "rl" in plan.phases and args.test_time_steps is None:
         rl = dataclasses.replace(rl, steps=DEFAULT_RL_STEPS)

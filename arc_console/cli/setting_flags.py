@@ -128,6 +128,11 @@ def add_field_flags(group: Any, settings_class: type) -> None:
                                type=_PARSE.get(str(spec.type).removesuffix(" | None"), str), help=help_text)
 
 
+def given_flags(args: argparse.Namespace, settings_class: type) -> list[str]:
+    """The flags of `settings_class` that were given in `args`, as typed (--sft-lr), in declared order."""
+    return [flag_name(spec) for spec in flag_fields(settings_class) if getattr(args, _dest(spec)) is not None]
+
+
 def settings_from_flags(args: argparse.Namespace, settings_class: type[Settings]) -> Settings:
     """`settings_class` with the flags given in `args`; every other field keeps its default."""
     given = {spec.name: getattr(args, _dest(spec)) for spec in flag_fields(settings_class)

@@ -37,6 +37,8 @@ def _rates(phase: str) -> str:
 
 @dataclass(frozen=True)
 class TestTimeSettings:
+    __test__ = False  # not a pytest test class, whatever its name
+
     steps: int = setting(
         0, "test-time RL: N DAPO steps per task on its leave-one-out train pairs before answering it, through "
         "weights reset between tasks (0: none; alone, it means --test-time-mode rl)", flag="test-time-steps",

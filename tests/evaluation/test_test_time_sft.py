@@ -179,6 +179,7 @@ def test_cli_sft_mode_records_the_mode_its_settings_and_each_tasks_losses(tmp_pa
     (["--test-time-mode", "sft", "--test-time-weights", "half"], "--test-time-weights must be one of"),
     (["--test-time-mode", "learn"], "--test-time-mode must be one of"),
     (["--sft-steps", "4"], "--sft-steps sets test-time SFT: use --test-time-mode sft or sft+rl"),
+    (["--test-time-mode", "rl", "--no-sft-repeat-examples"], "--sft-repeat-examples sets test-time SFT"),
     (["--test-time-mode", "sft", "--test-time-steps", "2"], "--test-time-steps sets test-time RL's steps"),
 ])
 def test_bad_test_time_mode_flags_are_one_line_exit_2_and_create_nothing(tmp_path: Path, flags: list[str],
