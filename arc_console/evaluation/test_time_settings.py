@@ -100,7 +100,7 @@ class SftSettings:
     # Constant: a run of N steps is the first N steps of a longer one. None: default_learning_rate.
     learning_rate: float | None = setting(None, "its constant learning rate", flag="sft-lr", metavar="LR",
                                           shown_default=_rates("sft"))
-    batch: int = setting(8, "augmented leave-one-out problems per step", flag="sft-batch", metavar="B")
+    batch: int = setting(4, "augmented leave-one-out problems per step", flag="sft-batch", metavar="B")
     augment: str = setting("dihedral+colors", "their views, each with the examples shuffled", flag="sft-augment",
                            choices=AUGMENTATIONS)
     shuffle_examples: bool = True  # each view also shows its examples in a random order
