@@ -9,6 +9,8 @@ import traceback
 
 import torch
 
+from arc_console.engine.objective_registry import get_objective, objective_names
+
 # ARC_CONSOLE_TEST_RAISE_AT_STEP=N makes step N raise inside its update; N:oom raises torch's CUDA
 # out-of-memory error instead, so both paths run on a CPU.
 RAISE_AT_STEP = "ARC_CONSOLE_TEST_RAISE_AT_STEP"
@@ -17,8 +19,9 @@ RAISE_AT_STEP = "ARC_CONSOLE_TEST_RAISE_AT_STEP"
 # stop signal lands while a stop is being saved, however fast the tiny model saves.
 STALL_FINAL_SAVE = "ARC_CONSOLE_TEST_STALL_FINAL_SAVE"
 
+_CUTTABLE = ", ".join(name for name in objective_names() if get_objective(name).splits_groups)
 OOM_HINT = ("hint: CUDA ran out of memory: lower --max-new-tokens or --problems-per-step, "
-            "or use --rollout-experts packed and (dapo, grpo) cut the update with --update-micro-rows 4")
+            f"or use --rollout-experts packed and ({_CUTTABLE}) cut the update with --update-micro-rows 4")
 
 
 class InjectedFailure(RuntimeError):

@@ -20,10 +20,11 @@ FAST = ["--headless", "--preset", "tiny", "--model", "tiny-random", "--max-new-t
         "--num-candidates", "4", "--problems-per-step", "2"]
 
 
-def candidates(run: Path, step: int) -> list[list[str]]:
+def candidates(run: Path, step: int) -> list[tuple[list[str], dict | None]]:
+    """Each group of the step: its candidates' texts and the view its problem was shown under."""
     record = json.loads((run / f"logs/responses/step_{step:03d}.json").read_text())
     groups = [record] + record.get("extra_groups", [])
-    return [[c["response_text"] for c in g["candidates"]] for g in groups]
+    return [([c["response_text"] for c in g["candidates"]], g.get("view")) for g in groups]
 
 
 def rank_pid(launcher: subprocess.Popen, rank: int) -> int:
@@ -45,16 +46,23 @@ def wait_for_line(proc: subprocess.Popen, prefix: str) -> None:
     raise AssertionError(f"the run ended before a line starting {prefix!r}: {proc.wait()}")
 
 
-def test_torchrun_two_ranks_equal_one_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("settings", [
+    [],
+    # Each rank shows its slots under the views one process would (the views are drawn in slot order), and
+    # Dr. GRPO's constant denominator is the step's sequences, summed over the ranks.
+    pytest.param(["--augment", "dihedral+colors", "--objective", "dr_grpo"], marks=pytest.mark.slow),
+])
+def test_torchrun_two_ranks_equal_one_process(tmp_path: Path, settings: list[str]) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
-    single = subprocess.run([*CLI, "train", *FAST, "--max-steps", "2", "--out", str(one)], capture_output=True,
-                            text=True, timeout=300)
+    single = subprocess.run([*CLI, "train", *FAST, *settings, "--max-steps", "2", "--out", str(one)],
+                            capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr
-    ranks = subprocess.run([*TORCHRUN, "-m", "arc_console", "train", *FAST, "--max-steps", "2", "--out", str(two)],
-                           capture_output=True, text=True, timeout=300)
+    ranks = subprocess.run([*TORCHRUN, "-m", "arc_console", "train", *FAST, *settings, "--max-steps", "2", "--out",
+                            str(two)], capture_output=True, text=True, timeout=300)
     assert ranks.returncode == 0, ranks.stderr
     for step in (1, 2):
         assert candidates(one, step) == candidates(two, step)
+        assert all((view is not None) == bool(settings) for _, view in candidates(one, step))
         drawn = json.loads((two / f"logs/responses/step_{step:03d}.json").read_text())["groups_drawn"]
         assert len(candidates(two, step)) == drawn >= 2  # rank 0's step file holds every rank's groups
     first, second = load_file(one / "final_model/model.safetensors"), load_file(two / "final_model/model.safetensors")
