@@ -57,10 +57,22 @@ def child(mode: str, args: argparse.Namespace) -> None:
         compositor_refresh(screen)
 
     Screen._compositor_refresh = counted  # counts the frames Textual renders; changes nothing else
-    if args.ui_cpu_share:
-        from arc_console.tui.app import ConsoleApp
+    from arc_console.tui.app import ConsoleApp
 
+    if args.ui_cpu_share:
         ConsoleApp.UI_CPU_SHARE = args.ui_cpu_share
+    console_run = ConsoleApp.run
+
+    async def quit_when_finished(pilot) -> None:  # q once the run has finished, as a user would
+        while pilot.app.view.finished is None and pilot.app.dashboard.failure is None:
+            await pilot.pause(1.0)
+        await pilot.press("q")
+
+    def run_headless(app: ConsoleApp, *args, **kwargs):  # the command's console, on Textual's headless driver
+        app.handle_signals = False
+        return console_run(app, headless=True, size=(160, 50), auto_pilot=quit_when_finished)
+
+    ConsoleApp.run = run_headless
     run_dir = Path(tempfile.mkdtemp(prefix="bench-run-")) / "run"
     config = build_config(args.preset, None, settings_for(args))
     devnull = open(os.devnull, "w")
@@ -70,7 +82,7 @@ def child(mode: str, args: argparse.Namespace) -> None:
         if mode == "headless":
             train_headless(config, run_dir, None)
         else:
-            train_with_dashboard(config, run_dir, None, None, headless_driver=True, exit_on_finish=True)
+            train_with_dashboard(config, run_dir, None, None)
     finally:
         sys.stdout = real_stdout
     ui_cpu = time.thread_time() - ui_cpu

@@ -34,7 +34,7 @@ from arc_console.engine.checkpoint import (TrainerState, find_checkpoint, restor
                                            save_final_model)
 from arc_console.engine.control import RunControl
 from arc_console.engine.dynamic_sampling import Draws, draw_groups
-from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, raise_if_injected, traceback_lines
+from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, traceback_lines
 from arc_console.engine.objective_registry import get_objective
 from arc_console.engine.optimizer import build_optimizer
 from arc_console.engine.prompt_fitting import fit_prompts, longest_rollout_tokens, token_counter
@@ -203,7 +203,6 @@ class Trainer:
         if draws is None:
             return False
         self.cursor += len(draws.groups)
-        raise_if_injected(step)
         update = self._update(run, draws)
         self._write_step(run, draws, update)
         return True

@@ -14,6 +14,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from faults import fault_env
+
 CLI = [sys.executable, "-m", "arc_console"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
 FAST = ["--headless", "--preset", "tiny", "--model", "tiny-random", "--max-new-tokens", "12", "--overlong-buffer", "4",
@@ -112,6 +114,23 @@ def test_stop_from_rank_0_then_kill_9_of_a_rank_then_resume_with_one_process(tmp
     assert again.returncode == 0, again.stderr
     assert f"step {last + 1}/{last + 1}" in again.stdout
     assert (run / f"checkpoints/step_{last + 1}/trainer_state.json").is_file()
+
+
+@pytest.mark.slow
+def test_a_step_that_raises_on_every_rank_keeps_the_last_checkpoint(tmp_path: Path) -> None:
+    """A fault the test injects into every torchrun rank (faults.fault_env): step 2's update raises on each;
+    every rank reports it and exits 1, and rank 0 keeps step 1's checkpoint and writes the final model."""
+    run = tmp_path / "run"
+    done = subprocess.run([*TORCHRUN, "-m", "arc_console", "train", *FAST, "--max-steps", "3", "--checkpoint-every",
+                           "1", "--out", str(run)], capture_output=True, text=True, timeout=300,
+                          env=fault_env(raise_at_step="2"))
+    assert done.returncode != 0
+    assert "arc-console: rank 1: error: step 2 failed: InjectedFailure" in done.stderr  # the fault reached rank 1
+    assert "step 2 failed: InjectedFailure" in (run / "logs/training.log").read_text()  # ... and rank 0
+    stopped = json.loads((run / "logs/run.json").read_text())["stopped"]
+    assert stopped["reason"] == "error" and stopped["step"] == 1
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_1"]
+    assert (run / "final_model/model.safetensors").is_file()
 
 
 def test_bad_process_counts_are_refused_before_anything_starts(tmp_path: Path) -> None:
