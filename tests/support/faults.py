@@ -57,8 +57,8 @@ def install_from_environment(trainer_module: ModuleType) -> None:
 
 def fault_env(raise_at_step: str | None = None, stall_final_save: float | None = None) -> dict[str, str]:
     """The environment of a child process with these faults: os.environ, the fault variables, and
-    fault_injection/ with this folder first on PYTHONPATH (torchrun's ranks inherit it)."""
-    paths = [str(SUPPORT / "fault_injection"), str(SUPPORT)]
+    fault_injection/ first on PYTHONPATH (torchrun's ranks inherit it)."""
+    paths = [str(SUPPORT / "fault_injection")]
     if os.environ.get("PYTHONPATH"):
         paths.append(os.environ["PYTHONPATH"])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(paths)}

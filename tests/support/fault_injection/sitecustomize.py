@@ -5,10 +5,13 @@ before that, so the child starts and refuses bad input exactly as it does withou
 from __future__ import annotations
 
 import importlib.abc
+import importlib.util
 import sys
+from pathlib import Path
 from typing import Any
 
 TARGET = "arc_console.engine.trainer"
+FAULTS = Path(__file__).resolve().parent.parent / "faults.py"  # loaded by its path: nothing else joins sys.path
 
 
 class _PatchOnImport(importlib.abc.MetaPathFinder):
@@ -26,9 +29,10 @@ class _PatchOnImport(importlib.abc.MetaPathFinder):
 
         def exec_module(module: Any) -> None:
             load(module)
-            from faults import install_from_environment
-
-            install_from_environment(module)
+            faults_spec = importlib.util.spec_from_file_location("_arc_console_test_faults", FAULTS)
+            faults = importlib.util.module_from_spec(faults_spec)
+            faults_spec.loader.exec_module(faults)
+            faults.install_from_environment(module)
 
         spec.loader.exec_module = exec_module
         return spec
