@@ -17,6 +17,9 @@ trust the absolute seconds only from a quiet machine. Writes benchmarks/results/
     p4-all-groups      4 problems per step, the update over all groups at once (--update-micro-groups 0)
 
 `update` in the results is the update phase alone (the trainer's time_update_s and time_old_logprobs_s).
+`cpu_step` is the CPU time the process spent in the step (time.process_time): on a machine shared with
+other work it moves far less than the wall time, as long as torch runs one thread (the tiny preset's
+default; with more, threads that spin while they wait count too).
 --tag names the results file tiny_step_DATE_TAG.json.
 """
 
@@ -103,18 +106,19 @@ def main() -> None:
     for name in args.variants:
         trainers[name] = build(VARIANTS[name][0], args.seed)
         threads[name] = torch.get_num_threads()  # what its setup chose (--cpu-threads)
-    times: dict[str, dict[str, list[float]]] = {
-        name: {"step": [], "rollout": [], "update": [], "update_and_files": []} for name in args.variants}
+    measured = ("step", "cpu_step", "rollout", "update", "update_and_files")
+    times: dict[str, dict[str, list[float]]] = {name: {part: [] for part in measured} for name in args.variants}
     for step in range(1, args.warmup + args.steps + 1):
         for name, trainer in trainers.items():  # a step of each in turn: load falls on all alike
             with _threads(threads[name]), VARIANTS[name][1]():
-                started = time.perf_counter()
+                started, cpu_started = time.perf_counter(), time.process_time()
                 trainer._run_step(step)
-                seconds = time.perf_counter() - started
+                seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
             print(f"step {step} {name}: {seconds:.3f} s{'' if step > args.warmup else ' (warm-up)'}", flush=True)
             if step > args.warmup:
                 rollout = trainer.history[-1]["generate_s"]
                 times[name]["step"].append(seconds)
+                times[name]["cpu_step"].append(cpu_seconds)
                 times[name]["rollout"].append(rollout)
                 metrics = trainer.history[-1]
                 times[name]["update"].append(metrics.get("time_update_s", 0.0) + metrics.get("time_old_logprobs_s", 0.0))
@@ -123,8 +127,9 @@ def main() -> None:
     base = medians.get("shipped")
     for name, parts in medians.items():
         ratio = f"  {parts['step'] / base['step']:.2f}x shipped" if base and name != "shipped" else ""
-        print(f"{name:<17} {parts['step']:.3f} s/step (rollout {parts['rollout']:.3f}, update {parts['update']:.3f}, "
-              f"update and files {parts['update_and_files']:.3f}){ratio}", flush=True)
+        print(f"{name:<17} {parts['step']:.3f} s/step, {parts['cpu_step']:.3f} s of CPU (rollout "
+              f"{parts['rollout']:.3f}, update {parts['update']:.3f}, update and files {parts['update_and_files']:.3f})"
+              f"{ratio}", flush=True)
     result = {"date": date.today().isoformat(), "command": "python benchmarks/tiny_step.py " + " ".join(sys.argv[1:]),
               "hardware": f"{platform.machine()} CPU, {CORES} cores, torch {torch.__version__}",
               "note": args.note, "threads": threads, "steps": args.steps, "warmup": args.warmup, "median_seconds": medians,
