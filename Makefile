@@ -22,5 +22,7 @@ $(VENV)/.installed: pyproject.toml
 train: install
 	ARC_CONSOLE_LAUNCHER=make $(VENV)/bin/arc-console train $(ARGS)
 
+# The layering contracts first (pyproject's [tool.importlinter], about a second), then the suite.
 test: install
-	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+	$(VENV)/bin/lint-imports
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup --durations=25 $(PYTEST_ARGS)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
+from arc_console import UserError
 from arc_console.engine.objective_registry import get_objective
 from arc_console.train_config import (  # re-exported (__all__): where TrainConfig's users import it from
     BACKENDS,
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """An invalid setting; the message is one line naming the setting."""
 
 

@@ -1,12 +1,15 @@
-"""TrainConfig: every setting of a training run, each field carrying what its flag and the README need.
+"""TrainConfig: every setting of a training run, each field carrying what its flag and the docs need.
 
 A field's metadata (as TRL's configs do) holds:
-  help     one line for `train --help` and the README's settings table
-  doc      optional: more for the README's table only
-  choices  optional: the values allowed (checked by config.validate, listed in --help and the README)
+  help     one line for `train --help` and the settings table (docs/settings.md)
+  doc      optional: more for the docs' table only (no measured figures: they go to docs/benchmarks.md)
+  choices  optional: the values allowed (checked by config.validate, listed in --help and the docs)
   metavar  optional: the flag's argument name in --help (else the field name's last word)
-`train`'s setting flags (cli/setting_flags.py) and the README table (cli/settings_table.py) are made
-from these, and config.py's validation reads the choices; nothing else repeats them.
+  flag     optional: the flag's name, without the dashes (else the field's name with - for _)
+  shown_default  optional: the default as --help and the docs say it, where its value does not say it
+`train`'s setting flags (cli/setting_flags.py) and the docs' table (cli/settings_table.py) are made
+from these, and config.py's validation reads the choices; nothing else repeats them. eval's settings
+(evaluation/settings.py, evaluation/test_time_settings.py) are declared the same way.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from arc_console.engine.objective_registry import objective_help, objective_name
 # The seed cycled over 5 ARC-AGI-1 training problems; af902bf9 is the one its README shows.
 SEED_PROBLEMS = ["6150a2bd", "3c9b0459", "25ff71a9", "a85d4709", "af902bf9"]
 # The tiny preset's demo: five held-out synthetic tasks (grids the warm start never saw) on which the
-# built-in model starts partly right (mean pixel accuracy about 0.5) and visibly improves within minutes.
+# built-in model starts partly right and visibly improves within minutes.
 DEMO_PROBLEMS = ["syn-heldout-rotate90-00000", "syn-heldout-transpose-00000", "syn-heldout-shift_right-00000",
                  "syn-heldout-flip_v-00002", "syn-heldout-rotate180-00003"]
 OBJECTIVES = objective_names()  # engine/objective_registry.py: one entry per objective
@@ -32,13 +35,15 @@ REWARDS = ("pixel", "changed", "foreground")  # engine/rewards.py's REWARD_VARIA
 SCALE_REWARDS = ("group", "none")
 REPORT_TARGETS = ("none", "tensorboard", "trackio", "wandb")
 EVAL_RANKINGS = ("votes", "logprob")  # evaluation/ranking.py's methods, by name
+DEFAULT_CONTEXT = 2048  # train's --max-seq-length, and eval's: the prompts eval fits are the ones training saw
 
 
 def setting(default: Any, help_text: str, *, doc: str = "", choices: tuple[str, ...] = (),
-            metavar: str = "") -> Any:
-    """A TrainConfig field with its help and flag details in the field's metadata (a list default is
-    copied for every config)."""
-    metadata = {"help": help_text, "doc": doc, "choices": choices, "metavar": metavar}
+            metavar: str = "", flag: str = "", shown_default: str = "") -> Any:
+    """A settings field (TrainConfig's, eval's) with its help and flag details in the field's metadata (a list
+    default is copied for every instance)."""
+    metadata = {"help": help_text, "doc": doc, "choices": choices, "metavar": metavar, "flag": flag,
+                "shown_default": shown_default}
     if isinstance(default, list):
         return field(default_factory=lambda: list(default), metadata=metadata)
     return field(default=default, metadata=metadata)
@@ -71,12 +76,13 @@ class TrainConfig:
     top_p: float = setting(1.0, "nucleus sampling: keep the likeliest tokens up to this total probability (1: off)")
     max_new_tokens: int = setting(512, "tokens each candidate may generate")
     max_seq_length: int = setting(
-        2048, "the context: prompts that do not fit beside --max-new-tokens lose train examples")
+        DEFAULT_CONTEXT, "the context: prompts that do not fit beside --max-new-tokens lose train examples")
     objective: str = setting("dapo", objective_help(), choices=OBJECTIVES)
     learning_rate: float = setting(1e-5, "AdamW's learning rate")
     weight_decay: float = setting(0.0, "AdamW's weight decay")
     max_grad_norm: float = setting(1.0, "gradients are clipped to this norm")
-    warmup_steps: int = setting(0, "linear learning-rate warm-up over this many updates, then constant")
+    warmup_steps: int = setting(0, "linear learning-rate warm-up over this many training steps (steps that update "
+                                   "the policy, whatever --updates-per-rollout), then constant")
     eps_low: float = setting(0.2, "DAPO clip-higher: the importance ratio's lower bound is 1 - EPS_LOW")
     eps_high: float = setting(0.28, "DAPO clip-higher: the importance ratio's upper bound is 1 + EPS_HIGH")
     grpo_eps: float = setting(0.2, "GRPO's and Dr. GRPO's symmetric clip of the importance ratio")
@@ -105,7 +111,7 @@ class TrainConfig:
         "pixel", "the accuracy term: pixel (the seed's: equal cells, background included), changed (only the "
         "cells the task changes) or foreground (only cells not colour 0 in the target or the prediction)",
         doc="All give 1.0 to a perfect match; changed/foreground pay nothing for an all-background grid. The "
-            "default stays pixel: in benchmarks/generalise.py no variant raised held-out pass@2 (see Benchmarks)",
+            "default stays pixel: in benchmarks/generalise.py no variant raised held-out pass@2 (docs/benchmarks.md)",
         choices=REWARDS)
     reward_size_bonus: float = setting(0.1, "added to the reward when the answer's grid has the target's size")
     reward_perfect_bonus: float = setting(0.5, "added to the reward for a perfect match")
@@ -138,13 +144,11 @@ class TrainConfig:
     rollout_experts: str = setting(
         "auto", "the static engine's MoE weights: fp8 (an e4m3 copy), packed (the 4-bit experts as loaded), "
         "bf16 (a bf16 copy); auto: fp8 where its GEMM runs and the GPU has room, else packed",
-        doc="With fp8, one e4m3 copy of every expert (19 GB on 20B) read by torch's scaled grouped GEMM on "
-            "H100/H200, the fastest (on an H200 a 20B step at P=1 peaks at 35.3 GB, 1,135 tok/s); packed: read "
-            "by our Triton NF4 kernel on a GPU (else Unsloth Zoo's, else dequantized one layer at a time), the "
-            "route for 24 GB cards (a 20B step peaked at 17.3 GB, 986-987 tok/s, 1.8 GB beyond the model; 15.9 GB "
-            "with --update-micro-rows 4, 15.3 GB with 2); with "
-            "bf16, 37 GB on 20B. Measured on an H200 (benchmarks/gpu_step.py --small-route-only). The start "
-            "log says which and what it holds", choices=ROLLOUT_EXPERTS)
+        doc="With fp8, one e4m3 copy of every expert read by torch's scaled grouped GEMM on H100/H200: the "
+            "fastest, and the most memory; packed: read by our Triton NF4 kernel on a GPU (else Unsloth Zoo's, "
+            "else dequantized one layer at a time), the route for 24 GB cards (--update-micro-rows lowers its "
+            "peak further); bf16: a bf16 copy of every expert. What each holds and how fast: 'The rollout's "
+            "expert weights' below. The start log says which and what it holds", choices=ROLLOUT_EXPERTS)
     seed: int = setting(
         0, "every step's sampling derives from (seed, step, problem slot, candidate): resume is exact",
         doc="Which process rolls out a problem does not change its candidates either")
@@ -154,7 +158,7 @@ class TrainConfig:
             "core stalls every op")
     report_to: list[str] = setting(
         [], "none, or comma-separated tensorboard,trackio,wandb (each a pip extra)",
-        doc="Every step's metrics also go there (see below); each needs its extra, e.g. "
+        doc="Every step's metrics also go there (docs/commands.md); each needs its extra, e.g. "
             "pip install 'arc-console[tensorboard]'", metavar="TARGETS")
     augment: str = setting(
         "none", "each step's problem under a random view of its task (dihedral: one of the 8 rotations/flips/"
@@ -165,7 +169,7 @@ class TrainConfig:
             "dashboard, watch and replay say", choices=AUGMENTATIONS)
     eval_every: int = setting(
         0, "held-out evaluation every N steps, before the first and at the end (0: off); logs/eval.jsonl",
-        doc="The ARC Prize way (see Evaluation), by the trainer's own model (no reload; it is put back in "
+        doc="The ARC Prize way (docs/evaluation.md), by the trainer's own model (no reload; it is put back in "
             "training mode after). The dashboard plots held-out pass@2 as its own series and shows the latest "
             "in the status line; watch, runs and --report-to read it back", metavar="N")
     eval_tasks: str = setting(
@@ -192,9 +196,9 @@ class TrainConfig:
 
 
 def setting_fields() -> list[dataclasses.Field]:
-    """TrainConfig's fields in their declared order (the order of --help and the README table)."""
+    """TrainConfig's fields in their declared order (the order of --help and the docs' table)."""
     return list(dataclasses.fields(TrainConfig))
 
 
 def flag_name(spec: dataclasses.Field) -> str:
-    return "--" + spec.name.replace("_", "-")
+    return "--" + (spec.metadata.get("flag") or spec.name.replace("_", "-"))

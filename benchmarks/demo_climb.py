@@ -1,12 +1,12 @@
-"""Does the README's main command show learning? The tiny preset's run, as a newcomer starts it.
+"""Does `make train` show learning? The tiny preset's run, as a newcomer starts it.
 
     python benchmarks/demo_climb.py [--steps 500] [--seeds 0 1 2] [--window 50]
 
 Runs `arc-console train --preset tiny` (the built-in warm-started model on its five demo tasks,
 DAPO, every other setting as shipped) for --steps steps per seed, and reports the mean pixel
 accuracy of the 8 candidates in windows of --window steps, the first step with a perfect answer,
-the problems solved perfectly, the wall time and the seconds per step (the README's "about 2 minutes":
-a regression in the tiny step shows here; benchmarks/tiny_step.py takes a step apart).
+the problems solved perfectly, the wall time and the seconds per step (a regression in the tiny step
+shows here; benchmarks/tiny_step.py takes a step apart). Its figures: docs/benchmarks.md.
 Writes benchmarks/results/demo_climb_DATE.json.
 """
 

@@ -31,10 +31,10 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 async def screenshot(run_dir: Path, path: Path) -> None:
+    from arc_console.monitor.follow import RunDirFollower
+    from arc_console.monitor.hardware import HardwareSampler
     from arc_console.rundir.files import read_trainer_pid
     from arc_console.tui.app import ConsoleApp
-    from arc_console.tui.follow import RunDirFollower
-    from arc_console.tui.gpu import HardwareSampler
 
     app = ConsoleApp(RunDirFollower(run_dir), mode="watch",
                      sampler_factory=lambda: HardwareSampler(watched_pid=lambda: read_trainer_pid(run_dir)))

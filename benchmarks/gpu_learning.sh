@@ -8,14 +8,14 @@ tiny_minutes=${1:-6.5}; small_minutes=${2:-3.5}; deadline=${3:-240}
 out=${OUT:-/tmp/out}
 mkdir -p "$out"
 exec > >(tee -a "$out/gpu_learning_call.log") 2>&1
-export PYTHONPATH=$PWD HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 ARC_CONSOLE_CACHE=/tmp/arc-cache
+export PYTHONPATH=$PWD HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 ARC_CONSOLE_CACHE=/tmp/arc-cache PYTORCH_CUDA_ALLOC_CONF=expandable_segments:True
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl > /tmp/pip.log 2>&1 &
 pip=$!
-bash scripts/warm_start_gpu.sh "$tiny_minutes" a:tiny-arc:512:256:2e-3:3 a0:tiny-arc:128:256:2e-3:3 \
-    b:tiny-arc:512:256:2e-3:3:6 > /tmp/tiny_warm.log 2>&1 &
+bash scripts/warm_start_gpu.sh "$tiny_minutes" a:tiny-arc:512:96:1.5e-3:3 a0:tiny-arc:128:96:1.5e-3:3 \
+    b:tiny-arc:512:96:1.5e-3:3:6 > /tmp/tiny_warm.log 2>&1 &
 tiny=$!
-bash scripts/warm_start_gpu.sh "$small_minutes" c:small:512:128:1.5e-3:3:0:bfloat16
+bash scripts/warm_start_gpu.sh "$small_minutes" c:small:512:48:1e-3:3:0:bfloat16
 wait $pip || { echo "wheels did not install"; tail -5 /tmp/pip.log; }
 PYTHONPATH=/tmp/site:$PWD timeout $((deadline + 90)) python3 benchmarks/gpu_learning.py --model /tmp/warm/c \
     --backend unsloth --steps 30 --eval-every 10 --eval-limit 48 --problems-per-step 4 --learning-rate 2e-4 \

@@ -17,6 +17,12 @@ the trainer does. Writes JSON and a markdown table to --out-dir (default benchma
 --default-route-only measures only the default route, its log-prob agreement and the update, and
 writes gpu_step_DATE_default_route.json; --problems-per-step-only only the P sweep
 (gpu_step_DATE_problems_per_step.json).
+
+Two modes measure fresh processes and take their own script's arguments:
+    python benchmarks/gpu_step.py --cold-warm --model DIR --out F.json [--routes]   # first_step.py: time to the
+        first step cold and with a warm compile cache, two processes (--routes: both routes' steps in the cold one)
+    python benchmarks/gpu_step.py --prequantized --model DIR --out F.json           # prequantized_load.py: load
+        time and memory of Unsloth's pre-quantized layout against BF16-then-quantize, two processes
 """
 
 from __future__ import annotations
@@ -31,6 +37,17 @@ from datetime import date
 from pathlib import Path
 
 PROCESS_STARTED = time.perf_counter()  # time_to_first_step_s counts from here
+
+if __name__ == "__main__" and {"--cold-warm", "--prequantized"} & set(sys.argv[1:]):
+    # Modes that measure fresh processes (first_step.py, prequantized_load.py): dispatched before this one
+    # imports anything that could warm them.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    rest = [a for a in sys.argv[1:] if a not in ("--cold-warm", "--prequantized")]
+    if "--cold-warm" in sys.argv:
+        from first_step import main as cold_warm_main
+        sys.exit(cold_warm_main(rest))
+    from prequantized_load import main as prequantized_main
+    sys.exit(prequantized_main(rest))
 
 import torch  # noqa: E402
 
@@ -65,7 +82,9 @@ from arc_console.engine.phase_timer import PhaseTimer  # noqa: E402
 from arc_console.engine.prompt_fitting import longest_rollout_tokens  # noqa: E402
 from arc_console.engine.update import policy_update  # noqa: E402
 from problems_per_step import measure_problems_per_step, scored_groups, sweep_problems, update_config  # noqa: E402  (benchmarks/, beside this script)
-from small_route import SMALL_ROUTE, measure_small_route  # noqa: E402
+from logprob_check import max_logprob_difference  # noqa: E402
+from routes import DEFAULT_ROUTE, ROUTES, SMALL_ROUTE  # noqa: E402
+from small_route import measure_small_route  # noqa: E402
 
 GB = 1024**3
 
@@ -85,20 +104,6 @@ def fitted_prompt(tokenizer, budget: int, task_id: str = "af902bf9") -> tuple[st
     raise SystemExit(f"{task_id} does not fit the budget")
 
 
-ROUTES = {  # name -> StaticRolloutEngine arguments; the first is the trainer's default on an H200
-    # (--rollout-experts auto picks fp8 copies there). Every route compiles its decode ops unless it says so.
-    "static_graphs_grouped_fp8": dict(use_graphs=True, grouped_experts=True, experts_format="fp8"),
-    # The adapters run beside the base (two small float32 GEMMs a projection) instead of folded into it.
-    "static_graphs_grouped_fp8_lora_beside": dict(use_graphs=True, grouped_experts=True, experts_format="fp8",
-                                                  merge_lora=False),
-    "static_graphs_grouped_packed4bit_fused": dict(use_graphs=True, grouped_experts=True, experts_format="packed"),
-    "static_graphs_grouped_packed4bit_fused_uncompiled": dict(use_graphs=True, grouped_experts=True,
-                                                              experts_format="packed", compiled_ops=False),
-    "static_graphs_grouped_bf16": dict(use_graphs=True, grouped_experts=True, experts_format="bf16"),
-}
-# Measured once and dropped to keep a full run within the device's 10 minutes a call (results/gpu_step_2026-11-30.md):
-# uncompiled: dense experts dequantized per layer 212 tok/s, grouped 231, eager (no graphs) 140, dense bf16 copies 457.
-DEFAULT_ROUTE = "static_graphs_grouped_fp8"
 
 
 def trainer_logprob_noise(policy, rollout, chunk: int) -> float:
@@ -115,20 +120,6 @@ def trainer_logprob_noise(policy, rollout, chunk: int) -> float:
         single, _ = completion_logprobs(policy, alone, chunk, with_grad=False)
         count = len(completion)
         worst = max(worst, (single[0, :count] - batched[row, :count]).abs().max().item())
-    return worst
-
-
-def max_logprob_difference(policy, rollout, temps: list[float], chunk: int) -> float:
-    """Largest |engine log-prob - trainer log-prob| over the sampled tokens."""
-    samples = rollout.samples
-    batch = build_batch([rollout.prompt_ids[s.group] for s in samples], [s.completion_ids for s in samples],
-                        [s.temperature for s in samples], policy.tokenizer.pad_token_id, policy.device)
-    policy.for_training()
-    trainer, _ = completion_logprobs(policy, batch, chunk, with_grad=False)
-    worst = 0.0
-    for row, sample in enumerate(samples):
-        engine = torch.tensor(sample.logprobs, device=trainer.device)
-        worst = max(worst, (engine - trainer[row, : sample.num_tokens]).abs().max().item())
     return worst
 
 

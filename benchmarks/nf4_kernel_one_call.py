@@ -3,7 +3,7 @@
     ncu --kernel-name regex:nf4 --launch-skip 2 --launch-count 1 --section SpeedOfLight --section Occupancy \
         python benchmarks/nf4_kernel_one_call.py [--max-registers N]
 
-(benchmarks/results/h200_session10/ncu_*.txt are its reports.) Launches the route's shape for 8 candidates.
+(benchmarks/results/2026-12-02_h200_nf4_gemv_register_caps_ncu/ncu_*.txt are its reports.) Launches the route's shape for 8 candidates.
 """
 
 import argparse

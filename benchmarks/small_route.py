@@ -27,9 +27,9 @@ from arc_console.engine.phase_timer import PhaseTimer
 from arc_console.engine.prompt_fitting import longest_rollout_tokens
 from arc_console.engine.update import policy_update
 from problems_per_step import scored_groups, sweep_problems, update_config
+from routes import SMALL_ROUTE
 
 GB = 1024**3
-SMALL_ROUTE = dict(use_graphs=True, grouped_experts=True, experts_format="packed")
 MICRO_ROWS = (4, 3, 2)  # --update-micro-rows compared with whole groups
 
 

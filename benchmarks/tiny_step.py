@@ -1,4 +1,4 @@
-"""Seconds per step of the tiny preset (the README's first run), and what each part of a step costs.
+"""Seconds per step of the tiny preset (`make train`'s first run on a CPU), and what each part of a step costs.
 
     python benchmarks/tiny_step.py [--steps 25] [--warmup 3] [--variants shipped logits-recompute generate]
 

@@ -35,6 +35,7 @@ from arc_console.arc.augment import random_view
 from arc_console.arc.synthetic import FAMILIES, make_task, make_tasks
 from arc_console.arc.task import Task
 from arc_console.engine.model_factory import SHAPES, build_config, build_tokenizer
+from arc_console.pretraining.fast_forward import FastGptOss
 
 MAX_SIDE = 4
 TRAIN_PAIRS = 2
@@ -198,6 +199,7 @@ def parse_args() -> argparse.Namespace:
                         help="share of training tasks drawn at exactly 3x3 (the rest up to --max-side)")
     parser.add_argument("--eval-every-s", type=float, default=0.0, help="held-out greedy scores every this many seconds")
     parser.add_argument("--eval-limit", type=int, default=0, help="held-out tasks scored (0: all 120), spread over families")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the training loss (eager if it fails)")
     parser.add_argument("--log", type=Path, help="append the progress lines (JSON) to this file too")
     return parser.parse_args()
 
@@ -214,6 +216,10 @@ def main() -> None:
     assert encode(probe) == tokenizer(probe, add_special_tokens=False)["input_ids"], "CharEncoder disagrees"
     model = build_model(args, tokenizer).to(device)
     model.train()
+    fast = FastGptOss(model, max_positions=2048).to(device)
+    train_loss = fast.loss
+    if args.compile:
+        train_loss = torch.compile(fast.loss, dynamic=True)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01, fused=device.type == "cuda")
     heldout = make_tasks(10, "heldout", max_side=args.max_side, train_pairs=TRAIN_PAIRS)  # = synthetic-heldout
     if args.eval_limit:
@@ -245,7 +251,14 @@ def main() -> None:
             group["lr"] = learning_rate(args, step, progress)
         ids, mask, labels = (t.to(device, non_blocking=True) for t in (ids, mask, labels))
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            loss = model(input_ids=ids, attention_mask=mask, labels=labels).loss
+            try:
+                loss = train_loss(ids, labels)
+            except Exception as error:  # noqa: BLE001 - a compiler failure falls back to the eager forward
+                if train_loss is fast.loss:
+                    raise
+                report({"compile_failed": repr(error)[:300]})
+                train_loss = fast.loss
+                loss = train_loss(ids, labels)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -256,7 +269,8 @@ def main() -> None:
         if step % 100 == 0:
             recent = float(torch.stack(losses[-100:]).mean())
             losses = losses[-100:]
-            report({"step": step, "examples": examples, "loss": round(recent, 4), "seconds": round(elapsed, 1)})
+            report({"step": step, "examples": examples, "loss": round(recent, 4), "seconds": round(elapsed, 1),
+                    "examples_per_s": round(examples / max(elapsed, 1e-9))})
         if args.eval_every_s and time.monotonic() - last_eval >= args.eval_every_s:
             scores = evaluate(model, tokenizer, heldout, device)
             curve.append({"step": step, "examples": examples, "seconds": round(elapsed, 1), **scores})

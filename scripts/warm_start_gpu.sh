@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Warm starts on the lent GPU machine, several model variants at once on its one GPU (each is small; the
 # host's cores make the batches). Usage, from the project root there:
-#   bash scripts/warm_start_gpu.sh MINUTES NAME:SHAPE:WINDOW:BATCH:LR[:WORKERS[:LAYERS[:SAVE_DTYPE]]] ...
+#   bash scripts/warm_start_gpu.sh MINUTES NAME:SHAPE:WINDOW:BATCH:LR[:WORKERS[:LAYERS[:SAVE_DTYPE[:COMPILE]]]] ...
 # Each variant trains for MINUTES into /tmp/warm/NAME; $OUT/NAME.tgz (the model folder, with progress.jsonl:
 # its loss and held-out scores while training) comes back.
 set -uo pipefail
@@ -10,10 +10,10 @@ out=${OUT:-/tmp/out}
 mkdir -p /tmp/warm "$out"
 pids=()
 for spec in "$@"; do
-    IFS=: read -r name shape window batch lr workers layers dtype <<<"$spec"
+    IFS=: read -r name shape window batch lr workers layers dtype compile <<<"$spec"
     python3 scripts/warm_start.py --device cuda --minutes "$minutes" --shape "$shape" --sliding-window "$window" \
-        --batch "$batch" --lr "$lr" --warmup-steps 200 --workers "${workers:-3}" --layers "${layers:-0}" --save-dtype "${dtype:-float32}" --augment dihedral+colors \
-        --small-share 0.5 --eval-every-s 60 --out "/tmp/warm/$name" --log "/tmp/warm/$name/progress.jsonl" \
+        --batch "$batch" --lr "$lr" --warmup-steps 200 --workers "${workers:-3}" --layers "${layers:-0}" --save-dtype "${dtype:-float32}" ${compile:+--compile} --augment dihedral+colors \
+        --small-share 0.5 --eval-every-s 90 --out "/tmp/warm/$name" --log "/tmp/warm/$name/progress.jsonl" \
         > "/tmp/warm/$name.stdout" 2>&1 &
     pids+=($!)
 done

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from arc_console import UserError
 from arc_console.arc.grids import Grid, GridError, validate_grid
 
 
-class TaskError(ValueError):
+class TaskError(UserError, ValueError):
     """Task data that cannot be used; the message names the file, the task and the problem."""
 
 

@@ -21,6 +21,9 @@ def console() -> int:
     (a second Ctrl+C or SIGTERM, which gives up on saving; a Ctrl+C where nothing is saved) ends the
     process at once with one line (and a second where the interrupt carries one: how to resume a training
     run) and exit 130: no traceback, and no wait for a trainer thread to finish."""
+    from arc_console.engine.library_noise import quiet_library_noise
+
+    quiet_library_noise()  # before any command imports the libraries: some speak at import time
     try:
         code = main()
     except KeyboardInterrupt as interrupt:

@@ -1,4 +1,4 @@
-"""Command line: parse arguments and dispatch. Errors a user can fix end in one line and exit 2."""
+"""Command line: parse arguments and dispatch. Errors a user can fix (UserError) end in one line and exit 2."""
 
 from __future__ import annotations
 
@@ -6,16 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from arc_console import __version__
-from arc_console.tui.textsafe import one_line
-from arc_console.cli.train import add_train_parser
+from arc_console import UserError, __version__
 from arc_console.cli.eval import add_eval_parser
-from arc_console.cli.view import add_view_parsers
-from arc_console.cli.make_model import add_make_model_parser
 from arc_console.cli.export import add_export_parser
+from arc_console.cli.make_model import add_make_model_parser
 from arc_console.cli.runs import add_runs_parser
+from arc_console.cli.train import add_train_parser
+from arc_console.cli.view import add_view_parsers
+from arc_console.terminal.textsafe import one_line
 
-from arc_console.cli.errors import EXIT_USAGE, UsageError
 from arc_console.cli.parser import OneLineErrorParser
 
 
@@ -44,6 +43,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     try:
         return args.handler(args)
-    except UsageError as exc:
+    except UserError as exc:  # every layer's errors a user can fix: one line
         print(f"arc-console: error: {one_line(str(exc), 4000)}", file=sys.stderr)
-        return EXIT_USAGE
+        return exc.exit_code

@@ -1,11 +1,13 @@
-"""The error a user can fix: shown as one line (`arc-console: error: ...`), exit code 2."""
+"""The CLI's own user errors (UsageError, a kind of arc_console.UserError): one line, exit code 2."""
 
 from __future__ import annotations
 
-EXIT_USAGE = 2
+from arc_console import UserError
+
+EXIT_USAGE = UserError.exit_code
 
 
-class UsageError(Exception):
+class UsageError(UserError):
     """A problem with what the user asked for: shown as one line, exit code 2."""
 
 

@@ -6,8 +6,9 @@ import sys
 from typing import Any
 
 from arc_console.engine.control import RunControl
-from arc_console.engine.stop_signals import graceful_stop_signals, tolerate_hung_up_terminal
 from arc_console.evaluation.runner import run_evaluation
+from arc_console.terminal.hung_up import tolerate_hung_up_terminal
+from arc_console.terminal.stop_signals import graceful_stop_signals
 from arc_console.tui.eval_app import EvalApp
 
 

@@ -24,9 +24,7 @@ def add_export_parser(subparsers: Any) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from arc_console.engine.model_path import BackendError
-    from arc_console.engine.checkpoint_files import CheckpointError
-    from arc_console.engine.export import ExportError, export_checkpoint
+    from arc_console.engine.export import export_checkpoint
 
     if not args.source.exists():
         raise UsageError(f"{args.source}: no such run directory or checkpoint")
@@ -34,8 +32,6 @@ def run_export(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.out}: exists and is not an empty folder")
     try:
         result = export_checkpoint(args.source, args.out, args.merged, args.dtype)
-    except (CheckpointError, ExportError, BackendError) as exc:
-        raise UsageError(str(exc)) from None
     except OSError as exc:
         print(f"arc-console: error: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}", file=sys.stderr)
         return 1

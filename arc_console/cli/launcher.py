@@ -58,3 +58,14 @@ def resume_command(run_dir: Path, headless: bool = False, max_steps: int | None 
     extend = ["--max-steps", str(max_steps)] if max_steps is not None else []
     ranks = ["--nproc", str(nproc)] if nproc > 1 else []
     return command_line(["train", "--resume", str(run_dir), *extend, *(["--headless"] if headless else []), *ranks])
+
+
+def resume_for(run_dir: Path) -> str:
+    """The command that resumes the run in `run_dir` as it was started (headless or not, its ranks: what
+    its logs/run.json says; for watch and eval, which did not start it)."""
+    from arc_console.rundir.files import read_run_settings
+
+    settings = read_run_settings(run_dir)
+    nproc = settings.get("nproc")
+    return resume_command(run_dir, headless=settings.get("headless") is True,
+                          nproc=nproc if isinstance(nproc, int) and not isinstance(nproc, bool) and nproc > 0 else 1)

@@ -14,7 +14,7 @@ def add_runs_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("runs", help="list run directories: state, steps, results",
                                    description="One line per run directory under DIR: running, stopped (and why) "
                                                "or crashed; steps; best held-out pass@2; perfect problems; last "
-                                               "checkpoint; start time.")
+                                               "checkpoint; when it first started and when it was last resumed.")
     parser.add_argument("folder", type=Path, nargs="?", default=Path("runs"), metavar="DIR",
                         help="a folder of run directories, or one run directory (default runs/)")
     parser.add_argument("--json", action="store_true", dest="as_json", help="print a JSON list instead of a table")
@@ -48,20 +48,21 @@ def _print_table(runs: list[Any]) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from arc_console.tui.textsafe import one_line
+    from arc_console.terminal.textsafe import one_line
 
     table = Table(box=None, pad_edge=False, header_style="bold")
-    for column in ("run", "state", "steps", "pass@2", "perfect", "checkpoint", "started"):
+    for column in ("run", "state", "steps", "pass@2", "perfect", "checkpoint", "started", "resumed"):
         table.add_column(column, justify="right" if column in ("steps", "pass@2", "perfect") else "left",
                          no_wrap=column != "state")
     for run in runs:
         state = Text(run.state, style=STATE_STYLE.get(run.state, ""))
         state.append(f" ({one_line(run.why, 60)})", style="dim")
         steps = f"{run.step}/{run.max_steps}" if run.max_steps else str(run.step)
-        started = run.started.replace("T", " ")[:16] if run.started else "-"
+        started, resumed = (when.replace("T", " ")[:16] if when else "-" for when in (run.started, run.resumed))
         table.add_row(Text(one_line(run.name, 40)), state, steps,
                       f"{run.best_pass_at_2:.3f}" if run.best_pass_at_2 is not None else "-",
-                      str(run.perfect_problems), Text(run.last_checkpoint or "-"), Text(one_line(started, 20)))
+                      str(run.perfect_problems), Text(run.last_checkpoint or "-"), Text(one_line(started, 20)),
+                      Text(one_line(resumed, 20)))
     console = Console(highlight=False, soft_wrap=False)
     if not console.is_terminal:  # piped into a file or grep: one line per run, whatever the width
         console = Console(highlight=False, soft_wrap=False, width=1000)

@@ -12,10 +12,12 @@ from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from arc_console.cli.errors import UsageError, describe_os_error
+from arc_console import UserError
+from arc_console.cli.errors import describe_os_error
 from arc_console.cli.launcher import resume_command
 from arc_console.config import TrainConfig
-from arc_console.tui.textsafe import one_line
+from arc_console.rundir.files import stop_words
+from arc_console.terminal.textsafe import one_line
 
 if TYPE_CHECKING:
     from arc_console.engine.step_hooks import StepHook
@@ -42,6 +44,13 @@ def training_hooks(config: TrainConfig) -> list[StepHook]:
     from arc_console.evaluation.during_training import HeldOutEvaluation
 
     return [HeldOutEvaluation.from_config(config)] if config.eval_every > 0 else []
+
+
+def note_launch(trainer: Any, preset: str | None, headless: bool, ranks: Any) -> None:
+    """run.json names how the run was started: its preset (a resume given the same --preset accepts it),
+    headless or not and its ranks (the resume command watch prints starts it the same way)."""
+    trainer.runlog.note_run_info(headless=headless, nproc=ranks.world_size if ranks is not None else 1,
+                                 **({"preset": preset} if preset is not None else {}))
 
 
 def report_failure(stopped: Any) -> None:
@@ -78,20 +87,18 @@ def record_given_up(trainer: Any, run_dir: Path, headless: bool) -> KeyboardInte
             return KeyboardInterrupt(f"the run had failed at step {stopped_at + 1} before the interrupt: see "
                                      f"{one_line(str(trainer.runlog.training_log), 2000)}")
         resume = resume_command(run_dir, headless, extended_max_steps(reason, stopped_at), ranks.world_size)
-        return KeyboardInterrupt(f"the run had stopped ({reason.replace('_', ' ')}) after step {stopped_at}, saved, "
+        return KeyboardInterrupt(f"the run had stopped ({stop_words(reason)}) after step {stopped_at}, saved, "
                                  f"before the interrupt; resume with: {one_line(resume, 4000)}")
     where = "the last complete checkpoint" if checkpoint is not None else "step 1 (no checkpoint was saved)"
     resume = resume_command(run_dir, headless, nproc=ranks.world_size)
     return KeyboardInterrupt(f"resume from {where} with: {one_line(resume, 4000)}")
 
 
-def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None) -> int:
-    from arc_console.arc import TaskError
-    from arc_console.engine.backends import BackendError
-    from arc_console.engine.checkpoint import CheckpointError
+def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None,
+                   preset: str | None = None) -> int:
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals
     from arc_console.engine.trainer import Trainer
+    from arc_console.terminal.stop_signals import graceful_stop_signals
     from arc_console.tui.headless import HeadlessPrinter
 
     control = RunControl()
@@ -105,11 +112,12 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
         try:
             trainer = Trainer(config, run_dir, with_reporting(printer, config, run_dir), control,
                               resume_from=checkpoint, ranks=ranks, hooks=training_hooks(config))
+            note_launch(trainer, preset, True, ranks)
             try:
                 trainer.setup()
-            except (TaskError, BackendError, CheckpointError) as exc:
+            except UserError:  # shown in one line (cli.commands); the run directory it created goes
                 remove_if_new(run_dir, existed)
-                raise UsageError(str(exc)) from None
+                raise
             try:
                 stopped = trainer.run()
             except KeyboardInterrupt:  # a second stop signal (graceful_stop_signals): the save is given up
@@ -163,21 +171,21 @@ def yield_cpu_to_the_trainer() -> None:
 
 
 def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None,
-                         ranks: Any = None) -> int:
-    from arc_console.arc import TaskError
-    from arc_console.engine.backends import BackendError
-    from arc_console.engine.checkpoint import CheckpointError
+                         ranks: Any = None, preset: str | None = None) -> int:
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals, tolerate_hung_up_terminal
     from arc_console.engine.trainer import Trainer
     from arc_console.engine.trainer_thread import TrainerThread
+    from arc_console.terminal.hung_up import tolerate_hung_up_terminal
+    from arc_console.terminal.stop_signals import graceful_stop_signals
     from arc_console.tui.app import ConsoleApp
+    from arc_console.tui.recorded_history import read_recorded_history
 
     control = RunControl()
     forward = EventForwarder()
     existed = run_dir.exists()
     worker = TrainerThread(Trainer(config, run_dir, with_reporting(forward, config, run_dir), control,
                                    resume_from=checkpoint, ranks=ranks, hooks=training_hooks(config)))
+    note_launch(worker.trainer, preset, False, ranks)
 
     def announce(signum: int) -> None:
         print(f"arc-console: {signal.Signals(signum).name}: stopping once the model has loaded ...", file=sys.stderr)
@@ -191,9 +199,11 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
     if worker.setup_error is not None:
         worker.join()
         remove_if_new(run_dir, existed)
-        if isinstance(worker.setup_error, (TaskError, BackendError, CheckpointError)):
-            raise UsageError(str(worker.setup_error)) from None
-        raise worker.setup_error
+        raise worker.setup_error  # a UserError is shown in one line (cli.commands)
+
+    if worker.trainer.step > 0:  # resumed: the steps before it are on the chart from the first frame
+        for event in read_recorded_history(run_dir, through_step=worker.trainer.step).events():
+            forward(event)
 
     def source(sink: Any, closing: threading.Event) -> None:
         forward.attach(sink)
@@ -226,6 +236,7 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
             raise record_given_up(worker.trainer, run_dir, headless=False)
     if worker.is_alive():
         control.request_stop()
+        worker.start_training()  # a console that closed before its source started the trainer: it must still stop
         print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
         try:
             with graceful_stop_signals(control):  # a terminal closed now must not kill the save (the app's handlers are gone)
@@ -243,8 +254,9 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
         print(f"arc-console: error: {one_line(failure, 4000)}", file=sys.stderr)
         return 1
     if stopped is not None:
-        print(one_line(f"stopped ({stopped.reason.replace('_', ' ')}) after step {stopped.step}; "
-                       f"checkpoint {stopped.checkpoint}; final model {stopped.final_model}", 4000))
+        from arc_console.tui.headless import stopped_line
+
+        print(stopped_line(stopped).plain)
         print(f"resume with: {one_line(resume_command(run_dir, max_steps=extended_max_steps(stopped.reason, stopped.step)), 4000)}")
         if stopped.reason == "error":
             report_failure(stopped)

@@ -1,11 +1,13 @@
-"""`train`'s setting flags, made from TrainConfig's field metadata: one flag per field, its help, its
-argument name and its default under each preset. The README's settings table uses the same words."""
+"""Setting flags made from dataclass fields' metadata (train_config.setting): `train`'s from TrainConfig,
+one flag per field, its help, its argument name and its default under each preset; `eval`'s from
+EvalInputs, EvalSettings and TestTimeSettings, one flag per field that has help. The settings tables in
+docs/settings.md use the same words."""
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-from typing import Any
+from typing import Any, TypeVar
 
 from arc_console.config import PRESETS, ConfigError
 from arc_console.train_config import flag_name, setting_fields
@@ -86,3 +88,48 @@ def flag_overrides(args: argparse.Namespace) -> dict[str, Any]:
                 raise ConfigError(f"{flag_name(spec)}: expected a number, got {value!r}") from None
         overrides[spec.name] = value
     return overrides
+
+
+# eval's flags: fields of a frozen settings dataclass, each with help in its metadata, given or left out.
+
+Settings = TypeVar("Settings")
+
+
+def flag_fields(settings_class: type) -> list[dataclasses.Field]:
+    """The fields of `settings_class` that are flags (those with help in their metadata), in declared order."""
+    return [spec for spec in dataclasses.fields(settings_class) if spec.metadata.get("help")]
+
+
+def field_default_text(spec: dataclasses.Field, quote: str = "") -> str:
+    """The field's default as --help and the docs say it."""
+    if spec.metadata["shown_default"]:
+        return spec.metadata["shown_default"]
+    shown = format_value(spec.default)
+    return f"{quote}{shown}{quote}" if isinstance(spec.default, str) and shown else shown
+
+
+def _dest(spec: dataclasses.Field) -> str:
+    return flag_name(spec)[2:].replace("-", "_")
+
+
+_PARSE = {"int": int, "float": float}
+
+
+def add_field_flags(group: Any, settings_class: type) -> None:
+    """One flag per flag field of `settings_class` on `group` (a parser or an argument group); each stores None
+    unless given, so the dataclass's own default applies (settings_from_flags)."""
+    for spec in flag_fields(settings_class):
+        help_text = f"{spec.metadata['help']} (default: {field_default_text(spec)})".replace("%", "%%")
+        if spec.type == "bool":
+            group.add_argument(flag_name(spec), dest=_dest(spec), action=argparse.BooleanOptionalAction,
+                               default=None, help=help_text)
+        else:
+            group.add_argument(flag_name(spec), dest=_dest(spec), default=None, metavar=metavar(spec),
+                               type=_PARSE.get(str(spec.type), str), help=help_text)
+
+
+def settings_from_flags(args: argparse.Namespace, settings_class: type[Settings]) -> Settings:
+    """`settings_class` with the flags given in `args`; every other field keeps its default."""
+    given = {spec.name: getattr(args, _dest(spec)) for spec in flag_fields(settings_class)
+             if getattr(args, _dest(spec)) is not None}
+    return settings_class(**given)

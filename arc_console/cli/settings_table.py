@@ -1,8 +1,9 @@
-"""The README's settings table, made from TrainConfig's field metadata (the words `train --help` shows).
+"""The settings tables (docs/settings.md), made from the settings dataclasses' field metadata (the words
+`--help` shows): train's from TrainConfig, eval's from EvalInputs, EvalSettings and TestTimeSettings.
 
-    python -m arc_console.cli.settings_table                    # print the table
-    python -m arc_console.cli.settings_table --write README.md  # replace the table between the markers
-    python -m arc_console.cli.settings_table --check README.md  # exit 1 when the README's table is stale
+    python -m arc_console.cli.settings_table                    # print the tables
+    python -m arc_console.cli.settings_table --write docs/settings.md  # replace the tables between their markers
+    python -m arc_console.cli.settings_table --check docs/settings.md  # exit 1 when a table is stale
 """
 
 from __future__ import annotations
@@ -13,13 +14,19 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from arc_console.cli.setting_flags import default_text, metavar
+from arc_console.cli.setting_flags import default_text, field_default_text, flag_fields, metavar
 from arc_console.config import PRESETS
+from arc_console.evaluation.settings import EvalInputs, EvalSettings
+from arc_console.evaluation.test_time_settings import TestTimeSettings
 from arc_console.train_config import flag_name, setting_fields
 
-START = "<!-- settings-table: made by `python -m arc_console.cli.settings_table --write README.md`; edit arc_console/train_config.py -->"
+START = "<!-- settings-table: made by `python -m arc_console.cli.settings_table --write docs/settings.md`; edit arc_console/train_config.py -->"
 END = "<!-- settings-table end -->"
-FIX = "python -m arc_console.cli.settings_table --write README.md"
+EVAL_START = ("<!-- eval-settings-table: made by `python -m arc_console.cli.settings_table --write docs/settings.md`; "
+              "edit arc_console/evaluation/settings.py or test_time_settings.py -->")
+EVAL_END = "<!-- eval-settings-table end -->"
+FIX = "python -m arc_console.cli.settings_table --write docs/settings.md"
+EVAL_CLASSES = (EvalInputs, EvalSettings, TestTimeSettings)
 
 
 class TableError(ValueError):
@@ -49,35 +56,48 @@ def settings_table() -> str:
     return "\n".join(rows)
 
 
-def with_table(text: str, table: str) -> str:
+def eval_settings_table() -> str:
+    """One row per eval flag, in declared order (what to answer, how, test-time RL): the flag, its default, its help."""
+    rows = ["| setting | default | meaning |", "| --- | --- | --- |"]
+    for settings_class in EVAL_CLASSES:
+        for spec in flag_fields(settings_class):
+            rows.append(f"| {_flag_cell(spec)} | {_cell(field_default_text(spec, quote='`'))} | {_cell(_meaning(spec))} |")
+    return "\n".join(rows)
+
+
+def with_table(text: str, table: str, start_marker: str = START, end_marker: str = END) -> str:
     """`text` with the block between the markers replaced by `table`."""
-    start, end = text.find(START), text.find(END)
+    start, end = text.find(start_marker), text.find(end_marker)
     if start < 0 or end < start:
-        raise TableError(f"no settings table markers: put {START!r} and {END!r} where the table goes")
-    return f"{text[:start]}{START}\n{table}\n{text[end:]}"
+        raise TableError(f"no settings table markers: put {start_marker!r} and {end_marker!r} where the table goes")
+    return f"{text[:start]}{start_marker}\n{table}\n{text[end:]}"
+
+
+def with_tables(text: str) -> str:
+    """`text` with train's and eval's tables remade."""
+    return with_table(with_table(text, settings_table()), eval_settings_table(), EVAL_START, EVAL_END)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m arc_console.cli.settings_table",
-                                     description="The README's settings table, from TrainConfig's field metadata.")
+    parser = argparse.ArgumentParser(prog="python -m arc_console.cli.settings_table", allow_abbrev=False,
+                                     description="The settings tables (docs/settings.md), from the settings' field metadata.")
     action = parser.add_mutually_exclusive_group()
-    action.add_argument("--write", type=Path, metavar="README", help="replace the table between the markers")
-    action.add_argument("--check", type=Path, metavar="README", help="exit 1 when the table differs")
+    action.add_argument("--write", type=Path, metavar="FILE", help="replace the table between the markers")
+    action.add_argument("--check", type=Path, metavar="FILE", help="exit 1 when the table differs")
     args = parser.parse_args(argv)
-    table = settings_table()
     target = args.write or args.check
     if target is None:
-        print(table)
+        print(f"{settings_table()}\n\n{eval_settings_table()}")
         return 0
     try:
         text = target.read_text(encoding="utf-8")
-        updated = with_table(text, table)
+        updated = with_tables(text)
     except (OSError, TableError) as exc:
         print(f"settings_table: error: {target}: {exc}", file=sys.stderr)
         return 2
     if args.check:
         if updated != text:
-            print(f"settings_table: {target}'s settings table differs from TrainConfig's metadata: run {FIX}",
+            print(f"settings_table: {target}'s settings tables differ from the settings' metadata: run {FIX}",
                   file=sys.stderr)
             return 1
         return 0

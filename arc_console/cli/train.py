@@ -11,9 +11,9 @@ from typing import Any
 from arc_console.cli.app_checks import check_theme, require_terminal
 from arc_console.cli.errors import UsageError, describe_os_error
 from arc_console.cli.session import train_headless, train_with_dashboard, training_hooks
-from arc_console.tui.textsafe import one_line
 from arc_console.cli.setting_flags import add_setting_flags, flag_overrides
 from arc_console.config import PRESETS, ConfigError, TrainConfig, build_config, resolve_preset, resumed_config
+from arc_console.terminal.textsafe import one_line
 
 def add_train_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser("train", help="train (live dashboard, or --headless)",
@@ -32,25 +32,41 @@ def add_train_parser(subparsers: Any) -> None:
 
 
 def _resumed_settings(args: argparse.Namespace, saved: dict[str, Any], saved_origin: str,
-                      overrides: dict[str, Any]) -> TrainConfig:
-    """A resumed run keeps its saved settings but for those given now (--config, then flags). A preset
-    would silently reset every setting it names, so it is refused rather than laid over them."""
+                      overrides: dict[str, Any], recorded_preset: Any) -> TrainConfig:
+    """A resumed run keeps its saved settings but for those given now (--config, then flags). --preset
+    naming the run's own preset (the command the user ran, with --resume added) changes nothing; another
+    preset would silently reset every setting it names, so it is refused rather than laid over them.
+    Sets args.run_preset: the preset the run records in run.json."""
+    args.run_preset = recorded_preset if isinstance(recorded_preset, str) else None
     if args.preset is not None:
-        raise ConfigError(f"--preset {args.preset}: a resumed run keeps the settings saved in {saved_origin}; "
-                          "change single settings with flags or --config")
+        given = resolve_preset(args.preset, _cuda_available() if args.preset == "auto" else False)
+        if args.run_preset is None and _preset_matches(given, saved):  # a run from before run.json named it
+            args.run_preset = given
+        if given != args.run_preset:
+            started = f"was started with preset {args.run_preset}" if args.run_preset else \
+                f"was not started with preset {given} (model {saved.get('model')!r})"
+            raise ConfigError(f"--preset {args.preset}: this run {started}; a resumed run keeps the settings saved "
+                              f"in {saved_origin}: leave out --preset, or change single settings with flags or --config")
     return resumed_config(saved, saved_origin, args.config, overrides)
+
+
+def _preset_matches(preset: str, saved: dict[str, Any]) -> bool:
+    """Whether saved settings are `preset`'s as far as a preset decides what a run is: its model and backend."""
+    return all(saved.get(key) == PRESETS[preset].get(key) for key in ("model", "backend"))
 
 
 def _restart_config(args: argparse.Namespace, overrides: dict[str, Any]) -> tuple[TrainConfig, str]:
     """The settings of a run that died before its first checkpoint: logs/run.json's, then what was given
     with --resume; where run.json was never written, the settings given with --resume alone."""
     from arc_console.engine.run_restart import saved_settings
+    from arc_console.rundir.files import read_run_settings
 
     saved = saved_settings(args.resume)
     if saved is None:
-        config = _new_run_config(args, overrides)[1]
+        args.run_preset, config = _new_run_config(args, overrides)
         return config, "its settings were never saved: using the settings given with --resume"
-    return _resumed_settings(args, saved, str(args.resume / "logs" / "run.json"), overrides), "with its saved settings"
+    return _resumed_settings(args, saved, str(args.resume / "logs" / "run.json"), overrides,
+                             read_run_settings(args.resume).get("preset")), "with its saved settings"
 
 
 def _cuda_available() -> bool:
@@ -83,6 +99,7 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
     directory holds a run without a checkpoint that starts again from step 1)."""
     from arc_console.engine.checkpoint_files import CheckpointError, find_checkpoint, read_state
     from arc_console.engine.run_restart import is_run_without_checkpoint
+    from arc_console.rundir.files import read_run_settings
 
     overrides = flag_overrides(args)
     if args.resume is not None:
@@ -98,8 +115,9 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
             return (config, args.resume, None,
                     f"{args.resume} has no complete checkpoint: starting it again from step 1, {how}", True)
         state = read_state(checkpoint)
-        config = _resumed_settings(args, state.config, str(checkpoint), overrides)
         run_dir = checkpoint.parent.parent
+        config = _resumed_settings(args, state.config, str(checkpoint), overrides,
+                                   read_run_settings(run_dir).get("preset"))
         if args.out is not None and args.out.resolve() != run_dir.resolve():
             raise ConfigError(f"--out {args.out} differs from the resumed run's directory {run_dir}")
         preflight(config)  # tasks, problems or a model given now are checked before the run is touched
@@ -108,6 +126,7 @@ def _resolve(args: argparse.Namespace) -> tuple[TrainConfig, Path, Path | None, 
                               f"larger than {state.step} to train on (got {config.max_steps})")
         return config, run_dir, checkpoint, f"resuming {run_dir} from {checkpoint.name}", False
     preset, config = _new_run_config(args, overrides)
+    args.run_preset = preset
     run_dir = args.out or Path("runs") / datetime.now().strftime("%Y%m%d-%H%M%S")
     if (run_dir / "logs" / "metrics.jsonl").exists() or any((run_dir / "checkpoints").glob("step_*")):
         raise ConfigError(f"{run_dir} already holds a run: continue it with --resume {run_dir}, or pick another --out")
@@ -149,15 +168,11 @@ def preflight(config: TrainConfig) -> None:
 
 
 def _resolve_checked(args: argparse.Namespace, world_size: int) -> tuple[TrainConfig, Path, Path | None, str, bool]:
-    from arc_console.arc import TaskError
     from arc_console.distributed.preflight import check_divisible
-    from arc_console.reporting.targets import ReportingError, check_installed
+    from arc_console.reporting.targets import check_installed
 
-    try:
-        resolved = _resolve(args)
-        check_installed(resolved[0].report_to)
-    except (ConfigError, TaskError, ReportingError) as exc:
-        raise UsageError(str(exc)) from None
+    resolved = _resolve(args)  # its ConfigError, TaskError, CheckpointError ... are UserErrors: one line, exit 2
+    check_installed(resolved[0].report_to)  # ReportingError, the same
     problem = check_divisible(resolved[0].problems_per_step, world_size)
     if problem:
         raise UsageError(problem)
@@ -171,9 +186,9 @@ def run_train(args: argparse.Namespace) -> int:
     if args.nproc is not None and not launched_by_torchrun():  # the --nproc shortcut
         return _launch_ranks(args)
     if launched_by_torchrun():  # one rank of a torchrun launch
-        from arc_console.distributed.rank_train import train_as_rank
+        from arc_console.cli.rank_train import train_as_rank
 
-        return train_as_rank(args, _resolve_checked, _train_one_process, UsageError, training_hooks)
+        return train_as_rank(args, _resolve_checked, _train_one_process, training_hooks)
     resolved = _resolve_checked(args, 1)
     _require_dashboard_terminal(args)
     return _train_one_process(args, *resolved)
@@ -186,7 +201,7 @@ def _require_dashboard_terminal(args: argparse.Namespace) -> None:
 
 
 def _launch_ranks(args: argparse.Namespace) -> int:
-    from arc_console.distributed.launch import run_under_torchrun
+    from arc_console.cli.torchrun import run_under_torchrun
 
     if args.nproc < 1:
         raise UsageError(f"--nproc must be at least 1, got {args.nproc}")
@@ -208,9 +223,10 @@ def _train_one_process(args: argparse.Namespace, config: TrainConfig, run_dir: P
     else:
         print(f"arc-console: {one_line(chosen, 400)}", file=sys.stderr)
     _import_unsloth_first(config)
+    preset = getattr(args, "run_preset", None)  # set by _resolve: recorded in run.json
     if args.headless:
-        return train_headless(config, run_dir, checkpoint, ranks)
-    return train_with_dashboard(config, run_dir, checkpoint, args.theme, ranks=ranks)
+        return train_headless(config, run_dir, checkpoint, ranks, preset=preset)
+    return train_with_dashboard(config, run_dir, checkpoint, args.theme, ranks=ranks, preset=preset)
 
 
 def _import_unsloth_first(config: TrainConfig) -> None:

@@ -28,37 +28,31 @@ def add_view_parsers(subparsers: Any) -> None:
 
 
 def _locate(path: Path):  # -> (files, index, run_dir)
-    from arc_console.rundir.files import RunFileError, StepFile, list_step_files, run_dir_of_step_file, step_number
+    from arc_console.rundir.files import StepFile, list_step_files, run_dir_of_step_file, step_number
 
     if not path.exists():
         raise UsageError(f"{path}: no such file or folder")
-    try:
-        if path.is_dir():
-            run_dir = path if (path / "logs" / "responses").is_dir() else None
-            folder = path / "logs" / "responses" if run_dir else path
-            files = list_step_files(folder)
-            if not files:
-                raise UsageError(f"{path}: no step_NNN.json files here")
-            return files, len(files) - 1, run_dir
-        number = step_number(path)
-        if number is None:
-            return [StepFile(path, 0)], 0, None
-        files = list_step_files(path.parent)
-        index = next(i for i, f in enumerate(files) if f.path.name == path.name)
-        return files, index, run_dir_of_step_file(path)
-    except RunFileError as exc:
-        raise UsageError(str(exc)) from None
+    if path.is_dir():
+        run_dir = path if (path / "logs" / "responses").is_dir() else None
+        folder = path / "logs" / "responses" if run_dir else path
+        files = list_step_files(folder)
+        if not files:
+            raise UsageError(f"{path}: no step_NNN.json files here")
+        return files, len(files) - 1, run_dir
+    number = step_number(path)
+    if number is None:
+        return [StepFile(path, 0)], 0, None
+    files = list_step_files(path.parent)
+    index = next(i for i, f in enumerate(files) if f.path.name == path.name)
+    return files, index, run_dir_of_step_file(path)
 
 
 def run_replay(args: argparse.Namespace) -> int:
-    from arc_console.rundir.files import RunFileError, load_step_file
+    from arc_console.rundir.files import load_step_file
 
     check_theme(args.theme)
     files, index, run_dir = _locate(args.path)
-    try:
-        record = load_step_file(files[index].path)
-    except RunFileError as exc:
-        raise UsageError(str(exc)) from None
+    record = load_step_file(files[index].path)  # a RunFileError is a UserError: one line, exit 2
     if args.print_only:
         from arc_console.tui.replay_print import print_step
 
@@ -72,7 +66,7 @@ def run_replay(args: argparse.Namespace) -> int:
 
 
 def run_watch(args: argparse.Namespace) -> int:
-    from arc_console.tui.textsafe import one_line
+    from arc_console.terminal.textsafe import one_line
 
     run_dir: Path = args.run_dir
     check_theme(args.theme)
@@ -83,13 +77,57 @@ def run_watch(args: argparse.Namespace) -> int:
                               f"arc-console replay {folder} --print")
     if not (run_dir / "logs").is_dir() and not (run_dir / "checkpoints").is_dir():
         print(f"arc-console: {one_line(str(run_dir))} has no run yet; waiting for one to start", file=sys.stderr)
-    from arc_console.tui.follow import RunDirFollower
-    from arc_console.tui.app import ConsoleApp
-    from arc_console.tui.gpu import HardwareSampler
+    from arc_console.cli.launcher import resume_for
+    from arc_console.monitor.follow import RunDirFollower
+    from arc_console.monitor.hardware import HardwareSampler
     from arc_console.rundir.files import read_trainer_pid
+    from arc_console.tui.app import ConsoleApp
 
     def trainer_sampler() -> HardwareSampler:  # the trainer's memory and GPU share, not this watcher's
         return HardwareSampler(watched_pid=lambda: read_trainer_pid(run_dir))
 
-    result = ConsoleApp(RunDirFollower(run_dir), mode="watch", theme=args.theme, sampler_factory=trainer_sampler).run()
+    result = ConsoleApp(watch_source(run_dir), mode="watch", theme=args.theme, sampler_factory=trainer_sampler).run()
+    died = trainer_died(run_dir)
+    if died is not None:  # the run will not go on by itself: say how to go on
+        print(f"arc-console: {one_line(died, 4000)}; resume it with: {one_line(resume_for(run_dir), 4000)}",
+              file=sys.stderr)
+        return 1
     return result if isinstance(result, int) else 0
+
+
+def trainer_died(run_dir: Path) -> str | None:
+    """What says the run's trainer is gone without recording a stop, or None (running, finished, unknown)."""
+    import time
+
+    from arc_console.rundir.files import read_run_settings
+    from arc_console.rundir.liveness import assess, heartbeat_age
+    from arc_console.rundir.runlog import HEARTBEAT_FILE
+
+    verdict = assess(read_run_settings(run_dir), heartbeat_age(run_dir / "logs" / HEARTBEAT_FILE, time.time()), [])
+    return verdict.detail if verdict.state == "died" else None
+
+
+def watch_source(run_dir: Path) -> Any:
+    """The run directory's events for the watch dashboard; where the trainer died, what it says ends with
+    the command that resumes the run (the notification and the log tail)."""
+    from dataclasses import replace
+
+    from arc_console.cli.launcher import resume_for
+    from arc_console.engine import events as ev
+    from arc_console.monitor.follow import RunDirFollower
+
+    follower = RunDirFollower(run_dir)
+
+    def source(sink: Any, closing: Any) -> None:
+        def with_next_step(event: Any) -> None:
+            if isinstance(event, ev.TrainerLiveness) and event.state == "died":
+                resume = resume_for(run_dir)
+                event = replace(event, detail=f"{event.detail}; resume it with: {resume}")
+                sink(event)
+                sink(ev.LogLine(f"watch: resume it with: {resume}", "warning"))
+                return
+            sink(event)
+
+        follower(with_next_step, closing)
+
+    return source

@@ -68,6 +68,14 @@ def _prefill_shared_prompt(policy: DecodingPolicy, prompt: torch.Tensor, copies:
     return {name: cache}
 
 
+def length_set_by_call_only(policy: DecodingPolicy) -> None:
+    """Every call gives max_new_tokens, so the model's own max_length (Unsloth sets it to the context
+    length) only makes generate warn "Both `max_new_tokens` and `max_length` seem to have been set"."""
+    config = getattr(policy.base_causal_lm(), "generation_config", None)
+    if config is not None and config.max_length is not None:
+        config.max_length = None
+
+
 @functools.cache
 def cache_argument(model_class: type) -> str:
     """transformers renamed `past_key_values` to `cache` after 5.17; the GPU image has 5.17."""
@@ -105,6 +113,7 @@ def generate_with_transformers(
         processors.append(TopPLogitsWarper(top_p))  # after the temperature, as samplers apply them
     watch = WatchControl(control, width, max_new_tokens, len(rows), on_progress)
     policy.for_inference()
+    length_set_by_call_only(policy)
     started = time.perf_counter()
     generate_args = dict(
         input_ids=input_ids,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from arc_console.distributed.ranks import Ranks
 from arc_console.engine import events as ev
-from arc_console.tui.textsafe import one_line
+from arc_console.terminal.textsafe import one_line
 
 
 class ErrorsOnly:

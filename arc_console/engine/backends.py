@@ -5,6 +5,7 @@ The built-in tiny model is built locally on first use and cached (model_path.py)
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,12 +122,16 @@ def _load_hf(path: str, lora_r: int, lora_alpha: int, seed: int = 0) -> tuple[An
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
+    from arc_console.engine.prequantized import is_split_checkpoint
+    from arc_console.engine.split_experts import split_layout_modules
+
     hf_logging.disable_progress_bar()
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
     try:
         tokenizer = AutoTokenizer.from_pretrained(path)
-        model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
+        with split_layout_modules() if is_split_checkpoint(path) else contextlib.nullcontext():  # Unsloth's bnb-4bit
+            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype).to(device)
     except OSError as exc:
         raise BackendError(f"{path}: cannot load model: {str(exc).splitlines()[0]}") from None
     model.config.use_cache = True
@@ -140,6 +145,8 @@ def _load_hf(path: str, lora_r: int, lora_alpha: int, seed: int = 0) -> tuple[An
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed)
             model = get_peft_model(model, lora)
+    elif getattr(model.config, "quantization_config", None) is not None:
+        raise BackendError(f"{path}: a quantized model trains through LoRA adapters only (--lora-r above 0)")
     else:
         model.requires_grad_(True)
     return model, tokenizer, device

@@ -9,13 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from arc_console import UserError
+
 WEIGHTS = "trainable.safetensors"
 OPTIMIZER = "optimizer.pt"
 RNG = "rng.pt"
 STATE = "trainer_state.json"  # written last: its presence marks a complete checkpoint
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     pass
 
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from arc_console import UserError
 from arc_console.rundir.atomic import staged_folder
 from arc_console.engine.model_path import resolve_model_path
 from arc_console.engine.checkpoint_files import find_checkpoint, read_state
@@ -18,7 +19,7 @@ EXPORT_INFO = "arc_console_export.json"
 DTYPES = ("float32", "bfloat16", "float16")
 
 
-class ExportError(ValueError):
+class ExportError(UserError, ValueError):
     """The checkpoint cannot be exported as asked; one line saying why."""
 
 

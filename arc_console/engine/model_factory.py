@@ -101,6 +101,8 @@ def make_model(shape_name: str, out: Path, seed: int = 0, dtype: str = "float32"
     from transformers import GptOssForCausalLM
     from transformers.utils import logging as hf_logging
 
+    from arc_console.rundir.atomic import apply_umask_modes
+
     hf_logging.disable_progress_bar()
 
     if shape_name not in SHAPES:
@@ -122,4 +124,5 @@ def make_model(shape_name: str, out: Path, seed: int = 0, dtype: str = "float32"
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     (out / "arc_console_model.json").write_text(json.dumps({"shape": shape_name, "seed": seed, "dtype": dtype}))
+    apply_umask_modes(out, itself=False)  # save_pretrained leaves its weights 0600
     return out

@@ -6,15 +6,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import tempfile
 from pathlib import Path
 
+from arc_console import UserError
 from arc_console.engine.model_factory import make_model
+from arc_console.rundir.atomic import make_temp_folder
 
 TINY_MODEL_VERSION = "tiny-v1"
 
 
-class BackendError(RuntimeError):
+class BackendError(UserError, RuntimeError):
     """The model or backend cannot be used; the message says why in one line."""
 
 
@@ -29,7 +30,7 @@ def tiny_model_path() -> Path:
     if (path / "arc_console_model.json").exists():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".building-", dir=path.parent))
+    staging = make_temp_folder(path.parent, ".building-")
     try:
         make_model("tiny", staging, seed=0)
         try:

@@ -86,11 +86,6 @@ def group_advantages(rewards: torch.Tensor, scale: str = "group", eps: float = 1
     return torch.where(flat, torch.zeros_like(centred), centred)
 
 
-def informative_groups(rewards: torch.Tensor) -> torch.Tensor:
-    """DAPO dynamic sampling: a group whose rewards are all equal has zero advantage everywhere. [G] bool."""
-    return (rewards.max(dim=1).values - rewards.min(dim=1).values) > 0
-
-
 def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, eps_low: float,
                       eps_high: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """PPO's per-token objective max(-r A, -clip(r, 1-eps_low, 1+eps_high) A); DAPO's clip-higher when eps_high > eps_low.

@@ -1,5 +1,7 @@
 """The optimizer and learning-rate schedule a run trains with: AdamW over the trainable parameters,
-a linear warm-up over --warmup-steps updates, then constant."""
+a linear warm-up over --warmup-steps training steps, then constant. The schedule steps once per training
+step that updates the policy (policy_update), not per optimizer update: --updates-per-rollout N makes N
+updates at one step's rate."""
 
 from __future__ import annotations
 

@@ -32,6 +32,7 @@ from arc_console.engine.augmented_problems import ProblemViews
 from arc_console.engine.backends import BackendError, apply_cpu_threads, device_label, load_policy
 from arc_console.engine.checkpoint import (TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint,
                                            save_final_model)
+from arc_console.engine.compile_cache import activate_for_training
 from arc_console.engine.control import RunControl
 from arc_console.engine.dynamic_sampling import Draws, draw_groups
 from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, traceback_lines
@@ -46,7 +47,7 @@ from arc_console.engine.step_metrics import step_metrics, step_summary
 from arc_console.engine.step_run import SlotProblems, StepRun
 from arc_console.engine.update import policy_update
 from arc_console.engine.warm_up import WarmUpClock
-from arc_console.rundir.runlog import RunLog
+from arc_console.rundir.runlog import RunLog, stop_words
 
 
 class Trainer:
@@ -82,7 +83,7 @@ class Trainer:
         tasks = load_tasks(config.tasks)
         if config.problems:
             tasks = select_tasks(tasks, config.problems)
-        self._log(f"loading model {config.model} on backend {config.backend}")
+        self._log(f"loading model {config.model} on backend {config.backend}; {activate_for_training(config, self.ranks)}")
         started = time.perf_counter()
         self.policy = load_policy(config.model, config.backend, config.lora_r, config.lora_alpha,
                                   config.max_seq_length, config.load_in_4bit, config.seed)
@@ -307,7 +308,7 @@ class Trainer:
         if self.last_checkpoint_step != self.step:
             self._checkpoint("final")
         final_model = self._save_final_model()
-        self._log(f"stopped ({reason}) after step {self.step}")
+        self._log(f"stopped ({stop_words(reason)}) after step {self.step}")
         self.runlog.record_stop(reason, self.step)
         stopped = ev.Stopped(self.step, reason, str(self.last_checkpoint), str(final_model), list(self.perfect_problems))
         self.emit(stopped)

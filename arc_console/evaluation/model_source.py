@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from arc_console.engine.checkpoint_files import STATE, CheckpointError, latest_checkpoint
+from arc_console.engine.checkpoint_files import STATE, CheckpointError, latest_checkpoint, read_state
 from arc_console.engine.model_path import resolve_model_path
 
 
@@ -20,6 +20,15 @@ class ModelSource:
     folder: Path | None  # the checkpoint, final model or adapter folder; None for a model name
     described: str  # a sentence saying what is loaded
     run_config: dict[str, Any] = field(default_factory=dict)  # a final model's run settings (logs/run.json)
+
+
+class NoModelYet(CheckpointError):
+    """A run directory with neither a final model nor a complete checkpoint (`run_dir`): the command line
+    says how to get one."""
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__(f"{run_dir}: the run has neither a final model nor a complete checkpoint")
+        self.run_dir = run_dir
 
 
 def _is_run_dir(path: Path) -> bool:
@@ -44,9 +53,20 @@ def locate_eval_model(spec: str) -> ModelSource:
             return ModelSource("final_model", spec, final, f"final model of {path}", _run_config(path))
         checkpoint = latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else None
         if checkpoint is None:
-            raise CheckpointError(f"{path}: the run has neither a final model nor a complete checkpoint")
+            raise NoModelYet(path)
         return ModelSource("checkpoint", spec, checkpoint, f"latest checkpoint of {path} ({checkpoint.name})")
     if path.is_dir() and (path / "adapter_config.json").exists():
         return ModelSource("adapter", spec, path, f"adapter {path}")
     resolve_model_path(spec)  # a BackendError when it names no model folder nor hub id
     return ModelSource("model", spec, None, f"model {spec}")
+
+
+def saved_backend(source: ModelSource) -> str:
+    """The backend the model was trained on, which model.py loads it on unless --backend says otherwise:
+    a checkpoint's, a final model's run's, else auto."""
+    if source.kind == "checkpoint" and source.folder is not None:
+        try:
+            return str(read_state(source.folder).config.get("backend", "auto"))
+        except CheckpointError:
+            return "auto"  # loading it says what is wrong
+    return str(source.run_config.get("backend", "auto"))

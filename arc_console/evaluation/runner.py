@@ -23,17 +23,19 @@ TaskAnswerer = Callable[[Task, RunControl, Any, ev.EvalSink], TaskAnswer]
 def run_evaluation(tasks: list[Task], engine: RolloutEngine, settings: EvalSettings, out_dir: Path | None,
                    emit: ev.EvalSink, control: RunControl | None = None, header: dict[str, Any] | None = None,
                    model_name: str = "", device: str = "", answerer: TaskAnswerer | None = None,
-                   reserve: bool = True) -> EvalTotals:
+                   reserve: bool = True, test_time: dict[str, Any] | None = None) -> EvalTotals:
     """Answer `tasks` in order. With `out_dir`, the files are rewritten after every task, so a stop
     keeps every task answered so far. `answerer` replaces plain answering (test-time RL). `reserve`
     sizes the engine's decode step for a task's views x samples; the trainer's held-out evaluation
-    leaves its engine as the trainer sized it (rollouts are then split to fit). Returns the totals."""
+    leaves its engine as the trainer sized it (rollouts are then split to fit). `test_time`: the
+    test-time settings (steps 0: off), recorded with the others in eval.json's "settings". Returns the totals."""
     control = control or RunControl()
     views = len(task_views(settings.augment, settings.seed))
     if reserve:  # one decode shape for every task; the model's own context (max_seq_length 0) is too long to reserve
         engine.reserve(views * settings.samples, context_limit(engine.policy, settings) if settings.max_seq_length else 0)
     totals = EvalTotals(len(tasks))
-    header = {**(header or {}), "model": model_name, "device": device, "settings": settings.to_dict()}
+    recorded = {**settings.to_dict(), **({"test_time": test_time} if test_time is not None else {})}
+    header = {**(header or {}), "model": model_name, "device": device, "settings": recorded}
     emit(ev.EvalStarted(model_name, device, [t.id for t in tasks], settings.to_dict(), str(out_dir or ""),
                         views))
     stopped = False

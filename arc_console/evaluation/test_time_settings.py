@@ -1,5 +1,6 @@
-"""Test-time training's settings and their checks, without torch: `eval` refuses bad --test-time-* values
-before it loads anything. test_time.py (the training itself) re-exports them."""
+"""Test-time training's settings (its RL phase's) and their checks, without torch: `eval` refuses bad
+--test-time-* values before it loads anything. test_time.py (the training itself) re-exports them. Each field
+with help in its metadata is an `eval` flag (cli/setting_flags.py); the others are fixed here."""
 
 from __future__ import annotations
 
@@ -10,21 +11,31 @@ from typing import Any
 from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.engine.rewards import REWARD_VARIANTS
 from arc_console.evaluation.settings import SettingsError
-from arc_console.train_config import TrainConfig
+from arc_console.train_config import TrainConfig, setting
+
+TEMPERATURE_MIN, TEMPERATURE_MAX = 0.6, 1.0
 
 
 @dataclass(frozen=True)
 class TestTimeSettings:
-    steps: int = 0  # DAPO steps per task; 0: plain eval
-    learning_rate: float = 1e-3
-    augment: str = "dihedral"  # views of the leave-one-out problems: none | dihedral | dihedral+colors
-    candidates: int = 4  # K per problem
+    steps: int = setting(
+        0, "test-time RL: N DAPO steps per task on its leave-one-out train pairs before answering it, through "
+        "a per-task LoRA reset between tasks (0: plain eval)", flag="test-time-steps", metavar="N")
+    learning_rate: float = setting(1e-3, "its AdamW learning rate (a fresh optimizer per task)",
+                                   flag="test-time-lr", metavar="LR")
+    augment: str = setting(
+        "dihedral", "views of its leave-one-out problems", doc="They multiply the problems; the order is view "
+        "by view", flag="test-time-augment", choices=AUGMENTATIONS)
+    candidates: int = setting(4, "candidates per problem in its steps",
+                              doc=f"Temperatures {TEMPERATURE_MIN} to {TEMPERATURE_MAX}",
+                              flag="test-time-candidates", metavar="K")
     problems_per_step: int = 1
     max_extra_draws: int = 2  # DAPO dynamic sampling: extra problems drawn when a group has equal rewards
-    temperature_min: float = 0.6
-    temperature_max: float = 1.0
-    lora_r: int = 8  # the fresh adapter, where the model has none
-    lora_alpha: int = 16
+    temperature_min: float = TEMPERATURE_MIN
+    temperature_max: float = TEMPERATURE_MAX
+    lora_r: int = setting(8, "rank of the fresh LoRA on q, k, v, o (alpha 2R), where the model has no adapter",
+                          flag="test-time-lora-r", metavar="R")
+    lora_alpha: int = 16  # 2 x lora_r: eval sets it from --test-time-lora-r
     reward: str = "pixel"
     eps_low: float = 0.2
     eps_high: float = 0.28

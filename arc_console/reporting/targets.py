@@ -5,13 +5,14 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
+from arc_console import UserError
 from arc_console.reporting.base import Reporter
 
 # target -> the package it imports; each target is also the name of its pyproject extra
 REQUIRED_PACKAGE = {"tensorboard": "tensorboard", "trackio": "trackio", "wandb": "wandb"}
 
 
-class ReportingError(ValueError):
+class ReportingError(UserError, ValueError):
     """A --report-to value that cannot be served; one line saying what to do."""
 
 

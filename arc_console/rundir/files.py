@@ -12,13 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from arc_console import UserError
 from arc_console.arc.grids import GridError, validate_grid
 
 MAX_STEP_FILE_BYTES = 64 * 1024 * 1024
 _STEP_NAME = re.compile(r"step_(\d+)\.json")
 
 
-class RunFileError(ValueError):
+class RunFileError(UserError, ValueError):
     pass
 
 
@@ -184,6 +185,32 @@ def read_run_settings(run_dir: Path) -> dict[str, Any]:
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
+
+
+def first_log_time(run_dir: Path) -> str | None:
+    """When training.log's first line was written (ISO, to the second): when the run first started."""
+    try:
+        with (run_dir / "logs" / "training.log").open("rb") as handle:
+            head = handle.read(19).decode("ascii")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return head.replace(" ", "T") if re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", head) else None
+
+
+def first_started(settings: dict[str, Any], run_dir: Path) -> str | None:
+    """When the run first started (ISO): run.json's first_started; for a resumed run from before run.json
+    kept it, training.log's first line; else run.json's started (the run never resumed)."""
+    recorded = settings.get("first_started")
+    if isinstance(recorded, str):
+        return recorded
+    started = settings.get("started") if isinstance(settings.get("started"), str) else None
+    return (first_log_time(run_dir) or started) if settings.get("resumed_from") else started
+
+
+def stop_words(reason: str) -> str:
+    """How a stop reason reads wherever a person reads it (training.log, the closing line, runs, watch);
+    run.json's stop record keeps the key (max_steps -> max steps, stop_requested -> stop requested)."""
+    return reason.replace("_", " ")
 
 
 STOP_RECORD = "stopped"  # run.json's key for how the run ended: {"reason", "step", "time", "at", ["error"]}

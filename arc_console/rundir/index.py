@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from arc_console.rundir.files import read_metrics, read_run_settings, stop_record
+from arc_console.rundir.files import first_started, read_metrics, read_run_settings, stop_record, stop_words
 
 QUIET_S = 600  # a run without pid or stop record that wrote nothing for this long is taken as dead
 LOG_TAIL_BYTES = 256 * 1024
@@ -32,7 +32,8 @@ class RunSummary:
     best_pass_at_2: float | None  # best held-out pass@2 in logs/eval.jsonl
     perfect_problems: int
     last_checkpoint: str | None
-    started: str | None
+    started: str | None  # when the run first started
+    resumed: str | None  # when it was last resumed (None: never)
     model: str | None
 
     def to_dict(self) -> dict[str, Any]:
@@ -141,17 +142,17 @@ def _state(run_dir: Path, settings: dict[str, Any], now: float) -> tuple[str, st
     stop = stop_record(settings)
     if stop is not None:
         detail = stop.get("error") if isinstance(stop.get("error"), str) else None
-        return "stopped", stop["reason"].replace("_", " ") + (f": {detail}" if detail else "")
+        return "stopped", stop_words(stop["reason"]) + (f": {detail}" if detail else "")
     if "pid" in settings:
         if process_alive(settings["pid"], settings.get("started")):
             return "running", f"pid {settings['pid']}"
         reason = last_stop_line(run_dir / "logs" / "training.log")
         if reason is not None:
-            return "stopped", reason.replace("_", " ")
+            return "stopped", stop_words(reason)
         return "crashed", f"pid {settings['pid']} is gone without a stop record"
     reason = last_stop_line(run_dir / "logs" / "training.log")
     if reason is not None:
-        return "stopped", reason.replace("_", " ")
+        return "stopped", stop_words(reason)
     written = _last_write(run_dir)
     if written is None:
         return "empty", "nothing written yet"
@@ -180,7 +181,9 @@ def summarize(run_dir: Path, now: float | None = None) -> RunSummary:
         best_pass_at_2=best_pass_at_2(run_dir / "logs" / "eval.jsonl"),
         perfect_problems=perfect if isinstance(perfect, int) and not isinstance(perfect, bool) else 0,
         last_checkpoint=last_checkpoint(run_dir),
-        started=settings.get("started") if isinstance(settings.get("started"), str) else None,
+        started=first_started(settings, run_dir),
+        resumed=settings.get("started") if settings.get("resumed_from") and isinstance(settings.get("started"), str)
+        else None,
         model=str(settings["model"]) if "model" in settings else None,
     )
 

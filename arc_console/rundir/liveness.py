@@ -16,7 +16,7 @@ from typing import Any
 
 import psutil
 
-from arc_console.rundir.files import stop_record
+from arc_console.rundir.files import stop_record, stop_words
 
 # No heartbeat for STALL_FACTOR times the usual step (and at least STALL_FLOOR_S) means silent.
 STALL_FACTOR = 10.0
@@ -58,7 +58,7 @@ def assess(settings: dict[str, Any], heartbeat_age_s: float | None, step_times: 
     """The verdict on a run from what its run directory says now."""
     stopped = stop_record(settings)
     if stopped is not None:
-        reason = str(stopped.get("reason", "?")).replace("_", " ")
+        reason = stop_words(str(stopped.get("reason", "?")))
         return Verdict("finished", f"finished ({reason}) at {stopped.get('time', '?')} after step {stopped.get('step', '?')}")
     pid = settings.get("pid")
     if not isinstance(pid, int):

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from arc_console.rundir.atomic import atomic_write_text
-from arc_console.rundir.files import STOP_RECORD
+from arc_console.rundir.files import STOP_RECORD, first_started, read_run_settings, stop_words  # stop_words: re-exported
 
 
 HEARTBEAT_FILE = "heartbeat"
@@ -46,6 +46,7 @@ class RunLog:
         self.metrics = self.logs / "metrics.jsonl"
         self.heartbeat_path = self.logs / HEARTBEAT_FILE
         self._run_info: dict[str, Any] = {}
+        self._notes: dict[str, Any] = {}
         self._stop_lock = threading.Lock()  # the trainer's thread and the main thread may both record a stop
         self._stop_recorded: tuple[str, int] | None = None  # the trainer's (reason, step), once recorded
         self._last_beat = float("-inf")
@@ -79,10 +80,21 @@ class RunLog:
         self._append(self.training_log, line)
         return line
 
+    def note_run_info(self, **notes: Any) -> None:
+        """Keys the command line adds to run.json beside the trainer's: how the run was started (preset,
+        headless, nproc), which a resume and the resume command that watch and eval print go by."""
+        self._notes.update(notes)
+
     def write_run_info(self, info: dict[str, Any]) -> None:
         """logs/run.json: what `watch` shows about a run before its first checkpoint. The trainer's
-        process is named in it (pid, host, started_at), so that watch can tell a run that died."""
-        self._run_info = {**info, "pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time()}
+        process is named in it (pid, host, started_at), so that watch can tell a run that died. `started`
+        is this start's time; a resumed run (info["resumed_from"]) keeps its first start (first_started)
+        and its preset from the run.json it replaces."""
+        previous = read_run_settings(self.run_dir) if info.get("resumed_from") else {}
+        kept = {key: previous[key] for key in ("preset",) if key in previous}
+        first = first_started(previous, self.run_dir) if previous else None
+        self._run_info = {**kept, **self._notes, **info, "first_started": first or info.get("started"),
+                          "pid": os.getpid(), "host": socket.gethostname(), "started_at": time.time()}
         atomic_write_text(self.logs / "run.json", json.dumps(self._run_info, indent=2) + "\n")
         self.heartbeat(force=True)
 

@@ -15,9 +15,9 @@ from textual import work
 
 from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
-from arc_console.tui.hung_up_terminal import leave_hung_up_terminal
-from arc_console.tui.gpu import HardwareSampler
-from arc_console.tui.messages import EngineEvent, HardwareSampled, RunFailed
+from arc_console.monitor.hardware import HardwareSampler
+from arc_console.terminal.hung_up import leave_hung_up_terminal
+from arc_console.tui.messages import EventInbox, EventsQueued, HardwareSampled, RunFailed
 from arc_console.tui.run_view import RunView
 from arc_console.tui.screens.dashboard import DashboardScreen
 from arc_console.tui.screens.train import TrainScreen
@@ -52,6 +52,7 @@ class ConsoleApp(ThemedApp):
         self.gave_up = False  # a second stop signal gave up on saving
         self.view = RunView(early_stop_perfect=early_stop_perfect)
         self.closing = threading.Event()
+        self.inbox = EventInbox(self.post_message)  # the source's sink
         self.dashboard = SCREENS_BY_USE[mode](self.view, control)
 
     def get_default_screen(self) -> DashboardScreen:
@@ -108,7 +109,7 @@ class ConsoleApp(ThemedApp):
     @work(thread=True, exclusive=False, name="source", exit_on_error=False)
     def run_source(self) -> None:
         try:
-            self.source(lambda event: self.post_message(EngineEvent(event)), self.closing)
+            self.source(self.inbox.put, self.closing)
         except Exception as exc:  # the source's failure is shown, never a traceback over the screen
             self.post_message(RunFailed(f"{type(exc).__name__}: {exc}"))
 
@@ -127,8 +128,9 @@ class ConsoleApp(ThemedApp):
 
     # ---------------------------------------------------------------- what the workers report
 
-    def on_engine_event(self, message: EngineEvent) -> None:
-        self.dashboard.show_event(message.event)
+    def on_events_queued(self, message: EventsQueued) -> None:
+        for event in self.inbox.take_all():
+            self.dashboard.show_event(event)
 
     def on_hardware_sampled(self, message: HardwareSampled) -> None:
         self.dashboard.show_hardware(message.sample)

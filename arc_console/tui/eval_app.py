@@ -17,9 +17,9 @@ from textual.containers import Horizontal, HorizontalScroll
 from textual.message import Message
 from textual.widgets import Footer, ProgressBar, Static
 
-from arc_console.tui.hung_up_terminal import leave_hung_up_terminal
 from arc_console.evaluation import events as ev
-from arc_console.tui.textsafe import one_line
+from arc_console.terminal.hung_up import leave_hung_up_terminal
+from arc_console.terminal.textsafe import one_line
 from arc_console.tui.eval_printer import format_score
 from arc_console.tui.themes import DEFAULT_THEME, ThemeError, load_theme_file, load_themes
 from arc_console.tui.widgets.grid_card import GridCard
@@ -235,4 +235,4 @@ class EvalApp(App):
         row.mount_all([card for card, _, _ in cards[:MAX_VIEW_CARDS]])
         for card, grid, title in cards[:MAX_VIEW_CARDS]:
             card.show_grid(grid, title, note="no grid")
-            card.set_class(grid is not None and grid == target, "perfect")
+            card.mark(perfect=grid is not None and grid == target)

@@ -9,8 +9,8 @@ from rich.table import Table
 from rich.text import Text
 
 from arc_console.evaluation import events as ev
+from arc_console.terminal.textsafe import one_line
 from arc_console.tui.headless import format_duration
-from arc_console.tui.textsafe import one_line
 
 BAR_WIDTH = 24
 

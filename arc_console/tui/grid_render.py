@@ -1,12 +1,15 @@
-"""ARC grids as rich Text: background-coloured cells in the official palette.
+"""ARC grids as rows of terminal cells: background-coloured cells in the official palette.
 
-Three sizes: "large" draws a cell four characters wide and two rows high (small grids, where there
-is room); "full" two characters wide and one row (so it looks square); "compact" one character per
-cell and two rows per line with the upper-half block, so a 30x30 grid fits 30x15.
+A grid is drawn at a scale: scale s >= 1 draws a cell 2s characters wide and s rows high (a terminal
+character is about twice as tall as it is wide, so the cell looks square); scale 0 ("compact") draws a
+cell one character wide and half a row high with the upper-half block, so a 30x30 grid fits 30x15.
+The candidates panel picks the largest scale that its room allows (widgets/card_layout.py).
 """
 
-from __future__ import annotations
+from collections.abc import Iterable
+from functools import lru_cache
 
+from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
@@ -24,14 +27,16 @@ def _digit_colour(value: int) -> str:
     return "#000000" if value in _DARK_TEXT else "#FFFFFF"
 
 
-def grid_size(grid: Grid, mode: str) -> tuple[int, int]:
+COMPACT = 0  # the half-block scale
+FULL = 1  # two characters by one row a cell: the default where nothing chooses
+
+
+def grid_size(grid: Grid, scale: int) -> tuple[int, int]:
     """(width, height) in terminal cells."""
     rows, cols = len(grid), max((len(r) for r in grid), default=0)
-    if mode == "large":
-        return cols * 4, rows * 2
-    if mode == "full":
-        return cols * 2, rows
-    return cols, (rows + 1) // 2
+    if scale <= COMPACT:
+        return cols, (rows + 1) // 2
+    return cols * 2 * scale, rows * scale
 
 
 def _wrong(grid: Grid, target: Grid | None, r: int, c: int) -> bool:
@@ -40,42 +45,68 @@ def _wrong(grid: Grid, target: Grid | None, r: int, c: int) -> bool:
     return r >= len(target) or c >= len(target[r]) or target[r][c] != grid[r][c]
 
 
-def render_grid(grid: Grid, mode: str = "full", digits: bool = False, diff_against: Grid | None = None) -> Text:
-    text = Text(no_wrap=True, overflow="crop")
+@lru_cache(maxsize=None)
+def _style(color: str | None, bgcolor: str | None, bold: bool = False) -> Style:
+    return Style(color=color, bgcolor=bgcolor, bold=bold)
+
+
+def _cell(value: int, wrong: bool, scale: int, digits: bool) -> list[tuple[str, Style]]:
+    """One cell at scale >= 1: its `scale` rows of 2 * scale characters, the mark (digit, or ×× for a wrong
+    cell in the diff view) on the middle row."""
+    width = 2 * scale
+    if wrong:
+        mark, style = (f"×{value}" if digits else "××"), _style("#000000", WRONG_CELL, True)
+    else:
+        mark, style = (f" {value}" if digits else ""), _style(_digit_colour(value), ARC_PALETTE[value])
+    middle = (scale - 1) // 2
+    return [((mark.center(width) if row == middle and mark else " " * width), style) for row in range(scale)]
+
+
+def grid_rows(grid: Grid, scale: int = FULL, digits: bool = False, diff_against: Grid | None = None) -> list[list[Segment]]:
+    """The grid's terminal rows as Segments, neighbouring cells of one style joined into one Segment."""
+    rows: list[list[Segment]] = []
     if not grid:
-        return text
-    if mode == "large":
+        return rows
+    if scale > COMPACT:
         for r, row in enumerate(grid):
-            for half in range(2):
-                for c, value in enumerate(row):
-                    if _wrong(grid, diff_against, r, c):
-                        text.append(" ×× ", Style(color="#000000", bgcolor=WRONG_CELL, bold=True))
-                    else:
-                        label = f" {value}  " if digits and half == 0 else "    "
-                        text.append(label, Style(color=_digit_colour(value), bgcolor=ARC_PALETTE[value]))
-                if r < len(grid) - 1 or half == 0:
-                    text.append("\n")
-        return text
-    if mode == "full":
-        for r, row in enumerate(grid):
-            for c, value in enumerate(row):
-                if _wrong(grid, diff_against, r, c):
-                    text.append("××" if not digits else f"×{value}", Style(color="#000000", bgcolor=WRONG_CELL, bold=True))
-                else:
-                    text.append(f" {value}" if digits else "  ",
-                                Style(color=_digit_colour(value), bgcolor=ARC_PALETTE[value]))
-            if r < len(grid) - 1:
-                text.append("\n")
-        return text
+            cells = [_cell(value, _wrong(grid, diff_against, r, c), scale, digits) for c, value in enumerate(row)]
+            for line in range(scale):
+                rows.append(_joined(cell[line] for cell in cells))
+        return rows
     for r in range(0, len(grid), 2):
         top, bottom = grid[r], grid[r + 1] if r + 1 < len(grid) else None
+        pieces = []
         for c, value in enumerate(top):
             upper = WRONG_CELL if _wrong(grid, diff_against, r, c) else ARC_PALETTE[value]
             if bottom is None:
-                text.append("▀", Style(color=upper))
+                pieces.append(("▀", _style(upper, None)))
             else:
                 lower = WRONG_CELL if _wrong(grid, diff_against, r + 1, c) else ARC_PALETTE[bottom[c]]
-                text.append("▀", Style(color=upper, bgcolor=lower))
-        if r + 2 < len(grid):
+                pieces.append(("▀", _style(upper, lower)))
+        rows.append(_joined(pieces))
+    return rows
+
+
+def _joined(pieces: Iterable[tuple[str, Style]]) -> list[Segment]:
+    segments: list[Segment] = []
+    text, current = "", None
+    for piece, style in pieces:
+        if style is not current and text:
+            segments.append(Segment(text, current))
+            text = ""
+        text += piece
+        current = style
+    if text:
+        segments.append(Segment(text, current))
+    return segments
+
+
+def render_grid(grid: Grid, scale: int = FULL, digits: bool = False, diff_against: Grid | None = None) -> Text:
+    """The grid as rich Text (replay --print); grid_rows draws it."""
+    text = Text(no_wrap=True, overflow="crop")
+    for index, row in enumerate(grid_rows(grid, scale, digits, diff_against)):
+        if index:
             text.append("\n")
+        for segment in row:
+            text.append(segment.text, segment.style)
     return text

@@ -8,7 +8,8 @@ from rich.console import Console
 from rich.text import Text
 
 from arc_console.engine import events as ev
-from arc_console.tui.textsafe import one_line
+from arc_console.rundir.files import stop_words
+from arc_console.terminal.textsafe import one_line
 
 
 def format_score(value: object) -> str:
@@ -20,6 +21,14 @@ def held_out_line(row: dict) -> str:
     return one_line(f"held-out eval at step {row.get('step')}: pass@2 {format_score(row.get('pass_at_2'))} "
                     f"pass@1 {format_score(row.get('pass_at_1'))} oracle {format_score(row.get('oracle'))} "
                     f"on {row.get('tasks')} tasks of {row.get('source', '?')}", 400)
+
+
+def stopped_line(event: ev.Stopped) -> Text:
+    """The line a training run closes with, headless and after the dashboard alike: how it stopped (in
+    training.log's words), its last checkpoint and its final model."""
+    return Text.assemble(("stopped ", "bold"), f"({stop_words(event.reason)}) after step {event.step}; ",
+                         "checkpoint ", (one_line(event.checkpoint or "-", 400), "cyan"), ", final model ",
+                         (one_line(event.final_model or "-", 400), "cyan"))
 
 
 def format_duration(seconds: float) -> str:
@@ -59,10 +68,7 @@ class HeadlessPrinter:
         elif isinstance(event, ev.LogLine) and event.level in ("warning", "error"):
             self.console.print(Text(one_line(event.text, 2000), style="yellow" if event.level == "warning" else "red"))
         elif isinstance(event, ev.Stopped):
-            self.console.print(Text.assemble(
-                ("stopped ", "bold"), f"({event.reason.replace('_', ' ')}) after step {event.step}; ",
-                "checkpoint ", (one_line(event.checkpoint or "-", 400), "cyan"), ", final model ",
-                (one_line(event.final_model or "-", 400), "cyan")))
+            self.console.print(stopped_line(event))
 
     def _step_line(self, event: ev.StepFinished) -> Text:
         m = event.metrics

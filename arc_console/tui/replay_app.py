@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from arc_console.rundir.files import StepFile
-from arc_console.tui.screens.replay import ReplayScreen, thin
+from arc_console.tui.screens.replay import ReplayScreen
 from arc_console.tui.themed_app import ThemedApp
 
-__all__ = ["ReplayApp", "thin"]
+__all__ = ["ReplayApp"]
 
 
 class ReplayApp(ThemedApp):

@@ -15,14 +15,14 @@ from rich.text import Text
 
 from arc_console.arc.candidates import best_candidate_id
 from arc_console.arc.parse import split_channels
-from arc_console.tui.textsafe import visible
-from arc_console.tui.grid_render import render_grid
+from arc_console.terminal.textsafe import visible
+from arc_console.tui.grid_render import FULL, render_grid
 from arc_console.tui.run_view import view_description
 from arc_console.tui.widgets.candidates import candidate_badges
 
 
 def _card(grid: list[list[int]] | None, title: str, subtitle: str = "", digits: bool = False) -> Panel:
-    body = render_grid(grid, "full", digits) if grid else Text("no grid", style="italic")
+    body = render_grid(grid, FULL, digits) if grid else Text("no grid", style="italic")
     return Panel(body, title=Text(title), subtitle=Text(subtitle), expand=False, border_style="dim")
 
 

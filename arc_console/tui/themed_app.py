@@ -8,8 +8,8 @@ from pathlib import Path
 from textual import events
 from textual.app import App
 
+from arc_console.terminal.textsafe import one_line
 from arc_console.tui.size_classes import apply_size_classes
-from arc_console.tui.textsafe import one_line
 from arc_console.tui.themes import DEFAULT_THEME, ThemeError, load_theme_file, load_themes
 
 

@@ -10,7 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from arc_console.tui.textsafe import has_unsafe, one_line
+from arc_console.terminal.textsafe import has_unsafe, one_line
 
 COLOUR_KEYS = ("primary", "secondary", "accent", "foreground", "background", "surface", "panel", "success", "warning",
                "error", "boost")

@@ -5,12 +5,12 @@ import shlex
 import signal
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from arc_console.config import DEMO_PROBLEMS, SEED_PROBLEMS, build_config
+from child_output import ChildOutput
 from faults import fault_env
 from paths import REPO
 
@@ -73,6 +73,7 @@ def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
     assert (run / "logs/metrics.jsonl").read_text() == before
 
 
+@pytest.mark.slow
 def test_toml_config(tmp_path: Path) -> None:
     config = tmp_path / "run.toml"
     config.write_text('[train]\nmax_steps = 2\nnum_candidates = 3\nmax_new_tokens = 8\noverlong_buffer = 2\n'
@@ -95,18 +96,19 @@ def test_a_presets_problems_go_with_its_tasks(tmp_path: Path) -> None:
     assert build_config("tiny", config, {}).problems == []
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(420)
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])  # SIGHUP: the terminal closed
 def test_signal_stops_at_once_saves_and_exits_0(tmp_path: Path, signum: int) -> None:
     run = tmp_path / "run"
     proc = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "100000", "--out",
                              str(run), "--max-new-tokens", "64", "--overlong-buffer", "8"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    for line in proc.stdout:
-        if line.startswith("step 2/"):
-            break
-    proc.send_signal(signum)
-    rest, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err
+    with ChildOutput(proc) as child:
+        child.wait_for_line(lambda line: line.startswith("step 2/"), timeout=240)
+        proc.send_signal(signum)
+        assert child.finish(timeout=120) == 0, child.transcript()
+    rest, err = child.stdout, child.stderr
     assert "stopping, saving a checkpoint" in rest and "resume with:" in rest
     checkpoints = sorted((run / "checkpoints").glob("step_*"))
     assert checkpoints and (checkpoints[-1] / "trainer_state.json").exists()
@@ -114,6 +116,8 @@ def test_signal_stops_at_once_saves_and_exits_0(tmp_path: Path, signum: int) -> 
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(420)
 def test_a_second_ctrl_c_gives_up_the_save_and_the_run_says_interrupted(tmp_path: Path) -> None:
     """The second SIGINT, sent once the first one's announcement is out (the final save held back by a
     fault the test injects, so the stop is still being saved), ends the process at once: exit 130, no
@@ -124,21 +128,13 @@ def test_a_second_ctrl_c_gives_up_the_save_and_the_run_says_interrupted(tmp_path
                              str(run), "--max-new-tokens", "64", "--overlong-buffer", "8", "--checkpoint-every", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env=fault_env(stall_final_save=120))
-    watchdog = threading.Timer(240, proc.kill)  # a hung process fails the test instead of hanging it
-    watchdog.start()
-    try:
-        for line in proc.stdout:
-            if line.startswith("step 2/"):
-                break
+    with ChildOutput(proc) as child:
+        child.wait_for_line(lambda line: line.startswith("step 2/"), timeout=240)
         proc.send_signal(signal.SIGINT)
-        for line in proc.stdout:
-            if "stopping, saving a checkpoint" in line:
-                break
+        child.wait_for_line(lambda line: "stopping, saving a checkpoint" in line, timeout=120)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=120)
-    finally:
-        watchdog.cancel()
-    assert proc.returncode == 130, err
+        assert child.finish(timeout=120) == 130, child.transcript()
+    err = child.stderr
     assert "Traceback" not in err
     interrupted, resume = err.strip().splitlines()[-2:]
     assert interrupted == "arc-console: interrupted; whatever was saved before stays", err

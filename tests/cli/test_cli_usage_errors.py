@@ -6,7 +6,6 @@ from __future__ import annotations
 import fcntl
 import os
 import pty
-import select
 import shutil
 import struct
 import subprocess
@@ -16,6 +15,7 @@ import time
 from pathlib import Path
 
 import pytest
+from child_output import ChildOutput
 
 from arc_console.tui.app import ConsoleApp
 from test_lazy_cli import imported_packages
@@ -54,7 +54,7 @@ ARGPARSE_ERRORS = {
     "watch --follow": (["watch", "run", "--follow"], "unrecognized arguments: --follow (see arc-console watch --help)"),
     "export --dtype int4": (["export", "run", "--out", "x", "--dtype", "int4"], "--dtype: invalid choice: 'int4'"),
     "make-model --shape huge": (["make-model", "--shape", "huge", "--out", "m"], "--shape: invalid choice: 'huge'"),
-    "runs --jsn": (["runs", "--jsn"], "unrecognized arguments: --jsn (see arc-console runs --help)"),
+    "runs --jsn": (["runs", "--jsn"], "unrecognized arguments: --jsn (did you mean --json? see arc-console runs --help)"),
     "an unknown command": (["frobnicate"], "COMMAND: invalid choice: 'frobnicate'"),
 }
 
@@ -194,27 +194,11 @@ def test_replay_opens_in_a_real_terminal(run_dir: Path) -> None:
                             stdin=secondary, stdout=secondary, stderr=secondary, cwd=run_dir.parent, env=env,
                             start_new_session=True)
     os.close(secondary)
-    seen = b""
-
-    def read_until(done, timeout: float) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while not done() and time.monotonic() < deadline:
-            if select.select([primary], [], [], 0.2)[0]:
-                try:
-                    seen += os.read(primary, 65536)
-                except OSError:  # the terminal closed: the app has exited
-                    return
-
     try:
-        read_until(lambda: b"af902bf9" in seen or proc.poll() is not None, 90)
-        assert b"af902bf9" in seen, seen[-2000:]
-        os.write(primary, b"q")
-        read_until(lambda: proc.poll() is not None, 30)  # kept reading, so the app never blocks on a full terminal
+        with ChildOutput.of_terminal(proc, primary) as child:
+            child.wait_until(lambda: b"af902bf9" in child.raw("out"), 90, "the replay's task id")
+            os.write(primary, b"q")
+            assert child.finish(timeout=30) == 0, child.transcript()  # kept reading: never blocked on a full terminal
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(timeout=30)
         os.close(primary)
-    assert proc.returncode == 0
-    assert b"not a terminal" not in seen
+    assert b"not a terminal" not in child.raw("out")

@@ -67,7 +67,7 @@ def test_finished_running_and_killed_runs(tmp_path: Path) -> None:
     out = subprocess.run([*CLI, "runs", str(runs)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     header, *rows = out.stdout.splitlines()
-    assert header.split() == ["run", "state", "steps", "pass@2", "perfect", "checkpoint", "started"]
+    assert header.split() == ["run", "state", "steps", "pass@2", "perfect", "checkpoint", "started", "resumed"]
     assert rows[0].split()[:6] == ["finished", "stopped", "(max", "steps)", "2/2", "0.500"]
 
 

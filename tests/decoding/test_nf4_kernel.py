@@ -23,11 +23,15 @@ def interpreted(check: str) -> str:
     return done.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(660)
 def test_our_nf4_kernel_matches_the_dequantized_experts() -> None:
     out = interpreted("kernel")
     assert out.count("kernel nested=") == 16
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(660)
 def test_the_static_decoder_reads_nf4_stacks_through_our_kernel() -> None:
     out = interpreted("decoder")
     assert out.count("decoder fused vs dequantized") == 2

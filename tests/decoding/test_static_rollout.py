@@ -319,6 +319,7 @@ def test_fp8_expert_copies_match_transformers_holding_the_same_rounded_weights(l
     assert len(engine.generate([PROMPT], [0.7, 1.3], max_new_tokens=8).samples) == 2
 
 
+@pytest.mark.slow
 def test_the_compiled_decode_step_samples_what_the_plain_one_samples(lora_policy) -> None:
     # torch.compile fuses the step's elementwise chains (the GPU default); here inductor's CPU backend.
     rollouts = {}
@@ -342,13 +343,22 @@ def test_fused_expert_kernels_serve_decode_and_prefill(lora_policy, monkeypatch)
 
     built_with = []
 
+    calls = {"prefill": 0, "decode": 0}
+    phase = ["prefill"]
+
     def stand_in(experts, dtype, ops):
         built_with.append(ops)
         matrices = torch.empty(experts.buffer_shape, dtype=dtype)
         experts.dequantize_into(matrices)
-        return lambda rows, ends: torch._grouped_mm(rows, matrices, offs=ends)
 
-    weights = extract_weights(lora_policy.base_causal_lm(), 512, experts_format="fp8")
+        def grouped(rows, ends):
+            calls[phase[0]] += 1
+            return torch._grouped_mm(rows, matrices, offs=ends)
+
+        return grouped
+
+    causal_lm = lora_policy.base_causal_lm()
+    weights = extract_weights(causal_lm, 512, experts_format="fp8")
     ids = torch.randint(10, 60, (40,), generator=torch.Generator().manual_seed(4))
     logits = {}
     monkeypatch.setattr(static_decoder, "fused_expert_matmul", stand_in)
@@ -357,14 +367,35 @@ def test_fused_expert_kernels_serve_decode_and_prefill(lora_policy, monkeypatch)
                                 ops=DecodeOps())  # a distinct set, as compiled ops are
         assert (decoder.fused_kernels is not None) == fused
         with torch.no_grad():
+            phase[0] = "prefill"
             first = decoder.prefill(ids[:32], slice(0, 2), 32)
+            phase[0] = "decode"
             for step in range(8):
                 last = decoder.decode(ids[32 + step].repeat(2), torch.tensor([32 + step]))
         logits[fused] = (first, last)
-    assert torch.allclose(logits[True][0], logits[False][0], atol=1e-4)
-    assert torch.allclose(logits[True][1], logits[False][1], atol=1e-4)
     layers = len(weights.layers)
     assert sum(ops is EAGER_OPS for ops in built_with) == 2 * layers and len(built_with) == 4 * layers
+    assert calls["prefill"] >= 2 * layers and calls["decode"] >= 8 * 2 * layers  # both phases went through it
+    # The reference is transformers' own model holding the same fp8-rounded expert weights, not the stand-in.
+    saved = [(layer.mlp.experts.gate_up_proj.data.clone(), layer.mlp.experts.down_proj.data.clone())
+             for layer in causal_lm.model.layers]
+    try:
+        for layer, compact in zip(causal_lm.model.layers, weights.layers):
+            for target, fp8 in ((layer.mlp.experts.gate_up_proj, compact.gate_up),
+                                (layer.mlp.experts.down_proj, compact.down)):
+                restored = torch.empty(fp8.buffer_shape, dtype=target.dtype)
+                fp8.dequantize_into(restored)
+                target.data.copy_(restored)
+        prompt_logits = reference_last_logits(lora_policy, ids[:32].tolist())
+        last_logits = reference_last_logits(lora_policy, ids.tolist())
+    finally:
+        for layer, (gate_up, down) in zip(causal_lm.model.layers, saved):
+            layer.mlp.experts.gate_up_proj.data.copy_(gate_up)
+            layer.mlp.experts.down_proj.data.copy_(down)
+    for fused in (False, True):
+        first, last = logits[fused]
+        assert torch.allclose(first, prompt_logits, atol=1e-4), fused
+        assert torch.allclose(last[0], last_logits, atol=1e-4) and torch.allclose(last[1], last_logits, atol=1e-4)
 
 
 def test_what_the_machine_refuses_is_dropped_with_a_notice(lora_policy) -> None:

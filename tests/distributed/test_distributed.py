@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -11,10 +12,12 @@ from pathlib import Path
 
 import psutil
 import pytest
-import torch
+from child_output import ChildOutput
+from cli_in_process import usage_error
+from faults import fault_env
 from safetensors.torch import load_file
 
-from faults import fault_env
+from arc_console.distributed.ranks import TIMEOUT_ENV
 
 CLI = [sys.executable, "-m", "arc_console"]
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
@@ -40,19 +43,15 @@ def rank_pid(launcher: subprocess.Popen, rank: int) -> int:
     raise AssertionError(f"no rank {rank} under {launcher.pid}")
 
 
-def wait_for_line(proc: subprocess.Popen, prefix: str) -> None:
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        if line.startswith(prefix):
-            return
-    raise AssertionError(f"the run ended before a line starting {prefix!r}: {proc.wait()}")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(660)
 @pytest.mark.parametrize("settings", [
     [],
     # Each rank shows its slots under the views one process would (the views are drawn in slot order), and
     # Dr. GRPO's constant denominator is the step's sequences, summed over the ranks.
-    pytest.param(["--augment", "dihedral+colors", "--objective", "dr_grpo"], marks=pytest.mark.slow),
+    ["--augment", "dihedral+colors", "--objective", "dr_grpo"],
 ])
 def test_torchrun_two_ranks_equal_one_process(tmp_path: Path, settings: list[str]) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
@@ -83,15 +82,18 @@ def test_torchrun_two_ranks_equal_one_process(tmp_path: Path, settings: list[str
     assert "(cpu, 2 ranks)" in ranks.stdout  # the world size, in the start line and the dashboard's device
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)
 def test_stop_from_rank_0_then_kill_9_of_a_rank_then_resume_with_one_process(tmp_path: Path) -> None:
     run = tmp_path / "run"
     args = [*CLI, "train", *FAST, "--max-steps", "1000", "--checkpoint-every", "1", "--out", str(run), "--nproc", "2"]
     launcher = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_line(launcher, "step 1/")
-    follower = psutil.Process(rank_pid(launcher, 1))
-    psutil.Process(rank_pid(launcher, 0)).send_signal(signal.SIGINT)  # rank 0 alone: the stop must reach rank 1
-    out, err = launcher.communicate(timeout=120)
-    assert launcher.returncode == 0, err
+    with ChildOutput(launcher) as child:
+        child.wait_for_line(lambda line: line.startswith("step 1/"), timeout=240)
+        follower = psutil.Process(rank_pid(launcher, 1))
+        psutil.Process(rank_pid(launcher, 0)).send_signal(signal.SIGINT)  # rank 0 alone: the stop must reach rank 1
+        assert child.finish(timeout=120) == 0, child.transcript()
+    out, err = child.stdout, child.stderr
     assert not follower.is_running() or follower.status() == psutil.STATUS_ZOMBIE
     assert "stopped (stop requested)" in out and "Traceback" not in err
     assert json.loads((run / "logs/run.json").read_text())["stopped"]["reason"] == "stop_requested"
@@ -100,12 +102,13 @@ def test_stop_from_rank_0_then_kill_9_of_a_rank_then_resume_with_one_process(tmp
 
     resumed = subprocess.Popen([*CLI, "train", "--headless", "--resume", str(run), "--nproc", "2"],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_line(resumed, f"step {saved[-1] + 1}/")
-    killed_at = time.monotonic()
-    psutil.Process(rank_pid(resumed, 1)).kill()
-    _, err = resumed.communicate(timeout=90)
+    with ChildOutput(resumed) as child:
+        child.wait_for_line(lambda line: line.startswith(f"step {saved[-1] + 1}/"), timeout=240)
+        killed_at = time.monotonic()
+        psutil.Process(rank_pid(resumed, 1)).kill()
+        assert child.finish(timeout=90) != 0
+    err = child.stderr
     assert time.monotonic() - killed_at < 60
-    assert resumed.returncode != 0
     assert "a rank of the 2 processes failed" in err and f"--resume {run} --headless --nproc 2" in err
     last = max(int(p.name.split("_")[1]) for p in (run / "checkpoints").glob("step_*"))
 
@@ -117,6 +120,7 @@ def test_stop_from_rank_0_then_kill_9_of_a_rank_then_resume_with_one_process(tmp
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(360)
 def test_a_step_that_raises_on_every_rank_keeps_the_last_checkpoint(tmp_path: Path) -> None:
     """A fault the test injects into every torchrun rank (faults.fault_env): step 2's update raises on each;
     every rank reports it and exits 1, and rank 0 keeps step 1's checkpoint and writes the final model."""
@@ -133,18 +137,15 @@ def test_a_step_that_raises_on_every_rank_keeps_the_last_checkpoint(tmp_path: Pa
     assert (run / "final_model/model.safetensors").is_file()
 
 
-def test_bad_process_counts_are_refused_before_anything_starts(tmp_path: Path) -> None:
+def test_bad_process_counts_are_refused_before_anything_starts(tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
-    odd = subprocess.run([*CLI, "train", *FAST, "--problems-per-step", "3", "--nproc", "2", "--out", str(run)],
-                         capture_output=True, text=True, timeout=120)
-    assert odd.returncode == 2
-    assert odd.stderr.strip().splitlines()[-1].startswith("arc-console: error: --problems-per-step 3 is not a multiple")
-    zero = subprocess.run([*CLI, "train", *FAST, "--nproc", "0", "--out", str(run)], capture_output=True, text=True,
-                          timeout=120)
-    assert zero.returncode == 2 and "--nproc must be at least 1" in zero.stderr
+    odd = usage_error(["train", *FAST, "--problems-per-step", "3", "--nproc", "2", "--out", str(run)], capsys)
+    assert odd.startswith("arc-console: error: --problems-per-step 3 is not a multiple")
+    assert "--nproc must be at least 1" in usage_error(["train", *FAST, "--nproc", "0", "--out", str(run)], capsys)
     assert not run.exists()
 
 
+@pytest.mark.slow
 def test_pause_and_stop_of_rank_0_reach_every_rank(tmp_path: Path) -> None:
     """The trainer's safe-point calls (control_sync) between real gloo processes: rank 0 pauses, resumes, stops."""
     report = tmp_path / "follower.json"
@@ -153,3 +154,92 @@ def test_pause_and_stop_of_rank_0_reach_every_rank(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert json.loads(report.read_text()) == {"paused_after_sync": True, "waited_rounds": 3, "resumed": True,
                                               "stopped": True}
+
+
+@pytest.fixture(scope="module")
+def update_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """distributed_update_worker.py under torchrun: each objective's update with the groups split 2/1 or 3/0,
+    and DAPO's draws split unevenly, each beside the same in one process."""
+    report = tmp_path_factory.mktemp("update") / "report.json"
+    worker = Path(__file__).with_name("distributed_update_worker.py")
+    done = subprocess.run([*TORCHRUN, str(worker), str(report)], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-4000:]
+    return json.loads(report.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["dapo-uneven", "grpo-uneven", "dr_grpo-uneven", "preference-uneven", "dapo-empty",
+                                  "grpo-empty"])
+def test_an_update_over_ranks_is_one_processs_update(update_report: dict, case: str) -> None:
+    """Each rank scales its loss by its share of the step's count (the objective's denominator: DAPO's loss
+    tokens, GRPO's candidates, Dr. GRPO's candidates x --max-new-tokens, the seed's rule's groups) and the gradients are summed: the weights are those of one process with every group,
+    whether the ranks hold 2 and 1 groups of different lengths or one rank holds none (it follows the update
+    with a zero gradient of its own). Two updates on the rollout, so the clip and the KL are live."""
+    result = update_report[case]
+    assert result["ranks_agree"] == 0.0  # every rank holds the same weights after the step
+    assert result["moved"] > 1e-3  # the update did something
+    assert result["equals_one_process"] < 5e-5, result["equals_one_process"]
+    for name, (ranks, alone) in result["figures"].items():
+        if alone is None:
+            assert ranks is None, name
+        else:
+            assert ranks == pytest.approx(alone, rel=1e-5, abs=1e-7), name
+
+
+def test_draws_split_slots_unevenly_and_keep_what_one_process_keeps(update_report: dict) -> None:
+    """3 slots over 2 ranks (1 and 2), refills of 2 (1 and 1) and 1 (none and 1): every rank sees every group in
+    slot order, keeps what one process keeps, and rank 0, which rolled out no kept group, trains on none."""
+    draws = update_report["draws"]
+    assert draws["rolled"] == [[[0], [3]], [[1, 2], [4], [5]]]
+    assert draws["drawn"] == [draws["alone_drawn"]] * 2 == [[0, 1, 2, 3, 4, 5]] * 2
+    assert draws["kept"] == draws["alone_kept"] == [1, 4, 5] and draws["rounds"] == draws["alone_rounds"] == 3
+    assert draws["mine"] == [[], [1, 4, 5]]
+
+
+def test_slot_shares_are_contiguous_and_differ_by_at_most_one() -> None:
+    from arc_console.engine.dynamic_sampling import share_of
+
+    for world in (2, 3, 4):
+        for count in range(0, 9):
+            shares = [share_of(5, count, rank, world) for rank in range(world)]
+            assert [slot for share in shares for slot in share] == list(range(5, 5 + count))
+            sizes = [len(share) for share in shares]
+            assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_a_hung_rank_times_out_and_the_run_keeps_its_checkpoint(tmp_path: Path) -> None:
+    """A rank that hangs without dying (SIGSTOP) holds the others in a collective: they give up after
+    ARC_CONSOLE_COLLECTIVE_TIMEOUT_S (5 s here, 600 by default), record the failed step with the time-out,
+    keep the last complete checkpoint and say how to resume, rather than waiting for ever."""
+    run = tmp_path / "run"
+    env = {**os.environ, TIMEOUT_ENV: "5"}
+    launcher = subprocess.Popen([*CLI, "train", *FAST, "--max-steps", "1000", "--checkpoint-every", "1", "--out", str(run),
+                                 "--nproc", "2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    with ChildOutput(launcher) as child:
+        child.wait_for_line(lambda line: line.startswith("step 1/"), timeout=240)
+        hung = psutil.Process(rank_pid(launcher, 1))
+        hung.suspend()
+        hung_at = time.monotonic()
+        try:
+            # Rank 0 gives up on its own after the 5 s time-out and says so...
+            child.wait_for_line(lambda line: line.startswith("arc-console: error: step "), timeout=180,
+                                stream="stderr")
+            waited = time.monotonic() - hung_at
+            # ...and the launcher would wait 30 s for the hung rank to take its SIGTERM: an operator kills it.
+            hung.kill()
+            code = child.finish(timeout=120)
+        finally:
+            if hung.is_running():
+                hung.kill()
+    assert code != 0, child.transcript()
+    assert waited < 90, waited
+    failed = [line for line in child.stderr.splitlines() if line.startswith("arc-console: error: step ")]
+    assert failed and "failed" in failed[0] and "Timed out waiting 5000ms" in failed[0], child.stderr[-3000:]
+    assert f"--resume {run} --headless --nproc 2" in child.stderr.strip().splitlines()[-1]
+    stopped = json.loads((run / "logs/run.json").read_text())["stopped"]
+    assert stopped["reason"] == "error"
+    last = max(int(p.name.split("_")[1]) for p in (run / "checkpoints").glob("step_*"))
+    assert last == stopped["step"] and (run / f"checkpoints/step_{last}/trainer_state.json").is_file()
+    assert "Timed out" in (run / "logs/training.log").read_text()

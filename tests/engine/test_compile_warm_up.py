@@ -32,6 +32,7 @@ def prompts():
     return built
 
 
+@pytest.mark.slow
 def test_no_recompilation_after_the_first_rollout(policy, prompts) -> None:
     notices: list[str] = []
     engine = choose_rollout_engine(policy, "static", on_notice=notices.append, compiled_ops=True,

@@ -78,6 +78,7 @@ def test_bfloat16_export_and_bad_input(lora_run: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "x").exists() and (taken / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.timeout(420)
 def test_a_4bit_base_is_dequantized_before_merging(tmp_path: Path) -> None:
     from transformers import AutoModelForCausalLM
 
@@ -88,6 +89,22 @@ def test_a_4bit_base_is_dequantized_before_merging(tmp_path: Path) -> None:
     out = run_cli("train", "--headless", "--preset", "tiny", "--model", str(base), "--max-steps", "1", "--out", str(run),
                   "--lora-r", "4", "--max-new-tokens", "8", "--overlong-buffer", "2", "--num-candidates", "3")
     assert out.returncode == 0, out.stderr
+    # A random base teaches nothing in one step (every answer is equally wrong), so the adapter is still zero:
+    # give the checkpoint's LoRA B the values a trained one has, so the merge has something to carry.
+    from safetensors.torch import load_file, save_file
+
+    trained = run / "checkpoints/step_1/trainable.safetensors"  # what --merged reads
+    saved_adapter = run / "checkpoints/step_1/adapter/adapter_model.safetensors"  # what the adapter export copies
+    weights, adapter_weights = load_file(trained), load_file(saved_adapter)
+    generator = torch.Generator().manual_seed(0)
+    lora_b = [name for name in weights if "lora_B" in name]
+    assert lora_b
+    for name in lora_b:
+        value = torch.randn(weights[name].shape, generator=generator) * 0.5
+        weights[name] = value.to(weights[name].dtype)
+        adapter_weights[name.replace(".default", "")] = value.to(adapter_weights[name.replace(".default", "")].dtype)
+    save_file(weights, trained)
+    save_file(adapter_weights, saved_adapter)
     out = run_cli("export", str(run), "--out", str(merged), "--merged")
     assert out.returncode == 0, out.stderr
     assert "base 'base-4bit'" in out.stdout and "note: the base is quantized: dequantized to bfloat16" in out.stdout
@@ -95,4 +112,17 @@ def test_a_4bit_base_is_dequantized_before_merging(tmp_path: Path) -> None:
     plain = AutoModelForCausalLM.from_pretrained(merged)
     kinds = {type(module).__name__ for module in plain.modules()}
     assert "Linear4bit" not in kinds and plain.model.layers[0].self_attn.q_proj.weight.dtype == torch.bfloat16
-    assert torch.isfinite(_logits(plain)).all()
+
+    # The reference, by transformers and peft alone: the 4-bit base dequantized, the exported adapter on it.
+    from peft import PeftModel
+
+    adapter = tmp_path / "adapter"
+    out = run_cli("export", str(run), "--out", str(adapter))
+    assert out.returncode == 0, out.stderr
+    dequantized = AutoModelForCausalLM.from_pretrained(base).dequantize().float()
+    base_logits = _logits(dequantized)
+    expected = _logits(PeftModel.from_pretrained(dequantized, adapter))
+    got = _logits(plain.float())
+    effect = float((expected - base_logits).abs().max())
+    assert effect > 1e-2, effect  # the adapter changes the answer
+    assert float((got - expected).abs().max()) < effect / 20, (effect, float((got - expected).abs().max()))  # the merged model is base + adapter, to bf16's rounding

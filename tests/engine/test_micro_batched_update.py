@@ -51,6 +51,7 @@ def _one_step(run: Path, micro_groups: int, **settings) -> tuple[dict, dict, dic
     pytest.param("dr_grpo", {"mask_truncated": True, "update_micro_rows": 3}, marks=pytest.mark.slow),
     pytest.param("preference", {}, marks=pytest.mark.slow),
 ])
+@pytest.mark.slow
 def test_micro_batches_of_one_group_update_as_all_groups_at_once(tmp_path: Path, objective: str, settings: dict) -> None:
     micro_rows = settings.pop("update_micro_rows", 0)
     whole, record, whole_weights = _one_step(tmp_path / "whole", 0, objective=objective, **settings)
@@ -78,6 +79,7 @@ def test_micro_batches_of_one_group_update_as_all_groups_at_once(tmp_path: Path,
         assert whole["approx_kl"] > 0 and 0 < whole["ratio_mean"] < 2
 
 
+@pytest.mark.slow
 def test_each_forward_holds_one_group_and_the_head_sees_only_completion_tokens(tmp_path: Path, monkeypatch) -> None:
     trainer, _ = make_trainer(tmp_path / "run", **STEP, update_micro_groups=1, logprob_chunk_tokens=16)
     causal_lm = trainer.policy.base_causal_lm()
@@ -152,6 +154,7 @@ def test_the_rollout_prefill_runs_the_head_on_one_position_only() -> None:
     assert len(prompt_ids) > 100
 
 
+@pytest.mark.slow
 def test_the_gpu_benchmarks_p_sweep_trains_with_the_trainers_update_on_cpu() -> None:
     # benchmarks/problems_per_step.py (gpu_step.py's P sweep) short of its CUDA timing: its problems, its
     # groups from a real rollout and its update settings go through engine/update.py's policy_update.

@@ -91,6 +91,23 @@ def test_dr_grpo_differs_from_grpo_only_where_the_length_normalisation_does() ->
     assert losses["dr_grpo"] == pytest.approx(losses["grpo"], rel=1e-12)
 
 
+def test_which_groups_each_objective_keeps() -> None:
+    """DAPO drops a group whose task rewards are equal (a difference in the overlong penalty alone teaches length),
+    the seed's rule one whose accuracies are equal (no best and worst); GRPO and Dr. GRPO keep every group."""
+    task = load_tasks("synthetic-heldout")[0]
+
+    def group(task_rewards: list[float], accuracies: list[float]) -> Group:
+        return Group(Problem(task, "", 1), [1], [], candidates=[{"accuracy": a} for a in accuracies],
+                     rewards=[r - 0.1 * i for i, r in enumerate(task_rewards)], task_rewards=task_rewards)
+
+    equal, differ = group([0.1, 0.1], [0.5, 0.5]), group([0.1, 0.2], [0.5, 0.6])
+    same_accuracy = group([0.1, 0.3], [0.5, 0.5])  # the size bonus differs, the accuracies do not
+    kept = {name: [get_objective(name).keeps(g) for g in (equal, differ, same_accuracy)] for name in OBJECTIVES}
+    assert kept == {"dapo": [False, True, True], "grpo": [True] * 3, "dr_grpo": [True] * 3,
+                    "preference": [False, True, False]}
+    assert [name for name in OBJECTIVES if get_objective(name).refills] == ["dapo"]
+
+
 def test_the_settings_are_made_from_the_registry() -> None:
     assert OBJECTIVES == objective_names() == ("dapo", "grpo", "dr_grpo", "preference")
     assert all(name in objective_help() for name in OBJECTIVES)

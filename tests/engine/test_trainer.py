@@ -42,7 +42,7 @@ def test_run_directory_is_complete(tmp_path: Path) -> None:
         assert (run / "checkpoints/step_3" / name).is_file()
     assert (run / "final_model/config.json").is_file() and (run / "final_model/tokenizer.json").is_file()
     log = (run / "logs/training.log").read_text()
-    assert f"step 3 problem {DEMO_PROBLEMS[2]}" in log and "stopped (max_steps)" in log
+    assert f"step 3 problem {DEMO_PROBLEMS[2]}" in log and "stopped (max steps)" in log
     kinds = [type(e).__name__ for e in events]
     for kind in ("RunStarted", "StepStarted", "PhaseChanged", "CandidateScored", "StepFinished", "CheckpointSaved",
                  "LogLine", "Stopped"):
@@ -101,11 +101,13 @@ def _mean_reward_rise(tmp_path: Path, toy_task_file: Path) -> tuple[float, float
     return sum(rewards[:10]) / 10, sum(rewards[-10:]) / 10
 
 
+@pytest.mark.slow
 def test_dapo_learns_the_toy_problem(tmp_path: Path, toy_task_file: Path) -> None:
     before, after = _mean_reward_rise(tmp_path, toy_task_file)
     assert after > before + 0.3, (before, after)
 
 
+@pytest.mark.slow
 def test_the_learning_test_fails_when_the_loss_sign_is_flipped(tmp_path, toy_task_file, monkeypatch) -> None:
     real = objectives_module.dapo_loss
 
@@ -118,14 +120,11 @@ def test_the_learning_test_fails_when_the_loss_sign_is_flipped(tmp_path, toy_tas
     assert not after > before + 0.3, (before, after)
 
 
-def test_early_stop_after_perfect_solutions_on_different_problems(tmp_path, toy_tasks_folder) -> None:
-    trainer, _ = make_trainer(tmp_path / "run", tasks=str(toy_tasks_folder), problems=[], max_steps=200,
-                              max_new_tokens=1, overlong_buffer=0, num_candidates=16, early_stop_perfect=2, seed=2,
-                              learning_rate=2e-3)
-    stopped = trainer.run()
+def test_early_stop_after_perfect_solutions_on_different_problems(early_stopped_toy_run) -> None:
+    run, stopped = early_stopped_toy_run  # 3 toy tasks, up to 200 steps, early_stop_perfect 2 (trained_runs.py)
     assert stopped.reason == "early_stop" and stopped.step < 200
     assert len(set(stopped.perfect_problems)) == 2
-    assert (tmp_path / f"run/checkpoints/step_{stopped.step}/trainer_state.json").exists()
+    assert (run / f"checkpoints/step_{stopped.step}/trainer_state.json").exists()
 
 
 @pytest.mark.parametrize("objective", ["grpo", "preference"])
@@ -136,6 +135,7 @@ def test_other_objectives_train(tmp_path: Path, objective: str) -> None:
     assert json.loads((tmp_path / "run/logs/responses/step_002.json").read_text())["objective"] == objective
 
 
+@pytest.mark.slow
 def test_several_updates_per_rollout_make_clipping_live(tmp_path: Path, toy_task_file: Path) -> None:
     trainer, _ = make_trainer(tmp_path / "run", tasks=str(toy_task_file), problems=[], max_steps=6, max_new_tokens=1,
                               overlong_buffer=0, num_candidates=16, updates_per_rollout=4, learning_rate=5e-3, seed=1)

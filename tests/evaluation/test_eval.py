@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+from child_output import ChildOutput
+from cli_in_process import usage_error
 
 from arc_console.arc import build_prompt, load_tasks
 from arc_console.arc.tasks import Pair, Task
@@ -80,6 +82,7 @@ def test_shared_prefix_scores_equal_the_trainers_logprobs():
     assert shared == pytest.approx(direct, abs=1e-3)
 
 
+@pytest.mark.slow
 def test_synthetic_heldout_with_colours_scores_as_its_submission(tmp_path: Path):
     out, rank = tmp_path / "eval", "logprob"
     code = main(["eval", "--headless", "--model", "tiny", "--tasks", "synthetic-heldout", "--problems",
@@ -132,38 +135,33 @@ def test_a_folder_with_hidden_outputs_is_answered_not_scored(tmp_path: Path):
     (["--limit", "-1"], "--limit must be 0"),
     (["--model", "no/such/folder/x"], "no such model folder"),
 ])
-def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path: Path, flags: list[str], message: str):
+def test_bad_input_is_one_line_exit_2_and_creates_nothing(tmp_path: Path, flags: list[str], message: str, capsys):
     out = tmp_path / "eval"
-    result = subprocess.run([*CLI, "eval", "--headless", "--out", str(out), *flags], capture_output=True, text=True)
-    assert result.returncode == 2, result.stderr
-    last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("arc-console: error: ") and message in last
-    assert "Traceback" not in result.stderr
+    assert message in usage_error(["eval", "--headless", "--out", str(out), *flags], capsys)
     assert not out.exists()
 
 
-def test_existing_results_are_never_overwritten(tmp_path: Path):
+def test_existing_results_are_never_overwritten(tmp_path: Path, capsys):
     out = tmp_path / "eval"
     out.mkdir()
     (out / "eval.json").write_text("{}")
-    result = subprocess.run([*CLI, "eval", "--headless", "--out", str(out)], capture_output=True, text=True)
-    assert result.returncode == 2 and "already exists" in result.stderr
+    assert "already exists" in usage_error(["eval", "--headless", "--out", str(out)], capsys)
     assert (out / "eval.json").read_text() == "{}"
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(420)
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGHUP])  # Ctrl+C; the terminal closed
 def test_ctrl_c_keeps_the_tasks_scored_so_far(tmp_path: Path, signum: int):
     out = tmp_path / "eval"
     proc = subprocess.Popen([*CLI, "eval", "--headless", "--tasks", "synthetic-heldout", "--augment", "none",
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    for line in proc.stdout:  # the first task's progress line: one task is scored and written
-        if "1/120" in line:
-            break
-    proc.send_signal(signum)
-    rest, _ = proc.communicate(timeout=120)
-    assert proc.returncode == 0
-    assert "stopped" in rest
+    with ChildOutput(proc) as child:
+        child.wait_for_line(lambda line: "1/120" in line, timeout=240)  # one task is scored and written
+        proc.send_signal(signum)
+        assert child.finish(timeout=120) == 0, child.transcript()
+    assert "stopped" in child.stdout.split("1/120", 1)[1]
     submission, report = read_results(out)
     assert report["stopped"] is True
     answered = report["totals"]["tasks_answered"]
@@ -172,17 +170,18 @@ def test_ctrl_c_keeps_the_tasks_scored_so_far(tmp_path: Path, signum: int):
     assert report["totals"]["pass_at_2"] == pytest.approx(score_submission(submission, tasks)["pass_at_2"])
 
 
+@pytest.mark.slow
 def test_a_stop_while_the_model_loads_ends_cleanly_and_writes_nothing(tmp_path: Path):
     out = tmp_path / "eval"
     proc = subprocess.Popen([*CLI, "eval", "--headless", "--tasks", "synthetic-heldout", "--augment", "none",
                              "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
-    for line in proc.stderr:  # printed once the stop signals are handled, before torch is imported
-        if "loading" in line:
-            break
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 0, err[-2000:]
+    with ChildOutput(proc) as child:
+        # printed once the stop signals are handled, before torch is imported
+        child.wait_for_line(lambda line: "loading" in line, timeout=120, stream="stderr")
+        proc.send_signal(signal.SIGTERM)
+        assert child.finish(timeout=120) == 0, child.transcript()
+    err = child.stderr
     assert "stopping once the model has loaded" in err and "stopped before the first task: nothing was written" in err
     assert "Traceback" not in err and not out.exists()
 

@@ -3,8 +3,6 @@ resume, the view in the step file) and --eval-every (held-out pass@2 in logs/eva
 dashboard's series and status, watch)."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,19 +14,19 @@ from arc_console.engine import events as ev
 from arc_console.evaluation.during_training import eval_settings, held_out_subset
 from arc_console.evaluation.model import load_eval_model
 from arc_console.evaluation.runner import run_evaluation
-from arc_console.tui.follow import RunDirFollower
-from arc_console.tui.replay_print import render_step
+from arc_console.monitor.follow import RunDirFollower
 from arc_console.reporting.scalars import eval_scalars
 from arc_console.rundir.index import best_pass_at_2
 from arc_console.tui.app import ConsoleApp
+from arc_console.tui.replay_print import render_step
 from arc_console.tui.run_view import RunView
 from arc_console.tui.widgets.status_bar import status_text
 
+from arc_console.cli import main
 from helpers import make_trainer, without_timing
 from tui_fixtures import until
 
 REAL = {"model": "tiny"}  # the built-in warm-started model, not the random one
-CLI = [sys.executable, "-m", "arc_console"]
 
 
 def steps(run: Path) -> list[dict]:
@@ -39,6 +37,7 @@ def eval_rows(run: Path) -> list[dict]:
     return [json.loads(line) for line in (run / "logs/eval.jsonl").read_text().splitlines()]
 
 
+@pytest.mark.slow
 def test_augmented_steps_are_the_views_and_resume_exactly(tmp_path: Path) -> None:
     straight, _ = make_trainer(tmp_path / "straight", max_steps=4, augment="dihedral+colors", max_extra_draws=0, **REAL)
     straight.run()
@@ -70,6 +69,7 @@ def test_no_augmentation_writes_no_view(tmp_path: Path) -> None:
     assert "view" not in steps(tmp_path / "run")[0]
 
 
+@pytest.mark.slow
 def test_held_out_evaluation_during_training(tmp_path: Path) -> None:
     run = tmp_path / "run"
     trainer, events = make_trainer(run, max_steps=3, eval_every=2, eval_limit=2, eval_augment="dihedral", **REAL)
@@ -97,6 +97,32 @@ def test_held_out_evaluation_during_training(tmp_path: Path) -> None:
     assert eval_scalars(rows[-1])["eval/pass_at_2"] == rows[-1]["pass_at_2"]
 
 
+@pytest.mark.slow
+def test_the_first_held_out_evaluation_is_evals_on_tasks_the_model_solves(tmp_path: Path) -> None:
+    """Before the first step the trainer's model is the built-in one: on tasks it solves (the product of experts
+    over coloured views), the trainer's held-out figures are `arc-console eval`'s code on a freshly loaded model,
+    a score above 0 included (on tasks it cannot solve the comparison would be 0 = 0)."""
+    solvable = ["syn-heldout-scale2-00007"]
+    folder = tmp_path / "tasks"
+    folder.mkdir()
+    for task in select_tasks(load_tasks("synthetic-heldout"), solvable):
+        (folder / f"{task.id}.json").write_text(json.dumps(
+            {"train": [{"input": p.input, "output": p.output} for p in task.train],
+             "test": [{"input": p.input, "output": p.output} for p in task.test]}))
+    run = tmp_path / "run"
+    trainer, _ = make_trainer(run, max_steps=1, eval_every=1, eval_tasks=str(folder), eval_limit=0,
+                              eval_augment="dihedral+colors", eval_rank="logprob", seed=0, **REAL)
+    trainer.run()
+    first = eval_rows(run)[0]
+    assert first["step"] == 0 and first["tasks"] == 1
+    engine, _ = load_eval_model("tiny")
+    totals = run_evaluation(load_tasks(folder), engine, eval_settings(trainer.config), None, lambda e: None)
+    assert totals.pass_at_2 is not None and totals.pass_at_2 > 0
+    assert (totals.pass_at_2, totals.pass_at_1, totals.oracle, totals.tokens) == (
+        first["pass_at_2"], first["pass_at_1"], first["oracle"], first["tokens"])
+
+
+@pytest.mark.slow
 def test_a_resume_rewinds_and_redoes_later_evaluations(tmp_path: Path) -> None:
     run = tmp_path / "run"
     settings = dict(eval_every=2, eval_limit=1, eval_augment="none", checkpoint_every=2, **REAL)
@@ -108,6 +134,7 @@ def test_a_resume_rewinds_and_redoes_later_evaluations(tmp_path: Path) -> None:
     assert [r["step"] for r in eval_rows(run)] == [0, 2, 4]
 
 
+@pytest.mark.slow
 async def test_watch_shows_held_out_pass_at_2(tmp_path: Path) -> None:
     run = tmp_path / "run"
     trainer, _ = make_trainer(run, max_steps=2, eval_every=1, eval_limit=1, eval_augment="none",
@@ -149,8 +176,12 @@ def test_replay_print_says_the_grids_are_the_views(tmp_path: Path) -> None:
     (["--eval-every", "2", "--eval-tasks", "no-such-source"], "no-such-source: no such file or folder"),
     (["--eval-every", "2", "--eval-rank", "best"], "eval_rank must be one of votes, logprob"),
 ])
-def test_bad_settings_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str) -> None:
-    out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--out", str(tmp_path / "run"), *args],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 2 and message in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+def test_bad_settings_are_one_line_and_exit_2(tmp_path: Path, args: list[str], message: str, capsys) -> None:
+    try:
+        code = main(["train", "--headless", "--preset", "tiny", "--out", str(tmp_path / "run"), *args])
+    except SystemExit as exit:
+        code = exit.code
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+    assert err.startswith("arc-console: error: ")
     assert not (tmp_path / "run").exists()

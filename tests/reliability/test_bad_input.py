@@ -1,13 +1,12 @@
-"""Bad configs, flags and task files through the real CLI: one clear line, exit 2, no traceback."""
+"""Bad configs, flags and task files through the command line (in-process: no process boundary is under test
+here; tests/cli/test_cli_usage_errors.py starts real processes): one clear line, exit 2, no traceback."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_in_process import usage_error
 
-CLI = [sys.executable, "-m", "arc_console"]
 GOOD_PAIR = {"input": [[1]], "output": [[2]]}
 
 
@@ -34,13 +33,12 @@ def bad_tasks(tmp_path: Path, name: str) -> Path:
     ("ragged", "rows differ in length"), ("above-9", "is 10, not a colour"), ("no-train", "at least one train pair"),
     ("unreadable", "cannot read"), ("not-json", "not valid JSON"),
 ])
-def test_bad_task_files(tmp_path: Path, name: str, message: str) -> None:
+def test_bad_task_files(tmp_path: Path, name: str, message: str, capsys) -> None:
     folder = bad_tasks(tmp_path, name)
-    out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--tasks", str(folder), "--problems", "",
-                          "--out", str(tmp_path / "run")], capture_output=True, text=True)
-    assert out.returncode == 2, out.stderr
-    assert out.stderr.strip().splitlines()[-1].startswith("arc-console: error: ") and message in out.stderr
-    assert "Traceback" not in out.stderr
+    line = usage_error(["train", "--headless", "--preset", "tiny", "--tasks", str(folder), "--problems", "",
+                        "--out", str(tmp_path / "run")], capsys)
+    assert message in line
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize(("toml", "message"), [
@@ -51,26 +49,24 @@ def test_bad_task_files(tmp_path: Path, name: str, message: str) -> None:
     ("max_steps = [", "not valid TOML"),
     ("temperature_min = 2.0\ntemperature_max = 1.0", "temperatures must satisfy"),
 ])
-def test_bad_config_files(tmp_path: Path, toml: str, message: str) -> None:
+def test_bad_config_files(tmp_path: Path, toml: str, message: str, capsys) -> None:
     config = tmp_path / "bad.toml"
     config.write_text(toml + "\n")
-    out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--config", str(config),
-                          "--out", str(tmp_path / "run")], capture_output=True, text=True)
-    assert out.returncode == 2 and message in out.stderr, out.stderr
-    assert "Traceback" not in out.stderr
+    line = usage_error(["train", "--headless", "--preset", "tiny", "--config", str(config),
+                        "--out", str(tmp_path / "run")], capsys)
+    assert message in line
+    assert not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("args", [["--num-candidates", "0"], ["--checkpoint-every", "0"], ["--lora-r", "-1"],
                                   ["--backend", "tpu"], ["--model", "no_such_folder"]])
-def test_bad_flags(tmp_path: Path, args: list[str]) -> None:
-    out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", *args, "--out", str(tmp_path / "run")],
-                         capture_output=True, text=True)
-    assert out.returncode == 2 and out.stderr.strip().splitlines()[-1].startswith("arc-console: error:"), out.stderr
-    assert "Traceback" not in out.stderr
+def test_bad_flags(tmp_path: Path, args: list[str], capsys) -> None:
+    usage_error(["train", "--headless", "--preset", "tiny", *args, "--out", str(tmp_path / "run")], capsys)
+    assert not (tmp_path / "run").exists()
 
 
-def test_watch_and_replay_of_missing_paths(tmp_path: Path) -> None:
+def test_watch_and_replay_of_missing_paths(tmp_path: Path, capsys) -> None:
     for args in (["watch", str(tmp_path / "nope")], ["replay", str(tmp_path / "nope")],
                  ["make-model", "--shape", "huge", "--out", str(tmp_path / "m")]):
-        out = subprocess.run([*CLI, *args], capture_output=True, text=True)
-        assert out.returncode == 2 and "Traceback" not in out.stderr, (args, out.stderr)
+        usage_error(args, capsys)
+    assert not (tmp_path / "m").exists()

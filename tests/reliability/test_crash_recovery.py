@@ -6,10 +6,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from child_output import ChildOutput
 
 from arc_console.rundir.files import list_step_files
 from faults import fault_env
@@ -20,41 +20,35 @@ CLI = [sys.executable, "-m", "arc_console", "train", "--headless"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4", "--max-extra-draws", "1"]
 
 
-def wait_for(condition, proc: subprocess.Popen, timeout: float = 240.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert proc.poll() is None, "the trainer ended before the moment to kill it"
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.02)
+def kill_when(condition, proc: subprocess.Popen, timeout: float = 240.0) -> str:
+    """Kill -9 the trainer once condition() holds; what it wrote on stderr."""
+    with ChildOutput(proc) as child:
+        child.wait_until(condition, timeout, "the moment to kill the trainer")
+        os.kill(proc.pid, signal.SIGKILL)
+        child.finish(timeout=30)
+    return child.stderr if proc.stderr is not None else ""
 
 
-def kill(proc: subprocess.Popen) -> None:
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-
-
+@pytest.mark.timeout(900)
 def test_kill_9_before_the_first_step_and_mid_run_then_resume(tmp_path: Path) -> None:
     run = tmp_path / "run"
     log = run / "logs/training.log"
     # 1. Killed while loading the model: no run.json, no checkpoint. --resume starts it with its flags.
     proc = subprocess.Popen([*CLI, "--preset", "tiny", "--out", str(run), "--max-steps", "4", *FAST],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wait_for(lambda: log.exists() and "loading model" in log.read_text(), proc)
-    kill(proc)
+    kill_when(lambda: log.exists() and "loading model" in log.read_text(), proc)
     assert not (run / "logs/run.json").exists()
     # 2. Resumed, then killed inside step 1 (run.json written, no step finished).
     proc = subprocess.Popen([*CLI, "--resume", str(run), "--max-steps", "4", *FAST],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: (run / "logs/run.json").exists(), proc)
-    kill(proc)
-    assert "no complete checkpoint: starting it again from step 1" in proc.stderr.read()
+    err = kill_when(lambda: (run / "logs/run.json").exists(), proc)
+    assert "no complete checkpoint: starting it again from step 1" in err
     assert not (run / "logs/metrics.jsonl").exists()
     # 3. Resumed with its saved settings (run.json), killed after a checkpoint, mid-run.
     proc = subprocess.Popen([*CLI, "--resume", str(run), "--checkpoint-every", "1"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    wait_for(lambda: (run / "checkpoints/step_2/trainer_state.json").exists(), proc)
-    kill(proc)
-    assert "with its saved settings" in proc.stderr.read()
+    err = kill_when(lambda: (run / "checkpoints/step_2/trainer_state.json").exists(), proc)
+    assert "with its saved settings" in err
     # 4. Resumed from the checkpoint: completes with steps 1..4, once each.
     done = subprocess.run([*CLI, "--resume", str(run)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
@@ -65,6 +59,7 @@ def test_kill_9_before_the_first_step_and_mid_run_then_resume(tmp_path: Path) ->
     assert "partial logs moved to" in log.read_text()
 
 
+@pytest.mark.timeout(360)
 def test_out_of_memory_inside_a_step_exits_1_with_a_hint_and_a_checkpoint(tmp_path: Path) -> None:
     run = tmp_path / "run"
     env = fault_env(raise_at_step="2:oom")

@@ -27,10 +27,10 @@ def small_disk(tmp_path: Path):
     mount = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
     mount.mkdir()
     mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", str(mount)],
-                             capture_output=True).returncode == 0
+                             capture_output=True, timeout=120).returncode == 0
     if mounted:
         yield mount, None
-        subprocess.run(["umount", "-l", str(mount)], check=False)
+        subprocess.run(["umount", "-l", str(mount)], check=False, timeout=120)
     else:
         def limit() -> None:
             signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
@@ -38,6 +38,7 @@ def small_disk(tmp_path: Path):
         yield mount, limit
 
 
+@pytest.mark.timeout(660)
 def test_disk_full_is_one_clear_line_and_earlier_files_survive(small_disk) -> None:
     folder, limit = small_disk
     tiny_model_path()  # the model cache lives elsewhere; build it before space runs out

@@ -7,6 +7,7 @@ import string
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from rich.console import Console
 
@@ -58,6 +59,7 @@ def test_corrupt_step_files_through_replay_print(tmp_path: Path, data, cut: int)
     print_step(record, str(path), Console(file=io.StringIO(), width=120))
 
 
+@pytest.mark.slow
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(mutations())
 async def test_corrupt_step_files_in_the_app(tmp_path: Path, data) -> None:

@@ -8,20 +8,20 @@ import fcntl
 import json
 import os
 import pty
-import select
 import signal
 import struct
 import subprocess
 import sys
 import termios
-import time
 from pathlib import Path
 
 import pytest
+from child_output import ChildOutput
 
 from arc_console.engine.checkpoint import latest_checkpoint
 from arc_console.engine.control import RunControl
-from arc_console.engine.stop_signals import graceful_stop_signals, terminal_hung_up
+from arc_console.terminal.hung_up import terminal_hung_up
+from arc_console.terminal.stop_signals import graceful_stop_signals
 
 CLI = [sys.executable, "-m", "arc_console"]
 SHORT = ["--preset", "tiny", "--max-steps", "100000", "--max-new-tokens", "24", "--overlong-buffer", "4"]
@@ -43,14 +43,9 @@ def start_in_terminal(args: list[str]) -> tuple[subprocess.Popen, int]:
     return proc, master
 
 
-def drain_until(master: int, proc: subprocess.Popen, condition, timeout: float = 180) -> None:
+def drain_until(child: ChildOutput, condition, timeout: float = 180) -> None:
     """Read the terminal (so the program never blocks on a full one) until `condition()` holds."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert proc.poll() is None, f"exited early with {proc.returncode}"
-        assert time.monotonic() < deadline, "timed out"
-        if select.select([master], [], [], 0.2)[0]:
-            os.read(master, 65536)
+    child.wait_until(condition, timeout, "the run to get there")
 
 
 def steps_written(run: Path) -> int:
@@ -68,12 +63,14 @@ def assert_stopped_cleanly(run: Path) -> None:
     assert "Traceback" not in (run / "logs/training.log").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(420)
 @pytest.mark.parametrize("headless", [True, False], ids=["headless", "dashboard"])
 def test_closing_the_terminal_stops_and_saves(tmp_path: Path, headless: bool) -> None:
     run = tmp_path / "run"
     proc, master = start_in_terminal(["train", *(["--headless"] if headless else []), "--out", str(run), *SHORT])
     try:
-        drain_until(master, proc, lambda: steps_written(run) >= 2)
+        drain_until(ChildOutput.of_terminal(proc, master), lambda: steps_written(run) >= 2)
         os.close(master)  # the terminal goes away: the kernel hangs it up and sends SIGHUP
         master = -1
         assert proc.wait(timeout=180) == 0
@@ -88,23 +85,12 @@ def test_closing_the_terminal_stops_and_saves(tmp_path: Path, headless: bool) ->
     assert json.loads(runs.stdout)[0]["state"] == "stopped"
 
 
-def drain_until_seen(master: int, proc: subprocess.Popen, text: bytes, timeout: float = 180,
-                     exited_ok: bool = False) -> None:
-    """Read the terminal until `text` has been drawn on it (or, with exited_ok, the program has exited)."""
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while text not in seen:
-        if exited_ok and proc.poll() is not None:
-            return
-        assert proc.poll() is None, f"exited early with {proc.returncode}"
-        assert time.monotonic() < deadline, f"timed out waiting for {text!r}"
-        if select.select([master], [], [], 0.2)[0]:
-            try:
-                seen = seen[-4096:] + os.read(master, 65536)
-            except OSError:  # EIO: every descriptor of the terminal's other side is closed, the program gone
-                if exited_ok and proc.wait(timeout=30) is not None:
-                    return
-                raise
+def drain_until_seen(child: ChildOutput, text: bytes, timeout: float = 180, exited_ok: bool = False) -> None:
+    """Read the terminal until `text` has been drawn on it since this call (or, with exited_ok, the program
+    has exited)."""
+    since = len(child.raw("out"))
+    child.wait_until(lambda: text in child.raw("out")[since:], timeout, f"{text!r} on the terminal",
+                     exited_ok=exited_ok)
 
 
 def close_terminal_and_wait(proc: subprocess.Popen, master: int) -> int:
@@ -116,20 +102,23 @@ def close_terminal_and_wait(proc: subprocess.Popen, master: int) -> int:
             proc.kill()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(420)
 @pytest.mark.parametrize("how", ["terminal closed", "SIGTERM"])
 def test_a_stop_signal_while_the_model_loads_stops_at_step_0(tmp_path: Path, how: str) -> None:
     """The dashboard is not up yet: the run stops as a headless one does, once the model has loaded."""
     run = tmp_path / "run"
     proc, master = start_in_terminal(["train", "--out", str(run), *SHORT])
-    drain_until_seen(master, proc, b"loading")  # printed once the stop signals are handled, before the load
+    child = ChildOutput.of_terminal(proc, master)
+    drain_until_seen(child, b"loading")  # printed once the stop signals are handled, before the load
     if how == "terminal closed":
         assert close_terminal_and_wait(proc, master) == 0
     else:
         try:
             proc.send_signal(signal.SIGTERM)
             # said on the terminal: the load-time path took the signal, not a dashboard already up
-            drain_until_seen(master, proc, b"stopping once the model has loaded")
-            drain_until_seen(master, proc, b"resume with", exited_ok=True)
+            drain_until_seen(child, b"stopping once the model has loaded")
+            drain_until_seen(child, b"resume with", exited_ok=True)
             assert proc.wait(timeout=120) == 0
         finally:
             close_terminal_and_wait(proc, master)
@@ -141,6 +130,8 @@ def test_a_stop_signal_while_the_model_loads_stops_at_step_0(tmp_path: Path, how
     assert "Traceback" not in (run / "logs/training.log").read_text()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(420)
 @pytest.mark.parametrize("how", ["terminal closed", "SIGTERM", "SIGINT"])
 def test_a_stop_signal_under_the_eval_console_keeps_the_tasks_answered(tmp_path: Path, how: str) -> None:
     """The console stops the evaluation, writes the tasks answered and closes itself (no one may be there to
@@ -148,13 +139,14 @@ def test_a_stop_signal_under_the_eval_console_keeps_the_tasks_answered(tmp_path:
     out = tmp_path / "eval"
     proc, master = start_in_terminal(["eval", "--tasks", "synthetic-heldout", "--augment", "none", "--out", str(out)])
     # the log tail's line for the first task answered (the status reads "task 1/120  " while it runs)
-    drain_until_seen(master, proc, b"1/120 syn-")
+    child = ChildOutput.of_terminal(proc, master)
+    drain_until_seen(child, b"1/120 syn-")
     if how == "terminal closed":
         assert close_terminal_and_wait(proc, master) == 0
     else:
         try:
             proc.send_signal(getattr(signal, how))
-            drain_until_seen(master, proc, b"stopped", exited_ok=True)
+            drain_until_seen(child, b"stopped", exited_ok=True)
             assert proc.wait(timeout=120) == 0
         finally:
             close_terminal_and_wait(proc, master)
@@ -212,7 +204,7 @@ def test_writes_to_a_hung_up_terminal_are_dropped_while_the_dashboard_runs() -> 
     while the dashboard runs, what it draws on a terminal that has just hung up is dropped instead."""
     import sys
 
-    from arc_console.engine.stop_signals import HangupTolerantStream, tolerate_hung_up_terminal
+    from arc_console.terminal.hung_up import HangupTolerantStream, tolerate_hung_up_terminal
 
     master, slave = pty.openpty()
     stream = os.fdopen(slave, "w", buffering=1)

@@ -25,11 +25,11 @@ from rich.console import Console
 from textual.content import Content
 
 from arc_console.engine import events as ev
-from arc_console.rundir.runlog import RunLog
-from arc_console.tui.follow import RunDirFollower
-from arc_console.tui.headless import HeadlessPrinter
+from arc_console.monitor.follow import RunDirFollower
 from arc_console.rundir.files import list_step_files
+from arc_console.rundir.runlog import RunLog
 from arc_console.tui.app import ConsoleApp
+from arc_console.tui.headless import HeadlessPrinter
 from arc_console.tui.replay_app import ReplayApp
 
 from tui_fixtures import FixedSampler, replay_source, step_events, until, until_painted
@@ -214,7 +214,7 @@ def test_replay_in_a_real_terminal_keeps_its_title_and_screen(tmp_path: Path) ->
         def screen() -> str:
             return _tmux(socket, "capture-pane", "-p", "-t", "t")
 
-        _wait_for(lambda: "response of #1" in screen() and "palette" in screen())
+        _wait_for(lambda: "response of #1" in screen() and "? Help" in screen())
         time.sleep(1.0)  # the app has drawn: give any stray sequence time to reach tmux
         shown = screen()
         assert _tmux(socket, "display", "-p", "-t", "t", "#{pane_title}").strip() == title_before
@@ -222,7 +222,7 @@ def test_replay_in_a_real_terminal_keeps_its_title_and_screen(tmp_path: Path) ->
         assert MARKUP in shown  # as typed, not as bold red
         lines = shown.splitlines()
         assert lines[0].startswith(" replay ") and "step 3" in lines[0]  # the screen was not cleared
-        assert len(lines) >= 39 and "palette" in lines[39]  # nor scrolled: the footer on the last row
+        assert len(lines) >= 39 and "? Help" in lines[39]  # nor scrolled: the footer on the last row
         _tmux(socket, "send-keys", "-t", "t", "q")
         _wait_for(lambda: "EXITED=0" in screen())
         assert _tmux(socket, "display", "-p", "-t", "t", "#{pane_title}").strip() == title_before

@@ -7,10 +7,10 @@ import random
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
+from child_output import ChildOutput
 
 from arc_console.engine.checkpoint import STATE, latest_checkpoint
 from arc_console.rundir.files import list_step_files, load_step_file
@@ -44,6 +44,7 @@ def assert_everything_complete(run: Path) -> None:
         assert {"trainable.safetensors", "optimizer.pt", "rng.pt", STATE} <= names, (checkpoint, names)
 
 
+@pytest.mark.timeout(1200)
 def test_kill_minus_9_twenty_times_then_resume(tmp_path: Path) -> None:
     rng = random.Random(1234)
     run = tmp_path / "run"
@@ -55,13 +56,12 @@ def test_kill_minus_9_twenty_times_then_resume(tmp_path: Path) -> None:
         target += 3
         proc = subprocess.Popen([*CLI, "train", "--headless", *args, "--max-steps", str(target), *FAST],
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        # Wait for the run to be under way (its first step line), then kill at a random moment.
-        for line in proc.stdout:
-            if line.startswith("step "):
-                break
-        time.sleep(rng.uniform(0.0, 0.8))
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
+        with ChildOutput(proc) as child:
+            # Wait for the run to be under way (its first step line), then kill at a random moment.
+            child.wait_for_line(lambda line: line.startswith("step "), timeout=180)
+            child.drain(rng.uniform(0.0, 0.8))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
         kills += 1
         assert_everything_complete(run)
     last = latest_checkpoint(run / "checkpoints")

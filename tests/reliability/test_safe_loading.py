@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from helpers import make_trainer
@@ -25,6 +26,7 @@ class Exploit:
         return (os.system, (f"touch {shlex.quote(str(self.marker))}",))
 
 
+@pytest.mark.slow
 def test_hostile_optimizer_pickle_is_refused(tmp_path: Path) -> None:
     run = tmp_path / "run"
     trainer, _ = make_trainer(run, max_steps=1)
@@ -33,7 +35,7 @@ def test_hostile_optimizer_pickle_is_refused(tmp_path: Path) -> None:
     optimizer_file = run / "checkpoints/step_1/optimizer.pt"
     torch.save({"optimizer": Exploit(marker), "scheduler": {}}, optimizer_file, pickle_module=pickle)
     out = subprocess.run([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "2"],
-                         capture_output=True, text=True)
+                         capture_output=True, text=True, timeout=300)
     assert out.returncode == 2, out.stderr
     assert "cannot be loaded" in out.stderr and "Traceback" not in out.stderr
     assert not marker.exists()

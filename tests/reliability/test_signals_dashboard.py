@@ -5,7 +5,6 @@ import fcntl
 import os
 import pty
 import re
-import select
 import signal
 import struct
 import subprocess
@@ -15,6 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
+from child_output import ChildOutput
 
 from arc_console.engine.checkpoint import latest_checkpoint
 from faults import fault_env
@@ -35,39 +35,26 @@ def start_in_pty(run: Path, args: list[str] | None = None, env: dict[str, str] |
     return proc, master
 
 
-def read_until(master: int, proc: subprocess.Popen, predicate, timeout: float = 120) -> bytes:
-    seen = b""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.2)
-        if ready:
-            try:
-                seen += os.read(master, 65536)
-            except OSError:
-                break
-        if predicate(seen) or proc.poll() is not None:
-            break
-    return seen
-
-
+@pytest.mark.slow
+@pytest.mark.timeout(420)
 @pytest.mark.parametrize("how", ["SIGTERM", "ctrl+c"])
 def test_dashboard_stops_cleanly(tmp_path: Path, how: str) -> None:
     run = tmp_path / "run"
     proc, master = start_in_pty(run)
     try:
-        # The dashboard is up and training once a step file exists.
-        read_until(master, proc, lambda _: any((run / "logs/responses").glob("step_*.json")))
-        assert proc.poll() is None
-        if how == "SIGTERM":
-            proc.send_signal(signal.SIGTERM)
-        else:
-            os.write(master, b"\x03")
-        tail = read_until(master, proc, lambda _: proc.poll() is not None, timeout=120)
-        assert proc.wait(timeout=60) == 0
+        with ChildOutput.of_terminal(proc, master) as child:
+            # The dashboard is up and training once a step file exists.
+            child.wait_until(lambda: any((run / "logs/responses").glob("step_*.json")), 180, "the first step file")
+            assert proc.poll() is None
+            since = len(child.raw("out"))
+            if how == "SIGTERM":
+                proc.send_signal(signal.SIGTERM)
+            else:
+                os.write(master, b"\x03")
+            assert child.finish(timeout=120) == 0, child.transcript()
     finally:
-        if proc.poll() is None:
-            proc.kill()
         os.close(master)
+    tail = child.raw("out")[since:]
     assert b"Traceback" not in tail
     # The command runs as typed where the user is: here `python -m arc_console`, with this interpreter
     # (named relative to the working directory when it lies below it, as a fresh clone's .venv does).
@@ -78,6 +65,8 @@ def test_dashboard_stops_cleanly(tmp_path: Path, how: str) -> None:
     assert checkpoint is not None and (run / "final_model/config.json").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(420)
 def test_a_second_sigterm_while_saving_gives_up_and_the_run_says_interrupted(tmp_path: Path) -> None:
     """A SIGTERM before the stop is saved (the final save held back by a fault the test injects) closes the
     console at once: exit 130, no final model; the run is recorded as stopped (interrupted) at its last
@@ -87,22 +76,23 @@ def test_a_second_sigterm_while_saving_gives_up_and_the_run_says_interrupted(tmp
     run = tmp_path / "run"
     proc, master = start_in_pty(run, ["--checkpoint-every", "1"], fault_env(stall_final_save=120))
     try:
-        read_until(master, proc, lambda _: (run / "checkpoints/step_1/trainer_state.json").exists())
-        assert proc.poll() is None
-        proc.send_signal(signal.SIGTERM)
-        # Until the console is gone: the first stops the run; any later one (two at once are one to the
-        # kernel) finds the stop unsaved, the save being held back.
-        deadline, tail = time.monotonic() + 60, b""
-        while proc.poll() is None and time.monotonic() < deadline:
-            tail += read_until(master, proc, lambda _: False, timeout=0.3)
-            if proc.poll() is None and LEFT_ALTERNATE_SCREEN not in tail:  # not once the console is closing
-                proc.send_signal(signal.SIGTERM)
-        tail += read_until(master, proc, lambda _: proc.poll() is not None, timeout=60)
-        assert proc.wait(timeout=60) == 130, tail[-600:]
+        with ChildOutput.of_terminal(proc, master) as child:
+            child.wait_until(lambda: (run / "checkpoints/step_1/trainer_state.json").exists(), 180,
+                             "the first checkpoint")
+            assert proc.poll() is None
+            since = len(child.raw("out"))
+            proc.send_signal(signal.SIGTERM)
+            # Until the console is gone: the first stops the run; any later one (two at once are one to the
+            # kernel) finds the stop unsaved, the save being held back.
+            deadline = time.monotonic() + 60
+            while proc.poll() is None and time.monotonic() < deadline:
+                child.drain(0.3)
+                if proc.poll() is None and LEFT_ALTERNATE_SCREEN not in child.raw("out")[since:]:
+                    proc.send_signal(signal.SIGTERM)  # not once the console is closing
+            assert child.finish(timeout=60) == 130, child.transcript()
     finally:
-        if proc.poll() is None:
-            proc.kill()
         os.close(master)
+    tail = child.raw("out")[since:]
     assert b"Traceback" not in tail
     assert b"interrupted; whatever was saved before stays" in tail
     assert re.search(rb"resume from the last complete checkpoint with: \S+ -m arc_console train --resume "
@@ -111,4 +101,4 @@ def test_a_second_sigterm_while_saving_gives_up_and_the_run_says_interrupted(tmp
     assert stopped["reason"] == "interrupted" and stopped["step"] >= 1
     assert not (run / "final_model").exists()
     log = (run / "logs/training.log").read_text()
-    assert f"stopped (interrupted) after step {stopped['step']}" in log and "stopped (stop_requested)" not in log
+    assert f"stopped (interrupted) after step {stopped['step']}" in log and "stopped (stop requested)" not in log

@@ -42,7 +42,7 @@ def write_step(tmp_path: Path, text: str | bytes) -> Path:
 def test_print_shows_hostile_text_literally(tmp_path: Path, kind: str) -> None:
     path = write_step(tmp_path, HOSTILE[kind])
     out = subprocess.run([*CLI, "replay", "--print", str(path)], capture_output=True, text=True,
-                         env={**os.environ, "NO_COLOR": "1"})
+                         env={**os.environ, "NO_COLOR": "1"}, timeout=120)
     assert out.returncode == 0, out.stderr
     for raw in RAW_SEQUENCES:
         assert raw not in out.stdout, (kind, repr(raw))
@@ -56,7 +56,7 @@ def test_print_shows_hostile_text_literally(tmp_path: Path, kind: str) -> None:
 
 def test_invalid_utf8_is_a_clear_error(tmp_path: Path) -> None:
     path = write_step(tmp_path, b"\xff\xfe bad")
-    out = subprocess.run([*CLI, "replay", "--print", str(path)], capture_output=True, text=True)
+    out = subprocess.run([*CLI, "replay", "--print", str(path)], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2 and "not UTF-8" in out.stderr and "Traceback" not in out.stderr
 
 

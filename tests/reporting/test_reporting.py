@@ -50,6 +50,7 @@ def _best_text(run: Path, step: int) -> str:
     return best["response_text"]
 
 
+@pytest.mark.slow
 def test_tensorboard_event_files_hold_every_step(reported_run: tuple[Path, Path]) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from tensorboard.util import tensor_util

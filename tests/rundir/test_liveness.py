@@ -27,7 +27,7 @@ def test_a_live_process_on_this_host_is_running_and_a_killed_one_died() -> None:
         assert assess(settings, 0.5, [0.7]).state == "running"
     finally:
         child.kill()
-        child.wait()
+        child.wait(timeout=30)
     verdict = assess(settings, 0.5, [0.7])
     assert verdict.state == "died" and str(child.pid) in verdict.detail
 

@@ -8,7 +8,7 @@ import threading
 
 from arc_console.arc import load_tasks, select_tasks
 from arc_console.engine import events as ev
-from arc_console.tui.gpu import GpuSample, HardwareSample, HostSample
+from arc_console.monitor.hardware import GpuSample, HardwareSample, HostSample
 
 GB = 1024**3
 
@@ -29,13 +29,16 @@ def _candidate(number: int, grid, target, temperature: float, text: str) -> dict
             "temperature": temperature, "reward": score.accuracy, "tokens": 40, "truncated": False}
 
 
-def step_events(step: int = 3, hostile_text: str | None = None) -> list[ev.Event]:
-    (task,) = select_tasks(load_tasks("arc1-training"), ["af902bf9"])
+def step_events(step: int = 3, hostile_text: str | None = None, problem: str = "af902bf9") -> list[ev.Event]:
+    """Steps 1..step-1 as metrics, then `step` on `problem` (an ARC-AGI-1 training task) with 8 candidates:
+    right, two cells wrong, too small, no grid, ..."""
+    (task,) = select_tasks(load_tasks("arc1-training"), [problem])
     target = task.test_output
     wrong = [row[:] for row in target]
     wrong[0][0] = 5
-    wrong[4][4] = 6
-    small = [row[:5] for row in target[:5]]
+    wrong[min(4, len(target) - 1)][min(4, len(target[0]) - 1)] = 6
+    half = (len(target) + 1) // 2
+    small = [row[:half] for row in target[:half]]
     temps = [0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2, 1.3]
     grids = [target, wrong, small, None, wrong, target, small, wrong]
     candidates = [
@@ -86,6 +89,24 @@ async def until_painted(pilot, app, timeout: float = 10.0) -> None:
     await pilot.pause(0.05)  # let the source's events arrive first
     await until(pilot, lambda: app.painted, timeout)
     await pilot.pause()
+
+
+def screen_lines(app) -> list[str]:
+    """The terminal's rows as text, spaces and all (as export_screenshot renders them, without the SVG)."""
+    import io
+
+    from rich.console import Console
+
+    width, height = app.size
+    console = Console(width=width, height=height, file=io.StringIO(), force_terminal=True, color_system="truecolor",
+                      record=True, legacy_windows=False, safe_box=False)
+    console.print(app.screen._compositor.render_update(full=True, screen_stack=app._background_screens))
+    return console.export_text().splitlines()
+
+
+def footer_line(app) -> str:
+    """The terminal's last row: the keys."""
+    return screen_lines(app)[-1]
 
 
 def screen_text(app) -> str:

@@ -101,10 +101,10 @@ async def test_small_grids_keep_their_card_titles_whole(tmp_path: Path) -> None:
         shown = screen_text(app)
         assert not re.search(r"(attempt|input|target|view|\d disti)[^│\n]{0,30}…", shown)  # what QA saw: "attempt…", "0 disti…"
         for card in cards:
-            for title in (str(card.border_title), str(card.border_subtitle)):
+            for title in (card.card_title, card.card_subtitle):
                 assert title.strip() in shown, title
         assert re.search(r"attempt 1 [✓✗]", shown) and re.search(r"attempt 2 [✓✗]", shown)
-        assert "distinct" in str(cards[2].border_subtitle) and f"input {tasks[0].id}" in shown
+        assert "distinct" in cards[2].card_subtitle and f"input {tasks[0].id}" in shown
         await pilot.press("q")
     assert app.return_code == 0
 

@@ -12,13 +12,16 @@ from pathlib import Path
 import psutil
 
 from arc_console.engine import events as ev
-from arc_console.tui.gpu import HardwareSampler
+from arc_console.monitor.hardware import HardwareSampler
 from arc_console.rundir.files import list_step_files, read_trainer_pid
 from arc_console.tui.app import ConsoleApp
 from arc_console.tui.replay_app import ReplayApp
-from arc_console.tui.widgets.candidates import cards_out_of_view, choose_mode
+from arc_console.tui.grid_render import COMPACT
+from arc_console.tui.widgets.card_layout import CardLayout, cards_out_of_view, choose_layout
+from arc_console.tui.widgets.grid_card import card_size
 
 from tui_fixtures import FixedSampler, replay_source, step_events, until, until_painted
+from child_output import ChildOutput
 from paths import DATA
 
 
@@ -60,8 +63,8 @@ def test_watch_samples_the_trainers_memory_not_its_own(tmp_path: Path) -> None:
     holder = subprocess.Popen([sys.executable, "-c", "import sys, time; x = bytearray(200 * 2**20); "
                                "x[::4096] = b'1' * len(x[::4096]); print('ready', flush=True); time.sleep(120)"],
                               stdout=subprocess.PIPE, text=True)
-    try:
-        assert holder.stdout.readline().strip() == "ready"
+    with ChildOutput(holder) as child:
+        child.wait_for_line(lambda line: line == "ready", timeout=60)
         _write_run_json(tmp_path, holder.pid)
         assert read_trainer_pid(tmp_path) == holder.pid
         sampler = HardwareSampler(watched_pid=lambda: read_trainer_pid(tmp_path))
@@ -70,9 +73,8 @@ def test_watch_samples_the_trainers_memory_not_its_own(tmp_path: Path) -> None:
         assert sample.host.process_rss == psutil.Process(holder.pid).memory_info().rss or \
             abs(sample.host.process_rss - psutil.Process(holder.pid).memory_info().rss) < 8 * 2**20
         assert sample.host.process_rss > 150 * 2**20  # the holder's memory, not this test process's
-    finally:
         holder.kill()
-        holder.wait()
+        holder.wait(timeout=30)
     sample = sampler.sample()
     assert sample.process_label == "trainer (not running)" and sample.host.process_rss is None
 
@@ -90,7 +92,7 @@ def test_a_pid_reused_after_the_run_is_not_the_trainer(tmp_path: Path) -> None:
         assert read_trainer_pid(tmp_path) is None
     finally:
         later.kill()
-        later.wait()
+        later.wait(timeout=30)
     for bad in ("12", None, True, -4):
         (tmp_path / "logs" / "run.json").write_text(json.dumps({"pid": bad}))
         assert read_trainer_pid(tmp_path) is None
@@ -100,14 +102,13 @@ async def test_replay_selected_and_best_candidates_look_different() -> None:
     app = ReplayApp(list_step_files(DATA), 0, None)
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
-        cards = app.replay.candidates_panel._candidate_card_list
         await pilot.press("right")
         await pilot.pause()
-        best, selected = cards[0], cards[1]
-        assert best.has_class("best") and not best.has_class("selected")
-        assert selected.has_class("selected") and not selected.has_class("best")
-        assert best.styles.border_top[0] != selected.styles.border_top[0]
-        assert str(selected.border_title).startswith("▶") and not str(best.border_title).startswith("▶")
+        best, selected = app.replay.candidates_panel.candidate_cards[:2]
+        assert best.marks.best and not best.marks.selected
+        assert selected.marks.selected and not selected.marks.best
+        assert best.marks.frame()[0] != selected.marks.frame()[0]
+        assert selected.title.startswith("▶") and not best.title.startswith("▶")
         legend = str(app.replay.candidates_panel.border_subtitle)
         assert "▶ selected" in legend and "★ best" in legend
 
@@ -124,12 +125,12 @@ async def test_replay_arrows_choose_candidates_even_when_the_response_has_focus(
 
 def test_small_grids_get_larger_cells_where_there_is_room() -> None:
     small = [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
-    assert choose_mode([small] * 8, 156, 20) == "large"  # the tiny preset: 3x3 and 4x4 grids
-    assert choose_mode([small] * 8, 130, 20) == "full"
+    sizes = lambda grids: lambda scale: [card_size(grid, scale) for grid in grids]  # noqa: E731
+    assert choose_layout(sizes([small] * 8), 156, 20).scale > choose_layout(sizes([small] * 8), 130, 12).scale
     big = [[0] * 10 for _ in range(10)]
-    assert choose_mode([big] * 10, 156, 20) == "compact"
-    assert cards_out_of_view([big] * 10, "compact", 156) == 0
-    assert cards_out_of_view([big] * 10, "compact", 74) == 5
+    assert choose_layout(sizes([big] * 10), 156, 20) == CardLayout(COMPACT, 10)
+    assert cards_out_of_view(sizes([big] * 10)(COMPACT), 156) == 0
+    assert cards_out_of_view(sizes([big] * 10)(COMPACT), 74) == 5
 
 
 def test_the_tiny_model_trains_on_one_cpu_thread_unless_asked() -> None:

@@ -8,10 +8,10 @@ import pytest
 from arc_console.rundir.files import list_step_files
 from arc_console.tui.replay_app import ReplayApp
 from arc_console.tui.widgets.candidates import CandidatesPanel
-from arc_console.tui.widgets.grid_card import GridCard
+from arc_console.tui.widgets.grid_card import CardSpec
 
 from helpers import make_trainer
-from tui_fixtures import screen_text, until
+from tui_fixtures import footer_line, screen_text, until
 
 SMALL = (80, 24)
 
@@ -24,16 +24,17 @@ def eight_candidate_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
-def selected_card(app: ReplayApp) -> GridCard:
-    panel = app.screen.query_one(CandidatesPanel)
-    (card,) = [c for c in panel.query(GridCard) if c.display and c.has_class("selected")]
+def selected_card(app: ReplayApp) -> CardSpec:
+    (card,) = [c for c in app.screen.query_one(CandidatesPanel).candidate_cards if c.marks.selected]
     return card
 
 
 def selected_card_in_view(app: ReplayApp) -> bool:
-    row = app.screen.query_one(CandidatesPanel).query_one("#cards")
-    card = selected_card(app)
-    return bool(card.region) and row.scrollable_content_region.contains_region(card.region)
+    """The selected card's place in the cards' view lies within the part scrolled into sight."""
+    view = app.screen.query_one(CandidatesPanel).cards_view
+    region = view.regions[view.cards.index(selected_card(app))]
+    window = view.scrollable_content_region.reset_offset.translate(view.scroll_offset)
+    return window.contains_region(region)
 
 
 def cards_subtitle(app: ReplayApp) -> str:
@@ -46,16 +47,16 @@ async def test_the_selected_card_is_always_in_view(eight_candidate_run: Path) ->
     async with app.run_test(size=SMALL) as pilot:
         screen = app.screen
         await until(pilot, lambda: selected_card_in_view(app))  # on open: the best candidate
-        row = screen.query_one(CandidatesPanel).query_one("#cards")
+        row = screen.query_one(CandidatesPanel).cards_view
         assert row.max_scroll_x > 0, "the test needs more cards than 80 columns hold"
         candidates = screen.record["candidates"]
-        card_widths = lambda: [card.outer_size.width for card in screen.query_one(CandidatesPanel).query(".candidate")]  # noqa: E731
+        card_widths = lambda: [region.width for region in row.regions]  # noqa: E731
         widths = card_widths()
         seen = set()
         for _ in range(len(candidates)):  # right all the way round, past the last card and back to the first
             await pilot.press("right")
-            await until(pilot, lambda: selected_card_in_view(app) and "▶" in selected_card(app).border_title)
-            label = str(selected_card(app).border_title)
+            await until(pilot, lambda: selected_card_in_view(app) and "▶" in selected_card(app).title)
+            label = selected_card(app).title
             assert label.startswith(f"▶ #{screen.selected + 1} "), label
             await pilot.pause()
             assert label in screen_text(app), label  # the card is wide enough for its whole label
@@ -90,7 +91,7 @@ async def test_the_legend_is_shortened_to_fit_never_cut(eight_candidate_run: Pat
         panel = app.screen.query_one(CandidatesPanel)
         subtitle = cards_subtitle(app)
         assert subtitle and any(subtitle in row for row in screen_text(app).splitlines()), subtitle  # drawn whole
-        hidden = panel.query_one("#cards").max_scroll_x > 0
+        hidden = panel.cards_view.max_scroll_x > 0
         assert ("more" in subtitle) == hidden, subtitle
         counts = subtitle.split("  · ")[0].removeprefix("scroll sideways: ") if hidden else ""
         variants = legend_variants(counts, True, False)
@@ -99,6 +100,6 @@ async def test_the_legend_is_shortened_to_fit_never_cut(eight_candidate_run: Pat
         assert all(Text(variant).cell_len > room for variant in longer), (subtitle, longer)  # none longer fits
         if width >= 60:
             assert "★ best" in subtitle, subtitle
-            assert "q Quit" in screen_text(app)  # the footer keeps it, first of its keys
+            await until(pilot, lambda: "q Quit" in footer_line(app))  # the footer keeps it (once composed)
         if width >= 140:
             assert "(thick border)" in subtitle, subtitle

@@ -66,7 +66,7 @@ async def test_pause_save_and_stop_a_real_run(tmp_path: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await recorder.wait_for(lambda e: isinstance(e, ev.StepFinished))
         panel = app.query_one(CandidatesPanel)
-        await until(pilot, lambda: len(panel.query("GridCard.candidate")) == 4 and app.dashboard.log_tail.line_count >= 2)
+        await until(pilot, lambda: len(panel.candidate_cards) == 4 and app.dashboard.log_tail.line_count >= 2)
         # The steps are fast: by now the panel may show a later step than the first.
         assert any(problem in str(panel.border_title) for problem in DEMO_PROBLEMS)
         assert "hardware" in str(app.query_one(GpuPanel).border_title)
@@ -212,7 +212,14 @@ async def test_theme_switching_and_a_broken_theme_file(tmp_path: Path) -> None:
         assert app.theme == "arc-light"
 
 
-async def test_real_hardware_panel_without_gpu() -> None:
+async def test_real_hardware_panel_without_gpu(monkeypatch) -> None:
+    """The real sampler where NVML cannot start (no driver): on any machine, with a GPU or without."""
+    import pynvml
+
+    def no_driver() -> None:
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_LIBRARY_NOT_FOUND)
+
+    monkeypatch.setattr(pynvml, "nvmlInit", no_driver)
     app = ConsoleApp(replay_source([]))
     async with app.run_test(size=SIZE) as pilot:
         panel = app.query_one(GpuPanel)
@@ -220,6 +227,20 @@ async def test_real_hardware_panel_without_gpu() -> None:
         assert str(panel.border_title) == "hardware (no GPU)"
         screen = app.export_screenshot().replace("&#160;", " ")
         assert "no NVIDIA GPU" in screen and "CPU" in screen and "RAM" in screen
+
+
+async def test_real_hardware_panel_shows_this_machine() -> None:
+    """The real sampler as it finds this machine: its GPUs by name where NVML sees any, else none."""
+    from arc_console.monitor.hardware import HardwareSampler
+
+    gpus = HardwareSampler().sample().gpus
+    app = ConsoleApp(replay_source([]))
+    async with app.run_test(size=SIZE) as pilot:
+        panel = app.query_one(GpuPanel)
+        await until(pilot, lambda: "GPU" in str(panel.border_title), timeout=5)
+        assert str(panel.border_title) == ("GPU" if gpus else "hardware (no GPU)")
+        screen = app.export_screenshot().replace("&#160;", " ")
+        assert all(gpu.name[:12] in screen for gpu in gpus[:1])
 
 
 async def test_a_redraw_racing_shutdown_is_harmless() -> None:
@@ -230,8 +251,16 @@ async def test_a_redraw_racing_shutdown_is_harmless() -> None:
         panel = app.dashboard.candidates_panel
         await panel.remove()
         panel.refresh_cards()
+        app.dashboard._dirty |= {"candidates", "status"}
+        app.dashboard._paint()  # what a late redraw does: everything dirty, the removed panel's too
+        assert not app.dashboard._dirty  # all was painted (the removed panel's skipped), nothing left undone
+        assert not panel.is_attached
+        await pilot.pause()
+        assert app.is_running and app._exception is None  # the app goes on, nothing raised in it
         app.dashboard._dirty.add("candidates")
-        app.dashboard._redraw()
+        app.exit()
+        app.dashboard._redraw()  # the timer firing as the app closes
+    assert app._exception is None
 
 
 async def test_the_log_tail_follows_and_looks_back() -> None:

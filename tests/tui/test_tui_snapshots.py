@@ -1,4 +1,5 @@
-"""Snapshots of the dashboard's panels from a fixed event sequence, at 160x50."""
+"""Snapshots of the dashboard's panels from a fixed event sequence, at 160x50 and at the three sizes a newcomer's
+terminal is likely to have (80x24, 120x40, 160x50)."""
 
 from pathlib import Path
 
@@ -90,3 +91,10 @@ def test_replay_layout_with_a_selected_candidate(snap_compare, size, monkeypatch
 
     files = list_step_files(DATA)
     assert snap_compare(ReplayApp(files, 0, None), terminal_size=size, run_before=select_second)
+
+
+@pytest.mark.parametrize("size", LAYOUT_SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_small_grids_fill_the_panel(snap_compare, size) -> None:
+    """The tiny preset's 3x3 grids (issue 35): every candidate in view, cells as large as the room allows."""
+    app = ConsoleApp(replay_source(step_events(problem="6150a2bd")), sampler_factory=FixedSampler, early_stop_perfect=3)
+    assert snap_compare(app, terminal_size=size, run_before=_settle)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from arc_console.engine import events as ev
-from arc_console.tui.follow import RunDirFollower
+from arc_console.monitor.follow import RunDirFollower
 from arc_console.tui.app import ConsoleApp
 
 from helpers import make_trainer
@@ -19,6 +19,7 @@ CLI = [sys.executable, "-m", "arc_console"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4"]
 
 
+@pytest.mark.timeout(420)
 @pytest.mark.slow
 async def test_watch_follows_a_headless_run_through_its_end_and_a_resume(tmp_path: Path) -> None:
     run = tmp_path / "run"
@@ -66,6 +67,7 @@ def status_line(app: ConsoleApp) -> str:
     return app.dashboard.status_bar.render().plain
 
 
+@pytest.mark.timeout(900)
 @pytest.mark.slow
 async def test_watch_says_a_killed_run_died_and_picks_it_up_when_resumed(tmp_path: Path) -> None:
     run = tmp_path / "run"

@@ -6,28 +6,19 @@ from pathlib import Path
 import pytest
 
 from arc_console.engine import events as ev
+from arc_console.monitor.follow import RunDirFollower
 from arc_console.tui.app import ConsoleApp
-from arc_console.tui.follow import RunDirFollower
 from arc_console.tui.run_view import RunView
 
-from helpers import make_trainer
 from tui_fixtures import until
 
 
-@pytest.fixture(scope="module")
-def early_stopped_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ev.Stopped]:
-    """A real tiny run on three 1x1 toy tasks that stops early after perfect answers on two of them."""
-    root = tmp_path_factory.mktemp("early-stop")
-    toys = root / "toys"
-    toys.mkdir()
-    for name, colour in (("toy3", 3), ("toy5", 5), ("toy7", 7)):
-        task = {"train": [{"input": [[colour]], "output": [[colour]]}], "test": [{"input": [[colour]], "output": [[colour]]}]}
-        (toys / f"{name}.json").write_text(json.dumps(task))
-    trainer, _ = make_trainer(root / "run", tasks=str(toys), problems=[], max_steps=200, max_new_tokens=1,
-                              overlong_buffer=0, num_candidates=16, early_stop_perfect=2, seed=2, learning_rate=2e-3)
-    stopped = trainer.run()
+@pytest.fixture
+def early_stopped_run(early_stopped_toy_run) -> tuple[Path, ev.Stopped]:
+    """The session's tiny run on three 1x1 toy tasks that stopped early after perfect answers on two of them."""
+    run, stopped = early_stopped_toy_run
     assert stopped.reason == "early_stop" and len(stopped.perfect_problems) == 2
-    return root / "run", stopped
+    return run, stopped
 
 
 def status_line(app: ConsoleApp) -> str:

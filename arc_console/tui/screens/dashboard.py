@@ -1,30 +1,32 @@
 """The dashboard a run is shown on: status line, hardware, accuracy history, candidates, log.
 
 TrainScreen and WatchScreen are this screen with their own keys. Events reach it through the App
-(show_event); they only update the RunView, and the panels are repainted at most REDRAW_HZ times a
-second, one band at a time, within the App's CPU share.
+(show_event); they only update the RunView, and what changed is repainted in one frame, at most
+REDRAW_HZ times a second, within the App's CPU share, and not at all while nothing changed.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer
+from textual.timer import Timer
 
 from arc_console.engine import events as ev
 from arc_console.engine.control import RunControl
+from arc_console.terminal.textsafe import one_line
 from arc_console.tui.cpu_budget import CpuBudget
 from arc_console.tui.grid_actions import GridViewActions
 from arc_console.tui.run_view import RunView
 from arc_console.tui.screens.help import HelpScreen, help_rows
-from arc_console.tui.textsafe import one_line
 from arc_console.tui.widgets.candidates import CandidatesPanel
 from arc_console.tui.widgets.gpu_panel import GpuPanel
 from arc_console.tui.widgets.history import AccuracyHistory
+from arc_console.tui.widgets.keys_footer import KeysFooter
 from arc_console.tui.widgets.log_tail import LogTail
 from arc_console.tui.widgets.status_bar import StatusBar
 
@@ -45,11 +47,11 @@ DEFAULT_UI_CPU_SHARE = 0.02
 class DashboardScreen(GridViewActions, Screen[None]):
     """Subclasses declare BINDINGS (their own keys, then VIEW_BINDINGS) and what stopping means."""
 
-    REDRAW_HZ = 8
-    # Panels that sit together on screen, top to bottom; see _next_band. The status line has a band of
-    # its own: it changes every second, and painted with the panels below it, it would drag them
-    # (their whole rectangle) into the frame.
-    BANDS = (("status",), ("gpu", "history"), ("candidates",), ("log",))
+    # Every frame costs a pass over every panel on the screen (Textual renders each of the screen's own
+    # children whatever part changed), so changes wait a little and share frames: at most REDRAW_HZ frames
+    # a second, and the status line alone (tokens, phase, the elapsed second) at most once a STATUS_PERIOD_S.
+    REDRAW_HZ = 2
+    STATUS_PERIOD_S = 1.0
     WATCHING: ClassVar[bool] = False  # the status line says "watching"
 
     def __init__(self, view: RunView, control: RunControl | None = None) -> None:
@@ -59,8 +61,9 @@ class DashboardScreen(GridViewActions, Screen[None]):
         self.failure: str | None = None
         self._dirty: set[str] = set()
         self._pending_log: list[str] = []
-        self._last_band = -1
-        self._hardware: Any = None  # the latest hardware sample, painted with the top band
+        self._last_frame = 0.0  # time.monotonic() of the last paint
+        self._hardware: Any = None  # the latest hardware sample
+        self._redraw_timer: Timer | None = None
         # Made at the first redraw: it measures the thread that runs the app, from after the first layout.
         self.budget: CpuBudget | None = None
         # Made here, not queried: events may arrive before this screen's mount, and a query looks at
@@ -80,12 +83,14 @@ class DashboardScreen(GridViewActions, Screen[None]):
             yield self.history_plot
         yield self.candidates_panel
         yield self.log_tail
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.status_bar.show(self.view, self.WATCHING)
         self.set_interval(1.0, self._tick)
-        self.set_interval(1 / self.REDRAW_HZ, self._redraw)
+        # Runs only while something waits to be painted (_wake): an idle dashboard costs no timer ticks.
+        self._redraw_timer = self.set_interval(1 / self.REDRAW_HZ, self._redraw, pause=True)
+        self._wake()  # for the events that came before the mount
 
     # ---------------------------------------------------------------- what the App hands over
 
@@ -99,18 +104,21 @@ class DashboardScreen(GridViewActions, Screen[None]):
         elif isinstance(event, ev.CheckpointSaved):
             self.on_checkpoint_saved(event)
         elif isinstance(event, ev.TrainerLiveness) and event.state != "running":
-            self.notify(one_line(event.detail), title="the run stopped without a word", severity="error", timeout=30,
-                        markup=False)
+            title = "the trainer died" if event.state == "died" else "no sign of life from the trainer"
+            self.notify(one_line(event.detail), title=title, severity="error", timeout=30, markup=False)
         elif isinstance(event, (ev.Paused, ev.Resumed)):
             self.refresh_bindings()
         elif isinstance(event, ev.Stopped):
-            self._dirty_bands_at_once()  # the final state, whatever the budget says
+            self._paint()  # the final state, whatever the budget says
             self.refresh_bindings()
             self.on_stopped(event)
+        self._wake()
 
     def show_hardware(self, sample: Any) -> None:
         self._hardware = sample
         self._dirty.add("gpu")
+        if self.view.step_started_at is None:  # else the step's ticking clock paints it within a second, one frame
+            self._wake()
 
     def show_failure(self, error: str) -> None:
         self.failure = error
@@ -134,30 +142,28 @@ class DashboardScreen(GridViewActions, Screen[None]):
 
     # ---------------------------------------------------------------- painting
 
+    def _wake(self) -> None:
+        if self._dirty and self._redraw_timer is not None:
+            self._redraw_timer.resume()
+
     def _redraw(self) -> None:
         if not self.app.is_running:  # shutting down: the panels may already be gone
+            return
+        if not self._dirty and self._redraw_timer is not None:
+            self._redraw_timer.pause()
+            return
+        if self._dirty == {"status"} and time.monotonic() - self._last_frame < self.STATUS_PERIOD_S:
             return
         if self.budget is None:
             self.budget = CpuBudget(getattr(self.app, "UI_CPU_SHARE", DEFAULT_UI_CPU_SHARE))
         elif not self.budget.allows():
             return
-        elif self.budget.overdue:  # the screen waited its longest: it catches up in one frame
-            self._dirty_bands_at_once()
-            return
-        band = self._next_band()
-        if band is not None:
-            self._paint(band)
+        self._paint()
 
-    def _dirty_bands_at_once(self) -> None:
-        for _ in self.BANDS:
-            band = self._next_band()
-            if band is None:
-                return
-            self._paint(band)
-
-    def _paint(self, band: tuple[str, ...]) -> None:
-        dirty = self._dirty & set(band)
-        self._dirty -= dirty
+    def _paint(self) -> None:
+        """Everything that changed, in one frame."""
+        dirty, self._dirty = self._dirty, set()
+        self._last_frame = time.monotonic()
         view = self.view
         if "status" in dirty:
             self.status_bar.show(view, self.WATCHING)
@@ -179,21 +185,10 @@ class DashboardScreen(GridViewActions, Screen[None]):
         """Every change the panels have been told about is on screen."""
         return not self._dirty
 
-    def _next_band(self) -> tuple[str, ...] | None:
-        """The next screen band with something to paint, taking the bands in turn.
-
-        Textual repaints, in one frame, the rectangle around everything that changed: the status line
-        (top) and the log (bottom) changing together cost a whole-screen render. One band per redraw
-        keeps each frame's rectangle small; a band waits at most len(BANDS) - 1 redraws."""
-        for offset in range(1, len(self.BANDS) + 1):
-            index = (self._last_band + offset) % len(self.BANDS)
-            if self._dirty & set(self.BANDS[index]):
-                self._last_band = index
-                return self.BANDS[index]
-        return None
-
     def _tick(self) -> None:
-        self._dirty.add("status")  # the step's elapsed time and the ETA move on their own
+        if self.view.step_started_at is not None:
+            self._dirty.add("status")  # the step's elapsed time moves on its own
+            self._wake()
 
     # ---------------------------------------------------------------- actions every dashboard has
 

@@ -16,15 +16,16 @@ from textual.widgets import Static
 
 def help_rows(bindings: Iterable[BindingType], key_display: Callable[[Binding], str]) -> list[tuple[str, str]]:
     """(keys, what they do) for each binding: its key_display, else every key as the footer shows it
-    ('← / h'); its tooltip (the long form), else its description."""
-    rows = []
+    ('← / h'); its tooltip (the long form), else its description. Bindings of the same keys (q: stop while
+    the run goes, quit once it has ended) share one row, their meanings joined by ' · '."""
+    rows: dict[str, list[str]] = {}
     for binding in bindings:
         if not isinstance(binding, Binding):
             binding = Binding(*binding)
         keys = binding.key_display or " / ".join(
             key_display(dataclasses.replace(binding, key=key.strip())) for key in binding.key.split(","))
-        rows.append((keys, binding.tooltip or binding.description))
-    return rows
+        rows.setdefault(keys, []).append(binding.tooltip or binding.description)
+    return [(keys, " · ".join(meanings)) for keys, meanings in rows.items()]
 
 
 class HelpScreen(ModalScreen[None]):

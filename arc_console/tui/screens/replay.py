@@ -16,29 +16,23 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from arc_console.arc.candidates import best_candidate_id, best_candidate_index
 from arc_console.arc.parse import split_channels
-from arc_console.rundir.files import RunFileError, StepFile, load_step_file, read_metrics
-from arc_console.tui.textsafe import one_line, safe_text, visible
+from arc_console.rundir.files import RunFileError, StepFile, load_step_file
+from arc_console.terminal.textsafe import one_line, safe_text, visible
 from arc_console.tui.grid_actions import GridViewActions
-from arc_console.tui.screens.help import HelpScreen, help_rows
+from arc_console.tui.recorded_history import RecordedHistory, read_recorded_history
 from arc_console.tui.run_view import view_description
+from arc_console.tui.screens.help import HelpScreen, help_rows
 from arc_console.tui.widgets.candidates import CandidatesPanel
 from arc_console.tui.widgets.history import AccuracyHistory
+from arc_console.tui.widgets.keys_footer import KeysFooter
 
-HISTORY_POINTS = 2000  # the plot gets at most this many steps; longer runs are thinned evenly
-
-
-def thin(history: list[dict[str, Any]], limit: int = HISTORY_POINTS) -> list[dict[str, Any]]:
-    if len(history) <= limit:
-        return history
-    stride = len(history) / limit
-    kept = [history[int(i * stride)] for i in range(limit)]
-    perfect = [m for m in history if m.get("perfect")]
-    merged = {m["step"]: m for m in kept + perfect + [history[-1]]}
-    return [merged[k] for k in sorted(merged)]
+# Each pair shows in the footer as its two keys and one word ("←→ Candidate"), so that a narrow footer keeps them.
+CANDIDATE_KEYS = Binding.Group("Candidate", compact=True)
+STEP_KEYS = Binding.Group("Step", compact=True)
 
 
 def response_text(candidate: dict[str, Any] | None) -> Text:
@@ -60,11 +54,13 @@ class ReplayScreen(GridViewActions, Screen[None]):
         Binding("q", "close", "Quit", id="quit", tooltip="quit"),  # first: a narrow footer keeps it (as watch's)
         # priority: a focused scroll area (the response, the cards) would take the arrows for scrolling
         Binding("left,h", "candidate(-1)", "Prev candidate", id="prev-candidate", priority=True,
-                tooltip="previous candidate"),
+                tooltip="previous candidate", group=CANDIDATE_KEYS),
         Binding("right,l", "candidate(1)", "Next candidate", id="next-candidate", priority=True,
-                tooltip="next candidate"),
-        Binding("left_square_bracket", "step(-1)", "Prev step", id="prev-step", tooltip="previous step file"),
-        Binding("right_square_bracket", "step(1)", "Next step", id="next-step", tooltip="next step file"),
+                tooltip="next candidate", group=CANDIDATE_KEYS),
+        Binding("left_square_bracket", "step(-1)", "Prev step", id="prev-step", tooltip="previous step file",
+                group=STEP_KEYS),
+        Binding("right_square_bracket", "step(1)", "Next step", id="next-step", tooltip="next step file",
+                group=STEP_KEYS),
         Binding("b", "best", "Best", id="best", tooltip="jump to the best candidate"),
         Binding("d", "toggle_diff", "Diff", id="diff", tooltip="diff view against the target"),
         Binding("g", "toggle_digits", "Digits", id="digits", tooltip="colour numbers in cells"),
@@ -80,16 +76,16 @@ class ReplayScreen(GridViewActions, Screen[None]):
         self.record: dict[str, Any] | None = None
         self.error: str | None = None
         self.selected = 0
-        self.history = thin(read_metrics(run_dir)) if run_dir is not None else []
+        self.recorded = read_recorded_history(run_dir) if run_dir is not None else RecordedHistory([], [])
 
     def compose(self) -> ComposeResult:
         yield Static(id="header")
-        if self.history:
+        if self.recorded.metrics:
             yield AccuracyHistory(id="history")
         yield CandidatesPanel(id="candidates")
         with VerticalScroll(id="response-scroll"):
             yield Static(id="response-text")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#response-scroll").border_title = "response"
@@ -137,8 +133,9 @@ class ReplayScreen(GridViewActions, Screen[None]):
             scroll.border_title = Text.assemble("response of #", safe_text(current["candidate_id"], 12)) if current else "response"
             self.query_one("#response-text", Static).update(response_text(current))
         self.query_one("#header", Static).update(header)
-        if self.history:
-            self.query_one(AccuracyHistory).show(self.history, marked_step=step_file.step)
+        if self.recorded.metrics:
+            self.query_one(AccuracyHistory).show(self.recorded.metrics, marked_step=step_file.step,
+                                                 held_out=self.recorded.held_out)
 
     # ------------------------------------------------------------ actions
 

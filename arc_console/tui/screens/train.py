@@ -5,9 +5,10 @@ from __future__ import annotations
 from textual.binding import Binding
 
 from arc_console.engine import events as ev
+from arc_console.terminal.textsafe import one_line
 from arc_console.tui.screens.confirm_stop import ConfirmStop
 from arc_console.tui.screens.dashboard import VIEW_BINDINGS, DashboardScreen
-from arc_console.tui.textsafe import one_line
+from arc_console.rundir.files import stop_words
 
 
 class TrainScreen(DashboardScreen):
@@ -49,7 +50,7 @@ class TrainScreen(DashboardScreen):
         if self.view.stopping or event.reason == "error":
             self.app.exit(0 if event.reason != "error" else 1)
         else:
-            self.notify(one_line(f"run finished ({event.reason.replace('_', ' ')}); q quits"), timeout=30, markup=False)
+            self.notify(one_line(f"run finished ({stop_words(event.reason)}); q quits"), timeout=30, markup=False)
 
     def action_toggle_pause(self) -> None:
         assert self.control is not None

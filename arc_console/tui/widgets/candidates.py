@@ -6,13 +6,14 @@ from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.containers import HorizontalScroll, Vertical
+from textual.containers import Vertical
 from textual.widgets import Static
 
-from arc_console.tui.textsafe import one_line, safe_text, visible
-
-from arc_console.tui.grid_render import Grid
-from arc_console.tui.widgets.grid_card import GridCard
+from arc_console.tui.grid_render import COMPACT, FULL, Grid
+from arc_console.terminal.textsafe import one_line, safe_text, visible
+from arc_console.tui.widgets.card_layout import CardLayout, cards_out_of_view, choose_layout
+from arc_console.tui.widgets.cards_view import CardsView
+from arc_console.tui.widgets.grid_card import CardSpec, Marks, card_size, freeze
 
 
 def candidate_badges(candidate: dict[str, Any], best_id: int | None) -> str:
@@ -47,28 +48,6 @@ def legend_variants(out_of_view: str, selected: bool, diff: bool) -> list[str]:
     return list(dict.fromkeys(variant for variant in variants if variant))
 
 
-def choose_mode(grids: list[Grid | None], width: int, height: int, titles: list[int] | None = None) -> str:
-    """The largest cells with which every card fits side by side: 'large', 'full', else 'compact'.
-    `titles`: each card's longer title in cells (the cards fit their titles)."""
-    titles = titles or [0] * len(grids)
-    for mode in ("large", "full"):
-        sizes = [GridCard.card_size(g, mode, t) for g, t in zip(grids, titles)]
-        if sum(w for w, _ in sizes) <= width and max((h for _, h in sizes), default=0) <= height:
-            return mode
-    return "compact"
-
-
-def cards_out_of_view(grids: list[Grid | None], mode: str, width: int, titles: list[int] | None = None) -> int:
-    """How many cards, from the right, do not fit in `width` columns."""
-    titles = titles or [0] * len(grids)
-    used = 0
-    for index, (grid, title) in enumerate(zip(grids, titles)):
-        used += GridCard.card_size(grid, mode, title)[0]
-        if used > width + 1:  # the last card's right margin may fall outside
-            return len(grids) - index
-    return 0
-
-
 def response_preview(candidate: dict[str, Any] | None, best_id: int | None, lines: int = 1) -> Text:
     """The start of a candidate's response in `lines` rows, as plain text (never markup or escapes)."""
     if candidate is None:
@@ -83,12 +62,11 @@ def response_preview(candidate: dict[str, Any] | None, best_id: int | None, line
 
 
 class CandidatesPanel(Vertical):
-    """The cards side by side (scrolling sideways when they do not fit) over the best response's text."""
+    """The cards in rows, their cells as large as the room allows (card_layout), over the best response's
+    text; one row scrolling sideways where even the smallest cells do not fit."""
 
     DEFAULT_CSS = """
     CandidatesPanel { height: 1fr; border: round $primary; padding: 0 1; }
-    CandidatesPanel > #cards { height: 1fr; }
-    CandidatesPanel #cards-empty { color: $text-muted; padding: 1 2; }
     CandidatesPanel > #response { height: 1; color: $text-muted; text-wrap: nowrap; text-overflow: ellipsis; }
     .tall CandidatesPanel > #response { height: 8; text-wrap: wrap; }
     """
@@ -99,22 +77,26 @@ class CandidatesPanel(Vertical):
         self.diff = False
         self.digits = False
         self.selected_id: int | None = None  # replay: the candidate whose text is shown
-        self._candidate_card_list: list[GridCard] = []
         self._state: tuple[int, str, Grid, Grid, list[float], list[dict[str, Any]], int | None] | None = None
         self._seen_as = ""
+        self.layout_chosen = CardLayout(COMPACT, 1)  # the cards' scale and columns
+        self._layout_key: tuple | None = None
+        self._preview = Text("")
+        self._title = Text("")
+        self._legend: str | None = None
 
     def compose(self) -> ComposeResult:
         # The children are held, not queried: a redraw can race the app's shutdown, when queries find nothing.
-        self._cards_row = HorizontalScroll(id="cards")
-        self._empty_note = Static("waiting for the first step …", id="cards-empty")
-        self._input_card = GridCard(id="card-input")
-        self._target_card = GridCard(id="card-target")
+        self.cards_view = CardsView(id="cards")
+        self.cards_view.show([], 1, "waiting for the first step …")
         self._response = Static(id="response")
-        with self._cards_row:
-            yield self._empty_note
-            yield self._input_card
-            yield self._target_card
+        yield self.cards_view
         yield self._response
+
+    @property
+    def candidate_cards(self) -> list[CardSpec]:
+        """The candidates' cards as shown (after the input's and the target's)."""
+        return self.cards_view.cards[2:]
 
     def show_step(self, step: int, problem_id: str, test_input: Grid, target: Grid, temperatures: list[float],
                   candidates: list[dict[str, Any]], best_id: int | None, seen_as: str = "") -> None:
@@ -130,13 +112,9 @@ class CandidatesPanel(Vertical):
         if self._state is None or not self.is_attached:
             return
         step, problem_id, test_input, target, temperatures, candidates, best_id = self._state
-        self._empty_note.display = not target
         count = max(len(temperatures), len(candidates))
-        cards = self._candidate_cards(count)
         grids = [test_input, target] + [c.get("predicted_grid") for c in candidates] + [None] * (count - len(candidates))
-        # Digits need two characters per cell: they force the full size (the panel then scrolls).
-        cards_area = self._cards_row.size
-        # Cards without a grid keep the target's size (GridCard's reserve), so they count as the target.
+        # Cards without a grid keep the target's size (their reserve), so they count as the target.
         sized = grids[:2] + [grid or target for grid in grids[2:]]
         labels = [self._label(index, temperatures, candidates) for index in range(count)]
         badges = [candidate_badges(candidates[index], best_id) if index < len(candidates) else ""
@@ -146,71 +124,82 @@ class CandidatesPanel(Vertical):
         mark = len(SELECTED_MARK) if self.selected_id is not None else 0
         label_cells = [Text(label).cell_len + (0 if label.startswith(SELECTED_MARK) else mark) for label in labels]
         titles = [0, 0] + [max(cells, Text(badge).cell_len) for cells, badge in zip(label_cells, badges)]
-        mode = choose_mode(sized, cards_area.width, cards_area.height, titles)
-        if self.digits and mode == "compact":
-            mode = "full"
+
+        def card_sizes(scale: int) -> list[tuple[int, int]]:
+            return [card_size(grid, scale, title) for grid, title in zip(sized, titles)]
+
+        room = self.cards_view.outer_size  # scrollbars included: whether they show depends on the choice
+        shapes = tuple((len(grid), max((len(row) for row in grid), default=0)) if grid else None for grid in sized)
+        key = (shapes, tuple(titles), room, self.digits)
+        if key != self._layout_key:  # the same shapes in the same room: the same layout (most steps)
+            # Digits need two characters a cell.
+            layout = choose_layout(card_sizes, room.width, room.height, smallest=FULL if self.digits else COMPACT)
+            self._layout_key, self.layout_chosen = key, layout
+        layout = self.layout_chosen
+        scale = layout.scale
         title = Text.assemble(f"step {step} · ", safe_text(problem_id, 40), f" · input · target · {count} candidates")
         if self._seen_as:  # --augment: every grid here is the view's
             title.append_text(Text.assemble(" · as the model saw it: ", safe_text(self._seen_as, 40)))
-        self.border_title = title
-        hidden = cards_out_of_view(sized[:2 + count], mode, cards_area.width, titles)
+        if title != self._title:  # setting a border title repaints the whole panel, changed or not
+            self._title = title
+            self.border_title = title
+        hidden = cards_out_of_view(card_sizes(scale), room.width) if layout.scrolls else 0
         self._show_legend(f"{hidden} more →" if hidden else "")
-        self._input_card.show_grid(test_input, "input", mode=mode, digits=self.digits)
-        self._target_card.show_grid(target, "target", mode=mode, digits=self.digits)
-        for index, card in enumerate(cards):
-            card.display = index < count
-            if index >= count:
-                continue
-            label = labels[index]
+        frozen_target = freeze(target)
+        cards = [CardSpec(freeze(test_input), "input", scale=scale, digits=self.digits),
+                 CardSpec(frozen_target, "target", scale=scale, digits=self.digits)]
+        for index in range(count):
             if index < len(candidates):
                 candidate = candidates[index]
-                card.set_class(candidate.get("candidate_id") == best_id and bool(candidate.get("has_grid")), "best")
-                card.set_class(bool(candidate.get("perfect_match")), "perfect")
-                card.remove_class("pending")
-                card.set_class(candidate.get("candidate_id") == self.selected_id, "selected")
-                card.show_grid(candidate.get("predicted_grid"), label, badges[index], mode,
-                               self.digits, target if self.diff else None, reserve=target, title_cells=label_cells[index])
+                marks = Marks(best=candidate.get("candidate_id") == best_id and bool(candidate.get("has_grid")),
+                              perfect=bool(candidate.get("perfect_match")),
+                              selected=candidate.get("candidate_id") == self.selected_id)
+                cards.append(CardSpec(freeze(candidate.get("predicted_grid")), labels[index], badges[index], scale,
+                                      self.digits, frozen_target if self.diff else None, reserve=frozen_target,
+                                      title_cells=label_cells[index], fit_titles=True, marks=marks))
             else:
-                card.remove_class("best", "perfect")
-                card.add_class("pending")
-                card.show_grid(None, label, "", mode, note="…", reserve=target, title_cells=label_cells[index])
+                cards.append(CardSpec(None, labels[index], "", scale, note="…", reserve=frozen_target,
+                                      title_cells=label_cells[index], fit_titles=True, marks=Marks(pending=True)))
+        self.cards_view.show(cards if target else [], layout.columns, "waiting for the first step …")
 
         wanted = self.selected_id if self.selected_id is not None else best_id
         shown = next((c for c in candidates if c.get("candidate_id") == wanted), candidates[-1] if candidates else None)
-        self._response.update(response_preview(shown, best_id, max(1, self._response.size.height)), layout=False)
+        preview = response_preview(shown, best_id, max(1, self._response.size.height))
+        if preview != self._preview:
+            self._preview = preview
+            self._response.update(preview, layout=False)
         if self.selected_id is not None:
-            self.call_after_refresh(self._scroll_to_selected)  # once the cards have their new sizes
+            self.call_after_refresh(self._scroll_to_selected)  # once the view has its new size
 
     def _show_legend(self, out_of_view: str) -> None:
         """The border's legend, as much of it as the border holds (legend_variants): a subtitle too long for
         it would be cut mid-word with an ellipsis."""
         variants = legend_variants(out_of_view, self.selected_id is not None, self.diff)
         room = self.outer_size.width - LEGEND_FRAME_CELLS
-        if not self.outer_size.width:  # before the first layout: on_resize comes back with a width
-            self.border_subtitle = variants[0]
-            return
-        self.border_subtitle = next((v for v in variants if Text(v).cell_len <= room), "")
+        # Before the first layout the longest; on_resize comes back with a width.
+        legend = next((v for v in variants if Text(v).cell_len <= room), "") if self.outer_size.width else variants[0]
+        if legend != self._legend:
+            self._legend = legend
+            self.border_subtitle = legend
 
     def _scroll_to_selected(self) -> None:
-        """Replay: bring the selected card into the row's view, and say which way the hidden cards lie."""
+        """Replay: bring the selected card into the view, and say which way the hidden cards lie."""
         if not self.is_attached:
             return
-        card = next((c for c in self._candidate_card_list if c.display and c.has_class("selected")), None)
-        row = self._cards_row
-        if card is not None:  # with the input and the target beside it where they fit
-            wanted = card.virtual_region_with_margin
-            for first in (self._input_card, self._target_card):
-                span = first.virtual_region_with_margin.union(wanted)
-                if span.width <= row.scrollable_content_region.width:
+        view = self.cards_view
+        regions = view.regions
+        selected = next((index for index, card in enumerate(view.cards) if card.marks.selected), None)
+        if selected is not None:  # with the input and the target beside it where they fit
+            wanted = regions[selected]
+            for first in regions[:2]:
+                span = first.union(wanted)
+                if span.width <= view.scrollable_content_region.width:
                     wanted = span
                     break
-            row.scroll_to_region(wanted, animate=False, immediate=True, force=True)
+            view.scroll_to_region(wanted, animate=False, immediate=True, force=True)
         left = right = 0
-        window_start, window_end = row.scroll_x, row.scroll_x + row.scrollable_content_region.width
-        for shown in (self._input_card, self._target_card, *self._candidate_card_list):
-            if not shown.display:
-                continue
-            region = shown.virtual_region
+        window_start, window_end = view.scroll_x, view.scroll_x + view.scrollable_content_region.width
+        for region in regions:
             if region.x < window_start:
                 left += 1
             elif region.right > window_end:
@@ -224,10 +213,3 @@ class CandidatesPanel(Vertical):
         selected = (self.selected_id is not None and index < len(candidates)
                     and candidates[index].get("candidate_id") == self.selected_id)
         return SELECTED_MARK + label if selected else label
-
-    def _candidate_cards(self, count: int) -> list[GridCard]:
-        if len(self._candidate_card_list) < count:
-            new = [GridCard(fit_titles=True, classes="candidate") for _ in range(count - len(self._candidate_card_list))]
-            self._cards_row.mount_all(new)
-            self._candidate_card_list += new
-        return self._candidate_card_list

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from rich.console import RenderableType
-from rich.table import Table
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
-from arc_console.tui.gpu import HardwareSample
-from arc_console.tui.textsafe import one_line
+from arc_console.monitor.hardware import HardwareSample
+from arc_console.terminal.textsafe import one_line
 
 GB = 1024**3
 
@@ -25,10 +24,11 @@ def memory_bar(used: int, total: int, own: int | None, width: int = 24) -> Text:
     return bar
 
 
-def hardware_table(sample: HardwareSample, width: int = 60) -> Table:
-    """The panel's rows for `width` columns: the memory bars shrink so that no row wraps."""
+def hardware_table(sample: HardwareSample, width: int = 60) -> Text:
+    """The panel's rows for `width` columns: the memory bars shrink so that no row wraps. Plain lines of
+    Text, not a Rich table: a table is laid out again at every repaint."""
     bar = max(6, min(24, width - 18))
-    table = Table.grid(padding=(0, 1))
+    table = _Rows()
     for gpu in sample.gpus:
         head = Text.assemble((f"GPU {gpu.index} ", "bold"), one_line(str(gpu.name), 40))
         details = Text(f"{gpu.memory_used / GB:.1f} / {gpu.memory_total / GB:.0f} GB")
@@ -53,31 +53,64 @@ def hardware_table(sample: HardwareSample, width: int = 60) -> Table:
                                     f"RAM {host.memory_used / GB:.1f} / {host.memory_total / GB:.0f} GB"))
         own = f"{host.process_rss / GB:.2f} GB" if host.process_rss is not None else "-"
         table.add_row(Text(f"{sample.process_label} {own}", style="dim"))
-    return table
+    return table.text
+
+
+class _Rows:
+    """Rows of Text, one a line."""
+
+    def __init__(self) -> None:
+        self.text = Text()
+
+    def add_row(self, row: Text) -> None:
+        if self.text:
+            self.text.append("\n")
+        self.text.append_text(row)
 
 
 class GpuPanel(Widget):
-    """Fixed-size panel (its size comes from the layout): a new sample repaints it, no layout pass."""
+    """Fixed-size panel (its size comes from the layout): a new sample repaints it, no layout pass. Its lines
+    are made once per sample and served through the line API."""
 
     DEFAULT_CSS = "GpuPanel { border: round $primary; padding: 0 1; height: 100%; }"
 
     def __init__(self, **kwargs: object) -> None:
         super().__init__(**kwargs)
-        self._body: RenderableType = Text("sampling …", style="dim")
+        self._body = Text("sampling …", style="dim")
         self._sample: HardwareSample | None = None
+        self._lines: list[Strip] | None = None  # _body cut into lines over this panel's background
 
     def on_mount(self) -> None:
         self.border_title = "hardware"
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._changed())
+
+    def on_unmount(self) -> None:
+        self.app.theme_changed_signal.unsubscribe(self)
 
     def show(self, sample: HardwareSample) -> None:
-        self.border_title = "GPU" if sample.gpus else "hardware (no GPU)"
+        title = "GPU" if sample.gpus else "hardware (no GPU)"
+        if title != self.border_title:
+            self.border_title = title
         self._sample = sample
-        self._body = hardware_table(sample, self.content_size.width)
+        body = hardware_table(sample, self.content_size.width)
+        if body != self._body:  # a sample that reads the same costs nothing
+            self._body = body
+            self._changed()
+
+    def _changed(self) -> None:
+        self._lines = None
         self.refresh()
 
     def on_resize(self) -> None:
         if self._sample is not None:
             self.show(self._sample)
+        self._changed()
 
-    def render(self) -> RenderableType:
-        return self._body
+    def render_line(self, y: int) -> Strip:
+        if self._lines is None:
+            base, width = self.rich_style, max(1, self.content_size.width)
+            console = self.app.console
+            lines = self._body.wrap(console, width, overflow="fold")
+            self._lines = [Strip(list(line.render(console, end="")), line.cell_len).extend_cell_length(width, base)
+                           .apply_style(base) for line in lines]
+        return self._lines[y] if y < len(self._lines) else Strip.blank(self.content_size.width, self.rich_style)

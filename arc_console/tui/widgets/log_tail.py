@@ -11,7 +11,7 @@ from textual import events
 from textual.binding import Binding
 from textual.widget import Widget
 
-from arc_console.tui.textsafe import visible
+from arc_console.terminal.textsafe import visible
 
 
 def fit_width(line: str, width: int) -> str:

@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual.widget import Widget
 
+from arc_console.terminal.textsafe import one_line, one_line_tail
 from arc_console.tui.headless import format_duration, format_score
-from arc_console.tui.textsafe import one_line, one_line_tail
 from arc_console.tui.run_view import RunView
+from arc_console.rundir.files import stop_words
 
 
 PHASE_LABELS = (("time_rollout_s", "gen"), ("time_scoring_s", "score"), ("time_old_logprobs_s", "old"),
@@ -97,7 +98,7 @@ def state_text(view: RunView) -> Text:
         label = "DIED" if view.lost.state == "died" else "SILENT"
         return Text(f" {label}: {one_line(view.lost.detail, 90)} ", style="bold white on red")
     if view.finished is not None:
-        return Text(f" finished: {view.finished.reason.replace('_', ' ')} ", style="bold black on green")
+        return Text(f" finished: {stop_words(view.finished.reason)} ", style="bold black on green")
     phase = view.phase
     widest = len(phase)
     if view.max_tokens:

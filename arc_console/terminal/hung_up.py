@@ -1,24 +1,23 @@
-"""The signals that stop a run gracefully (a checkpoint, the final model, the stop record): Ctrl+C, SIGTERM,
-and SIGHUP, which a process gets when its terminal closes (a tmux session killed, an ssh connection dropped).
+"""A terminal that hung up (SIGHUP: a tmux session killed, an ssh connection dropped, a window closed).
 
 Once the terminal has hung up, every write to it fails (EIO), so the standard streams that led to it are
-pointed at /dev/null: the stop then completes and the process exits; the run directory keeps the record.
+pointed at /dev/null: a run's stop then completes and the process exits; the run directory keeps the record.
+The stop itself is terminal/stop_signals.py's.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import signal
 import sys
 import termios
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
 
-from arc_console.engine.control import RunControl
+if TYPE_CHECKING:
+    from textual.app import App
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 STANDARD_STREAMS = (0, 1, 2)
 
 
@@ -47,36 +46,14 @@ def detach_from_hung_up_terminal() -> list[int]:
     return gone
 
 
-@contextmanager
-def graceful_stop_signals(control: RunControl, announce: Callable[[int], None] | None = None) -> Iterator[None]:
-    """Stop through `control` on SIGINT, SIGTERM or SIGHUP while the block runs; the previous handlers after.
-
-    The first signal requests the stop and calls `announce(signum)` (whose failure to write is ignored).
-    A second SIGINT or SIGTERM gives up on saving (KeyboardInterrupt). A second SIGHUP is ignored: a shell
-    passes its own hangup on to its jobs, so one closing terminal can deliver two.
-    """
-
-    def on_signal(signum: int, frame: object) -> None:
-        if signum == signal.SIGHUP:
-            detach_from_hung_up_terminal()
-        if control.stop_requested:
-            if signum == signal.SIGHUP:
-                return
-            raise KeyboardInterrupt
-        control.request_stop()
-        if announce is not None:
-            with suppress(OSError):
-                announce(signum)
-
-    # Started under nohup (SIGHUP ignored): the user asked the run to outlive its terminal; leave it so.
-    handled = [signum for signum in STOP_SIGNALS
-               if not (signum == signal.SIGHUP and signal.getsignal(signum) is signal.SIG_IGN)]
-    previous = {signum: signal.signal(signum, on_signal) for signum in handled}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+def leave_hung_up_terminal(app: App) -> None:
+    """For a Textual app (its SIGHUP handler): where the terminal is gone, drawing goes to /dev/null and the
+    app stops reading input (a hung-up terminal reads as an endless end of file). A terminal still there is
+    left alone."""
+    if detach_from_hung_up_terminal():
+        disable_input = getattr(app._driver, "disable_input", None)
+        if disable_input is not None:
+            disable_input()
 
 
 class HangupTolerantStream:

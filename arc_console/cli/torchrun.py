@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 
-from arc_console.tui.textsafe import one_line
+from arc_console.terminal.textsafe import one_line
 
 
 def without_nproc(argv: Sequence[str]) -> list[str]:

@@ -10,37 +10,37 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from arc_console import UserError
+from arc_console.cli.errors import UsageError
 from arc_console.config import TrainConfig
 from arc_console.distributed.ranks import DistributedError, Ranks, join_process_group
-from arc_console.tui.textsafe import one_line
+from arc_console.terminal.textsafe import one_line
 
 Resolve = Callable[[argparse.Namespace, int], tuple[TrainConfig, Path, "Path | None", str, bool]]
 
 
-EXIT_USAGE = 2
-
 
 def train_as_rank(args: argparse.Namespace, resolve: Resolve, train_main: Callable[..., int],
-                  usage_error: type[Exception], hooks_for: Callable[[TrainConfig], list[Any]]) -> int:
-    """resolve(args, world_size) raises usage_error on bad input (rank 0 shows it, every rank exits 2);
+                  hooks_for: Callable[[TrainConfig], list[Any]]) -> int:
+    """resolve(args, world_size) raises a UserError on bad input (rank 0 shows it, every rank exits with its code);
     train_main(args, *resolved, ranks=...) is the single-process train command, run by rank 0;
     hooks_for(config) gives the other ranks' trainers the step hooks rank 0's gets (the held-out evaluation)."""
     try:
         ranks = join_process_group()
     except DistributedError as exc:
-        raise usage_error(str(exc)) from None
+        raise UsageError(str(exc)) from None
     try:
         outcome: Any = None
         if ranks.is_main:
             try:
                 outcome = resolve(args, ranks.world_size)
-            except usage_error as exc:
+            except UserError as exc:
                 outcome = exc
         outcome = ranks.broadcast_from_main(outcome)
-        if isinstance(outcome, usage_error):
+        if isinstance(outcome, UserError):
             if ranks.is_main:
                 raise outcome
-            return EXIT_USAGE
+            return outcome.exit_code
         if ranks.is_main:
             return train_main(args, *outcome, ranks=ranks)
         config, _, checkpoint, _, _ = outcome
@@ -53,9 +53,9 @@ def train_follower(config: TrainConfig, checkpoint: Path | None, ranks: Ranks, h
     """A rank other than 0: the same training, silent but for errors, writing nothing in the run directory."""
     from arc_console.distributed.roles import ErrorsOnly, private_run_dir
     from arc_console.engine.control import RunControl
-    from arc_console.engine.stop_signals import graceful_stop_signals
     from arc_console.engine.trainer import Trainer
     from arc_console.engine.unsloth_first import import_unsloth_first
+    from arc_console.terminal.stop_signals import graceful_stop_signals
 
     import_unsloth_first(config.backend)
     control = RunControl()
