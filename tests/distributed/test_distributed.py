@@ -162,7 +162,11 @@ def update_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     and DAPO's draws split unevenly, each beside the same in one process."""
     report = tmp_path_factory.mktemp("update") / "report.json"
     worker = Path(__file__).with_name("distributed_update_worker.py")
-    done = subprocess.run([*TORCHRUN, str(worker), str(report)], capture_output=True, text=True, timeout=300)
+    # A cache of its own: both ranks build the random tiny model at once, after joining the process group (where
+    # transformers' save_pretrained writes on rank 0 only), as a torchrun run on a fresh machine does.
+    cache = tmp_path_factory.mktemp("cache")
+    done = subprocess.run([*TORCHRUN, str(worker), str(report)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "ARC_CONSOLE_CACHE": str(cache)})
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(report.read_text())
 
