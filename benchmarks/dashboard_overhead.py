@@ -71,6 +71,7 @@ def child(mode: str, args: argparse.Namespace) -> None:
 
     from arc_console.cli import session
     from arc_console.config import build_config
+    from headless_dashboard import run_consoles_headless  # benchmarks/, beside this script
 
     refreshes = 0
     compositor_refresh = Screen._compositor_refresh
@@ -93,6 +94,7 @@ def child(mode: str, args: argparse.Namespace) -> None:
         from arc_console.tui.app import ConsoleApp
 
         ConsoleApp.UI_CPU_SHARE = args.ui_cpu_share
+    run_consoles_headless()
     run_dir = Path(tempfile.mkdtemp(prefix="bench-run-")) / "run"
     config = build_config(args.preset, None, settings_for(args))
     devnull = open(os.devnull, "w")
@@ -102,7 +104,7 @@ def child(mode: str, args: argparse.Namespace) -> None:
         if mode == "headless":
             session.train_headless(config, run_dir, None)
         else:
-            session.train_with_dashboard(config, run_dir, None, None, headless_driver=True, exit_on_finish=True)
+            session.train_with_dashboard(config, run_dir, None, None)
     finally:
         sys.stdout = real_stdout
     ui_cpu = time.thread_time() - ui_cpu
