@@ -34,6 +34,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+from checkout import tree_version  # benchmarks/, beside this script
+
+
 TINY_SETTINGS = {"max_new_tokens": 32, "overlong_buffer": 8}
 
 
@@ -132,17 +135,6 @@ def measure(mode: str, args: argparse.Namespace, tree: Path | None = None) -> di
     env = {**os.environ, "PYTHONPATH": str(tree)} if tree else None
     out = subprocess.run(command, capture_output=True, text=True, check=True, env=env, timeout=3600)
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def tree_version(tree: Path) -> str:
-    try:
-        commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--", "arc_console"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except OSError:
-        return str(tree)
-    return f"{tree} at {commit}" + (" with uncommitted changes" if dirty else "")
 
 
 def spread(values: list[float]) -> dict:

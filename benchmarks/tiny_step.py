@@ -49,6 +49,8 @@ from arc_console.config import build_config
 from arc_console.engine import logprobs
 from arc_console.engine.trainer import Trainer
 
+from checkout import tree_version  # benchmarks/, beside this script
+
 
 @contextmanager
 def _logits_recompute() -> Iterator[None]:
@@ -132,17 +134,6 @@ def medians_of(times: dict[str, dict[str, list[float]]]) -> dict[str, dict[str, 
     return {name: {part: statistics.median(values) for part, values in parts.items()} for name, parts in times.items()}
 
 
-def code_version(tree: Path) -> str:
-    try:
-        commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--", "arc_console"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except OSError:
-        return str(tree)
-    return f"{tree} at {commit}" + (" with uncommitted changes" if dirty else "")
-
-
 def across_trees(args: argparse.Namespace) -> dict:
     """--rounds rounds of one process per tree (this one, then the baseline; the order alternates by round)."""
     here = Path(__file__).resolve().parent.parent
@@ -172,7 +163,7 @@ def across_trees(args: argparse.Namespace) -> dict:
     for name, parts in ratios.items():
         print(f"{name}: this / baseline: " + ", ".join(f"{part} {ratio:.3f}x" for part, ratio in parts.items()),
               flush=True)
-    return {"trees": {tree: code_version(path) for tree, path in trees.items()}, "rounds": rounds,
+    return {"trees": {tree: tree_version(path) for tree, path in trees.items()}, "rounds": rounds,
             "median_seconds": medians, "ratio_this_to_baseline": ratios, "seconds": times}
 
 
