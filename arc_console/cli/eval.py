@@ -170,7 +170,7 @@ def run_eval(args: argparse.Namespace) -> int:
                device=device_name(engine.policy), test_time=test_time.to_dict())
     if test_time.mode != "none":
         from arc_console.evaluation.adapter_reset import attach_trainable_weights
-        from arc_console.evaluation.test_time_modes import AdaptThenAnswer
+        from arc_console.evaluation.test_time_modes import plan_trainer
 
         try:
             weights = attach_trainable_weights(engine, test_time.weights, test_time.rl.lora_r, test_time.rl.lora_alpha)
@@ -180,7 +180,7 @@ def run_eval(args: argparse.Namespace) -> int:
         trained = ("every weight, restored per task" if weights.kind == "full" else "fresh LoRA per task"
                    if weights.fresh else "the loaded adapter, restored per task")
         header["test_time"] = run["test_time"] = {**test_time.to_dict(), "trained": trained}
-        run["answerer"] = AdaptThenAnswer(weights, test_time, settings).answer
+        run["answerer"] = plan_trainer(weights, test_time, settings).answer
         run["engine"] = weights.engine  # the engine over the trainable weights: the one reserved and sampled
     if args.headless:
         return _eval_headless(run)

@@ -3,9 +3,10 @@
 As the strong ARC systems do it (Akyurek et al. 2024, marc; the ARChitects, Franzen et al. 2024):
 each train pair in turn is a pseudo-test, the other pairs its examples (leave-one-out); every step
 draws a batch of these problems under random views (a dihedral transform, colours 1-9 permuted with 0
-kept, the examples in a shuffled order) and takes one AdamW step on the cross-entropy of the answer
-the prompt format expects (the output grid's text, then <|return|>), by teacher forcing, with the
-loss on those answer tokens only. The weights trained and their reset between tasks belong to
+kept, the examples in a shuffled order) and takes one step of the training update (engine/update.py's
+policy_update: AdamW, gradient clipping) under the "sft" objective: the cross-entropy of the answer the
+prompt format expects (the output grid's text, then <|return|>), by teacher forcing, with the loss on
+those answer tokens only. The weights trained and their reset between tasks belong to
 adapter_reset.py; this module only trains them.
 """
 
@@ -22,15 +23,21 @@ import torch
 
 from arc_console.arc import Task, build_prompt, grid_to_text
 from arc_console.arc.leave_one_out import augmented_view, leave_one_out
+from arc_console.arc.seeds import derived_seed
+from arc_console.decoding.samples import ProgressCallback, Sample
+from arc_console.distributed.ranks import single_process
 from arc_console.engine.control import RunControl
 from arc_console.engine.logprobs import Batch, build_batch, completion_logprobs
-from arc_console.engine.warm_up import symbolic_lengths
+from arc_console.engine.phase_timer import PhaseTimer
+from arc_console.engine.step_groups import Group, Problem
+from arc_console.engine.update import policy_update
 from arc_console.evaluation import events as ev
-from arc_console.evaluation.adapter_reset import TrainableWeights, task_seed
+from arc_console.evaluation.adapter_reset import TrainableWeights
 from arc_console.evaluation.expert_scores import answer_ids
 from arc_console.evaluation.settings import EvalSettings
 from arc_console.evaluation.solver import Stopped, context_limit
 from arc_console.evaluation.test_time_settings import SftSettings, default_learning_rate
+from arc_console.train_config import TrainConfig
 
 
 @dataclass
@@ -48,17 +55,19 @@ class SftReport:
 
 @dataclass(frozen=True)
 class TeacherForced:
-    """One problem as token ids: the prompt, and the answer the model should give to it."""
+    """One problem, and as token ids its prompt and the answer the model should give to it."""
 
+    problem: Task
+    prompt: str
     prompt_ids: list[int]
     answer_ids: list[int]
 
 
 def encode_problem(weights: TrainableWeights, problem: Task) -> TeacherForced:
     """The prompt as eval shows a task (every example) and the expected answer: the grid's text, then the stop token."""
-    tokenizer = weights.policy.tokenizer
-    prompt = tokenizer(build_prompt(problem.train, problem.test_input), add_special_tokens=False)["input_ids"]
-    return TeacherForced(prompt, answer_ids(weights.policy, grid_to_text(problem.test_output)))
+    prompt = build_prompt(problem.train, problem.test_input)
+    prompt_ids = weights.policy.tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    return TeacherForced(problem, prompt, prompt_ids, answer_ids(weights.policy, grid_to_text(problem.test_output)))
 
 
 def fits(example: TeacherForced, limit: int) -> bool:
@@ -86,19 +95,40 @@ def answer_loss(weights: TrainableWeights, batch: Batch, chunk_tokens: int, with
 
 
 class SupervisedPhase:
-    """Trains `weights` on one task's leave-one-out problems; the caller resets them between tasks."""
+    """An adapt phase (test_time.AdaptPhase): trains the weights on one task's leave-one-out problems by
+    teacher forcing, one update a step through the training update (engine/update.py's policy_update with
+    the "sft" objective); the caller resets the weights between tasks."""
+
+    label = "SFT"
 
     def __init__(self, weights: TrainableWeights, settings: SftSettings, eval_settings: EvalSettings) -> None:
         self.weights = weights
         self.settings = settings if settings.learning_rate is not None else dataclasses.replace(
             settings, learning_rate=default_learning_rate("sft", weights.kind))  # the rate for what trains
         self.eval_settings = eval_settings
+        self.last: SftReport | None = None
+
+    def record(self) -> dict[str, Any]:
+        return self.last.to_dict() if self.last is not None else {}
+
+    def update_config(self) -> TrainConfig:
+        """The update's settings: the "sft" objective, this phase's rate and clip, every problem in one pass."""
+        return TrainConfig(objective="sft", learning_rate=self.settings.learning_rate,
+                           max_grad_norm=self.settings.max_grad_norm,
+                           logprob_chunk_tokens=self.settings.logprob_chunk_tokens, num_candidates=1,
+                           update_micro_groups=0, update_micro_rows=0, mask_truncated=False)
+
+    def adapt(self, task: Task, problems: list[Any], control: RunControl, on_progress: ProgressCallback | None,
+              emit: ev.EvalSink, after_step: Callable[[int], None] | None = None) -> tuple[int, int]:
+        """Train on `task`'s own leave-one-out problems (not the RL phase's `problems`: SFT draws a view per
+        problem per step); returns (steps, updates). `after_step(step)` runs after each step (the benchmarks
+        answer there): the views come from the task's own generator and the learning rate is constant, so
+        the weights after N steps are those of a run of exactly N steps."""
+        self.last = report = self.train(task, control, emit, after_step)
+        return report.steps, report.steps
 
     def train(self, task: Task, control: RunControl, emit: ev.EvalSink,
               after_step: Callable[[int], None] | None = None) -> SftReport:
-        """`after_step(step)` runs after each step (the benchmarks answer there): the views come from the
-        task's own generator and the learning rate is constant, so the weights after N steps are those of a
-        run of exactly N steps."""
         started = time.perf_counter()
         problems = leave_one_out(task, self.settings.repeat_examples)
         if not problems:
@@ -111,9 +141,10 @@ class SupervisedPhase:
         before = self.probe_loss(probe)
         emit(ev.EvalLog(f"{task.id}: test-time SFT, {self.settings.steps} steps on {len(problems)} leave-one-out "
                         f"problems, answer loss {before:.3f} before"))
-        rng = random.Random(task_seed(self.eval_settings.seed, task.id, "sft"))
+        rng = random.Random(derived_seed("sft", self.eval_settings.seed, task.id))
         optimizer = torch.optim.AdamW(self._trained(), lr=self.settings.learning_rate,
                                       weight_decay=self.settings.weight_decay)
+        config = self.update_config()
         steps = 0
         for step in range(1, self.settings.steps + 1):
             if control.stop_requested:
@@ -121,7 +152,7 @@ class SupervisedPhase:
             examples = [e for e in (encode_problem(self.weights, p) for p in draw_batch(problems, self.settings, rng,
                                                                                            step)) if fits(e, limit)]
             if examples:
-                self.step(examples, optimizer)
+                self.step(examples, optimizer, config)
                 steps += 1
             if after_step is not None:
                 after_step(step)
@@ -135,20 +166,15 @@ class SupervisedPhase:
     def _trained(self) -> list[torch.nn.Parameter]:
         return [p for p in self.weights.parameters().values() if p.requires_grad]
 
-    def step(self, examples: list[TeacherForced], optimizer: torch.optim.Optimizer) -> float:
-        """One AdamW step on the answer loss of `examples`; returns the loss before the step."""
+    def step(self, examples: list[TeacherForced], optimizer: torch.optim.Optimizer,
+             config: TrainConfig | None = None) -> float:
+        """One update on the answer loss of `examples` (the training update, "sft" objective); returns the
+        loss before the step."""
         policy = self.weights.policy
-        policy.for_training()
-        optimizer.zero_grad(set_to_none=True)
-        with symbolic_lengths():  # every task brings new lengths to a backend's compiled code
-            loss = answer_loss(self.weights, teacher_forcing_batch(self.weights, examples),
-                               self.settings.logprob_chunk_tokens, with_grad=True)
-            loss.backward()
-        torch.nn.utils.clip_grad_norm_(self._trained(), self.settings.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        stats = policy_update(policy, optimizer, None, config or self.update_config(), known_answers(examples),
+                              single_process(), PhaseTimer())
         policy.for_inference()
-        return float(loss.detach())
+        return float(stats["loss"])
 
     def probe_loss(self, examples: list[TeacherForced]) -> float:
         """The answer loss on the leave-one-out problems as the task gives them (no view, examples in order)."""
@@ -156,3 +182,11 @@ class SupervisedPhase:
         with torch.no_grad():
             return float(answer_loss(self.weights, teacher_forcing_batch(self.weights, examples),
                                      self.settings.logprob_chunk_tokens, with_grad=False))
+
+
+def known_answers(examples: list[TeacherForced]) -> list[Group]:
+    """Each example as a group of one candidate, its known answer: what policy_update's "sft" objective trains."""
+    return [Group(Problem(e.problem, e.prompt, len(e.problem.train)), e.prompt_ids,
+                  [Sample(0, 1.0, e.answer_ids, grid_to_text(e.problem.test_output), False)], [{"accuracy": 1.0}],
+                  [0.0], [0.0])
+            for e in examples]

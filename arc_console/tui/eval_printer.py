@@ -73,11 +73,11 @@ def test_time_summary(record: dict) -> str:
     if record.get("fallback"):
         return "plain (single pair) " if "single train pair" in str(record["fallback"]) else "plain (no prompt fits) "
     parts = []
-    sft, rl = record.get("sft"), record.get("rl")
+    sft = record.get("sft")
     if sft and sft.get("loss_before") is not None:
         parts.append(f"sft loss {sft['loss_before']:.2f}->{sft['loss_after']:.2f}")
-    if rl and rl.get("reward_before") is not None:
-        parts.append(f"test-time reward {rl['reward_before']:.2f}->{rl['reward_after']:.2f}")
+    if record.get("reward_before") is not None:
+        parts.append(f"test-time reward {record['reward_before']:.2f}->{record['reward_after']:.2f}")
     return "".join(f"{part} " for part in parts)
 
 

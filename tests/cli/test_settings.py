@@ -62,7 +62,7 @@ def test_every_field_has_help_and_a_flag_made_from_it() -> None:
         assert action.option_strings[0] == "--" + spec.name.replace("_", "-")
         assert action.default is None and action.help == flag_help(spec)
     choices = {spec.name: spec.metadata["choices"] for spec in setting_fields() if spec.metadata["choices"]}
-    assert choices["objective"] == ("dapo", "grpo", "preference") and choices["eval_rank"] == ("votes", "logprob")
+    assert choices["objective"] == ("dapo", "grpo", "dr_grpo", "preference") and choices["eval_rank"] == ("votes", "logprob")
 
 
 def test_the_docs_tables_are_the_ones_the_metadata_makes() -> None:
@@ -101,7 +101,7 @@ def test_every_eval_setting_field_with_help_is_a_flag_and_defaults_come_from_the
     assert {flag_name(spec) for spec in flag_fields(test_time_settings.TestTimeSettings)} == {
         "--test-time-steps", "--test-time-lr", "--test-time-augment", "--test-time-candidates", "--test-time-lora-r"}
     assert {flag_name(spec) for spec in flag_fields(test_time_settings.SftSettings)} == {
-        "--sft-steps", "--sft-lr", "--sft-batch", "--sft-augment"}
+        "--sft-steps", "--sft-lr", "--sft-batch", "--sft-augment", "--sft-repeat-examples"}
     assert {flag_name(spec) for spec in flag_fields(test_time_settings.TestTimePlan)} == {
         "--test-time-mode", "--test-time-weights"}
     given = parser.parse_args(["--test-time-mode", "sft", "--sft-lr", "3e-5", "--include-trained"])

@@ -17,11 +17,13 @@ from arc_console.engine.update import policy_update
 from helpers import make_trainer
 from paths import REPO
 
-# Answers of 18, 32 and 36 tokens (3x3, 4x4, 3x6 grids) and one cut at 40 (5x5): groups of different lengths.
-PROBLEMS = ["syn-heldout-rotate90-00000", "syn-heldout-flip_h-00000", "syn-heldout-mirror_extend-00000",
+# Answers of 18, 24 and 36 tokens (3x3, 3x4, 3x6 grids) and one cut at 40 (5x5): groups of different lengths.
+PROBLEMS = ["syn-heldout-rotate90-00000", "syn-heldout-rotate180-00000", "syn-heldout-mirror_extend-00000",
             "syn-heldout-border-00000"]
+# The built-in model answers these well: the hottest candidate (up to 1.9) keeps every group's rewards apart,
+# so all four groups reach the update (at the default 1.3 every 5x5 answer is cut alike and its group dropped).
 STEP = {"model": "tiny", "problems": PROBLEMS, "problems_per_step": 4, "max_extra_draws": 0, "max_new_tokens": 40,
-        "overlong_buffer": 4, "max_steps": 1, "updates_per_rollout": 2}
+        "overlong_buffer": 4, "max_steps": 1, "updates_per_rollout": 2, "temperature_max": 1.9}
 FIGURES = ("loss", "grad_norm", "clip_fraction", "clip_low_fraction", "clip_high_fraction", "ratio_mean", "approx_kl",
            "entropy")
 CLI = [sys.executable, "-m", "arc_console"]
@@ -48,6 +50,7 @@ def _one_step(run: Path, micro_groups: int, **settings) -> tuple[dict, dict, dic
     pytest.param("dapo", {"lora_r": 4, "lora_alpha": 8, "mask_truncated": True}, marks=pytest.mark.slow),
     pytest.param("grpo", {"mask_truncated": True}, marks=pytest.mark.slow),
     pytest.param("grpo", {"mask_truncated": True, "update_micro_rows": 3}, marks=pytest.mark.slow),
+    pytest.param("dr_grpo", {"mask_truncated": True, "update_micro_rows": 3}, marks=pytest.mark.slow),
     pytest.param("preference", {}, marks=pytest.mark.slow),
 ])
 @pytest.mark.slow
@@ -73,7 +76,9 @@ def test_micro_batches_of_one_group_update_as_all_groups_at_once(tmp_path: Path,
         if whole[key] is None:
             assert micro[key] is None, key
         else:
-            assert micro[key] == pytest.approx(whole[key], rel=1e-5, abs=1e-6), key
+            # The gradient norm sums every float32 gradient element's square, in another order per micro-batch.
+            rel = 1e-4 if key == "grad_norm" else 1e-5
+            assert micro[key] == pytest.approx(whole[key], rel=rel, abs=1e-6), key
     if objective != "preference":
         assert whole["approx_kl"] > 0 and 0 < whole["ratio_mean"] < 2
 

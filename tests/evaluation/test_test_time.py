@@ -17,7 +17,7 @@ from arc_console.evaluation.runner import run_evaluation
 from arc_console.evaluation.settings import EvalSettings
 from arc_console.evaluation.solver import answer_task
 from arc_console.evaluation.test_time import TestTimeSettings, TestTimeTrainer, leave_one_out_tasks
-from arc_console.evaluation.test_time_modes import AdaptThenAnswer
+from arc_console.evaluation.test_time_modes import plan_trainer
 from arc_console.evaluation.test_time_settings import TestTimePlan
 from arc_console.tui.eval_app import EvalApp
 from arc_console.tui.widgets.candidates import CandidatesPanel
@@ -36,16 +36,15 @@ def adapting():
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # the attempts are compared exactly: one thread's sums, in one order
     try:
-        yield AdaptThenAnswer(attach_test_time_adapter(engine, 8, 16), TestTimePlan("rl", "lora", rl=TEST_TIME),
-                              EVAL)
+        yield plan_trainer(attach_test_time_adapter(engine, 8, 16), TestTimePlan("rl", "lora", rl=TEST_TIME), EVAL)
     finally:
         torch.set_num_threads(before)  # the module's tests done, the process's setting is back
 
 
 @pytest.fixture(scope="module")
-def trainer(adapting: AdaptThenAnswer) -> TestTimeTrainer:
-    assert adapting.reinforced is not None
-    return adapting.reinforced
+def trainer(adapting: TestTimeTrainer) -> TestTimeTrainer:
+    assert [phase.label for phase in adapting.phases] == ["RL"]
+    return adapting
 
 
 def attempts(answer) -> list:
@@ -64,9 +63,9 @@ def test_leave_one_out_holds_each_train_pair_out_in_every_view():
 
 
 @pytest.mark.slow
-def test_a_task_answered_alone_and_after_others_gives_the_same_attempts(adapting: AdaptThenAnswer):
+def test_a_task_answered_alone_and_after_others_gives_the_same_attempts(adapting: TestTimeTrainer):
     tasks = load_tasks("synthetic-heldout")[:3]
-    adapter = adapting.weights
+    adapter = adapting.adapter
     adapter.reset(EVAL.seed, tasks[2].id)
     start = {name: p.detach().clone() for name, p in adapter.parameters().items()}
     alone = adapting.answer(tasks[2], RunControl(), None, lambda event: None)
@@ -94,6 +93,17 @@ def test_training_moves_the_adapter_and_a_fresh_adapter_answers_as_plain_eval(tr
     trainer.adapter.reset(EVAL.seed, task.id)
     base_engine, _ = load_eval_model("tiny")
     assert attempts(answer_task(task, base_engine, EVAL)) == attempts(plain)
+
+
+def test_the_adapt_phases_are_the_seam_and_without_one_nothing_moves(trainer: TestTimeTrainer):
+    # The probes before and after adapting reseed alike: with no phase they see the same adapter and agree.
+    task = load_tasks("synthetic-heldout")[1]
+    bare = TestTimeTrainer(trainer.adapter, TEST_TIME, EVAL, phases=[])
+    bare.adapter.reset(EVAL.seed, task.id)
+    report = bare.train(task, RunControl(), None, lambda event: None)
+    assert report.steps == report.updates == 0 and report.problems == len(task.train)
+    assert report.reward_after == report.reward_before
+    assert [phase.label for phase in trainer.phases] == ["RL"]
 
 
 def write_tasks(folder: Path) -> list[str]:
@@ -141,7 +151,7 @@ def test_bad_test_time_flags_are_one_line_exit_2_and_create_nothing(tmp_path: Pa
 
 
 @pytest.mark.slow
-async def test_console_draws_each_tasks_test_time_training_with_the_train_panels(adapting: AdaptThenAnswer,
+async def test_console_draws_each_tasks_test_time_training_with_the_train_panels(adapting: TestTimeTrainer,
                                                                                  tmp_path: Path):
     tasks = load_tasks("synthetic-heldout")[:2]
     control = RunControl()

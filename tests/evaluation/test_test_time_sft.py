@@ -15,7 +15,8 @@ from arc_console.evaluation.adapter_reset import attach_trainable_weights
 from arc_console.evaluation.model import load_eval_model
 from arc_console.evaluation.settings import EvalSettings
 from arc_console.evaluation.solver import answer_task
-from arc_console.evaluation.test_time_modes import AdaptThenAnswer
+from arc_console.evaluation.test_time import TestTimeTrainer
+from arc_console.evaluation.test_time_modes import plan_trainer
 from arc_console.evaluation.test_time_settings import SftSettings, TestTimePlan, TestTimeSettings
 from arc_console.evaluation.test_time_sft import (SupervisedPhase, answer_loss, encode_problem,
                                                   teacher_forcing_batch)
@@ -27,9 +28,9 @@ SFT = SftSettings(steps=3, batch=4, learning_rate=1e-3)
 RL = TestTimeSettings(steps=1, augment="none", candidates=2, learning_rate=5e-3)
 
 
-def answerer(weights: str, mode: str = "sft") -> AdaptThenAnswer:
+def answerer(weights: str, mode: str = "sft") -> TestTimeTrainer:
     engine, _ = load_eval_model("tiny")
-    return AdaptThenAnswer(attach_trainable_weights(engine, weights, 4, 8), TestTimePlan(mode, weights, SFT, RL), EVAL)
+    return plan_trainer(attach_trainable_weights(engine, weights, 4, 8), TestTimePlan(mode, weights, SFT, RL), EVAL)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,12 +44,12 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def full() -> AdaptThenAnswer:
+def full() -> TestTimeTrainer:
     return answerer("full")
 
 
 @pytest.fixture(scope="module")
-def lora() -> AdaptThenAnswer:
+def lora() -> TestTimeTrainer:
     return answerer("lora")
 
 
@@ -60,30 +61,35 @@ def snapshot(weights) -> dict[str, torch.Tensor]:
     return {name: p.detach().clone() for name, p in weights.parameters().items()}
 
 
-def test_the_loss_is_on_the_answer_tokens_and_equals_transformers_own_loss(full: AdaptThenAnswer):
-    policy = full.weights.policy
+def test_the_loss_is_on_the_answer_tokens_and_equals_transformers_own_loss(full: TestTimeTrainer):
+    policy = full.adapter.policy
     task = load_tasks("synthetic-heldout")[0]
-    example = encode_problem(full.weights, task)
+    example = encode_problem(full.adapter, task)
     prompt_text = build_prompt(task.train, task.test_input)
     assert policy.tokenizer.decode(example.prompt_ids) == prompt_text
     assert policy.tokenizer.decode(example.answer_ids) == grid_to_text(task.test_output) + "<|return|>"
-    full.weights.reset(EVAL.seed, task.id)
+    full.adapter.reset(EVAL.seed, task.id)
     ids = torch.tensor([example.prompt_ids + example.answer_ids])
     labels = torch.tensor([[-100] * len(example.prompt_ids) + example.answer_ids])
     with torch.no_grad():
         reference = policy.base_causal_lm()(input_ids=ids, labels=labels).loss  # mean CE over the answer tokens
-        ours = answer_loss(full.weights, teacher_forcing_batch(full.weights, [example]), 256, with_grad=False)
+        ours = answer_loss(full.adapter, teacher_forcing_batch(full.adapter, [example]), 256, with_grad=False)
     assert float(ours) == pytest.approx(float(reference), rel=1e-5)
+    # the step trains that loss through the training update ("sft" objective); lr 0 leaves the weights as they are
+    phase = SupervisedPhase(full.adapter, SFT, EVAL)
+    frozen = torch.optim.AdamW(list(full.adapter.parameters().values()), lr=0.0)
+    assert phase.step([example], frozen) == pytest.approx(float(reference), rel=1e-5)
+    full.adapter.reset(EVAL.seed, task.id)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("which", ["full", "lora"])
 def test_a_task_answered_alone_and_after_others_gives_the_same_attempts_bit_for_bit(which: str, request):
-    adapting: AdaptThenAnswer = request.getfixturevalue(which)
+    adapting: TestTimeTrainer = request.getfixturevalue(which)
     tasks = load_tasks("synthetic-heldout")[:3]
-    adapting.weights.reset(EVAL.seed, tasks[2].id)
-    start = snapshot(adapting.weights)
+    adapting.adapter.reset(EVAL.seed, tasks[2].id)
+    start = snapshot(adapting.adapter)
     alone = adapting.answer(tasks[2], RunControl(), None, lambda event: None)
     for task in tasks[:2]:
         adapting.answer(task, RunControl(), None, lambda event: None)
@@ -93,39 +99,39 @@ def test_a_task_answered_alone_and_after_others_gives_the_same_attempts_bit_for_
     assert strip(after_others.test_time) == strip(alone.test_time)
     sft = alone.test_time["sft"]
     assert sft["steps"] == SFT.steps and sft["loss_after"] != sft["loss_before"]  # it really trained ...
-    adapting.weights.reset(EVAL.seed, tasks[2].id)
-    assert all(torch.equal(p, start[name]) for name, p in adapting.weights.parameters().items())  # ... and is back
+    adapting.adapter.reset(EVAL.seed, tasks[2].id)
+    assert all(torch.equal(p, start[name]) for name, p in adapting.adapter.parameters().items())  # ... and is back
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_sft_moves_every_weight_and_the_reset_model_answers_as_the_plain_model(full: AdaptThenAnswer):
+def test_sft_moves_every_weight_and_the_reset_model_answers_as_the_plain_model(full: TestTimeTrainer):
     task = load_tasks("synthetic-heldout")[1]
-    full.weights.reset(EVAL.seed, task.id)
-    before = snapshot(full.weights)
-    phase = SupervisedPhase(full.weights, SFT, EVAL)
+    full.adapter.reset(EVAL.seed, task.id)
+    before = snapshot(full.adapter)
+    phase = SupervisedPhase(full.adapter, SFT, EVAL)
     moved = []
     phase.train(task, RunControl(), lambda event: None,
                 after_step=lambda step: moved.append(sum(not torch.equal(p, before[n])
-                                                         for n, p in full.weights.parameters().items())))
+                                                         for n, p in full.adapter.parameters().items())))
     assert moved[-1] == len(before)  # every weight trains (the experts and embeddings too)
-    full.weights.reset(EVAL.seed, task.id)
+    full.adapter.reset(EVAL.seed, task.id)
     plain_engine, _ = load_eval_model("tiny")
     plain = attempts(answer_task(task, plain_engine, EVAL))
     assert attempts(answer_task(task, full.engine, EVAL)) == plain
-    SupervisedPhase(full.weights, SftSettings(steps=3, batch=4, learning_rate=3e-2), EVAL).train(
+    SupervisedPhase(full.adapter, SftSettings(steps=3, batch=4, learning_rate=3e-2), EVAL).train(
         task, RunControl(), lambda event: None)
     assert attempts(answer_task(task, full.engine, EVAL)) != plain  # the engine samples the trained weights
-    full.weights.reset(EVAL.seed, task.id)
+    full.adapter.reset(EVAL.seed, task.id)
 
 
 @pytest.mark.slow
-def test_more_steps_lower_the_loss_on_the_tasks_own_examples(full: AdaptThenAnswer):
+def test_more_steps_lower_the_loss_on_the_tasks_own_examples(full: TestTimeTrainer):
     task = load_tasks("synthetic-heldout")[5]
-    full.weights.reset(EVAL.seed, task.id)
-    phase = SupervisedPhase(full.weights, SftSettings(steps=12, batch=4, learning_rate=1e-3), EVAL)
+    full.adapter.reset(EVAL.seed, task.id)
+    phase = SupervisedPhase(full.adapter, SftSettings(steps=12, batch=4, learning_rate=1e-3), EVAL)
     report = phase.train(task, RunControl(), lambda event: None)
-    full.weights.reset(EVAL.seed, task.id)
+    full.adapter.reset(EVAL.seed, task.id)
     assert report.loss_after < 0.8 * report.loss_before
 
 
@@ -138,7 +144,7 @@ def test_sft_then_rl_trains_the_same_weights_in_turn():
     record = answer.test_time
     assert record["mode"] == "sft+rl" and record["fallback"] is None
     assert record["sft"]["steps"] == SFT.steps and record["rl"]["steps"] == RL.steps
-    assert record["seconds"] >= record["sft"]["seconds"] + record["rl"]["seconds"]
+    assert record["steps"] == SFT.steps + RL.steps and record["seconds"] >= record["sft"]["seconds"]
 
 
 def write_tasks(folder: Path) -> None:
