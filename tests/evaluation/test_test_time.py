@@ -132,7 +132,8 @@ def test_cli_headless_records_test_time_per_task_and_counts_single_pair_fallback
     assert report["totals"]["test_time_trained"] == 1 and report["totals"]["test_time_plain_fallbacks"] == 1
     by_id = {t["task_id"]: t["test_time"] for t in report["tasks"]}
     assert by_id["one-pair"]["fallback"] and "rl" not in by_id["one-pair"]
-    trained = by_id["two-pairs"]["rl"]
+    trained = by_id["two-pairs"]
+    assert trained["mode"] == "rl" and trained["rl"] == {"steps": 2, "updates": trained["updates"]}
     assert trained["steps"] == 2 and trained["fallback"] is None and trained["seconds"] > 0
     assert isinstance(trained["reward_before"], float) and isinstance(trained["reward_after"], float)
 
