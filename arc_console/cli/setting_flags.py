@@ -1,6 +1,6 @@
 """Setting flags made from dataclass fields' metadata (train_config.setting): `train`'s from TrainConfig,
 one flag per field, its help, its argument name and its default under each preset; `eval`'s from
-EvalInputs, EvalSettings and TestTimeSettings, one flag per field that has help. The settings tables in
+EvalInputs, EvalSettings, TestTimePlan, SftSettings and TestTimeSettings, one flag per field that has help. The settings tables in
 docs/settings.md use the same words."""
 
 from __future__ import annotations
@@ -125,7 +125,12 @@ def add_field_flags(group: Any, settings_class: type) -> None:
                                default=None, help=help_text)
         else:
             group.add_argument(flag_name(spec), dest=_dest(spec), default=None, metavar=metavar(spec),
-                               type=_PARSE.get(str(spec.type), str), help=help_text)
+                               type=_PARSE.get(str(spec.type).removesuffix(" | None"), str), help=help_text)
+
+
+def given_flags(args: argparse.Namespace, settings_class: type) -> list[str]:
+    """The flags of `settings_class` that were given in `args`, as typed (--sft-lr), in declared order."""
+    return [flag_name(spec) for spec in flag_fields(settings_class) if getattr(args, _dest(spec)) is not None]
 
 
 def settings_from_flags(args: argparse.Namespace, settings_class: type[Settings]) -> Settings:

@@ -1,5 +1,5 @@
 """The settings tables (docs/settings.md), made from the settings dataclasses' field metadata (the words
-`--help` shows): train's from TrainConfig, eval's from EvalInputs, EvalSettings and TestTimeSettings.
+`--help` shows): train's from TrainConfig, eval's from EvalInputs, EvalSettings, TestTimePlan, SftSettings and TestTimeSettings.
 
     python -m arc_console.cli.settings_table                    # print the tables
     python -m arc_console.cli.settings_table --write docs/settings.md  # replace the tables between their markers
@@ -17,7 +17,7 @@ from pathlib import Path
 from arc_console.cli.setting_flags import default_text, field_default_text, flag_fields, metavar
 from arc_console.config import PRESETS
 from arc_console.evaluation.settings import EvalInputs, EvalSettings
-from arc_console.evaluation.test_time_settings import TestTimeSettings
+from arc_console.evaluation.test_time_settings import SftSettings, TestTimePlan, TestTimeSettings
 from arc_console.train_config import flag_name, setting_fields
 
 START = "<!-- settings-table: made by `python -m arc_console.cli.settings_table --write docs/settings.md`; edit arc_console/train_config.py -->"
@@ -26,7 +26,7 @@ EVAL_START = ("<!-- eval-settings-table: made by `python -m arc_console.cli.sett
               "edit arc_console/evaluation/settings.py or test_time_settings.py -->")
 EVAL_END = "<!-- eval-settings-table end -->"
 FIX = "python -m arc_console.cli.settings_table --write docs/settings.md"
-EVAL_CLASSES = (EvalInputs, EvalSettings, TestTimeSettings)
+EVAL_CLASSES = (EvalInputs, EvalSettings, TestTimePlan, SftSettings, TestTimeSettings)
 
 
 class TableError(ValueError):

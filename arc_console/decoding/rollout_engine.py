@@ -92,12 +92,14 @@ class RolloutEngine:
         return (f"{static.describe()}, {held}"
                 + (" (--rollout-experts packed holds less, decodes slower)" if static.experts_format == "fp8" else ""))
 
-    def rebuilt(self) -> RolloutEngine:
+    def rebuilt(self, **static_overrides: Any) -> RolloutEngine:
         """The same choice over the policy's current modules (after a LoRA was attached to it): a static
-        engine reads the model's tensors when it is built, so it is built anew with the same settings."""
+        engine reads the model's tensors when it is built, so it is built anew with the same settings
+        (but for `static_overrides`, e.g. experts_format)."""
         if self.static is None:
             return RolloutEngine(self.policy)
-        return RolloutEngine(self.policy, StaticRolloutEngine(self.policy, **self.static.settings()))
+        return RolloutEngine(self.policy, StaticRolloutEngine(self.policy, **{**self.static.settings(),
+                                                                              **static_overrides}))
 
 
 def is_gpt_oss(policy: DecodingPolicy) -> bool:

@@ -44,6 +44,7 @@ class Objective:
     has_ratio = True  # an importance ratio: clip figures and approx-KL, old log-probs when updating more than once
     splits_groups = True  # its loss is a sum over rows, so --update-micro-rows may cut a group
     refills = False  # dynamic sampling: draw more problems until --problems-per-step groups are kept
+    sampled = True  # its candidates are the policy's own samples, so a training run may use it (--objective)
 
     def keeps(self, group: Group) -> bool:
         """Whether `group` enters the update."""
@@ -87,13 +88,13 @@ def get_objective(name: str) -> Objective:
 
 
 def objective_names() -> tuple[str, ...]:
-    """Every registered objective, in registration order (the order of --objective's help)."""
-    return tuple(_REGISTRY)
+    """Every objective a training run may use, in registration order (the order of --objective's help)."""
+    return tuple(name for name, objective in _REGISTRY.items() if objective.sampled)
 
 
 def objective_help() -> str:
     """--objective's help: each name with its summary."""
-    parts = [f"{name} ({objective.summary})" for name, objective in _REGISTRY.items()]
+    parts = [f"{name} ({objective.summary})" for name, objective in _REGISTRY.items() if objective.sampled]
     return ", ".join(parts[:-1]) + " or " + parts[-1] if len(parts) > 1 else parts[0]
 
 
@@ -179,3 +180,26 @@ class Preference(Objective):
              settings: TrainConfig) -> tuple[torch.Tensor, LossStats]:
         return _losses().preference_loss(logp, micro.loss_mask, micro.accuracies, settings.num_candidates,
                                          denominator=denominator)
+
+
+@register_objective("sft")
+class Supervised(Objective):
+    """Teacher forcing on known answers (test-time SFT, evaluation/test_time_sft.py): each group is one problem
+    with its known answer as the one candidate, and the loss is the mean negative log-likelihood over every
+    answer token of the step. No ratio, no advantages, every group kept; not a training run's objective (a
+    run's candidates are sampled, not known), so --objective does not list it."""
+
+    summary = "teacher forcing on known answers"
+    has_ratio = False
+    sampled = False
+
+    def reward_scale(self, settings: TrainConfig) -> str:
+        return "none"
+
+    def denominator(self, counts: StepCounts, settings: TrainConfig) -> float:
+        return counts.loss_tokens
+
+    def loss(self, logp: torch.Tensor, old_logp: torch.Tensor, micro: MicroBatch, denominator: float,
+             settings: TrainConfig) -> tuple[torch.Tensor, LossStats]:
+        loss = -(logp * micro.loss_mask).sum() / max(denominator, 1.0)
+        return loss, _losses().LossStats(loss=float(loss.detach()), clip_fraction=0.0, ratio_mean=1.0)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from arc_console.arc import Task, TaskError, load_tasks
+from arc_console.arc import Task, load_tasks
 from arc_console.config import TrainConfig
 from arc_console.engine import events as ev
 from arc_console.decoding.rollout_engine import RolloutEngine
@@ -23,6 +23,7 @@ from arc_console.evaluation import events as eval_events
 from arc_console.evaluation.held_out_log import append_row, read_rows, rewind_to
 from arc_console.evaluation.runner import run_evaluation
 from arc_console.evaluation.settings import EvalSettings
+from arc_console.evaluation.trained_problems import held_out_or_refuse
 
 def held_out_subset(tasks: list[Task], limit: int) -> list[Task]:
     """`limit` tasks spread evenly over the source (0: all): the same ones at every evaluation, and
@@ -60,14 +61,11 @@ class HeldOutEvaluation:
         if self.every <= 0:
             return
         every_task = load_tasks(self.source)
-        trained = set(context.trained_task_ids)
-        unseen = [task for task in every_task if task.id not in trained]
-        if len(unseen) < len(every_task):
-            context.log(f"held-out evaluation: {len(every_task) - len(unseen)} tasks of {self.source} are trained "
+        held_out = held_out_or_refuse(every_task, context.trained_task_ids, f"--eval-tasks {self.source}")
+        if held_out.excluded:
+            context.log(f"held-out evaluation: {len(held_out.excluded)} tasks of {self.source} are trained "
                         "on and left out", "warning")
-        if not unseen:
-            raise TaskError(f"--eval-tasks {self.source}: every task is also trained on; nothing is held out")
-        self.tasks = held_out_subset(unseen, self.limit)
+        self.tasks = held_out_subset(held_out.kept, self.limit)
         context.log(f"held-out evaluation every {self.every} steps and at the end: {len(self.tasks)} tasks of "
                     f"{self.source}, {self.settings.augment}, {self.settings.samples} samples a view, "
                     f"ranked by {self.settings.rank}", "info")

@@ -19,7 +19,12 @@ class ModelSource:
     spec: str  # as given
     folder: Path | None  # the checkpoint, final model or adapter folder; None for a model name
     described: str  # a sentence saying what is loaded
-    run_config: dict[str, Any] = field(default_factory=dict)  # a final model's run settings (logs/run.json)
+    run_config: dict[str, Any] = field(default_factory=dict)  # the run's settings: logs/run.json's or the checkpoint's
+
+    @property
+    def from_a_run(self) -> bool:
+        """A run directory's model or a checkpoint: the run's settings say what it trained on."""
+        return self.kind in ("checkpoint", "final_model")
 
 
 class NoModelYet(CheckpointError):
@@ -46,7 +51,7 @@ def locate_eval_model(spec: str) -> ModelSource:
     """Where the model `spec` names lies. Raises BackendError or CheckpointError."""
     path = Path(spec).expanduser()
     if path.is_dir() and (path / STATE).exists():
-        return ModelSource("checkpoint", spec, path, f"checkpoint {path}")
+        return ModelSource("checkpoint", spec, path, f"checkpoint {path}", read_state(path).config)
     if path.is_dir() and _is_run_dir(path):
         final = path / "final_model"
         if (final / "config.json").exists() or (final / "adapter_config.json").exists():
@@ -54,7 +59,8 @@ def locate_eval_model(spec: str) -> ModelSource:
         checkpoint = latest_checkpoint(path / "checkpoints") if (path / "checkpoints").is_dir() else None
         if checkpoint is None:
             raise NoModelYet(path)
-        return ModelSource("checkpoint", spec, checkpoint, f"latest checkpoint of {path} ({checkpoint.name})")
+        return ModelSource("checkpoint", spec, checkpoint, f"latest checkpoint of {path} ({checkpoint.name})",
+                           read_state(checkpoint).config)
     if path.is_dir() and (path / "adapter_config.json").exists():
         return ModelSource("adapter", spec, path, f"adapter {path}")
     resolve_model_path(spec)  # a BackendError when it names no model folder nor hub id

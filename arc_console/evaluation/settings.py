@@ -26,7 +26,12 @@ class EvalInputs:
         "synthetic-heldout", "arc1-evaluation | arc2-evaluation | synthetic-heldout | ... | a folder or file of "
         "ARC JSON", doc="Any task source; test outputs may be missing", metavar="SOURCE")
     problems: str = setting("", "comma-separated task ids", metavar="IDS", shown_default="every task")
-    limit: int = setting(0, "the first N tasks only (0: all)", metavar="N")
+    limit: int = setting(0, "the first N tasks only, after a run's training problems are left out (0: all)",
+                         metavar="N")
+    include_trained: bool = setting(
+        False, "with a run directory or checkpoint as --model, keep the tasks that run trained on",
+        doc="By default they are left out (views of them under --augment are the same tasks), eval says how many "
+            "and eval.json lists them; nothing left is refused")
     backend: str | None = setting(None, "hf, unsloth or auto", choices=BACKENDS,
                                   shown_default="the run's, else auto")
 

@@ -5,8 +5,9 @@ Each train pair in turn is a pseudo-test whose output is known, the other pairs 
 adapted on them by each adapt phase in turn, and the task is answered as plain eval answers it; the
 adapter is reset again after. The phases are the seam for the ways to adapt: test-time RL
 (test_time_rl.py: the training step's draw, scoring and update) is one; a supervised fine-tune on the
-same problems would be another, before it or instead of it. A task with one train pair has no
-pseudo-test: it is answered plainly and counted as such.
+same problems, teacher forcing through the same update (test_time_sft.py), is the other; eval's
+--test-time-mode picks them (test_time_modes.py). A task with one train pair has no pseudo-test: it is
+answered plainly and counted as such.
 """
 
 from __future__ import annotations
@@ -29,12 +30,12 @@ from arc_console.engine.control import RunControl
 from arc_console.engine.prompt_fitting import token_counter
 from arc_console.engine.step_groups import Problem
 from arc_console.evaluation import events as ev
-from arc_console.evaluation.adapter_reset import TestTimeAdapter
+from arc_console.evaluation.adapter_reset import TrainableWeights
 from arc_console.evaluation.settings import EvalSettings
 from arc_console.evaluation.solver import Stopped, answer_budget, answer_task, context_limit
 from arc_console.evaluation.solver_types import TaskAnswer
 from arc_console.evaluation.test_time_rl import TestTimeRL, roll_out_problems
-from arc_console.evaluation.test_time_settings import TestTimeSettings, validate_test_time
+from arc_console.evaluation.test_time_settings import TestTimeSettings, default_learning_rate, validate_test_time
 
 __all__ = ["AdaptPhase", "TestTimeReport", "TestTimeSettings", "TestTimeTrainer", "leave_one_out_tasks",
            "validate_test_time"]
@@ -49,10 +50,12 @@ class TestTimeReport:
     reward_after: float | None
     seconds: float
     fallback: str | None = None  # why the task was answered plainly
+    phases: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)  # each phase's own record, by label
 
     def to_dict(self) -> dict[str, Any]:
-        rounded = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in dataclasses.asdict(self).items()}
-        return rounded
+        rounded = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in dataclasses.asdict(self).items()
+                   if k != "phases"}
+        return {**rounded, **{label.lower(): record for label, record in self.phases.items()}}
 
 
 def leave_one_out_tasks(task: Task, augment: str, seed: int) -> list[Task]:
@@ -70,7 +73,10 @@ def leave_one_out_tasks(task: Task, augment: str, seed: int) -> list[Task]:
 class AdaptPhase(Protocol):
     """One way to fit the per-task adapter to a task before it is answered, on its leave-one-out problems."""
 
-    label: str  # named in the task's log line ("RL")
+    label: str  # named in the task's log line ("RL"); its record's key in eval.json, lower case
+
+    def record(self) -> dict[str, Any]:
+        """What its last adapt did beyond the trainer's own figures (eval.json's per-task record)."""
 
     def adapt(self, task: Task, problems: list[Problem], control: RunControl, on_progress: ProgressCallback | None,
               emit: ev.EvalSink, after_step: Callable[[int], None] | None = None) -> tuple[int, int]:
@@ -81,13 +87,19 @@ class AdaptPhase(Protocol):
 class TestTimeTrainer:
     """Adapts the per-task adapter of one loaded model, task after task, and answers each task."""
 
-    def __init__(self, adapter: TestTimeAdapter, settings: TestTimeSettings, eval_settings: EvalSettings,
-                 phases: Sequence[AdaptPhase] | None = None) -> None:
-        """`phases` run in order on each task; by default test-time RL for `settings.steps` steps."""
+    __test__ = False  # not a pytest test class, whatever its name
+
+    def __init__(self, adapter: TrainableWeights, settings: TestTimeSettings, eval_settings: EvalSettings,
+                 phases: Sequence[AdaptPhase] | None = None, mode: str = "rl") -> None:
+        """`phases` run in order on each task; by default test-time RL for `settings.steps` steps. `mode`
+        names them in eval.json. A learning rate not given is that of what trains (a LoRA or every weight)."""
         self.adapter = adapter
         self.policy = adapter.policy
         self.engine = adapter.engine  # samples the policy with the live adapter folded in
+        if settings.learning_rate is None:
+            settings = dataclasses.replace(settings, learning_rate=default_learning_rate("rl", adapter.kind))
         self.settings = settings
+        self.mode = mode
         self.eval_settings = eval_settings
         self.phases = list(phases) if phases is not None else [TestTimeRL(adapter, settings, eval_settings)]
 
@@ -101,7 +113,7 @@ class TestTimeTrainer:
         finally:
             self.adapter.reset(self.eval_settings.seed, task.id)
         answer.seconds = time.perf_counter() - started
-        answer.test_time = report.to_dict()
+        answer.test_time = {"mode": self.mode, **report.to_dict()}
         return answer
 
     def train(self, task: Task, control: RunControl, on_progress: ProgressCallback | None,
@@ -121,7 +133,8 @@ class TestTimeTrainer:
             ran, changed = phase.adapt(task, problems, control, on_progress, emit, after_step)
             steps, updates = steps + ran, updates + changed
         after = self._probe(task, probe, control)
-        report = TestTimeReport(steps, updates, len(problems), before, after, time.perf_counter() - started)
+        report = TestTimeReport(steps, updates, len(problems), before, after, time.perf_counter() - started,
+                                phases={phase.label: phase.record() for phase in self.phases})
         labels = " + ".join(phase.label for phase in self.phases)
         emit(ev.EvalLog(f"{task.id}: test-time {labels} {report.steps} steps ({updates} updates) on {len(problems)} "
                         f"problems, pseudo-test reward {before:.3f} -> {after:.3f}"))

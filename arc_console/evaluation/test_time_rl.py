@@ -26,13 +26,13 @@ from arc_console.engine.scoring import RewardRule, scored_groups
 from arc_console.engine.step_groups import Group, Problem
 from arc_console.engine.update import policy_update
 from arc_console.evaluation import events as ev
-from arc_console.evaluation.adapter_reset import TestTimeAdapter
+from arc_console.evaluation.adapter_reset import TrainableWeights
 from arc_console.evaluation.settings import EvalSettings
 from arc_console.evaluation.solver import Stopped, answer_budget
 from arc_console.evaluation.test_time_settings import TestTimeSettings
 
 
-def roll_out_problems(adapter: TestTimeAdapter, problems: list[Problem], settings: TestTimeSettings,
+def roll_out_problems(adapter: TrainableWeights, problems: list[Problem], settings: TestTimeSettings,
                       eval_settings: EvalSettings, control: RunControl,
                       on_progress: ProgressCallback | None) -> list[Group] | None:
     """K candidates for each problem through the live adapter, scored as training scores them (no overlong
@@ -51,10 +51,15 @@ class TestTimeRL:
 
     label = "RL"
 
-    def __init__(self, adapter: TestTimeAdapter, settings: TestTimeSettings, eval_settings: EvalSettings) -> None:
+    def __init__(self, adapter: TrainableWeights, settings: TestTimeSettings, eval_settings: EvalSettings) -> None:
+        """`settings.learning_rate` is set (TestTimeTrainer fills one not given)."""
         self.adapter = adapter
         self.settings = settings
         self.eval_settings = eval_settings
+        self._last: dict[str, Any] = {}
+
+    def record(self) -> dict[str, Any]:
+        return dict(self._last)
 
     def adapt(self, task: Task, problems: list[Problem], control: RunControl, on_progress: ProgressCallback | None,
               emit: ev.EvalSink, after_step: Callable[[int], None] | None = None) -> tuple[int, int]:
@@ -90,6 +95,7 @@ class TestTimeRL:
                                  list(history)))
             if after_step is not None:
                 after_step(step)
+        self._last = {"steps": settings.steps, "updates": updates}
         return settings.steps, updates
 
 

@@ -62,12 +62,23 @@ class EvalPrinter:
             right = answer["pass_at_2"] == 1.0
             line.append(f"{'✓' if right else '✗'} {answer['pass_at_2']:.2f} ", style="green" if right else "red")
         line.append(f"pass@2 {format_score(totals['pass_at_2'])} oracle {format_score(totals['oracle'])} ")
-        tt = answer.get("test_time")
-        if tt is not None:
-            line.append("plain (single pair) " if tt["fallback"] else
-                        f"test-time reward {tt['reward_before']:.2f}->{tt['reward_after']:.2f} ", style="dim")
+        if answer.get("test_time") is not None:
+            line.append(test_time_summary(answer["test_time"]), style="dim")
         line.append(f"{answer['seconds']:.1f}s ETA {format_duration(eta)}")
         return line
+
+
+def test_time_summary(record: dict) -> str:
+    """What test-time training did to a task (its record in eval.json), in a few words."""
+    if record.get("fallback"):
+        return "plain (single pair) " if "single train pair" in str(record["fallback"]) else "plain (no prompt fits) "
+    parts = []
+    sft = record.get("sft")
+    if sft and sft.get("loss_before") is not None:
+        parts.append(f"sft loss {sft['loss_before']:.2f}->{sft['loss_after']:.2f}")
+    if record.get("reward_before") is not None:
+        parts.append(f"test-time reward {record['reward_before']:.2f}->{record['reward_after']:.2f}")
+    return "".join(f"{part} " for part in parts)
 
 
 def test_time_line(event: ev.TestTimeStep) -> Text:

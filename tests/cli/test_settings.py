@@ -21,7 +21,7 @@ from arc_console.cli.commands import build_parser
 from arc_console.cli.setting_flags import add_field_flags, flag_fields, flag_help, settings_from_flags
 from arc_console.cli.settings_table import EVAL_CLASSES, FIX, with_tables
 from arc_console.config import ConfigError, resumed_config
-from arc_console.evaluation.settings import EvalSettings
+from arc_console.evaluation.settings import EvalInputs, EvalSettings
 from arc_console.evaluation import test_time_settings  # its class, imported by name, would be collected as a test
 from arc_console.train_config import TrainConfig, flag_name, setting, setting_fields
 from paths import REPO
@@ -100,6 +100,13 @@ def test_every_eval_setting_field_with_help_is_a_flag_and_defaults_come_from_the
         learning_rate=0.01, augment="none")
     assert {flag_name(spec) for spec in flag_fields(test_time_settings.TestTimeSettings)} == {
         "--test-time-steps", "--test-time-lr", "--test-time-augment", "--test-time-candidates", "--test-time-lora-r"}
+    assert {flag_name(spec) for spec in flag_fields(test_time_settings.SftSettings)} == {
+        "--sft-steps", "--sft-lr", "--sft-batch", "--sft-augment", "--sft-repeat-examples"}
+    assert {flag_name(spec) for spec in flag_fields(test_time_settings.TestTimePlan)} == {
+        "--test-time-mode", "--test-time-weights"}
+    given = parser.parse_args(["--test-time-mode", "sft", "--sft-lr", "3e-5", "--include-trained"])
+    assert settings_from_flags(given, test_time_settings.SftSettings).learning_rate == 3e-5  # a number, optional
+    assert settings_from_flags(given, EvalInputs).include_trained
 
 
 def test_a_new_settings_field_is_a_new_flag() -> None:

@@ -127,3 +127,25 @@ def test_no_objective_name_is_compared_outside_the_registry() -> None:
              for path in sorted((REPO / "arc_console").rglob("*.py")) if path.name != "objective_registry.py"
              for number, line in enumerate(path.read_text().splitlines(), start=1) if compared.search(line)]
     assert found == []
+
+
+@pytest.mark.parametrize("micro_groups", [0, 1])
+def test_sft_is_the_mean_negative_log_likelihood_of_every_answer_token_and_no_training_objective(micro_groups: int):
+    """Test-time SFT's objective (teacher forcing on known answers): whatever the micro-batches, minus the mean
+    log-probability over every completion token of the step; never one of train's --objective choices."""
+    config = TrainConfig(objective="sft", max_new_tokens=MAX_NEW_TOKENS, num_candidates=3)
+    objective = get_objective("sft")
+    parts, counts = micro_batches(_groups(), micro_groups, objective.reward_scale(config), False, 0,
+                                  torch.device("cpu"))
+    denominator = objective.denominator(counts, config)
+    generator = torch.Generator().manual_seed(1)
+    total, by_hand, tokens = 0.0, 0.0, 0
+    for part in parts:
+        logp = -torch.rand(part.loss_mask.shape, generator=generator) * part.loss_mask
+        loss, stats = objective.loss(logp, logp.detach() + 0.3, part, denominator, config)  # no ratio: old unused
+        total += float(loss)
+        by_hand -= float((logp * part.loss_mask).sum())
+        tokens += int(part.loss_mask.sum())
+    assert tokens == sum(map(sum, LENGTHS)) and total == pytest.approx(by_hand / tokens, rel=1e-6)
+    assert not objective.has_ratio and objective.keeps(_groups()[0]) and objective.reward_scale(config) == "none"
+    assert "sft" not in objective_names() and "sft" not in OBJECTIVES and "sft" not in objective_help()

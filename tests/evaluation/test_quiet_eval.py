@@ -31,7 +31,9 @@ def test_a_cpu_eval_with_test_time_steps_prints_only_its_own_lines(tmp_path: Pat
     assert not [line for line in lines if any(word in line.lower() for word in ("warn", "error", "fail"))]
     # eval.json's settings are every setting the answers came from, the test-time ones included
     settings = json.loads((tmp_path / "eval" / "eval.json").read_text())["settings"]
-    assert settings["test_time"] == test_time_settings.TestTimeSettings(steps=1, candidates=2, augment="none").to_dict()
+    assert settings["test_time"]["mode"] == "rl" and settings["test_time"]["trained"] == "every weight, restored per task"
+    assert settings["test_time"]["rl"] == test_time_settings.TestTimeSettings(
+        steps=1, candidates=2, augment="none", learning_rate=test_time_settings.default_learning_rate("rl", "full")).to_dict()
     assert settings["augment"] == "none" and settings["samples"] == 1
 
 

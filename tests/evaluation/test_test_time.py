@@ -1,4 +1,4 @@
-"""Test-time RL (`arc-console eval --test-time-steps N`) with the real tiny model on real held-out tasks."""
+"""Test-time RL (`arc-console eval --test-time-steps N`, mode rl) with the real tiny model on real held-out tasks."""
 
 import asyncio
 import json
@@ -17,6 +17,8 @@ from arc_console.evaluation.runner import run_evaluation
 from arc_console.evaluation.settings import EvalSettings
 from arc_console.evaluation.solver import answer_task
 from arc_console.evaluation.test_time import TestTimeSettings, TestTimeTrainer, leave_one_out_tasks
+from arc_console.evaluation.test_time_modes import plan_trainer
+from arc_console.evaluation.test_time_settings import TestTimePlan
 from arc_console.tui.eval_app import EvalApp
 from arc_console.tui.widgets.candidates import CandidatesPanel
 from arc_console.tui.widgets.history import AccuracyHistory
@@ -29,14 +31,20 @@ TEST_TIME = TestTimeSettings(steps=2, augment="none", candidates=4, learning_rat
 
 
 @pytest.fixture(scope="module")
-def trainer():
+def adapting():
     engine, _ = load_eval_model("tiny")
     before = torch.get_num_threads()
     torch.set_num_threads(1)  # the attempts are compared exactly: one thread's sums, in one order
     try:
-        yield TestTimeTrainer(attach_test_time_adapter(engine, 8, 16), TEST_TIME, EVAL)
+        yield plan_trainer(attach_test_time_adapter(engine, 8, 16), TestTimePlan("rl", "lora", rl=TEST_TIME), EVAL)
     finally:
         torch.set_num_threads(before)  # the module's tests done, the process's setting is back
+
+
+@pytest.fixture(scope="module")
+def trainer(adapting: TestTimeTrainer) -> TestTimeTrainer:
+    assert [phase.label for phase in adapting.phases] == ["RL"]
+    return adapting
 
 
 def attempts(answer) -> list:
@@ -55,18 +63,19 @@ def test_leave_one_out_holds_each_train_pair_out_in_every_view():
 
 
 @pytest.mark.slow
-def test_a_task_answered_alone_and_after_others_gives_the_same_attempts(trainer: TestTimeTrainer):
+def test_a_task_answered_alone_and_after_others_gives_the_same_attempts(adapting: TestTimeTrainer):
     tasks = load_tasks("synthetic-heldout")[:3]
-    adapter = trainer.adapter
+    adapter = adapting.adapter
     adapter.reset(EVAL.seed, tasks[2].id)
     start = {name: p.detach().clone() for name, p in adapter.parameters().items()}
-    alone = trainer.answer(tasks[2], RunControl(), None, lambda event: None)
+    alone = adapting.answer(tasks[2], RunControl(), None, lambda event: None)
     for task in tasks[:2]:
-        trainer.answer(task, RunControl(), None, lambda event: None)
-    after_others = trainer.answer(tasks[2], RunControl(), None, lambda event: None)
+        adapting.answer(task, RunControl(), None, lambda event: None)
+    after_others = adapting.answer(tasks[2], RunControl(), None, lambda event: None)
     assert attempts(after_others) == attempts(alone)
-    assert after_others.test_time == {**alone.test_time, "seconds": after_others.test_time["seconds"]}
-    assert alone.test_time["updates"] >= 1  # the adapter was really trained ...
+    strip = lambda record: {**record, "seconds": 0, "rl": {**record["rl"], "seconds": 0}}  # noqa: E731
+    assert strip(after_others.test_time) == strip(alone.test_time)
+    assert alone.test_time["rl"]["updates"] >= 1  # the adapter was really trained ...
     adapter.reset(EVAL.seed, tasks[2].id)
     assert all(torch.equal(p, start[name]) for name, p in adapter.parameters().items())  # ... and put back bit for bit
 
@@ -112,16 +121,19 @@ def test_cli_headless_records_test_time_per_task_and_counts_single_pair_fallback
     write_tasks(tmp_path / "tasks")
     out = tmp_path / "eval"
     result = subprocess.run([*CLI, "eval", "--headless", "--tasks", str(tmp_path / "tasks"), "--augment", "none",
-                             "--test-time-steps", "2", "--test-time-augment", "none", "--out", str(out)],
+                             "--test-time-steps", "2", "--test-time-augment", "none", "--test-time-weights", "lora",
+                             "--out", str(out)],
                             capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "test-time 2/2" in result.stdout and "plain (single pair)" in result.stdout
     report = json.loads((out / "eval.json").read_text())
-    assert report["test_time"]["steps"] == 2 and report["test_time"]["adapter"] == "fresh LoRA per task"
+    header = report["test_time"]
+    assert header["mode"] == "rl" and header["rl"]["steps"] == 2 and header["trained"] == "fresh LoRA per task"
     assert report["totals"]["test_time_trained"] == 1 and report["totals"]["test_time_plain_fallbacks"] == 1
     by_id = {t["task_id"]: t["test_time"] for t in report["tasks"]}
-    assert by_id["one-pair"]["fallback"] and by_id["one-pair"]["steps"] == 0
+    assert by_id["one-pair"]["fallback"] and "rl" not in by_id["one-pair"]
     trained = by_id["two-pairs"]
+    assert trained["mode"] == "rl" and trained["rl"] == {"steps": 2, "updates": trained["updates"]}
     assert trained["steps"] == 2 and trained["fallback"] is None and trained["seconds"] > 0
     assert isinstance(trained["reward_before"], float) and isinstance(trained["reward_after"], float)
 
@@ -140,12 +152,12 @@ def test_bad_test_time_flags_are_one_line_exit_2_and_create_nothing(tmp_path: Pa
 
 
 @pytest.mark.slow
-async def test_console_draws_each_tasks_test_time_training_with_the_train_panels(trainer: TestTimeTrainer,
+async def test_console_draws_each_tasks_test_time_training_with_the_train_panels(adapting: TestTimeTrainer,
                                                                                  tmp_path: Path):
     tasks = load_tasks("synthetic-heldout")[:2]
     control = RunControl()
-    app = EvalApp(lambda sink: run_evaluation(tasks, trainer.engine, EVAL, tmp_path / "eval", sink, control,
-                                              model_name="tiny", device="cpu", answerer=trainer.answer),
+    app = EvalApp(lambda sink: run_evaluation(tasks, adapting.engine, EVAL, tmp_path / "eval", sink, control,
+                                              model_name="tiny", device="cpu", answerer=adapting.answer),
                   control.request_stop)
     async with app.run_test(size=(160, 50)) as pilot:
         loop = asyncio.get_running_loop()

@@ -154,3 +154,39 @@ def test_our_nf4_kernel_matches_the_dequantized_experts_on_the_20b_shapes() -> N
                               replace(default, max_registers=64)):
                     got = nf4_grouped_mm(rows, row_ends, stack, torch.bfloat16, replace(shape, lookup=lookup)).float()
                     assert (got - expected).abs().max().item() <= 0.02 * scale, (k, n, tokens, lookup, shape)
+
+
+@pytest.mark.skipif(not has_cuda, reason="needs CUDA (CI has none)")
+def test_test_time_sft_of_every_weight_reaches_the_static_engine_on_the_gpu() -> None:
+    """Every weight trained by test-time SFT (eval --test-time-mode sft --test-time-weights full) is what the
+    static engine samples on the GPU, where it would otherwise decode from fp8 copies of the experts; and
+    the reset puts the plain model's answers back."""
+    from arc_console.arc import load_tasks
+    from arc_console.decoding.rollout_engine import choose_rollout_engine
+    from arc_console.engine.backends import load_policy
+    from arc_console.engine.control import RunControl
+    from arc_console.evaluation.adapter_reset import attach_full_weights
+    from arc_console.evaluation.settings import EvalSettings
+    from arc_console.evaluation.solver import answer_task
+    from arc_console.evaluation.test_time_settings import SftSettings
+    from arc_console.evaluation.test_time_sft import SupervisedPhase
+
+    policy = load_policy("tiny", "hf", 0, 1, 2048)  # bf16 on the GPU, every weight as transformers holds it
+    for parameter in policy.model.parameters():
+        parameter.requires_grad_(False)
+    policy.for_inference()
+    weights = attach_full_weights(choose_rollout_engine(policy))
+    settings = EvalSettings(augment="dihedral", samples=2, seed=0)
+    task = load_tasks("synthetic-heldout")[3]
+
+    def attempts() -> list:
+        answer = answer_task(task, weights.engine, settings)
+        return [(t.attempts, sorted(str(c.grid) for c in t.candidates)) for t in answer.tests]
+
+    weights.reset(0, task.id)
+    plain = attempts()
+    SupervisedPhase(weights, SftSettings(steps=4, batch=4, learning_rate=3e-2), settings).train(
+        task, RunControl(), lambda event: None)
+    assert attempts() != plain  # the decoder samples the trained experts, attention and head
+    weights.reset(0, task.id)
+    assert attempts() == plain

@@ -1,0 +1,114 @@
+"""Issue 32's benchmarks at smoke-test scale, as the real scripts in real processes: the test-time modes
+(benchmarks/test_time_modes.py) and DAPO on the training split with --eval-every (benchmarks/generalise.py);
+and what the modes benchmark's nesting relies on: a budget answered inside a longer run is a run of that budget."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from arc_console.arc import load_tasks
+from arc_console.config import DEMO_PROBLEMS
+from arc_console.engine.control import RunControl
+from arc_console.evaluation.adapter_reset import attach_trainable_weights
+from arc_console.evaluation.model import load_eval_model
+from arc_console.evaluation.settings import EvalSettings
+from arc_console.evaluation.solver import answer_task
+from arc_console.evaluation.test_time_settings import SftSettings
+from arc_console.evaluation.test_time_sft import SupervisedPhase
+
+from paths import REPO
+
+EVAL = EvalSettings(augment="none", samples=2, seed=1)
+
+
+def attempts(answer) -> list:
+    return [(t.attempts, [c.grid for c in t.candidates]) for t in answer.tests]
+
+
+@pytest.mark.slow
+def test_sft_answered_after_step_2_of_a_3_step_run_is_a_2_step_run():
+    engine, _ = load_eval_model("tiny")
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)  # the attempts are compared exactly: one thread's sums, in one order
+    try:
+        nested_equals_direct(engine)
+    finally:
+        torch.set_num_threads(before)
+
+
+def nested_equals_direct(engine) -> None:
+    weights = attach_trainable_weights(engine, "full", 4, 8)
+    task = load_tasks("synthetic-heldout")[7]
+    nested = []
+
+    def after_step(step: int) -> None:
+        if step == 2:
+            nested.append(answer_task(task, weights.engine, EVAL))
+
+    weights.reset(EVAL.seed, task.id)
+    SupervisedPhase(weights, SftSettings(steps=3, batch=2), EVAL).train(task, RunControl(), lambda e: None, after_step)
+    weights.reset(EVAL.seed, task.id)
+    SupervisedPhase(weights, SftSettings(steps=2, batch=2), EVAL).train(task, RunControl(), lambda e: None)
+    assert attempts(answer_task(task, weights.engine, EVAL)) == attempts(nested[0])
+    weights.reset(EVAL.seed, task.id)
+
+
+def run_script(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=timeout, cwd=REPO)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_the_modes_benchmark_runs_every_mode_and_writes_the_records_keys(tmp_path: Path):
+    out = tmp_path / "modes.json"
+    result = run_script("benchmarks/test_time_modes.py", "--tasks", "1", "--seeds", "0", "--sft-steps", "1", "2",
+                        "--rl-steps", "1", "1", "--sft-batch", "2", "--eval-augment", "none", "--jobs", "1",
+                        "--job-out", str(tmp_path / "slices"), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    assert report["tasks"] == 1 and report["task_ids"][0] not in DEMO_PROBLEMS
+    assert {"pass_at_2_before", "pass_at_2_after", "rows", "per_task"} <= set(report)
+    arms = [(row["mode"], row["budget"]) for row in report["rows"]]
+    assert arms == [("plain", 0), ("sft", 1), ("sft", 2), ("rl", 1), ("rl", 2), ("sft+rl", 1), ("sft+rl", 2)]
+    by_arm = {(row["mode"], row["budget"]): row for row in report["rows"]}
+    assert by_arm[("sft+rl", 2)]["sft_steps"] == 2 and by_arm[("sft+rl", 2)]["rl_steps"] == 1
+    assert report["pass_at_2_before"] == by_arm[("plain", 0)]["pass_at_2_mean"]
+    assert report["pass_at_2_after"] == by_arm[("sft", 2)]["pass_at_2_mean"]  # the default mode at budget 2
+    assert all(0 <= row["pass_at_2_mean"] <= row["oracle_mean"] + 1e-9 <= 1 + 1e-9 for row in report["rows"])
+    assert by_arm[("sft", 2)]["seconds_per_task"] > by_arm[("plain", 0)]["seconds_per_task"]
+    assert report["tasks_left_out_unfinished"] == [] and set(report["load_average"]) == {"slice 1"}
+    pytest.importorskip("matplotlib")
+    assert (tmp_path / report["plot"]).is_file()
+
+
+def test_a_modes_run_stopped_early_is_merged_over_the_tasks_every_seed_answered():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("test_time_modes", REPO / "benchmarks" / "test_time_modes.py")
+    modes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(modes)
+    rows = [{"task_id": task, "seed": seed} for task, seeds in (("a", (0, 1, 2)), ("b", (0, 1)), ("c", (2, 1, 0)))
+            for seed in seeds]
+    kept, left_out = modes.whole_tasks(rows, [0, 1, 2])
+    assert left_out == ["b"] and [r["task_id"] for r in kept] == ["a"] * 3 + ["c"] * 3
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_training_benchmark_trains_on_the_whole_training_split_and_records_held_out_pass_at_2(tmp_path: Path):
+    out = tmp_path / "generalise.json"
+    result = run_script("benchmarks/generalise.py", "--steps", "1", "--eval-every", "1", "--eval-limit", "1",
+                        "--seeds", "0", "--variants", "pixel", "--eval-augment", "none", "--set", "num_candidates=2",
+                        "--work", str(tmp_path / "jobs"), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(out.read_text())
+    job = report["jobs"][0]
+    assert job["settings"]["tasks"] == "synthetic" and job["settings"]["problems"] == []
+    assert job["settings"]["num_candidates"] == 2 and [row["step"] for row in job["curve"]] == [0, 1]
+    assert report["pass_at_2_before"] == job["curve"][0]["pass_at_2"]
+    assert report["pass_at_2_after"] == job["curve"][-1]["pass_at_2"]
+    assert report["summary"]["pixel"]["seeds"] == [0]
