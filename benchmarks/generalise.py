@@ -178,6 +178,7 @@ def summarise(jobs: list[dict]) -> dict:
 
 
 def plot(jobs: list[dict], path: Path, title: str) -> bool:
+    """Held-out pass@2 per evaluation (left) and training pixel accuracy, a 10-step running mean (right)."""
     try:
         import matplotlib
 
@@ -185,18 +186,24 @@ def plot(jobs: list[dict], path: Path, title: str) -> bool:
         import matplotlib.pyplot as plt
     except ImportError:
         return False
-    figure, axis = plt.subplots(figsize=(8, 4.5))
+    figure, (held_out, training) = plt.subplots(1, 2, figsize=(11, 4.5))
     colours = dict(zip(VARIANTS, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
     for variant in VARIANTS:
         mine = [j for j in jobs if j["variant"] == variant and j["curve"]]
         for index, job in enumerate(mine):
+            label = variant if index == 0 else None
             steps = [row["step"] for row in job["curve"]]
-            axis.plot(steps, [row["pass_at_2"] for row in job["curve"]], color=colours[variant], alpha=0.8,
-                      marker="o", label=variant if index == 0 else None)
-    axis.set_xlabel("training step")
-    axis.set_ylabel("held-out pass@2")
-    axis.set_title(title, fontsize=9)
-    axis.legend()
+            held_out.plot(steps, [row["pass_at_2"] for row in job["curve"]], color=colours[variant], alpha=0.8,
+                          marker="o", label=label)
+            accuracy = job["train_mean_accuracy"]
+            running = [statistics.mean(accuracy[max(0, i - 9):i + 1]) for i in range(len(accuracy))]
+            training.plot(range(1, len(running) + 1), running, color=colours[variant], alpha=0.8, label=label)
+    held_out.set_xlabel("training step")
+    held_out.set_ylabel("held-out pass@2")
+    training.set_xlabel("training step")
+    training.set_ylabel("training pixel accuracy (10-step mean)")
+    figure.suptitle(title, fontsize=9)
+    held_out.legend()
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     return True
@@ -208,8 +215,10 @@ def merge(folder: Path, header: dict, out: Path | None = None) -> Path:
     png = out.with_suffix(".png")
     out.parent.mkdir(parents=True, exist_ok=True)
     settings = jobs[0]["settings"] if jobs else {}
+    changed = ", ".join(f"{key} {settings[key]}" for key in ("learning_rate", "max_new_tokens") if key in settings)
     title = (f"{settings.get('model', 'tiny')}, DAPO on the 120 synthetic training tasks, {settings.get('max_steps')} "
-             f"steps; held-out pass@2 on {jobs[0]['curve'][0]['tasks'] if jobs else '?'} synthetic-heldout tasks")
+             f"steps{', ' + changed if changed else ''}; held-out pass@2 on "
+             f"{jobs[0]['curve'][0]['tasks'] if jobs else '?'} synthetic-heldout tasks")
     drawn = plot(jobs, png, title)
     summary = summarise(jobs)
     first = summary[next(iter(summary))] if summary else {}
