@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from arc_console import UserError
+from arc_console.engine.objective_registry import get_objective
 from arc_console.train_config import (  # re-exported (__all__): where TrainConfig's users import it from
     BACKENDS,
     DEMO_PROBLEMS,
@@ -265,8 +266,9 @@ def _validate_ranges(config: TrainConfig, require: Require) -> None:
             f"update_micro_groups must be 0 (all groups at once) or more, got {config.update_micro_groups}")
     require("update_micro_rows", config.update_micro_rows >= 0,
             f"update_micro_rows must be 0 (whole groups) or more, got {config.update_micro_rows}")
-    require("update_micro_rows", config.update_micro_rows == 0 or config.objective != "preference",
-            "update_micro_rows must be 0 with objective preference (it compares the rows of one group)")
+    objective = get_objective(config.objective) if config.objective in OBJECTIVES else None
+    require("update_micro_rows", config.update_micro_rows == 0 or objective is None or objective.splits_groups,
+            f"update_micro_rows must be 0 with objective {config.objective} (it compares the rows of one group)")
     require("cpu_threads", config.cpu_threads >= 0, f"cpu_threads must be 0 (auto) or more, got {config.cpu_threads}")
     require("model", bool(config.model), "model must not be empty")
     unknown_targets = [name for name in config.report_to if name not in REPORT_TARGETS]

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from arc_console.arc.augment import AUGMENTATIONS
+from arc_console.engine.objective_registry import objective_help, objective_names
 
 # The seed cycled over 5 ARC-AGI-1 training problems; af902bf9 is the one its README shows.
 SEED_PROBLEMS = ["6150a2bd", "3c9b0459", "25ff71a9", "a85d4709", "af902bf9"]
@@ -26,7 +27,7 @@ SEED_PROBLEMS = ["6150a2bd", "3c9b0459", "25ff71a9", "a85d4709", "af902bf9"]
 # built-in model starts partly right and visibly improves within minutes.
 DEMO_PROBLEMS = ["syn-heldout-rotate90-00000", "syn-heldout-transpose-00000", "syn-heldout-shift_right-00000",
                  "syn-heldout-flip_v-00002", "syn-heldout-rotate180-00003"]
-OBJECTIVES = ("dapo", "grpo", "preference")
+OBJECTIVES = objective_names()  # engine/objective_registry.py: one entry per objective
 ROLLOUT_ENGINES = ("auto", "static", "generate")
 ROLLOUT_EXPERTS = ("auto", "packed", "bf16", "fp8")
 BACKENDS = ("auto", "hf", "unsloth")
@@ -76,9 +77,7 @@ class TrainConfig:
     max_new_tokens: int = setting(512, "tokens each candidate may generate")
     max_seq_length: int = setting(
         DEFAULT_CONTEXT, "the context: prompts that do not fit beside --max-new-tokens lose train examples")
-    objective: str = setting(
-        "dapo", "dapo (clip-higher, token-level mean), grpo (the baseline) or preference (the seed's rule)",
-        choices=OBJECTIVES)
+    objective: str = setting("dapo", objective_help(), choices=OBJECTIVES)
     learning_rate: float = setting(1e-5, "AdamW's learning rate")
     weight_decay: float = setting(0.0, "AdamW's weight decay")
     max_grad_norm: float = setting(1.0, "gradients are clipped to this norm")
@@ -86,7 +85,7 @@ class TrainConfig:
                                    "the policy, whatever --updates-per-rollout), then constant")
     eps_low: float = setting(0.2, "DAPO clip-higher: the importance ratio's lower bound is 1 - EPS_LOW")
     eps_high: float = setting(0.28, "DAPO clip-higher: the importance ratio's upper bound is 1 + EPS_HIGH")
-    grpo_eps: float = setting(0.2, "GRPO's symmetric clip of the importance ratio")
+    grpo_eps: float = setting(0.2, "GRPO's and Dr. GRPO's symmetric clip of the importance ratio")
     overlong_buffer: int = setting(
         128, "DAPO's soft overlong punishment: the reward falls linearly to -1 over the last N tokens before "
         "--max-new-tokens (0: off)", metavar="N")
@@ -101,7 +100,7 @@ class TrainConfig:
             "unless every draw was degenerate", metavar="N")
     scale_rewards: str = setting(
         "group", "group: advantage = (reward - group mean) / the group's population std; "
-        "none: reward - group mean (Dr. GRPO)",
+        "none: reward - group mean (dr_grpo never scales)",
         doc="The std gets + 1e-6 (TRL divides by the sample std). Either way a group whose rewards are all "
             "equal gets advantage exactly 0", choices=SCALE_REWARDS)
     mask_truncated: bool = setting(
@@ -128,7 +127,7 @@ class TrainConfig:
             "tokens, so the update equals the all-at-once one", metavar="N")
     update_micro_rows: int = setting(
         0, "at most this many candidates per forward and backward, a group's rows cut evenly (0: whole groups; "
-        "dapo and grpo)",
+        "every objective but preference)",
         doc="Bounds the update's activations below one group's (the 4-bit route's MoE layers hold several "
             "copies of every routed row): the same update, more passes; the preference rule compares rows "
             "of one group and takes 0 only", metavar="N")

@@ -66,9 +66,9 @@ def main() -> None:
         wall = time.monotonic() - wall
         measured.update(ui_cpu_ms_per_s=1000 * (time.clock_gettime(clock) - cpu) / wall,
                         frames_per_s=(frames - frames_before) / wall, seconds=wall)
-        sink(ev.Stopped(0, "stop_requested"))
+        app.call_from_thread(app.exit)  # no pilot: its wake-ups would be measured with the rest
 
-    app = ConsoleApp(source, mode="train", control=RunControl(), exit_on_finish=True,
+    app = ConsoleApp(source, mode="train", control=RunControl(),
                      sampler_factory=None if args.no_sampler else HardwareSampler)
     app.run(headless=True, size=(160, 50))
     result = {"date": date.today().isoformat(), "state": args.state, "hardware_sampler": not args.no_sampler,

@@ -34,6 +34,9 @@ import time
 from datetime import date
 from pathlib import Path
 
+from checkout import tree_version  # benchmarks/, beside this script
+
+
 TINY_SETTINGS = {"max_new_tokens": 32, "overlong_buffer": 8}
 
 
@@ -71,6 +74,7 @@ def child(mode: str, args: argparse.Namespace) -> None:
 
     from arc_console.cli import session
     from arc_console.config import build_config
+    from headless_dashboard import run_consoles_headless  # benchmarks/, beside this script
 
     refreshes = 0
     compositor_refresh = Screen._compositor_refresh
@@ -93,6 +97,7 @@ def child(mode: str, args: argparse.Namespace) -> None:
         from arc_console.tui.app import ConsoleApp
 
         ConsoleApp.UI_CPU_SHARE = args.ui_cpu_share
+    run_consoles_headless()
     run_dir = Path(tempfile.mkdtemp(prefix="bench-run-")) / "run"
     config = build_config(args.preset, None, settings_for(args))
     devnull = open(os.devnull, "w")
@@ -102,7 +107,7 @@ def child(mode: str, args: argparse.Namespace) -> None:
         if mode == "headless":
             session.train_headless(config, run_dir, None)
         else:
-            session.train_with_dashboard(config, run_dir, None, None, headless_driver=True, exit_on_finish=True)
+            session.train_with_dashboard(config, run_dir, None, None)
     finally:
         sys.stdout = real_stdout
     ui_cpu = time.thread_time() - ui_cpu
@@ -130,17 +135,6 @@ def measure(mode: str, args: argparse.Namespace, tree: Path | None = None) -> di
     env = {**os.environ, "PYTHONPATH": str(tree)} if tree else None
     out = subprocess.run(command, capture_output=True, text=True, check=True, env=env, timeout=3600)
     return json.loads(out.stdout.strip().splitlines()[-1])
-
-
-def tree_version(tree: Path) -> str:
-    try:
-        commit = subprocess.run(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"], capture_output=True,
-                                text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(tree), "status", "--porcelain", "--", "arc_console"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except OSError:
-        return str(tree)
-    return f"{tree} at {commit}" + (" with uncommitted changes" if dirty else "")
 
 
 def spread(values: list[float]) -> dict:

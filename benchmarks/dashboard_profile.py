@@ -161,6 +161,7 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     sys.path.insert(0, str(Path(__file__).parent))
     from dashboard_overhead import TINY_SETTINGS
+    from headless_dashboard import run_consoles_headless
 
     main_thread = threading.main_thread()
     marks: dict[str, float] = {}
@@ -206,11 +207,12 @@ def main() -> None:
 
     DashboardScreen.show_event = marking_show_event
     DashboardScreen.on_mount = marking_on_mount
+    run_consoles_headless()  # 160x50 on Textual's headless driver, q once the run has finished
     config = build_config("tiny", None, {**TINY_SETTINGS, "checkpoint_every": 10_000, "max_steps": args.steps})
     run_dir = Path(tempfile.mkdtemp(prefix="bench-profile-")) / "run"
     real_stdout, sys.stdout = sys.stdout, open(os.devnull, "w")
     try:
-        train_with_dashboard(config, run_dir, None, None, headless_driver=True, exit_on_finish=True)
+        train_with_dashboard(config, run_dir, None, None)
     finally:
         sys.stdout = real_stdout
     mark("end")

@@ -6,11 +6,11 @@ back to the task's own frame by `View.invert`. Pure Python, no torch.
 
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 
 from arc_console.arc.grids import Grid
+from arc_console.arc.seeds import derived_rng
 from arc_console.arc.task import Pair, Task
 
 # identity, the three rotations (clockwise), the two flips, the two transposes
@@ -107,11 +107,6 @@ def random_colors(rng: random.Random) -> tuple[int, ...]:
     return (0, *rest)
 
 
-def _task_rng(seed: int, task_id: str) -> random.Random:
-    digest = hashlib.sha256(f"{seed}:{task_id}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
-
-
 def task_views(augment: str, seed: int = 0, task_id: str = "") -> list[View]:
     """The views an evaluation shows a task: the task itself first, then the other transforms.
 
@@ -123,7 +118,7 @@ def task_views(augment: str, seed: int = 0, task_id: str = "") -> list[View]:
     if augment == "dihedral":
         return [View(name) for name in DIHEDRAL]
     if augment == "dihedral+colors":
-        rng = _task_rng(seed, task_id)
+        rng = derived_rng(seed, task_id)
         return [View()] + [View(name, random_colors(rng)) for name in DIHEDRAL[1:]]
     raise ValueError(f"unknown augmentation {augment!r} (known: {', '.join(AUGMENTATIONS)})")
 

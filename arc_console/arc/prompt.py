@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from arc_console.arc.grids import Grid, grid_to_text
 from arc_console.arc.task import Pair
 
@@ -22,3 +24,15 @@ def build_prompt(train: list[Pair], test_input: Grid) -> str:
         f"<|start|>assistant<|channel|>analysis<|message|>{ANALYSIS_OPENING}<|end|>\n"
         "<|start|>assistant<|channel|>final<|message|>"
     )
+
+
+def fit_prompt(train: list[Pair], test_input: Grid, budget: int, count_tokens: Callable[[str], int],
+               most_examples: int | None = None) -> tuple[str, int] | None:
+    """The prompt with as many train examples (from the first, at most `most_examples`) as fit `budget`
+    tokens, and how many it kept; None when not even one does. `count_tokens` is the model's tokenizer."""
+    most = len(train) if most_examples is None else min(most_examples, len(train))
+    for used in range(most, 0, -1):
+        prompt = build_prompt(train[:used], test_input)
+        if count_tokens(prompt) <= budget:
+            return prompt, used
+    return None

@@ -12,16 +12,14 @@ from arc_console.terminal.stop_signals import graceful_stop_signals
 from arc_console.tui.eval_app import EvalApp
 
 
-def eval_with_console(run: dict[str, Any], theme: str | None, headless_driver: bool = False,
-                      exit_on_finish: bool = False) -> int:
+def eval_with_console(run: dict[str, Any], theme: str | None) -> int:
     control = RunControl()
     app = EvalApp(lambda sink: run_evaluation(emit=sink, control=control, **run), control.request_stop, theme=theme,
-                  exit_on_finish=exit_on_finish, handle_signals=not headless_driver,
-                  stop_requested=lambda: control.stop_requested)
+                  handle_signals=True, stop_requested=lambda: control.stop_requested)
     # Until the app has installed its own handlers, a stop signal still stops the evaluation (the app
     # then sees it and closes once the answers are written).
     with tolerate_hung_up_terminal(), graceful_stop_signals(control):
-        code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
+        code = app.run()
     if app.gave_up:
         raise KeyboardInterrupt  # the process ends at once (cli.console)
     control.request_stop()  # the app is closed: a worker still running stops at its next token

@@ -188,8 +188,7 @@ def yield_cpu_to_the_trainer() -> None:
 
 
 def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | None, theme: str | None,
-                          headless_driver: bool = False, exit_on_finish: bool = False, ranks: Any = None,
-                          preset: str | None = None) -> int:
+                         ranks: Any = None, preset: str | None = None) -> int:
     from arc_console.engine.control import RunControl
     from arc_console.engine.trainer import Trainer
     from arc_console.engine.trainer_thread import TrainerThread
@@ -244,13 +243,12 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
                 raise record_given_up(worker.trainer, run_dir, headless=False) from None
         else:
             app = ConsoleApp(source, mode="train", control=control, theme=theme,
-                             early_stop_perfect=config.early_stop_perfect, handle_signals=not headless_driver,
-                             exit_on_finish=exit_on_finish)
+                             early_stop_perfect=config.early_stop_perfect, handle_signals=True)
             yield_cpu_to_the_trainer()
             # Until the app has mounted and installed its own handlers, a stop signal still stops the run
             # (the app then sees the stop requested and closes once it is saved).
             with tolerate_hung_up_terminal(), graceful_stop_signals(control):
-                code = app.run(headless=headless_driver, size=(160, 50) if headless_driver else None)
+                code = app.run()
             if app.gave_up:  # the process ends at once, the save cut short (cli.console)
                 raise record_given_up(worker.trainer, run_dir, headless=False)
         if worker.is_alive():

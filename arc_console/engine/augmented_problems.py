@@ -8,35 +8,15 @@ the order of its draws alone, so a resumed run draws exactly what an uninterrupt
 
 from __future__ import annotations
 
-import hashlib
-import random
 from dataclasses import dataclass
 from typing import Callable
 
-from arc_console.arc import Task, build_prompt
 from arc_console.arc.augment import View, random_view
+from arc_console.arc.prompt import fit_prompt
+from arc_console.arc.seeds import derived_rng
 from arc_console.engine.step_groups import Problem
 
 TokenCounter = Callable[[str], int]
-
-
-def step_rng(seed: int, step: int) -> random.Random:
-    """The generator of a step's views: its own, so the step's sampling randomness is untouched."""
-    digest = hashlib.sha256(f"augment:{seed}:{step}".encode()).digest()
-    return random.Random(int.from_bytes(digest[:8], "big"))
-
-
-def fit_view_prompt(task: Task, most_examples: int, budget: int, count_tokens: TokenCounter) -> tuple[str, int] | None:
-    """The view's prompt with as many train examples (up to `most_examples`) as fit `budget` tokens.
-
-    A transpose or a quarter turn changes the number of rows, so the view's prompt may be a few
-    tokens longer than the original's: it is fitted again rather than assumed to fit.
-    """
-    for used in range(min(most_examples, len(task.train)), 0, -1):
-        prompt = build_prompt(task.train[:used], task.test_input)
-        if count_tokens(prompt) <= budget:
-            return prompt, used
-    return None
 
 
 @dataclass
@@ -55,14 +35,14 @@ class ProblemViews:
         self.seed = seed
         self.budget = budget
         self.count_tokens = count_tokens
-        self._rng = step_rng(seed, 0)
+        self._rng = derived_rng("augment", seed, 0)
 
     @property
     def active(self) -> bool:
         return self.augment != "none"
 
     def begin_step(self, step: int) -> None:
-        self._rng = step_rng(self.seed, step)
+        self._rng = derived_rng("augment", self.seed, step)  # its own: the sampling randomness is untouched
 
     def present(self, problem: Problem) -> Problem:
         """`problem` under the next view of this step; the original when there is no augmentation or when
@@ -71,7 +51,9 @@ class ProblemViews:
             return problem
         view = random_view(self.augment, self._rng)
         task = view.apply_task(problem.task)
-        fitted = fit_view_prompt(task, problem.examples_used, self.budget, self.count_tokens)
+        # A transpose or a quarter turn changes the number of rows, so the view's prompt may be a few
+        # tokens longer than the original's: it is fitted again rather than assumed to fit.
+        fitted = fit_prompt(task.train, task.test_input, self.budget, self.count_tokens, problem.examples_used)
         if fitted is None:
             return ViewedProblem(problem.task, problem.prompt, problem.examples_used, View(), problem)
         prompt, used = fitted

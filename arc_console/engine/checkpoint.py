@@ -17,7 +17,6 @@ from safetensors.torch import load_file, save_file
 
 from arc_console.rundir.atomic import atomic_write_text, staged_folder
 from arc_console.engine.backends import Policy
-from arc_console.engine.failure import stall_final_save_if_injected
 from arc_console.engine.checkpoint_files import (  # re-exported: the torch-free half, where its users import it from
     OPTIMIZER,
     RNG,
@@ -56,7 +55,6 @@ def save_checkpoint(checkpoints: Path, policy: Policy, optimizer: torch.optim.Op
 
 def save_final_model(target: Path, policy: Policy) -> None:
     """final_model/: the adapter (or the whole model) and the tokenizer, swapped in whole (staged_folder)."""
-    stall_final_save_if_injected()
     with staged_folder(target) as staging:
         policy.model.save_pretrained(staging)
         policy.tokenizer.save_pretrained(staging)

@@ -2,11 +2,11 @@
 
 The update runs forward and backward one micro-batch at a time and accumulates the gradients, so its
 activations and logits are those of `micro_groups` groups whatever the number of problems per step,
-or of `micro_rows` candidates where a group's rows are cut further (DAPO and GRPO: their losses are
-sums over rows; the preference rule compares rows of one group and never cuts one).
+or of `micro_rows` candidates where a group's rows are cut further (objectives whose loss is a sum over
+rows; the seed's preference rule compares rows of one group and never cuts one).
 Everything that spans rows or groups is computed here over the whole step first: advantages are per
-group, and the loss's denominator (DAPO: the step's loss tokens; GRPO: its sequences; the seed's rule:
-its groups) is the step's count, so the summed gradient equals that of one pass over every group.
+group, and the loss's denominator (the objective's: DAPO's is the step's loss tokens, GRPO's its sequences)
+is the step's count, so the summed gradient equals that of one pass over every group.
 """
 
 from __future__ import annotations
@@ -32,17 +32,14 @@ class MicroBatch:
 
 @dataclass
 class StepCounts:
-    """What the step's loss and figures are normalised by: counted over every micro-batch."""
+    """What the step's loss and figures are normalised by: counted over every micro-batch (each objective's
+    denominator is one of them, objective_registry.py)."""
 
     groups: int
     rows: int
     loss_tokens: float
     completion_tokens: float
 
-    def loss_denominator(self, objective: str) -> float:
-        """DAPO's token-level mean divides by the step's loss tokens, GRPO's mean by its sequences,
-        the seed's rule by its groups."""
-        return {"dapo": self.loss_tokens, "grpo": float(self.rows)}.get(objective, float(self.groups))
 
 
 def group_slices(count: int, micro_groups: int) -> list[slice]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 from arc_console import UserError
@@ -33,6 +34,10 @@ def tiny_model_path() -> Path:
     staging = make_temp_folder(path.parent, ".building-")
     try:
         make_model("tiny", staging, seed=0)
+        if not (staging / "config.json").exists():
+            # transformers' save_pretrained writes only on rank 0 of an initialised torch.distributed group:
+            # another rank waits for rank 0's model rather than installing an incomplete one
+            return _built_by_another_process(path)
         try:
             staging.rename(path)
         except OSError:
@@ -40,6 +45,15 @@ def tiny_model_path() -> Path:
                 raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return path
+
+
+def _built_by_another_process(path: Path, timeout_s: float = 600.0) -> Path:
+    deadline = time.monotonic() + timeout_s
+    while not (path / "arc_console_model.json").exists():
+        if time.monotonic() > deadline:
+            raise BackendError(f"{path}: the built-in tiny model was not built by rank 0 within {timeout_s:.0f} s")
+        time.sleep(0.2)
     return path
 
 

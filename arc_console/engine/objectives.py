@@ -10,9 +10,17 @@ T_i, by the same training forward pass (logprobs.py): the importance ratio then 
 policy with itself at the temperature that generated the sample, and is exactly 1 on the first
 update after a rollout. With one update per rollout, old log-probs are the detached current ones.
 
+As verl's core_algos, the surrogate (a per-token loss matrix) is kept apart from its aggregation
+(`agg_loss`): an objective is a surrogate, a way to aggregate it and the count it is divided by.
+Which objective the trainer runs, and what else it decides (dynamic sampling, micro-batching), is
+engine/objective_registry.py's.
+
 References: DAPO (Yu et al. 2025, arXiv 2503.14476): clip-higher, token-level loss, dynamic
 sampling, overlong reward shaping. GRPO (Shao et al. 2024, arXiv 2402.03300): group-normalised
-advantages, symmetric clip, per-sequence mean (run here without the KL term, beta = 0).
+advantages, symmetric clip, per-sequence mean (run here without the KL term, beta = 0). Dr. GRPO
+(Liu et al. 2025, arXiv 2503.20783, "Understanding R1-Zero-Like Training"): advantages not divided by
+the group's std, each sequence's token sum divided by a constant (the generation budget) instead of
+its own length, so neither short nor long answers are favoured by the normalisation.
 """
 
 from __future__ import annotations
@@ -24,6 +32,11 @@ import torch
 
 
 SCALE_REWARDS = ("group", "none")
+# How a [B, T] loss matrix becomes a scalar (verl's loss_agg_mode names):
+TOKEN_MEAN = "token-mean"  # every token of the step alike (DAPO)
+SEQ_MEAN_TOKEN_MEAN = "seq-mean-token-mean"  # each sequence's mean, then the mean over sequences (GRPO)
+SEQ_MEAN_TOKEN_SUM_NORM = "seq-mean-token-sum-norm"  # token sums over sequences x a constant length (Dr. GRPO)
+AGGREGATIONS = (TOKEN_MEAN, SEQ_MEAN_TOKEN_MEAN, SEQ_MEAN_TOKEN_SUM_NORM)
 
 
 @dataclass
@@ -73,11 +86,6 @@ def group_advantages(rewards: torch.Tensor, scale: str = "group", eps: float = 1
     return torch.where(flat, torch.zeros_like(centred), centred)
 
 
-def informative_groups(rewards: torch.Tensor) -> torch.Tensor:
-    """DAPO dynamic sampling: a group whose rewards are all equal has zero advantage everywhere. [G] bool."""
-    return (rewards.max(dim=1).values - rewards.min(dim=1).values) > 0
-
-
 def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, eps_low: float,
                       eps_high: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """PPO's per-token objective max(-r A, -clip(r, 1-eps_low, 1+eps_high) A); DAPO's clip-higher when eps_high > eps_low.
@@ -104,6 +112,26 @@ def _masked_stats(was_clipped: torch.Tensor, ratio: torch.Tensor, mask: torch.Te
     return TokenCounts(*sums.tolist()).stats(float(loss.detach()))
 
 
+def agg_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str, denominator: float | None = None) -> torch.Tensor:
+    """The scalar loss of a [B, T] per-token loss matrix under `mask` [B, T].
+
+    denominator: what the sum is divided by when these rows are a micro-batch of a larger step (the step's
+    tokens for token-mean; its sequences for seq-mean-token-mean; its sequences x the constant length for
+    seq-mean-token-sum-norm, which has no default and must be given). By default the rows' own count."""
+    if mode == TOKEN_MEAN:
+        tokens = mask.sum().clamp(min=1) if denominator is None else max(denominator, 1.0)
+        return (loss_mat * mask).sum() / tokens
+    if mode == SEQ_MEAN_TOKEN_MEAN:
+        per_sequence = (loss_mat * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
+        # Rows masked out by --mask-truncated count as zeros in the mean over sequences, as in TRL.
+        return per_sequence.mean() if denominator is None else per_sequence.sum() / max(denominator, 1.0)
+    if mode == SEQ_MEAN_TOKEN_SUM_NORM:
+        if denominator is None:
+            raise ValueError(f"{mode} divides by a constant: give the denominator (sequences x length)")
+        return (loss_mat * mask).sum() / max(denominator, 1.0)
+    raise ValueError(f"unknown aggregation {mode!r} (known: {', '.join(AGGREGATIONS)})")
+
+
 def dapo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
               eps_low: float = 0.2, eps_high: float = 0.28,
               denominator: float | None = None) -> tuple[torch.Tensor, LossStats]:
@@ -112,8 +140,7 @@ def dapo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tens
     denominator: the token count to divide by when these rows are a micro-batch of a larger step
     (the step's loss tokens); by default the tokens of `mask`."""
     per_token, was_clipped, ratio = clipped_surrogate(logp, old_logp, advantages, eps_low, eps_high)
-    tokens = mask.sum().clamp(min=1) if denominator is None else max(denominator, 1.0)
-    loss = (per_token * mask).sum() / tokens
+    loss = agg_loss(per_token, mask, TOKEN_MEAN, denominator)
     return loss, _masked_stats(was_clipped, ratio, mask, loss, advantages, eps_low, eps_high)
 
 
@@ -122,9 +149,21 @@ def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tens
     """GRPO eq. 3 (beta = 0): symmetric clip, mean over each sequence's tokens, then over sequences.
     denominator: the step's sequence count when these rows are a micro-batch of it; by default the rows'."""
     per_token, was_clipped, ratio = clipped_surrogate(logp, old_logp, advantages, eps, eps)
-    per_sequence = (per_token * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1)
-    # Rows masked out by --mask-truncated count as zeros in the mean over sequences, as in TRL.
-    loss = per_sequence.mean() if denominator is None else per_sequence.sum() / max(denominator, 1.0)
+    loss = agg_loss(per_token, mask, SEQ_MEAN_TOKEN_MEAN, denominator)
+    return loss, _masked_stats(was_clipped, ratio, mask, loss, advantages, eps, eps)
+
+
+def dr_grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.Tensor, mask: torch.Tensor,
+                 max_length: int, eps: float = 0.2,
+                 denominator: float | None = None) -> tuple[torch.Tensor, LossStats]:
+    """Dr. GRPO (beta = 0): GRPO's symmetric clip, every sequence's token sum divided by the same constant,
+    `max_length` (the generation budget), then the mean over sequences. Its advantages are the rewards
+    less the group mean, not divided by the std (group_advantages(..., "none")).
+    denominator: the step's sequences x max_length when these rows are a micro-batch of it; by default
+    the rows' own count x max_length."""
+    per_token, was_clipped, ratio = clipped_surrogate(logp, old_logp, advantages, eps, eps)
+    constant = float(mask.shape[0] * max_length) if denominator is None else denominator
+    loss = agg_loss(per_token, mask, SEQ_MEAN_TOKEN_SUM_NORM, constant)
     return loss, _masked_stats(was_clipped, ratio, mask, loss, advantages, eps, eps)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from statistics import fmean, pstdev
 from typing import Any
 
-from arc_console.engine.dynamic_sampling import is_informative
+from arc_console.engine.objective_registry import is_informative
 from arc_console.engine.step_groups import Group
 
 

@@ -1,6 +1,9 @@
 """The training loop: pick problems, roll out K candidates, score, update, log, checkpoint, stop.
 
-It talks to the world only through events (events.py) and obeys a RunControl at safe points.
+It talks to the world only through events (events.py) and obeys a RunControl at safe points. A step
+goes through the functions its ranks and test-time training share: draw_groups (dynamic_sampling.py)
+over rollouts scored by scored_groups (scoring.py), then policy_update (update.py) with the run's
+objective (objective_registry.py); the step's own state is a StepRun (step_run.py).
 """
 
 from __future__ import annotations
@@ -16,32 +19,35 @@ from typing import Any
 
 import torch
 
-from arc_console.arc import load_tasks, parse_response, score_grid, select_tasks
+from arc_console.arc import load_tasks, select_tasks
+from arc_console.arc.seeds import step_seed
 from arc_console.config import TrainConfig
+from arc_console.decoding.device_sampling import sampling_key
+from arc_console.decoding.rollout_engine import EngineChoiceError, RolloutEngine, choose_rollout_engine
+from arc_console.distributed.control_sync import sync_control, wait_while_paused
+from arc_console.distributed.ranks import Ranks, single_process
+from arc_console.distributed.roles import describe as describe_ranks
 from arc_console.engine import events as ev
 from arc_console.engine.augmented_problems import ProblemViews
 from arc_console.engine.backends import BackendError, apply_cpu_threads, device_label, load_policy
-from arc_console.engine.checkpoint import TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint, save_final_model
+from arc_console.engine.checkpoint import (TrainerState, find_checkpoint, restore_checkpoint, save_checkpoint,
+                                           save_final_model)
 from arc_console.engine.compile_cache import activate_for_training
-from arc_console.distributed.control_sync import sync_control, wait_while_paused
-from arc_console.distributed.draws import draw_groups_across_ranks
-from arc_console.distributed.ranks import Ranks, single_process
-from arc_console.distributed.roles import describe as describe_ranks
 from arc_console.engine.control import RunControl
-from arc_console.decoding.device_sampling import sampling_key
-from arc_console.engine.dynamic_sampling import draw_groups
-from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, raise_if_injected, traceback_lines
+from arc_console.engine.dynamic_sampling import Draws, draw_groups
+from arc_console.engine.failure import OOM_HINT, is_out_of_memory, one_line, traceback_lines
+from arc_console.engine.objective_registry import get_objective
 from arc_console.engine.optimizer import build_optimizer
-from arc_console.engine.phase_timer import PhaseTimer
-from arc_console.engine.prompt_fitting import fit_prompts, longest_rollout_tokens
-from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty, reward_accuracy
-from arc_console.decoding.rollout_engine import EngineChoiceError, RolloutEngine, choose_rollout_engine
-from arc_console.rundir.runlog import RunLog, stop_words
+from arc_console.engine.prompt_fitting import fit_prompts, longest_rollout_tokens, token_counter
+from arc_console.engine.rewards import RewardWeights
+from arc_console.engine.scoring import RewardRule, scored_groups
 from arc_console.engine.step_groups import Group, Problem, step_record
 from arc_console.engine.step_hooks import HookContext, StepHook, StepHooks
 from arc_console.engine.step_metrics import step_metrics, step_summary
+from arc_console.engine.step_run import SlotProblems, StepRun
 from arc_console.engine.update import policy_update
 from arc_console.engine.warm_up import WarmUpClock
+from arc_console.rundir.runlog import RunLog, stop_words
 
 
 class Trainer:
@@ -54,7 +60,10 @@ class Trainer:
         self.emit = emit
         self.control = control or RunControl()
         self.resume_from = resume_from
-        self.weights = RewardWeights(config.reward_size_bonus, config.reward_perfect_bonus, config.reward_no_grid_penalty)
+        self.objective = get_objective(config.objective)
+        self.rewards = RewardRule(config.reward, RewardWeights(config.reward_size_bonus, config.reward_perfect_bonus,
+                                                               config.reward_no_grid_penalty),
+                                  config.max_new_tokens, config.overlong_buffer)
         self.runlog = RunLog(run_dir)
         self.step = 0  # last completed step
         self.cursor = 0
@@ -63,7 +72,6 @@ class Trainer:
         self.last_checkpoint_step: int | None = None
         self.last_checkpoint: Path | None = None
         self.last_checkpoint_time = time.monotonic()
-        self.timer = PhaseTimer()
         self.warm_up = WarmUpClock()  # first_step_s, recompiles_after_step1
 
     def setup(self) -> None:
@@ -91,7 +99,7 @@ class Trainer:
         self._choose_rollout_engine()
         # issue 16: problems under random views (--augment).
         self.views = ProblemViews(config.augment, config.seed, config.max_seq_length - config.max_new_tokens,
-                                  lambda text: len(self.policy.tokenizer(text, add_special_tokens=False)["input_ids"]))
+                                  token_counter(self.policy.tokenizer))
         context = HookContext(self.run_dir, self.emit, self.control, self._log, [p.task.id for p in self.problems])
         self.hooks.attach(context)
         self.optimizer, self.scheduler = build_optimizer(self.policy, config)
@@ -187,136 +195,84 @@ class Trainer:
             _, stopping = sync_control(self.control, self.ranks)  # a stop while paused
         return not stopping
 
-    def _seed_step(self, step: int) -> None:
+    def _run_step(self, step: int) -> bool:
+        """One step: draws (rollouts and scoring, refilled by dynamic sampling), update, files. False when
+        generation was aborted by a stop: the step is discarded and the cursor stays where it was."""
+        run = self._begin_step(step)
+        draws = draw_groups(lambda problems, slots: self._roll_out(run, problems, slots), run.problems,
+                            self.objective, self.config.problems_per_step, self.config.max_extra_draws, self.ranks)
+        if draws is None:
+            return False
+        self.cursor += len(draws.groups)
+        update = self._update(run, draws)
+        self._write_step(run, draws, update)
+        return True
+
+    def _begin_step(self, step: int) -> StepRun:
         # Every step's randomness derives from (seed, step) alone: a resumed run samples exactly
         # what an uninterrupted one would.
-        step_seed = (self.config.seed * 1_000_003 + step) % (2**63)
-        torch.manual_seed(step_seed)
-        random.seed(step_seed)
-
-    def _next_problem(self) -> Problem:
-        problem = self.problems[self.cursor % len(self.problems)]
-        self.cursor += 1
-        return self.views.present(problem)
-
-    def _run_step(self, step: int) -> bool:
-        """One step: rollout(s), scoring, update, files. False when generation was aborted by a stop."""
-        config = self.config
-        started = time.perf_counter()
-        self.timer = PhaseTimer()
-        self._seed_step(step)
+        seed = step_seed(self.config.seed, step)
+        torch.manual_seed(seed)
+        random.seed(seed)
         self.views.begin_step(step)
         if self.policy.device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(self.policy.device)
-        cursor_before = self.cursor
-        self.tokens_generated = 0
-        self._step_started_sent = False
-        self._slots_drawn = 0
-        if self.ranks.distributed:  # distributed: each rank rolls out its share of the step's problem slots
-            shared = draw_groups_across_ranks(
-                lambda problems, slots: self._rollout(step, problems, slots),
-                lambda slot: self.problems[(cursor_before + slot) % len(self.problems)],
-                config.objective, config.problems_per_step, config.max_extra_draws, self.ranks)
-            draws, mine = shared if shared is not None else (None, [])
-            self.cursor = cursor_before + (len(draws.groups) if draws else 0)
-        else:
-            draws = draw_groups(lambda problems: self._rollout(step, problems, self._take_slots(len(problems))),
-                                self._next_problem, config.objective, config.problems_per_step, config.max_extra_draws)
-            mine = draws.kept if draws else []
-        if draws is None:
-            self.cursor = cursor_before
-            return False
-        raise_if_injected(step)
-        update = self._update(step, mine) if draws.kept else {}
-        if not draws.kept:
-            self._log(f"step {step}: all {len(draws.groups)} groups drawn had equal rewards, no gradient (skipped update)")
-        self._write_step(step, draws.groups, draws.kept, update, started)
-        return True
+        return StepRun(step, SlotProblems(self.problems, self.cursor, self.views))
 
-    def _take_slots(self, count: int) -> list[int]:
-        slots = list(range(self._slots_drawn, self._slots_drawn + count))
-        self._slots_drawn += count
-        return slots
-
-    def _rollout(self, step: int, problems: list[Problem], slots: list[int]) -> list[Group] | None:
+    def _roll_out(self, run: StepRun, problems: list[Problem], slots: list[int]) -> list[Group] | None:
         """Roll out the problems at these slots of the step: a slot's candidates depend on (seed, step, slot) only."""
-        config = self.config
-        if not self._step_started_sent:
+        config, step = self.config, run.number
+        if not run.announced:
             first = problems[0]
             self.emit(ev.StepStarted(step, first.task.id, first.task.test_input, first.task.test_output,
                                      config.temperatures()))
-            self._step_started_sent = True
+            run.announced = True
         self.emit(ev.PhaseChanged(step, "generating"))
 
         def progress(tokens: int, max_tokens: int, rate: float) -> None:
             self.emit(ev.RolloutProgress(step, tokens, max_tokens, rate))
 
-        with self.timer.phase("rollout"):
+        with run.timer.phase("rollout"):
             rollout = self.engine.generate(
                 [p.prompt for p in problems], config.temperatures(), config.max_new_tokens,
                 config.top_p, self.control, progress,
                 sample_keys=[sampling_key(config.seed, step, slot) for slot in slots])
-        self.tokens_generated += rollout.tokens_generated
+        run.tokens_generated += rollout.tokens_generated
         if rollout.aborted:
             self._log(f"step {step}: generation stopped by request; the step is discarded")
             return None
         self.emit(ev.PhaseChanged(step, "scoring"))
-        k = config.num_candidates
-        groups = []
-        with self.timer.phase("scoring"):
-            for index, problem in enumerate(problems):
-                group = Group(problem, rollout.prompt_ids[index], rollout.samples[index * k : (index + 1) * k])
-                self._score(step, group)
-                groups.append(group)
-        return groups
+        with run.timer.phase("scoring"):
+            return scored_groups(problems, rollout, self.rewards, lambda group, candidate: self.emit(
+                ev.CandidateScored(step, group.problem.task.id, candidate)))
 
-    def _score(self, step: int, group: Group) -> None:
-        target = group.problem.task.test_output
-        for number, sample in enumerate(group.samples, start=1):
-            predicted = parse_response(sample.text)
-            score = score_grid(predicted, target)
-            accuracy = reward_accuracy(self.config.reward, predicted, target, group.problem.task.test_input, score)
-            task_reward = grid_reward(score, self.weights, accuracy)
-            reward = task_reward + overlong_penalty(sample.num_tokens, self.config.max_new_tokens,
-                                                    self.config.overlong_buffer)
-            candidate = {
-                "candidate_id": number,
-                "response_text": sample.text,
-                "predicted_grid": predicted,
-                "accuracy": score.accuracy,
-                "has_grid": score.has_grid,
-                "correct_size": score.correct_size,
-                "perfect_match": score.perfect_match,
-                "temperature": sample.temperature,
-                "reward": round(reward, 6),
-                "tokens": sample.num_tokens,
-                "truncated": sample.truncated,
-            }
-            group.candidates.append(candidate)
-            group.rewards.append(reward)
-            group.task_rewards.append(task_reward)
-            self.emit(ev.CandidateScored(step, group.problem.task.id, candidate))
+    def _update(self, run: StepRun, draws: Draws) -> dict[str, float | None]:
+        if not draws.kept:
+            self._log(f"step {run.number}: all {len(draws.groups)} groups drawn had equal rewards, no gradient "
+                      "(skipped update)")
+            return {}
+        self.emit(ev.PhaseChanged(run.number, "updating"))
+        # distributed: each rank trains on the kept groups it rolled out; the update sums their gradients
+        return policy_update(self.policy, self.optimizer, self.scheduler, self.config, draws.mine, self.ranks,
+                             run.timer)
 
-    def _update(self, step: int, groups: list[Group]) -> dict[str, float | None]:
-        self.emit(ev.PhaseChanged(step, "updating"))
-        return policy_update(self.policy, self.optimizer, self.scheduler, self.config, groups, self.ranks, self.timer)
-
-    def _write_step(self, step: int, groups: list[Group], kept: list[Group], update: dict[str, float | None],
-                    started: float) -> None:
-        self.tokens_generated = int(self.ranks.all_reduce_sum([self.tokens_generated])[0])  # distributed: all ranks'
+    def _write_step(self, run: StepRun, draws: Draws, update: dict[str, float | None]) -> None:
+        step, groups, kept = run.number, draws.groups, draws.kept
+        tokens_generated = int(self.ranks.all_reduce_sum([run.tokens_generated])[0])  # distributed: all ranks'
         head = groups[0]
         record = step_record(step, groups, kept, self.config.objective)
         self.emit(ev.PhaseChanged(step, "writing"))
-        with self.timer.phase("writing"):
+        with run.timer.phase("writing"):
             self.runlog.write_step(record)
         for group in groups:
             if any(c["perfect_match"] for c in group.candidates) and group.problem.task.id not in self.perfect_problems:
                 self.perfect_problems.append(group.problem.task.id)
         gpu_peak = (torch.cuda.max_memory_allocated(self.policy.device) / 1024**3
                     if self.policy.device.type == "cuda" else None)
-        metrics = step_metrics(step, groups, kept, update, len(self.perfect_problems), self.tokens_generated,
-                               self.timer.as_metrics(), time.perf_counter() - started, self.scheduler.get_last_lr()[0],
-                               gpu_peak, record["timestamp"]) | self.warm_up.step_metrics(self._log)
+        metrics = step_metrics(step, groups, kept, update, len(self.perfect_problems), tokens_generated,
+                               run.timer.as_metrics(), time.perf_counter() - run.started,
+                               self.scheduler.get_last_lr()[0], gpu_peak, record["timestamp"]) \
+            | self.warm_up.step_metrics(self._log)
         self.runlog.append_metrics(metrics)
         self.runlog.heartbeat(force=True)
         self.history.append(metrics)

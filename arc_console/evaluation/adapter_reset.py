@@ -9,21 +9,16 @@ snapshotted once and copied back before every task. Either way the base weights 
 
 from __future__ import annotations
 
-import hashlib
 import math
 from dataclasses import dataclass, field
 
 import torch
 
+from arc_console.arc.seeds import derived_seed
 from arc_console.decoding.rollout_engine import RolloutEngine
 from arc_console.engine.backends import LORA_TARGETS, Policy
 
 ADAPTER = "default"
-
-
-def task_seed(seed: int, task_id: str, salt: str = "") -> int:
-    digest = hashlib.sha256(f"{salt}:{seed}:{task_id}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % (2**63)
 
 
 @dataclass
@@ -50,7 +45,7 @@ class TestTimeAdapter:
                 for name, parameter in self.parameters().items():
                     parameter.copy_(self.snapshot[name])
                 return
-            generator = torch.Generator().manual_seed(task_seed(seed, task_id, "lora"))
+            generator = torch.Generator().manual_seed(derived_seed("lora", seed, task_id))
             for name, parameter in sorted(self.parameters().items()):
                 if ".lora_A." in name:
                     # peft's own init for A (kaiming uniform, a = sqrt(5)), drawn from the task's generator

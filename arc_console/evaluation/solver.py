@@ -7,17 +7,19 @@ and the top two are the attempts. Test-time training can wrap this function.
 
 from __future__ import annotations
 
-import hashlib
 import time
 from dataclasses import dataclass
 
 import torch
 
-from arc_console.arc import Task, build_prompt, grid_to_text, parse_response
+from arc_console.arc import Task, grid_to_text, parse_response
 from arc_console.arc.augment import View, task_views
 from arc_console.arc.grids import GridError, validate_grid
+from arc_console.arc.prompt import fit_prompt
+from arc_console.arc.seeds import derived_seed
 from arc_console.engine.backends import Policy
 from arc_console.engine.control import RunControl
+from arc_console.engine.prompt_fitting import token_counter
 from arc_console.decoding.rollout_engine import RolloutEngine
 from arc_console.decoding.samples import ProgressCallback
 from arc_console.evaluation.candidates import CandidatePool
@@ -53,20 +55,6 @@ def context_limit(policy: Policy, settings: EvalSettings) -> int:
     return min(settings.max_seq_length, own) if settings.max_seq_length else own
 
 
-def fit_prompt(policy: Policy, task: Task, test_index: int, budget: int) -> tuple[str | None, int]:
-    """The prompt with as many train examples (from the first) as fit `budget` tokens."""
-    for used in range(len(task.train), 0, -1):
-        prompt = build_prompt(task.train[:used], task.test[test_index].input)
-        if len(policy.tokenizer(prompt, add_special_tokens=False)["input_ids"]) <= budget:
-            return prompt, used
-    return None, 0
-
-
-def _seed_for(settings: EvalSettings, task_id: str, test_index: int) -> int:
-    digest = hashlib.sha256(f"{settings.seed}:{task_id}:{test_index}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % (2**63)
-
-
 def answer_task(task: Task, engine: RolloutEngine, settings: EvalSettings, control: RunControl | None = None,
                 on_progress: ProgressCallback | None = None) -> TaskAnswer:
     """Two attempts for every test input of `task`, sampled with `engine` (and its policy's log-probs where the
@@ -76,11 +64,13 @@ def answer_task(task: Task, engine: RolloutEngine, settings: EvalSettings, contr
     views = task_views(settings.augment, settings.seed, task.id)
     new_tokens = answer_budget(task, settings)
     prompt_budget = context_limit(policy, settings) - new_tokens
+    count = token_counter(policy.tokenizer)
     tests, tokens, notes = [], 0, []
     for test_index in range(len(task.test)):
         prompts = []
         for view in views:
-            prompt, used = fit_prompt(policy, view.apply_task(task), test_index, prompt_budget)
+            seen = view.apply_task(task)
+            prompt, used = fit_prompt(seen.train, seen.test[test_index].input, prompt_budget, count) or (None, 0)
             prompts.append(ViewPrompt(view, prompt, used))
         dropped = min(p.examples_used for p in prompts)
         if dropped < len(task.train):
@@ -103,7 +93,7 @@ def _answer_test_input(task: Task, test_index: int, prompts: list[ViewPrompt], e
     tokens = 0
     prompt_ids: list[list[int]] = []
     if fitted:
-        torch.manual_seed(_seed_for(settings, task.id, test_index))
+        torch.manual_seed(derived_seed(settings.seed, task.id, test_index))
         rollout = engine.generate([p.prompt for p in fitted], [settings.temperature] * settings.samples, new_tokens,
                                   settings.top_p, control, on_progress, fit_reserved=True)
         if rollout.aborted:

@@ -1,46 +1,48 @@
-"""Test-time RL: before answering a task, train on its own train pairs with DAPO.
+"""Test-time training: before answering a task, fit a per-task adapter to its own train pairs.
 
 Each train pair in turn is a pseudo-test whose output is known, the other pairs its examples
-(leave-one-out); augmentation views multiply these problems. For `steps` steps the trainer's DAPO
-pieces run on them (rollout, rewards, dynamic sampling, token-level clip-higher loss) through a
-per-task adapter and optimizer (adapter_reset.py); then the task is answered as plain eval answers
-it. A task with one train pair has no pseudo-test: it is answered plainly and counted as such.
+(leave-one-out); augmentation views multiply these problems. The adapter (adapter_reset.py) is reset,
+adapted on them by each adapt phase in turn, and the task is answered as plain eval answers it; the
+adapter is reset again after. The phases are the seam for the ways to adapt: test-time RL
+(test_time_rl.py: the training step's draw, scoring and update) is one; a supervised fine-tune on the
+same problems would be another, before it or instead of it. A task with one train pair has no
+pseudo-test: it is answered plainly and counted as such.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 
-from arc_console.arc import Task, parse_response, score_grid
+from arc_console.arc import Task
 from arc_console.arc.augment import task_views
+from arc_console.arc.prompt import fit_prompt
+from arc_console.arc.seeds import derived_seed
 from arc_console.arc.tasks import Pair
-from arc_console.engine.control import RunControl
-from arc_console.engine.dynamic_sampling import draw_groups
-from arc_console.engine.logprobs import build_batch, completion_logprobs
-from arc_console.engine.objectives import dapo_loss, group_advantages
-from arc_console.engine.rewards import RewardWeights, grid_reward, reward_accuracy
 from arc_console.decoding.samples import ProgressCallback
-from arc_console.engine.step_groups import Group, Problem
-from arc_console.engine.warm_up import symbolic_lengths
+from arc_console.engine.control import RunControl
+from arc_console.engine.prompt_fitting import token_counter
+from arc_console.engine.step_groups import Problem
 from arc_console.evaluation import events as ev
-from arc_console.evaluation.adapter_reset import TestTimeAdapter, task_seed
+from arc_console.evaluation.adapter_reset import TestTimeAdapter
 from arc_console.evaluation.settings import EvalSettings
-from arc_console.evaluation.solver import Stopped, answer_budget, answer_task, context_limit, fit_prompt
+from arc_console.evaluation.solver import Stopped, answer_budget, answer_task, context_limit
 from arc_console.evaluation.solver_types import TaskAnswer
+from arc_console.evaluation.test_time_rl import TestTimeRL, roll_out_problems
 from arc_console.evaluation.test_time_settings import TestTimeSettings, validate_test_time
 
-__all__ = ["TestTimeReport", "TestTimeSettings", "TestTimeTrainer", "leave_one_out_tasks", "validate_test_time"]
+__all__ = ["AdaptPhase", "TestTimeReport", "TestTimeSettings", "TestTimeTrainer", "leave_one_out_tasks",
+           "validate_test_time"]
 
 
 @dataclass
 class TestTimeReport:
-    steps: int  # steps run (each a rollout and, when a group differed, an update)
+    steps: int  # steps run by the adapt phases (an RL step: a rollout and, when a group differed, an update)
     updates: int  # steps that changed the weights
     problems: int  # leave-one-out problems that fitted the context
     reward_before: float | None  # mean pseudo-test task reward before training
@@ -65,16 +67,29 @@ def leave_one_out_tasks(task: Task, augment: str, seed: int) -> list[Task]:
     return problems
 
 
-class TestTimeTrainer:
-    """Trains the per-task adapter of one loaded model, task after task, and answers each task."""
+class AdaptPhase(Protocol):
+    """One way to fit the per-task adapter to a task before it is answered, on its leave-one-out problems."""
 
-    def __init__(self, adapter: TestTimeAdapter, settings: TestTimeSettings, eval_settings: EvalSettings) -> None:
+    label: str  # named in the task's log line ("RL")
+
+    def adapt(self, task: Task, problems: list[Problem], control: RunControl, on_progress: ProgressCallback | None,
+              emit: ev.EvalSink, after_step: Callable[[int], None] | None = None) -> tuple[int, int]:
+        """Train the adapter (raise Stopped on a stop request); returns (steps run, steps that updated it).
+        `after_step(step)` runs after each step."""
+
+
+class TestTimeTrainer:
+    """Adapts the per-task adapter of one loaded model, task after task, and answers each task."""
+
+    def __init__(self, adapter: TestTimeAdapter, settings: TestTimeSettings, eval_settings: EvalSettings,
+                 phases: Sequence[AdaptPhase] | None = None) -> None:
+        """`phases` run in order on each task; by default test-time RL for `settings.steps` steps."""
         self.adapter = adapter
         self.policy = adapter.policy
         self.engine = adapter.engine  # samples the policy with the live adapter folded in
         self.settings = settings
         self.eval_settings = eval_settings
-        self.weights = RewardWeights()
+        self.phases = list(phases) if phases is not None else [TestTimeRL(adapter, settings, eval_settings)]
 
     def answer(self, task: Task, control: RunControl, on_progress: ProgressCallback | None,
                emit: ev.EvalSink) -> TaskAnswer:
@@ -89,12 +104,10 @@ class TestTimeTrainer:
         answer.test_time = report.to_dict()
         return answer
 
-    # ------------------------------------------------------------------ training on one task
-
     def train(self, task: Task, control: RunControl, on_progress: ProgressCallback | None,
               emit: ev.EvalSink, after_step: Callable[[int], None] | None = None) -> TestTimeReport:
-        """`after_step(step)` runs after each step (the benchmark answers there): every step reseeds, so
-        what it draws does not change the steps that follow."""
+        """Adapt on `task`'s leave-one-out problems, phase after phase, between two probes of the pseudo-test
+        reward. `after_step(step)` runs after each step (the benchmark answers there)."""
         started = time.perf_counter()
         if len(task.train) < 2:
             return self._fallback(task, "a single train pair: no pseudo-test", started, emit)
@@ -103,37 +116,14 @@ class TestTimeTrainer:
             return self._fallback(task, "no leave-one-out prompt fits the context", started, emit)
         probe = [p for p in problems if p.task.id.endswith(":identity")] or problems
         before = self._probe(task, probe, control)
-        optimizer = torch.optim.AdamW(list(self.adapter.parameters().values()), lr=self.settings.learning_rate,
-                                      weight_decay=0.0)
-        cursor, updates, history = 0, 0, []
-        for step in range(1, self.settings.steps + 1):
-            if control.stop_requested:
-                raise Stopped(task.id)
-            torch.manual_seed(task_seed(self.eval_settings.seed, task.id, f"step{step}"))
-
-            def next_problem() -> Problem:
-                nonlocal cursor
-                problem = problems[cursor % len(problems)]
-                cursor += 1
-                return problem
-
-            draws = draw_groups(lambda chosen: self._rollout(chosen, control, on_progress), next_problem, "dapo",
-                                self.settings.problems_per_step, self.settings.max_extra_draws)
-            if draws is None:
-                raise Stopped(task.id)
-            loss = self._update(draws.kept, optimizer) if draws.kept else None
-            updates += loss is not None
-            history.append(self._step_metrics(step, draws.groups[0], loss))
-            head = draws.groups[0]
-            emit(ev.TestTimeStep(task.id, step, self.settings.steps, head.problem.task.id,
-                                 head.problem.task.test_input, head.problem.task.test_output,
-                                 self.settings.temperatures(), head.candidates, list(history)))
-            if after_step is not None:
-                after_step(step)
+        steps = updates = 0
+        for phase in self.phases:
+            ran, changed = phase.adapt(task, problems, control, on_progress, emit, after_step)
+            steps, updates = steps + ran, updates + changed
         after = self._probe(task, probe, control)
-        report = TestTimeReport(self.settings.steps, updates, len(problems), before, after,
-                                time.perf_counter() - started)
-        emit(ev.EvalLog(f"{task.id}: test-time RL {report.steps} steps ({updates} updates) on {len(problems)} "
+        report = TestTimeReport(steps, updates, len(problems), before, after, time.perf_counter() - started)
+        labels = " + ".join(phase.label for phase in self.phases)
+        emit(ev.EvalLog(f"{task.id}: test-time {labels} {report.steps} steps ({updates} updates) on {len(problems)} "
                         f"problems, pseudo-test reward {before:.3f} -> {after:.3f}"))
         return report
 
@@ -143,78 +133,19 @@ class TestTimeTrainer:
 
     def _problems(self, task: Task) -> list[Problem]:
         problems = []
+        count = token_counter(self.policy.tokenizer)
         for loo in leave_one_out_tasks(task, self.settings.augment, self.eval_settings.seed):
             budget = context_limit(self.policy, self.eval_settings) - answer_budget(loo, self.eval_settings)
-            prompt, used = fit_prompt(self.policy, loo, 0, budget)
-            if prompt is not None:
-                problems.append(Problem(loo, prompt, used))
+            fitted = fit_prompt(loo.train, loo.test[0].input, budget, count)
+            if fitted is not None:
+                problems.append(Problem(loo, *fitted))
         return problems
-
-    def _rollout(self, problems: list[Problem], control: RunControl,
-                 on_progress: ProgressCallback | None) -> list[Group] | None:
-        new_tokens = max(answer_budget(p.task, self.eval_settings) for p in problems)
-        self.policy.for_inference()
-        rollout = self.engine.generate([p.prompt for p in problems], self.settings.temperatures(),
-                                       new_tokens, self.eval_settings.top_p, control, on_progress)
-        if rollout.aborted:
-            return None
-        k = self.settings.candidates
-        groups = []
-        for index, problem in enumerate(problems):
-            group = Group(problem, rollout.prompt_ids[index], rollout.samples[index * k: (index + 1) * k])
-            self._score(group)
-            groups.append(group)
-        return groups
-
-    def _score(self, group: Group) -> None:
-        target, test_input = group.problem.task.test_output, group.problem.task.test_input
-        for number, sample in enumerate(group.samples, start=1):
-            predicted = parse_response(sample.text)
-            score = score_grid(predicted, target)
-            accuracy = reward_accuracy(self.settings.reward, predicted, target, test_input, score)
-            reward = grid_reward(score, self.weights, accuracy)
-            group.candidates.append({"candidate_id": number, "response_text": sample.text, "predicted_grid": predicted,
-                                     "accuracy": score.accuracy, "has_grid": score.has_grid,
-                                     "correct_size": score.correct_size, "perfect_match": score.perfect_match,
-                                     "temperature": sample.temperature, "reward": round(reward, 6),
-                                     "tokens": sample.num_tokens, "truncated": sample.truncated})
-            group.rewards.append(reward)
-            group.task_rewards.append(reward)
-
-    def _update(self, groups: list[Group], optimizer: torch.optim.Optimizer) -> float:
-        """One DAPO update on the kept groups (one update per rollout: old log-probs are the current, detached)."""
-        policy = self.policy
-        samples = [s for g in groups for s in g.samples]
-        batch = build_batch([g.prompt_ids for g in groups for _ in g.samples], [s.completion_ids for s in samples],
-                            [s.temperature for s in samples], policy.tokenizer.pad_token_id, policy.device)
-        rewards = torch.tensor([g.rewards for g in groups], dtype=torch.float32, device=policy.device)
-        advantages = group_advantages(rewards).flatten()
-        policy.for_training()
-        optimizer.zero_grad(set_to_none=True)
-        with symbolic_lengths():  # every task brings new lengths to a backend's compiled code
-            logp, _ = completion_logprobs(policy, batch, self.settings.logprob_chunk_tokens, with_grad=True)
-            loss, stats = dapo_loss(logp, logp.detach(), advantages, batch.completion_mask, self.settings.eps_low,
-                                    self.settings.eps_high)
-            loss.backward()
-        torch.nn.utils.clip_grad_norm_(list(self.adapter.parameters().values()), self.settings.max_grad_norm)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        policy.for_inference()
-        return stats.loss
 
     def _probe(self, task: Task, problems: list[Problem], control: RunControl) -> float:
         """Mean pseudo-test task reward over the unaugmented leave-one-out problems, from the same random draws."""
-        torch.manual_seed(task_seed(self.eval_settings.seed, task.id, "probe"))
-        groups = self._rollout(problems, control, None)
+        torch.manual_seed(derived_seed("probe", self.eval_settings.seed, task.id))
+        groups = roll_out_problems(self.adapter, problems, self.settings, self.eval_settings, control, None)
         if groups is None:
             raise Stopped(task.id)
         rewards = [r for g in groups for r in g.rewards]
         return sum(rewards) / len(rewards)
-
-    @staticmethod
-    def _step_metrics(step: int, head: Group, loss: float | None) -> dict[str, Any]:
-        accuracies = head.accuracies
-        return {"step": step, "problem_id": head.problem.task.id, "best_accuracy": max(accuracies),
-                "mean_accuracy": sum(accuracies) / len(accuracies),
-                "reward_mean": sum(head.rewards) / len(head.rewards), "loss": loss,
-                "perfect": any(c["perfect_match"] for c in head.candidates)}

@@ -1,6 +1,6 @@
-"""Test-time RL's settings and their checks, without torch: `eval` refuses bad --test-time-* values
-before it loads anything. test_time.py (the training itself) re-exports them. Each field with help in its
-metadata is an `eval` flag (cli/setting_flags.py); the others are fixed here."""
+"""Test-time training's settings (its RL phase's) and their checks, without torch: `eval` refuses bad
+--test-time-* values before it loads anything. test_time.py (the training itself) re-exports them. Each field
+with help in its metadata is an `eval` flag (cli/setting_flags.py); the others are fixed here."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Any
 from arc_console.arc.augment import AUGMENTATIONS
 from arc_console.engine.rewards import REWARD_VARIANTS
 from arc_console.evaluation.settings import SettingsError
-from arc_console.train_config import setting
+from arc_console.train_config import TrainConfig, setting
 
 TEMPERATURE_MIN, TEMPERATURE_MAX = 0.6, 1.0
 
@@ -51,6 +51,17 @@ class TestTimeSettings:
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
+
+    def update_config(self, max_new_tokens: int) -> TrainConfig:
+        """The settings the training update (engine/update.py) runs these steps with: training's defaults
+        (DAPO, one update per rollout, rewards scaled by the group's std) with these candidates, clip and
+        gradient limits, a task's answer budget as the generation budget, and every kept group in one pass."""
+        return TrainConfig(num_candidates=self.candidates, learning_rate=self.learning_rate, eps_low=self.eps_low,
+                           eps_high=self.eps_high, max_grad_norm=self.max_grad_norm,
+                           logprob_chunk_tokens=self.logprob_chunk_tokens, max_new_tokens=max_new_tokens,
+                           problems_per_step=self.problems_per_step, max_extra_draws=self.max_extra_draws,
+                           temperature_min=self.temperature_min, temperature_max=self.temperature_max,
+                           reward=self.reward, update_micro_groups=0)
 
 
 def validate_test_time(settings: TestTimeSettings) -> None:

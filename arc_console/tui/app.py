@@ -40,7 +40,7 @@ class ConsoleApp(ThemedApp):
 
     def __init__(self, source: EventSource, mode: str = "train", control: RunControl | None = None,
                  sampler_factory: Callable[[], Any] | None = HardwareSampler, theme: str | None = None,
-                 early_stop_perfect: int = 0, handle_signals: bool = False, exit_on_finish: bool = False) -> None:
+                 early_stop_perfect: int = 0, handle_signals: bool = False) -> None:
         """mode names the screen: "train" (steers the run through `control`) or "watch" (read-only)."""
         super().__init__(theme)
         if mode not in SCREENS_BY_USE:
@@ -53,7 +53,7 @@ class ConsoleApp(ThemedApp):
         self.view = RunView(early_stop_perfect=early_stop_perfect)
         self.closing = threading.Event()
         self.inbox = EventInbox(self.post_message)  # the source's sink
-        self.dashboard = SCREENS_BY_USE[mode](self.view, control, exit_on_finish=exit_on_finish)
+        self.dashboard = SCREENS_BY_USE[mode](self.view, control)
 
     def get_default_screen(self) -> DashboardScreen:
         return self.dashboard

@@ -54,7 +54,7 @@ class EvalApp(App):
     ]
 
     def __init__(self, source: EvalSource, stop: Callable[[], None], theme: str | None = None,
-                 exit_on_finish: bool = False, handle_signals: bool = False,
+                 handle_signals: bool = False,
                  stop_requested: Callable[[], bool] | None = None) -> None:
         """stop_requested: whether a stop came before the app's signal handlers were in place."""
         super().__init__()
@@ -64,7 +64,7 @@ class EvalApp(App):
         self.gave_up = False  # a second stop signal gave up on writing the answers
         self.request_stop = stop
         self.requested_theme = theme
-        self.exit_on_finish = exit_on_finish
+        self.exit_on_finish = False  # a stop signal closes the console once the answers are written
         self.total = 0
         self.views = 1
         self.model = ""

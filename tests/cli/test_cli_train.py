@@ -1,7 +1,6 @@
 """`arc-console train` as a user runs it: a subprocess, real files, signals, bad input."""
 
 import json
-import os
 import shlex
 import signal
 import subprocess
@@ -11,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from arc_console.config import DEMO_PROBLEMS, SEED_PROBLEMS, build_config
-from arc_console.engine.failure import STALL_FINAL_SAVE
 from child_output import ChildOutput
+from faults import fault_env
 from paths import REPO
 
 CLI = [sys.executable, "-m", "arc_console"]
@@ -120,15 +119,15 @@ def test_signal_stops_at_once_saves_and_exits_0(tmp_path: Path, signum: int) -> 
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_a_second_ctrl_c_gives_up_the_save_and_the_run_says_interrupted(tmp_path: Path) -> None:
-    """The second SIGINT, sent once the first one's announcement is out (the final save held back by the
-    test hook, so the stop is still being saved), ends the process at once: exit 130, no traceback, no
-    final model. training.log and run.json record the run as stopped (interrupted) at its last complete
+    """The second SIGINT, sent once the first one's announcement is out (the final save held back by a
+    fault the test injects, so the stop is still being saved), ends the process at once: exit 130, no
+    traceback, no final model. training.log and run.json record the run as stopped (interrupted) at its last complete
     checkpoint, so `runs` does not call it crashed, and stderr says how to resume from there."""
     run = tmp_path / "run"
     proc = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "100000", "--out",
                              str(run), "--max-new-tokens", "64", "--overlong-buffer", "8", "--checkpoint-every", "1"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, STALL_FINAL_SAVE: "120"})
+                            env=fault_env(stall_final_save=120))
     with ChildOutput(proc) as child:
         child.wait_for_line(lambda line: line.startswith("step 2/"), timeout=240)
         proc.send_signal(signal.SIGINT)

@@ -13,6 +13,7 @@ import pytest
 
 from arc_console.cli.session import train_with_dashboard
 from arc_console.config import build_config
+from headless_console import headless_consoles
 
 CLI = [sys.executable, "-m", "arc_console"]
 FAST = {"model": "tiny-random", "max_new_tokens": 8, "overlong_buffer": 2, "num_candidates": 2, "max_steps": 1}
@@ -41,7 +42,8 @@ def test_headless_and_dashboard_close_with_the_same_line_in_the_logs_words(tmp_p
 
     dashboard_run = tmp_path / "dashboard"
     config = build_config("tiny", None, FAST)
-    assert train_with_dashboard(config, dashboard_run, None, None, headless_driver=True, exit_on_finish=True) == 0
+    with headless_consoles():  # the command's console on Textual's headless driver, q once the run has finished
+        assert train_with_dashboard(config, dashboard_run, None, None) == 0
     dashboard = closing_line(capsys.readouterr().out, dashboard_run)
 
     assert headless == dashboard == ("stopped (max steps) after step 1; checkpoint RUN/checkpoints/step_1, "

@@ -62,7 +62,7 @@ def test_every_field_has_help_and_a_flag_made_from_it() -> None:
         assert action.option_strings[0] == "--" + spec.name.replace("_", "-")
         assert action.default is None and action.help == flag_help(spec)
     choices = {spec.name: spec.metadata["choices"] for spec in setting_fields() if spec.metadata["choices"]}
-    assert choices["objective"] == ("dapo", "grpo", "preference") and choices["eval_rank"] == ("votes", "logprob")
+    assert choices["objective"] == ("dapo", "grpo", "dr_grpo", "preference") and choices["eval_rank"] == ("votes", "logprob")
 
 
 def test_the_docs_tables_are_the_ones_the_metadata_makes() -> None:

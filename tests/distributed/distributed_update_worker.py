@@ -1,5 +1,5 @@
 """Run by torchrun with 2 ranks (test_distributed.py): the update of one step whose kept groups the ranks hold
-unevenly (2 and 1, of different token counts) or not at all (rank 1 none), for each objective; rank 0 also
+unevenly (2 and 1, of different token counts) or not at all (rank 1 none), for the objectives; rank 0 also
 makes the same update in one process over every group. Then DAPO's draws of 3 slots (split 1 and 2), refilled
 by rounds of 2 and 1 slots (split 1/1, then 0/1: a rank with no slot), against one process's draws.
 Rank 0 writes what each way gave, per case."""
@@ -11,16 +11,17 @@ import torch
 
 from arc_console.config import build_config
 from arc_console.decoding.samples import Sample
-from arc_console.distributed.draws import draw_groups_across_ranks
-from arc_console.distributed.ranks import Ranks, join_process_group
+from arc_console.distributed.ranks import Ranks, join_process_group, single_process
 from arc_console.engine.dynamic_sampling import draw_groups
 from arc_console.engine.backends import load_policy
+from arc_console.engine.objective_registry import get_objective
 from arc_console.engine.optimizer import build_optimizer
 from arc_console.engine.phase_timer import PhaseTimer
 from arc_console.engine.step_groups import Group
 from arc_console.engine.update import policy_update
 
-CASES = [("dapo", "uneven"), ("grpo", "uneven"), ("preference", "uneven"), ("dapo", "empty"), ("grpo", "empty")]
+CASES = [("dapo", "uneven"), ("grpo", "uneven"), ("dr_grpo", "uneven"), ("preference", "uneven"), ("dapo", "empty"),
+         ("grpo", "empty")]
 K = 4
 REWARDS = [[1.0, 0.0, 0.5, 0.25], [0.2, 0.9, 0.9, -0.1], [1.5, 0.0, 0.0, 0.75]]
 FIGURES = ("loss", "grad_norm", "clip_fraction", "ratio_mean", "approx_kl", "entropy")
@@ -101,12 +102,12 @@ def roll_out(problems: list, slots: list[int]) -> list[Group]:
     return [group_for(slot) for slot in slots]
 
 
-draws, mine = draw_groups_across_ranks(roll_out, lambda slot: slot, "dapo", 3, 3, ranks)
+draws = draw_groups(roll_out, lambda slot: slot, get_objective("dapo"), 3, 3, ranks)
 everyone_rolled = ranks.all_gather(rolled)
-everyone_mine = ranks.all_gather([g.problem for g in mine])
+everyone_mine = ranks.all_gather([g.problem for g in draws.mine])
 everyone_drawn = ranks.all_gather([g.problem for g in draws.groups])
-cursor = iter(range(100))
-alone = draw_groups(lambda problems: [group_for(p) for p in problems], lambda: next(cursor), "dapo", 3, 3)
+alone = draw_groups(lambda problems, slots: [group_for(slot) for slot in slots], lambda slot: slot,
+                    get_objective("dapo"), 3, 3, single_process())
 report["draws"] = {"rolled": everyone_rolled, "mine": everyone_mine, "drawn": everyone_drawn,
                    "kept": [g.problem for g in draws.kept], "rounds": draws.rollouts,
                    "alone_drawn": [g.problem for g in alone.groups], "alone_kept": [g.problem for g in alone.kept],

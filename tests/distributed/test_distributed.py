@@ -14,6 +14,7 @@ import psutil
 import pytest
 from child_output import ChildOutput
 from cli_in_process import usage_error
+from faults import fault_env
 from safetensors.torch import load_file
 
 from arc_console.distributed.ranks import TIMEOUT_ENV
@@ -24,10 +25,11 @@ FAST = ["--headless", "--preset", "tiny", "--model", "tiny-random", "--max-new-t
         "--num-candidates", "4", "--problems-per-step", "2"]
 
 
-def candidates(run: Path, step: int) -> list[list[str]]:
+def candidates(run: Path, step: int) -> list[tuple[list[str], dict | None]]:
+    """Each group of the step: its candidates' texts and the view its problem was shown under."""
     record = json.loads((run / f"logs/responses/step_{step:03d}.json").read_text())
     groups = [record] + record.get("extra_groups", [])
-    return [[c["response_text"] for c in g["candidates"]] for g in groups]
+    return [([c["response_text"] for c in g["candidates"]], g.get("view")) for g in groups]
 
 
 def rank_pid(launcher: subprocess.Popen, rank: int) -> int:
@@ -45,16 +47,23 @@ def rank_pid(launcher: subprocess.Popen, rank: int) -> int:
 
 @pytest.mark.slow
 @pytest.mark.timeout(660)
-def test_torchrun_two_ranks_equal_one_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("settings", [
+    [],
+    # Each rank shows its slots under the views one process would (the views are drawn in slot order), and
+    # Dr. GRPO's constant denominator is the step's sequences, summed over the ranks.
+    ["--augment", "dihedral+colors", "--objective", "dr_grpo"],
+])
+def test_torchrun_two_ranks_equal_one_process(tmp_path: Path, settings: list[str]) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
-    single = subprocess.run([*CLI, "train", *FAST, "--max-steps", "2", "--out", str(one)], capture_output=True,
-                            text=True, timeout=300)
+    single = subprocess.run([*CLI, "train", *FAST, *settings, "--max-steps", "2", "--out", str(one)],
+                            capture_output=True, text=True, timeout=300)
     assert single.returncode == 0, single.stderr
-    ranks = subprocess.run([*TORCHRUN, "-m", "arc_console", "train", *FAST, "--max-steps", "2", "--out", str(two)],
-                           capture_output=True, text=True, timeout=300)
+    ranks = subprocess.run([*TORCHRUN, "-m", "arc_console", "train", *FAST, *settings, "--max-steps", "2", "--out",
+                            str(two)], capture_output=True, text=True, timeout=300)
     assert ranks.returncode == 0, ranks.stderr
     for step in (1, 2):
         assert candidates(one, step) == candidates(two, step)
+        assert all((view is not None) == bool(settings) for _, view in candidates(one, step))
         drawn = json.loads((two / f"logs/responses/step_{step:03d}.json").read_text())["groups_drawn"]
         assert len(candidates(two, step)) == drawn >= 2  # rank 0's step file holds every rank's groups
     first, second = load_file(one / "final_model/model.safetensors"), load_file(two / "final_model/model.safetensors")
@@ -110,6 +119,24 @@ def test_stop_from_rank_0_then_kill_9_of_a_rank_then_resume_with_one_process(tmp
     assert (run / f"checkpoints/step_{last + 1}/trainer_state.json").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(360)
+def test_a_step_that_raises_on_every_rank_keeps_the_last_checkpoint(tmp_path: Path) -> None:
+    """A fault the test injects into every torchrun rank (faults.fault_env): step 2's update raises on each;
+    every rank reports it and exits 1, and rank 0 keeps step 1's checkpoint and writes the final model."""
+    run = tmp_path / "run"
+    done = subprocess.run([*TORCHRUN, "-m", "arc_console", "train", *FAST, "--max-steps", "3", "--checkpoint-every",
+                           "1", "--out", str(run)], capture_output=True, text=True, timeout=300,
+                          env=fault_env(raise_at_step="2"))
+    assert done.returncode != 0
+    assert "arc-console: rank 1: error: step 2 failed: InjectedFailure" in done.stderr  # the fault reached rank 1
+    assert "step 2 failed: InjectedFailure" in (run / "logs/training.log").read_text()  # ... and rank 0
+    stopped = json.loads((run / "logs/run.json").read_text())["stopped"]
+    assert stopped["reason"] == "error" and stopped["step"] == 1
+    assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["step_1"]
+    assert (run / "final_model/model.safetensors").is_file()
+
+
 def test_bad_process_counts_are_refused_before_anything_starts(tmp_path: Path, capsys) -> None:
     run = tmp_path / "run"
     odd = usage_error(["train", *FAST, "--problems-per-step", "3", "--nproc", "2", "--out", str(run)], capsys)
@@ -135,16 +162,21 @@ def update_report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     and DAPO's draws split unevenly, each beside the same in one process."""
     report = tmp_path_factory.mktemp("update") / "report.json"
     worker = Path(__file__).with_name("distributed_update_worker.py")
-    done = subprocess.run([*TORCHRUN, str(worker), str(report)], capture_output=True, text=True, timeout=300)
+    # A cache of its own: both ranks build the random tiny model at once, after joining the process group (where
+    # transformers' save_pretrained writes on rank 0 only), as a torchrun run on a fresh machine does.
+    cache = tmp_path_factory.mktemp("cache")
+    done = subprocess.run([*TORCHRUN, str(worker), str(report)], capture_output=True, text=True, timeout=300,
+                          env={**os.environ, "ARC_CONSOLE_CACHE": str(cache)})
     assert done.returncode == 0, done.stderr[-4000:]
     return json.loads(report.read_text())
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["dapo-uneven", "grpo-uneven", "preference-uneven", "dapo-empty", "grpo-empty"])
+@pytest.mark.parametrize("case", ["dapo-uneven", "grpo-uneven", "dr_grpo-uneven", "preference-uneven", "dapo-empty",
+                                  "grpo-empty"])
 def test_an_update_over_ranks_is_one_processs_update(update_report: dict, case: str) -> None:
-    """Each rank scales its loss by its share of the step's count (DAPO: loss tokens, GRPO: candidates, the
-    seed's rule: groups) and the gradients are summed: the weights are those of one process with every group,
+    """Each rank scales its loss by its share of the step's count (the objective's denominator: DAPO's loss
+    tokens, GRPO's candidates, Dr. GRPO's candidates x --max-new-tokens, the seed's rule's groups) and the gradients are summed: the weights are those of one process with every group,
     whether the ranks hold 2 and 1 groups of different lengths or one rank holds none (it follows the update
     with a zero gradient of its own). Two updates on the rollout, so the clip and the KL are live."""
     result = update_report[case]
@@ -169,7 +201,7 @@ def test_draws_split_slots_unevenly_and_keep_what_one_process_keeps(update_repor
 
 
 def test_slot_shares_are_contiguous_and_differ_by_at_most_one() -> None:
-    from arc_console.distributed.draws import share_of
+    from arc_console.engine.dynamic_sampling import share_of
 
     for world in (2, 3, 4):
         for count in range(0, 9):

@@ -3,8 +3,9 @@
 import json
 from pathlib import Path
 
-from arc_console.engine.failure import RAISE_AT_STEP
+from arc_console.engine.trainer import Trainer
 
+from faults import failing_update
 from helpers import make_trainer
 
 
@@ -38,7 +39,7 @@ def test_steps_refill_and_log_what_the_update_did(tmp_path: Path) -> None:
 
 def test_an_exception_inside_a_step_leaves_a_checkpoint_and_the_model(tmp_path: Path, monkeypatch) -> None:
     run = tmp_path / "run"
-    monkeypatch.setenv(RAISE_AT_STEP, "3")
+    monkeypatch.setattr(Trainer, "_update", failing_update(Trainer._update, 3))
     trainer, _ = make_trainer(run, max_steps=5, checkpoint_every=100, max_extra_draws=0)
     stopped = trainer.run()
     assert stopped.reason == "error" and stopped.step == 2

@@ -1,4 +1,4 @@
-"""Our DAPO and GRPO losses and their gradients against TRL's GRPOTrainer on identical inputs.
+"""Our DAPO, GRPO and Dr. GRPO losses and their gradients against TRL's GRPOTrainer on identical inputs.
 
 TRL's side runs through its own code: a real GRPOTrainer (on the built-in tiny model) turns the rewards and
 the completions into its inputs (`_generate_and_score_completions`: padding, `mask_truncated_completions`,
@@ -28,8 +28,10 @@ import torch
 
 from arc_console.decoding.samples import Sample
 from arc_console.engine.micro_batches import micro_batches
-from arc_console.engine.objectives import dapo_loss, group_advantages, grpo_loss, informative_groups
+from arc_console.engine.objective_registry import get_objective
+from arc_console.engine.objectives import group_advantages
 from arc_console.engine.step_groups import Group
+from arc_console.train_config import TrainConfig
 
 os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")  # rollout_func is "experimental" in TRL 1.x
 
@@ -42,18 +44,19 @@ EPS_LOW, EPS_HIGH, GRPO_EPS = 0.2, 0.28, 0.2
 def our_loss(objective: str, groups: list[Group], logp_of: Callable[[torch.Size], torch.Tensor],
              old_logp_of: Callable[[torch.Size], torch.Tensor] | None, scale_rewards: str, mask_truncated: bool,
              pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Our loss on a step's kept groups, as policy_update computes it (one micro-batch). This and the two functions
-    below are the only places this file calls our objectives: re-point them when the objectives move. Returns
-    (loss, the loss mask it used)."""
-    (part,), counts = micro_batches(groups, 0, scale_rewards, mask_truncated, pad_id, torch.device("cpu"))
+    """Our loss on a step's kept groups, as policy_update computes it (one micro-batch) through the objective's
+    registry entry. This and the two functions below are the only places this file calls our objectives:
+    re-point them when the objectives move. Returns (loss, the loss mask it used)."""
+    entry = get_objective(objective)
+    settings = TrainConfig(objective=objective, eps_low=EPS_LOW, eps_high=EPS_HIGH, grpo_eps=GRPO_EPS,
+                           scale_rewards=scale_rewards, mask_truncated=mask_truncated, max_new_tokens=MAX_LEN,
+                           num_candidates=K)
+    (part,), counts = micro_batches(groups, 0, entry.reward_scale(settings), mask_truncated, pad_id,
+                                    torch.device("cpu"))
     shape = part.batch.completion_mask.shape
     logp = logp_of(shape)
     old = old_logp_of(shape) if old_logp_of is not None else logp.detach()
-    denominator = counts.loss_denominator(objective)
-    if objective == "dapo":
-        loss, _ = dapo_loss(logp, old, part.advantages, part.loss_mask, EPS_LOW, EPS_HIGH, denominator=denominator)
-    else:
-        loss, _ = grpo_loss(logp, old, part.advantages, part.loss_mask, GRPO_EPS, denominator=denominator)
+    loss, _ = entry.loss(logp, old, part, entry.denominator(counts, settings), settings)
     return loss, part.loss_mask
 
 
@@ -64,7 +67,9 @@ def our_advantages(rewards: list[list[float]], scale_rewards: str) -> torch.Tens
 
 def our_kept_groups(rewards: list[list[float]]) -> list[bool]:
     """Which groups DAPO's dynamic sampling keeps."""
-    return informative_groups(torch.tensor(rewards)).tolist()
+    dapo = get_objective("dapo")
+    return [dapo.keeps(Group(problem=None, prompt_ids=[], samples=[], task_rewards=list(group)))  # type: ignore[arg-type]
+            for group in rewards]
 
 
 # ------------------------------------------------------------------ the shared inputs
@@ -196,8 +201,10 @@ def to_our_std(advantages: torch.Tensor, rewards: list[list[float]]) -> torch.Te
 INFORMATIVE = [[1.0, 0.0, 0.25, 0.5], [0.3, 0.9, 0.9, -0.2], [2.0, 0.0, 1.0, 1.5]]
 
 
-@pytest.mark.parametrize("objective", ["dapo", "grpo"])
-@pytest.mark.parametrize("scale_rewards", ["group", "none"])
+# Dr. GRPO never divides by the std (its point): TRL's dr_grpo is compared with scale_rewards "none", as its
+# paper and TRL's docs run it.
+@pytest.mark.parametrize(("objective", "scale_rewards"), [("dapo", "group"), ("dapo", "none"), ("grpo", "group"),
+                                                          ("grpo", "none"), ("dr_grpo", "none")])
 @pytest.mark.parametrize("mask_truncated", [True, False], ids=["mask-truncated", "keep-truncated"])
 @pytest.mark.parametrize("later_update", [False, True], ids=["first-update", "later-update"])
 def test_loss_and_gradient_equal_trls(trl_trainer, tiny, objective: str, scale_rewards: str, mask_truncated: bool,
@@ -237,15 +244,13 @@ def test_loss_and_gradient_equal_trls(trl_trainer, tiny, objective: str, scale_r
 
 def test_the_comparison_fails_when_our_loss_is_wrong(trl_trainer, tiny, monkeypatch) -> None:
     """The reference can tell: DAPO divided by the sequence count instead of the token count differs from TRL."""
-    import arc_console.engine.micro_batches as micro
-
     trainer = trl_trainer("dapo", "none", True)
     pad_id = tiny.tokenizer.pad_token_id
     step = trainer._test_step = Step(INFORMATIVE, seed=7, stop_id=trainer.eos_token_ids[0], pad_id=pad_id)
     inputs = trl_inputs(trainer, step)
     width = inputs["completion_ids"].shape[1]
     theirs = trl_loss(trainer, inputs, step.logp(step.theta, torch.Size((len(step.completions), width))), None)
-    monkeypatch.setattr(micro.StepCounts, "loss_denominator", lambda self, objective: float(self.rows))
+    monkeypatch.setattr(type(get_objective("dapo")), "denominator", lambda self, counts, settings: float(counts.rows))
     wrong, _ = our_loss("dapo", step.groups(), lambda shape: step.logp(step.theta, shape), None, "none", True, pad_id)
     assert float(wrong) != pytest.approx(float(theirs), rel=1e-3)
 

@@ -50,6 +50,7 @@ def _one_step(run: Path, micro_groups: int, **settings) -> tuple[dict, dict, dic
     pytest.param("dapo", {"lora_r": 4, "lora_alpha": 8, "mask_truncated": True}, marks=pytest.mark.slow),
     pytest.param("grpo", {"mask_truncated": True}, marks=pytest.mark.slow),
     pytest.param("grpo", {"mask_truncated": True, "update_micro_rows": 3}, marks=pytest.mark.slow),
+    pytest.param("dr_grpo", {"mask_truncated": True, "update_micro_rows": 3}, marks=pytest.mark.slow),
     pytest.param("preference", {}, marks=pytest.mark.slow),
 ])
 @pytest.mark.slow

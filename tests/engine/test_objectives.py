@@ -10,7 +10,6 @@ from arc_console.engine.objectives import (
     dapo_loss,
     group_advantages,
     grpo_loss,
-    informative_groups,
     preference_loss,
 )
 from arc_console.engine.rewards import RewardWeights, grid_reward, overlong_penalty
@@ -23,11 +22,6 @@ def test_group_advantages_standardise_within_each_group() -> None:
     # group 0: mean 0.5, population std 0.5 -> +-1
     assert torch.allclose(adv[0], torch.tensor([1.0, -1.0, -1.0, 1.0]))
     assert torch.equal(adv[1], torch.zeros(4))
-
-
-def test_informative_groups_is_dapo_dynamic_sampling() -> None:
-    rewards = torch.tensor([[0.1, 0.1], [0.1, 0.2], [-0.1, -0.1]])
-    assert informative_groups(rewards).tolist() == [False, True, False]
 
 
 def test_clip_higher_is_asymmetric() -> None:

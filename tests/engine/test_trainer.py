@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import arc_console.engine.update as update_module
+import arc_console.engine.objectives as objectives_module  # the dapo entry computes its loss there
 from arc_console.config import DEMO_PROBLEMS
 from arc_console.engine import events as ev
 from arc_console.engine.checkpoint import latest_checkpoint
@@ -109,13 +109,13 @@ def test_dapo_learns_the_toy_problem(tmp_path: Path, toy_task_file: Path) -> Non
 
 @pytest.mark.slow
 def test_the_learning_test_fails_when_the_loss_sign_is_flipped(tmp_path, toy_task_file, monkeypatch) -> None:
-    real = update_module.dapo_loss
+    real = objectives_module.dapo_loss
 
     def flipped(*args, **kwargs):
         loss, stats = real(*args, **kwargs)
         return -loss, stats
 
-    monkeypatch.setattr(update_module, "dapo_loss", flipped)
+    monkeypatch.setattr(objectives_module, "dapo_loss", flipped)
     before, after = _mean_reward_rise(tmp_path, toy_task_file)
     assert not after > before + 0.3, (before, after)
 

@@ -86,6 +86,17 @@ def test_training_moves_the_adapter_and_a_fresh_adapter_answers_as_plain_eval(tr
     assert attempts(answer_task(task, base_engine, EVAL)) == attempts(plain)
 
 
+def test_the_adapt_phases_are_the_seam_and_without_one_nothing_moves(trainer: TestTimeTrainer):
+    # The probes before and after adapting reseed alike: with no phase they see the same adapter and agree.
+    task = load_tasks("synthetic-heldout")[1]
+    bare = TestTimeTrainer(trainer.adapter, TEST_TIME, EVAL, phases=[])
+    bare.adapter.reset(EVAL.seed, task.id)
+    report = bare.train(task, RunControl(), None, lambda event: None)
+    assert report.steps == report.updates == 0 and report.problems == len(task.train)
+    assert report.reward_after == report.reward_before
+    assert [phase.label for phase in trainer.phases] == ["RL"]
+
+
 def write_tasks(folder: Path) -> list[str]:
     folder.mkdir()
     task = load_tasks("synthetic-heldout")[4]

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from child_output import ChildOutput
 
-from arc_console.engine.failure import RAISE_AT_STEP
 from arc_console.rundir.files import list_step_files
+from faults import fault_env
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ def test_kill_9_before_the_first_step_and_mid_run_then_resume(tmp_path: Path) ->
 @pytest.mark.timeout(360)
 def test_out_of_memory_inside_a_step_exits_1_with_a_hint_and_a_checkpoint(tmp_path: Path) -> None:
     run = tmp_path / "run"
-    env = {**os.environ, RAISE_AT_STEP: "2:oom"}
+    env = fault_env(raise_at_step="2:oom")
     out = subprocess.run([*CLI, "--preset", "tiny", "--out", str(run), "--max-steps", "4", *FAST],
                          capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 1

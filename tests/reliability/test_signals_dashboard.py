@@ -17,17 +17,17 @@ import pytest
 from child_output import ChildOutput
 
 from arc_console.engine.checkpoint import latest_checkpoint
-from arc_console.engine.failure import STALL_FINAL_SAVE
+from faults import fault_env
 
 CLI = [sys.executable, "-m", "arc_console"]
 LEFT_ALTERNATE_SCREEN = b"\x1b[?1049l"  # what a Textual app writes as it closes
 
 
-def start_in_pty(run: Path, args: list[str] | None = None, env_extra: dict[str, str] | None = None,
+def start_in_pty(run: Path, args: list[str] | None = None, env: dict[str, str] | None = None,
                  ) -> tuple[subprocess.Popen, int]:
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, 160, 0, 0))
-    env = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50", **(env_extra or {})}
+    env = {**(env or os.environ), "TERM": "xterm-256color", "COLUMNS": "160", "LINES": "50"}
     proc = subprocess.Popen([*CLI, "train", "--preset", "tiny", "--out", str(run), "--max-steps", "100000",
                              "--max-new-tokens", "24", "--overlong-buffer", "4", *(args or [])],
                             stdin=slave, stdout=slave, stderr=slave, env=env, start_new_session=True)
@@ -68,13 +68,13 @@ def test_dashboard_stops_cleanly(tmp_path: Path, how: str) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(420)
 def test_a_second_sigterm_while_saving_gives_up_and_the_run_says_interrupted(tmp_path: Path) -> None:
-    """A SIGTERM before the stop is saved (the final save held back by the test hook) closes the console at
-    once: exit 130, no final model; the run is recorded as stopped (interrupted) at its last complete
-    checkpoint and the terminal says how to resume."""
+    """A SIGTERM before the stop is saved (the final save held back by a fault the test injects) closes the
+    console at once: exit 130, no final model; the run is recorded as stopped (interrupted) at its last
+    complete checkpoint and the terminal says how to resume."""
     import json
 
     run = tmp_path / "run"
-    proc, master = start_in_pty(run, ["--checkpoint-every", "1"], {STALL_FINAL_SAVE: "120"})
+    proc, master = start_in_pty(run, ["--checkpoint-every", "1"], fault_env(stall_final_save=120))
     try:
         with ChildOutput.of_terminal(proc, master) as child:
             child.wait_until(lambda: (run / "checkpoints/step_1/trainer_state.json").exists(), 180,

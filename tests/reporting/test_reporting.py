@@ -160,11 +160,13 @@ def test_the_dashboard_path_reports_too(tmp_path: Path) -> None:
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     from arc_console.cli.session import train_with_dashboard
+    from headless_console import headless_consoles
 
     run = tmp_path / "run"
     config = build_config("tiny", None, {"model": "tiny-random", "max_new_tokens": 8, "overlong_buffer": 2,
                                          "num_candidates": 3, "max_steps": 2, "report_to": ["tensorboard"]})
-    assert train_with_dashboard(config, run, None, None, headless_driver=True, exit_on_finish=True) == 0
+    with headless_consoles():
+        assert train_with_dashboard(config, run, None, None) == 0
     events = EventAccumulator(str(run / "tensorboard"))
     events.Reload()
     assert [e.step for e in events.Scalars("arc/mean_accuracy")] == [1, 2]

@@ -14,6 +14,7 @@ from arc_console.tui.app import ConsoleApp
 from arc_console.tui.recorded_history import read_recorded_history
 from arc_console.tui.widgets.history import AccuracyHistory
 
+from headless_console import headless_consoles
 from helpers import FAST, make_trainer
 
 HELD_OUT_ROW = {"step": 2, "pass_at_2": 0.25, "pass_at_1": 0.125, "oracle": 0.25, "tasks": 8, "seconds": 1.0,
@@ -48,7 +49,8 @@ def test_the_chart_of_a_resumed_run_starts_at_step_1(stopped_at_step_3: Path, mo
     monkeypatch.setattr(ConsoleApp, "__init__", recording_init)  # a subclass here would look for app.tcss here
     monkeypatch.setattr(AccuracyHistory, "show", recording_show)
     config = build_config("tiny", None, {**FAST, "max_steps": 5})
-    assert train_with_dashboard(config, run, find_checkpoint(run), None, headless_driver=True, exit_on_finish=True) == 0
+    with headless_consoles():  # the command's console on Textual's headless driver, q once the run has finished
+        assert train_with_dashboard(config, run, find_checkpoint(run), None) == 0
 
     (app,) = apps
     assert charted and all(steps[0] == 1 for steps in charted), charted  # from the first frame on

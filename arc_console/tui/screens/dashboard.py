@@ -54,11 +54,10 @@ class DashboardScreen(GridViewActions, Screen[None]):
     STATUS_PERIOD_S = 1.0
     WATCHING: ClassVar[bool] = False  # the status line says "watching"
 
-    def __init__(self, view: RunView, control: RunControl | None = None, exit_on_finish: bool = False) -> None:
+    def __init__(self, view: RunView, control: RunControl | None = None) -> None:
         super().__init__()
         self.view = view
         self.control = control
-        self.exit_on_finish = exit_on_finish
         self.failure: str | None = None
         self._dirty: set[str] = set()
         self._pending_log: list[str] = []

@@ -47,7 +47,7 @@ class TrainScreen(DashboardScreen):
             self.notify(one_line(f"checkpoint saved: {event.path}"), title="checkpoint", timeout=6, markup=False)
 
     def on_stopped(self, event: ev.Stopped) -> None:
-        if self.view.stopping or self.exit_on_finish or event.reason == "error":
+        if self.view.stopping or event.reason == "error":
             self.app.exit(0 if event.reason != "error" else 1)
         else:
             self.notify(one_line(f"run finished ({stop_words(event.reason)}); q quits"), timeout=30, markup=False)
