@@ -8,7 +8,9 @@ thread's CPU (time.thread_time) by phase: before the app runs (imports and the m
 headless pays as well), the app's start, the steps, the close. Then the steps' CPU by what it went to,
 each part's own time (what it called that is listed elsewhere is not counted twice): our panels' updates,
 Textual's rendering of each kind of widget, its compositing, layout passes and CSS updates, and the rest
-(the event loop, message dispatch). With --yappi the steps also run under yappi (the UI thread alone) and
+(the event loop, message dispatch), the cyclic collector's passes the UI thread paid for (a full pass walks every
+object in the process, the model's included), and the rows each kind of widget had to draw anew (a repaint of rows
+that did not change shows there). With --yappi the steps also run under yappi (the UI thread alone) and
 its tables follow; yappi slows what it measures several times, so read its shares, not its seconds, and
 names a method inherited from Widget after the first class that called it.
 """
@@ -16,6 +18,7 @@ names a method inherited from Widget after the first class that called it.
 from __future__ import annotations
 
 import argparse
+import gc
 import io
 import os
 import sys
@@ -59,6 +62,51 @@ class OwnTime:
                     self._stack[-1][1] += spent
 
         setattr(owner, method, timed)
+
+
+class Collections:
+    """The cyclic collector's passes that ran on one thread (the thread whose allocation set one off pays for it),
+    by generation: how many and their CPU."""
+
+    def __init__(self, thread: threading.Thread) -> None:
+        self.thread = thread
+        self.on = False
+        self.count: dict[int, int] = defaultdict(int)
+        self.cpu: dict[int, float] = defaultdict(float)
+        self._started = 0.0
+        gc.callbacks.append(self._seen)
+
+    def _seen(self, phase: str, info: dict[str, int]) -> None:
+        if not self.on or threading.current_thread() is not self.thread:
+            return
+        if phase == "start":
+            self._started = time.thread_time()
+        else:
+            self.count[info["generation"]] += 1
+            self.cpu[info["generation"]] += time.thread_time() - self._started
+
+
+class RedrawnRows:
+    """Rows each kind of widget drew anew (not served from Textual's line cache) while on."""
+
+    def __init__(self) -> None:
+        self.on = False
+        self.rows: dict[str, int] = defaultdict(int)
+
+    def wrap(self) -> None:
+        from textual.widget import Widget
+
+        render_lines = Widget.render_lines
+
+        def counted(widget: Any, crop: Any) -> Any:
+            if self.on:
+                cache = widget._styles_cache  # what Textual will draw anew: dirty rows and rows not cached
+                fresh = crop.height if widget.region.width != cache._width else sum(
+                    1 for y in crop.line_range if y in cache._dirty_lines or y not in cache._cache)
+                self.rows[type(widget).__name__] += fresh
+            return render_lines(widget, crop)
+
+        Widget.render_lines = counted
 
 
 def instrument(timer: OwnTime) -> None:
@@ -129,6 +177,9 @@ def main() -> None:
     from arc_console.tui.screens.dashboard import DashboardScreen
 
     timer = OwnTime(main_thread)
+    collections = Collections(main_thread)
+    redrawn = RedrawnRows()
+    redrawn.wrap()  # inside the timing of render_lines, which instrument wraps around it
     instrument(timer)
     yappi = None
     if args.yappi:
@@ -140,13 +191,13 @@ def main() -> None:
     def marking_show_event(screen: DashboardScreen, event: ev.Event) -> None:
         if isinstance(event, ev.StepStarted) and "first step started" not in marks:
             mark("first step started")
-            timer.on = True
+            timer.on = collections.on = redrawn.on = True
             if yappi:
                 yappi.start(profile_threads=False)  # the UI thread alone
         show_event(screen, event)
         if isinstance(event, ev.Stopped) and "stopped" not in marks:
             mark("stopped")
-            timer.on = False
+            timer.on = collections.on = redrawn.on = False
             if yappi:
                 yappi.stop()
 
@@ -184,6 +235,13 @@ def main() -> None:
         calls = timer.calls.get(label)
         print(f"  {spent / args.steps:8.4f} s  {100 * spent / steps_cpu:5.1f}%  "
               f"{calls / args.steps if calls else float('nan'):6.1f}  {label}", file=out)
+    print("\nThe cyclic collector's passes on the UI thread in the steps (per step: passes, CPU):", file=out)
+    for generation in sorted(collections.count):
+        print(f"  generation {generation}: {collections.count[generation] / args.steps:6.2f}  "
+              f"{collections.cpu[generation] / args.steps:8.4f} s", file=out)
+    print("\nRows drawn anew per step, by widget:", file=out)
+    for name, rows in sorted(redrawn.rows.items(), key=lambda item: -item[1]):
+        print(f"  {rows / args.steps:7.1f}  {name}", file=out)
     if yappi:
         stats = yappi.get_func_stats()
         total = sum(s.tsub for s in stats)

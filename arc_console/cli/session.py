@@ -3,12 +3,14 @@ dashboard or the headless printer, and the one-line endings. `train` and the ben
 
 from __future__ import annotations
 
+import gc
 import os
 import shutil
 import signal
 import sys
 import threading
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +96,20 @@ def record_given_up(trainer: Any, run_dir: Path, headless: bool) -> KeyboardInte
     return KeyboardInterrupt(f"resume from {where} with: {one_line(resume, 4000)}")
 
 
+@contextmanager
+def loaded_objects_kept_out_of_gc() -> Iterator[None]:
+    """While the run trains: every object alive once the model has loaded (the model, the modules of torch and
+    transformers, hundreds of thousands of them) is left out of the cyclic collector's full passes. Such a pass
+    is paid by the thread whose allocation set it off: with the dashboard mostly its UI thread, which holds the
+    interpreter lock the trainer needs meanwhile. Reference counting still frees them; after the run they are
+    the collector's again (cycles among them are collected, the interpreter's exit finds nothing leaked)."""
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, ranks: Any = None,
                    preset: str | None = None) -> int:
     from arc_console.engine.control import RunControl
@@ -119,7 +135,8 @@ def train_headless(config: TrainConfig, run_dir: Path, checkpoint: Path | None, 
                 remove_if_new(run_dir, existed)
                 raise
             try:
-                stopped = trainer.run()
+                with loaded_objects_kept_out_of_gc():
+                    stopped = trainer.run()
             except KeyboardInterrupt:  # a second stop signal (graceful_stop_signals): the save is given up
                 raise record_given_up(trainer, run_dir, headless=True) from None
         except OSError as exc:
@@ -200,68 +217,68 @@ def train_with_dashboard(config: TrainConfig, run_dir: Path, checkpoint: Path | 
         worker.join()
         remove_if_new(run_dir, existed)
         raise worker.setup_error  # a UserError is shown in one line (cli.commands)
+    with loaded_objects_kept_out_of_gc():
+        if worker.trainer.step > 0:  # resumed: the steps before it are on the chart from the first frame
+            for event in read_recorded_history(run_dir, through_step=worker.trainer.step).events():
+                forward(event)
 
-    if worker.trainer.step > 0:  # resumed: the steps before it are on the chart from the first frame
-        for event in read_recorded_history(run_dir, through_step=worker.trainer.step).events():
-            forward(event)
+        def source(sink: Any, closing: threading.Event) -> None:
+            forward.attach(sink)
+            worker.start_training()
+            # Until the trainer is done or the console closes: a console closed by a give-up must not wait for
+            # the save it gave up on (Textual waits for this worker before app.run returns).
+            while worker.is_alive():
+                if closing.wait(SOURCE_POLL_S):
+                    return
+            if worker.run_error is not None:
+                raise worker.run_error
 
-    def source(sink: Any, closing: threading.Event) -> None:
-        forward.attach(sink)
-        worker.start_training()
-        # Until the trainer is done or the console closes: a console closed by a give-up must not wait for
-        # the save it gave up on (Textual waits for this worker before app.run returns).
-        while worker.is_alive():
-            if closing.wait(SOURCE_POLL_S):
-                return
-        if worker.run_error is not None:
-            raise worker.run_error
-
-    if control.stop_requested:
-        app, code = None, 0
-        try:
-            with graceful_stop_signals(control):
-                worker.start_training()
-                worker.join()
-        except KeyboardInterrupt:
-            raise record_given_up(worker.trainer, run_dir, headless=False) from None
-    else:
-        app = ConsoleApp(source, mode="train", control=control, theme=theme,
-                         early_stop_perfect=config.early_stop_perfect, handle_signals=True)
-        yield_cpu_to_the_trainer()
-        # Until the app has mounted and installed its own handlers, a stop signal still stops the run
-        # (the app then sees the stop requested and closes once it is saved).
-        with tolerate_hung_up_terminal(), graceful_stop_signals(control):
-            code = app.run()
-        if app.gave_up:  # the process ends at once, the save cut short (cli.console)
-            raise record_given_up(worker.trainer, run_dir, headless=False)
-    if worker.is_alive():
-        control.request_stop()
-        worker.start_training()  # a console that closed before its source started the trainer: it must still stop
-        print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
-        try:
-            with graceful_stop_signals(control):  # a terminal closed now must not kill the save (the app's handlers are gone)
-                worker.join()
-        except KeyboardInterrupt:
-            raise record_given_up(worker.trainer, run_dir, headless=False) from None
-    stopped = worker.stopped
-    if isinstance(worker.run_error, OSError):
-        print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)
-        return 1
-    # The console's failure, or the trainer's where it failed after the console had closed (the save after q).
-    failure = (app.failure if app is not None else None) or (
-        f"{type(worker.run_error).__name__}: {worker.run_error}" if worker.run_error is not None else None)
-    if failure:
-        print(f"arc-console: error: {one_line(failure, 4000)}", file=sys.stderr)
-        return 1
-    if stopped is not None:
-        from arc_console.tui.headless import stopped_line
-
-        print(stopped_line(stopped).plain)
-        print(f"resume with: {one_line(resume_command(run_dir, max_steps=extended_max_steps(stopped.reason, stopped.step)), 4000)}")
-        if stopped.reason == "error":
-            report_failure(stopped)
+        if control.stop_requested:
+            app, code = None, 0
+            try:
+                with graceful_stop_signals(control):
+                    worker.start_training()
+                    worker.join()
+            except KeyboardInterrupt:
+                raise record_given_up(worker.trainer, run_dir, headless=False) from None
+        else:
+            app = ConsoleApp(source, mode="train", control=control, theme=theme,
+                             early_stop_perfect=config.early_stop_perfect, handle_signals=True)
+            yield_cpu_to_the_trainer()
+            # Until the app has mounted and installed its own handlers, a stop signal still stops the run
+            # (the app then sees the stop requested and closes once it is saved).
+            with tolerate_hung_up_terminal(), graceful_stop_signals(control):
+                code = app.run()
+            if app.gave_up:  # the process ends at once, the save cut short (cli.console)
+                raise record_given_up(worker.trainer, run_dir, headless=False)
+        if worker.is_alive():
+            control.request_stop()
+            worker.start_training()  # a console that closed before its source started the trainer: it must still stop
+            print("arc-console: waiting for the trainer to save ...", file=sys.stderr)
+            try:
+                with graceful_stop_signals(control):  # a terminal closed now must not kill the save (the app's handlers are gone)
+                    worker.join()
+            except KeyboardInterrupt:
+                raise record_given_up(worker.trainer, run_dir, headless=False) from None
+        stopped = worker.stopped
+        if isinstance(worker.run_error, OSError):
+            print(f"arc-console: error: {describe_os_error(worker.run_error)}", file=sys.stderr)
             return 1
-    return code if isinstance(code, int) else 0
+        # The console's failure, or the trainer's where it failed after the console had closed (the save after q).
+        failure = (app.failure if app is not None else None) or (
+            f"{type(worker.run_error).__name__}: {worker.run_error}" if worker.run_error is not None else None)
+        if failure:
+            print(f"arc-console: error: {one_line(failure, 4000)}", file=sys.stderr)
+            return 1
+        if stopped is not None:
+            from arc_console.tui.headless import stopped_line
+
+            print(stopped_line(stopped).plain)
+            print(f"resume with: {one_line(resume_command(run_dir, max_steps=extended_max_steps(stopped.reason, stopped.step)), 4000)}")
+            if stopped.reason == "error":
+                report_failure(stopped)
+                return 1
+        return code if isinstance(code, int) else 0
 
 
 def extended_max_steps(reason: str, step: int) -> int | None:

@@ -13,6 +13,7 @@ from arc_console.tui.grid_render import COMPACT, FULL, Grid
 from arc_console.terminal.textsafe import one_line, safe_text, visible
 from arc_console.tui.widgets.card_layout import CardLayout, cards_out_of_view, choose_layout
 from arc_console.tui.widgets.cards_view import CardsView
+from arc_console.tui.widgets.frame_labels import FrameLabels
 from arc_console.tui.widgets.grid_card import CardSpec, Marks, card_size, freeze
 
 
@@ -61,7 +62,7 @@ def response_preview(candidate: dict[str, Any] | None, best_id: int | None, line
     return Text.assemble((label, "bold"), "\n".join(shown))
 
 
-class CandidatesPanel(Vertical):
+class CandidatesPanel(FrameLabels, Vertical):
     """The cards in rows, their cells as large as the room allows (card_layout), over the best response's
     text; one row scrolling sideways where even the smallest cells do not fit."""
 
@@ -140,9 +141,9 @@ class CandidatesPanel(Vertical):
         title = Text.assemble(f"step {step} · ", safe_text(problem_id, 40), f" · input · target · {count} candidates")
         if self._seen_as:  # --augment: every grid here is the view's
             title.append_text(Text.assemble(" · as the model saw it: ", safe_text(self._seen_as, 40)))
-        if title != self._title:  # setting a border title repaints the whole panel, changed or not
+        if title != self._title:
             self._title = title
-            self.border_title = title
+            self.set_border_title(title)
         hidden = cards_out_of_view(card_sizes(scale), room.width) if layout.scrolls else 0
         self._show_legend(f"{hidden} more →" if hidden else "")
         frozen_target = freeze(target)
@@ -180,7 +181,7 @@ class CandidatesPanel(Vertical):
         legend = next((v for v in variants if Text(v).cell_len <= room), "") if self.outer_size.width else variants[0]
         if legend != self._legend:
             self._legend = legend
-            self.border_subtitle = legend
+            self.set_border_subtitle(legend)
 
     def _scroll_to_selected(self) -> None:
         """Replay: bring the selected card into the view, and say which way the hidden cards lie."""

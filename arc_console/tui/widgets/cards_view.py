@@ -17,6 +17,10 @@ from textual.strip import Strip
 from arc_console.tui.widgets.card_layout import COLUMN_GAP
 from arc_console.tui.widgets.grid_card import CardSpec, draw_card, theme_colours
 
+# Cards drawn lately, kept for the next steps: a step's input, target and waiting cards come back whenever its
+# problem does (and replay goes back and forth between steps).
+DRAWN_CARDS_KEPT = 48
+
 
 class CardsView(ScrollView):
     DEFAULT_CSS = "CardsView { height: 1fr; overflow: auto auto; }"
@@ -75,22 +79,25 @@ class CardsView(ScrollView):
         if (self.app.theme, base) != self._drawn_over:
             self._drawn_over, self._drawn = (self.app.theme, base), {}
         colours = theme_colours(self)
-        drawn = {card: self._drawn.get(card) or draw_card(card, colours, base) for card in self.cards}
-        self._drawn = drawn  # what is no longer shown is forgotten
-        pieces: list[list[tuple[int, list[Segment]]]] = [[] for _ in range(self.virtual_size.height)]
+        drawn = self._drawn
+        for card in self.cards:  # the most recently shown last
+            drawn[card] = drawn.pop(card, None) or draw_card(card, colours, base)
+        for stale in list(drawn)[:max(0, len(drawn) - max(DRAWN_CARDS_KEPT, len(self.cards)))]:
+            del drawn[stale]
+        pieces: list[list[tuple[int, int, list[Segment]]]] = [[] for _ in range(self.virtual_size.height)]
         for card, region in zip(self.cards, self.regions):
             for offset, segments in enumerate(drawn[card]):
-                pieces[region.y + offset].append((region.x, segments))
+                pieces[region.y + offset].append((region.x, region.width, segments))  # each row as wide as its card
         rows: list[Strip] = []
         total = self.virtual_size.width
         for row_pieces in pieces:
             segments: list[Segment] = []
             x = 0
-            for left, card_segments in sorted(row_pieces, key=lambda piece: piece[0]):
+            for left, width, card_segments in sorted(row_pieces, key=lambda piece: piece[0]):
                 if left > x:
                     segments.append(Segment(" " * (left - x), base))
                 segments.extend(card_segments)
-                x = left + sum(segment.cell_length for segment in card_segments)
+                x = left + width
             if total > x:
                 segments.append(Segment(" " * (total - x), base))
             rows.append(Strip(segments, max(total, x)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -69,8 +70,8 @@ class _Rows:
 
 
 class GpuPanel(Widget):
-    """Fixed-size panel (its size comes from the layout): a new sample repaints it, no layout pass. Its lines
-    are made once per sample and served through the line API."""
+    """Fixed-size panel (its size comes from the layout): a new sample repaints the lines it changed (mostly the
+    host's CPU and memory), no layout pass. Its lines are made once per sample and served through the line API."""
 
     DEFAULT_CSS = "GpuPanel { border: round $primary; padding: 0 1; height: 100%; }"
 
@@ -93,13 +94,29 @@ class GpuPanel(Widget):
             self.border_title = title
         self._sample = sample
         body = hardware_table(sample, self.content_size.width)
-        if body != self._body:  # a sample that reads the same costs nothing
-            self._body = body
+        if body == self._body:  # a sample that reads the same costs nothing
+            return
+        self._body = body
+        shown = self._lines
+        if shown is None or not self.is_mounted:
             self._changed()
+            return
+        lines = self._lines = self._made_lines()
+        width = self.content_size.width
+        changed = [Region(0, y, width, 1) for y in range(max(len(shown), len(lines)))
+                   if y >= len(shown) or y >= len(lines) or shown[y] != lines[y]]
+        if changed:
+            self.refresh(*changed)
 
     def _changed(self) -> None:
         self._lines = None
         self.refresh()
+
+    def _made_lines(self) -> list[Strip]:
+        base, width = self.rich_style, max(1, self.content_size.width)
+        console = self.app.console
+        return [Strip(list(line.render(console, end="")), line.cell_len).extend_cell_length(width, base)
+                .apply_style(base) for line in self._body.wrap(console, width, overflow="fold")]
 
     def on_resize(self) -> None:
         if self._sample is not None:
@@ -108,9 +125,5 @@ class GpuPanel(Widget):
 
     def render_line(self, y: int) -> Strip:
         if self._lines is None:
-            base, width = self.rich_style, max(1, self.content_size.width)
-            console = self.app.console
-            lines = self._body.wrap(console, width, overflow="fold")
-            self._lines = [Strip(list(line.render(console, end="")), line.cell_len).extend_cell_length(width, base)
-                           .apply_style(base) for line in lines]
+            self._lines = self._made_lines()
         return self._lines[y] if y < len(self._lines) else Strip.blank(self.content_size.width, self.rich_style)

@@ -6,9 +6,12 @@ from collections import deque
 from itertools import islice
 
 from rich.cells import cell_len, set_cell_size
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding
+from textual.strip import Strip
 from textual.widget import Widget
 
 from arc_console.terminal.textsafe import visible
@@ -26,7 +29,8 @@ class LogTail(Widget, can_focus=True):
 
     Not a scroll view on purpose: a scroll view's virtual size grows with every line, and each
     growth is a layout pass of the whole screen, the largest cost the dashboard put on the trainer.
-    Here a new line repaints this panel only.
+    Here a new line repaints this panel only, through the line API: each line is cut to the width and made
+    into a strip once, not the whole tail laid out as text at every repaint.
     """
 
     DEFAULT_CSS = """
@@ -45,6 +49,8 @@ class LogTail(Widget, can_focus=True):
         super().__init__(**kwargs)
         self.lines: deque[str] = deque(maxlen=max_lines)
         self.lines_back = 0  # 0: following the newest line
+        self._strips: dict[str, Strip] = {}  # each line shown, as drawn for _drawn_for
+        self._drawn_for: tuple[int, Style] | None = None  # (width, style) the strips were made for
 
     @property
     def line_count(self) -> int:
@@ -59,14 +65,35 @@ class LogTail(Widget, can_focus=True):
             self._set_lines_back(self.lines_back + 1)
         self.refresh()
 
-    def render(self) -> Text:
-        # Each line is cut to the panel's width here: a wrapped line would take two rows and push the
-        # newest line out of view.
+    def shown_lines(self) -> list[str]:
+        """The lines in view, oldest first."""
         height = max(1, self.content_size.height)
-        width = max(1, self.content_size.width)
         end = len(self.lines) - self.lines_back
-        shown = islice(self.lines, max(0, end - height), max(0, end))
-        return Text("\n".join(fit_width(line, width) for line in shown), no_wrap=True, overflow="ellipsis")
+        return list(islice(self.lines, max(0, end - height), max(0, end)))
+
+    def render(self) -> Text:
+        """The lines in view as text, each cut to the panel's width (a wrapped line would take two rows and push
+        the newest line out of view)."""
+        width = max(1, self.content_size.width)
+        return Text("\n".join(fit_width(line, width) for line in self.shown_lines()), no_wrap=True,
+                    overflow="ellipsis")
+
+    def render_line(self, y: int) -> Strip:
+        width, base = max(1, self.content_size.width), self.rich_style
+        if (width, base) != self._drawn_for or len(self._strips) > 4 * max(1, self.content_size.height):
+            self._drawn_for, self._strips = (width, base), {}
+        height = max(1, self.content_size.height)
+        end = len(self.lines) - self.lines_back
+        index = max(0, end - height) + y
+        if y >= height or index >= end:
+            return Strip([])
+        line = self.lines[index]
+        strip = self._strips.get(line)
+        if strip is None:
+            shown = fit_width(line, width)
+            # Textual pads the rest of the row with the background, as it pads rendered text.
+            strip = self._strips[line] = Strip([Segment(shown, base)], cell_len(shown))
+        return strip
 
     def action_look_back(self, lines: int) -> None:
         self._set_lines_back(self.lines_back + lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
 from arc_console.terminal.textsafe import one_line, one_line_tail
@@ -130,7 +131,9 @@ def status_text(view: RunView, watching: bool = False, width: int | None = None)
 
 class StatusBar(Widget):
     """A fixed one-line bar: updates repaint it without a layout pass (Static.update would re-layout
-    the whole screen, several times a second while generating)."""
+    the whole screen, several times a second while generating). Its line is made once per change and served
+    through the line API: the line a second the clock ticks costs one strip, not a pass through Textual's
+    content pipeline."""
 
     DEFAULT_CSS = "StatusBar { height: 1; width: 1fr; background: $panel; }"
 
@@ -138,17 +141,41 @@ class StatusBar(Widget):
         super().__init__(**kwargs)
         self._text = Text()
         self._shown: tuple[RunView, bool] | None = None
+        self._line: Strip | None = None  # _text over this bar's background, made at the first paint after a change
+
+    def on_mount(self) -> None:
+        self.app.theme_changed_signal.subscribe(self, lambda _theme: self._changed())
+
+    def on_unmount(self) -> None:
+        self.app.theme_changed_signal.unsubscribe(self)
 
     def show(self, view: RunView, watching: bool = False) -> None:
         self._shown = (view, watching)
         text = status_text(view, watching, self.size.width or None)
         if text.plain != self._text.plain or text.spans != self._text.spans:
             self._text = text
-            self.refresh()
+            self._changed()
+
+    def _changed(self) -> None:
+        self._line = None
+        self.refresh()
 
     def on_resize(self) -> None:
+        self._line = None
         if self._shown is not None:
             self.show(*self._shown)
 
     def render(self) -> Text:
+        """The bar's text as shown."""
         return self._text
+
+    def render_line(self, y: int) -> Strip:
+        width, base = self.size.width, self.rich_style
+        if y:
+            return Strip.blank(width, base)
+        if self._line is None:
+            text = self._text.copy()
+            text.truncate(width, overflow="ellipsis")
+            self._line = Strip(list(text.render(self.app.console, end="")), text.cell_len) \
+                .extend_cell_length(width, base).apply_style(base)
+        return self._line
