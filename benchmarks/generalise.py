@@ -142,6 +142,18 @@ def per_family(mine: list[dict]) -> dict:
     return dict(sorted(rows.items()))
 
 
+def same_family_change(job: dict) -> float | None:
+    """Training pixel accuracy in the run's second half minus its first, per family, averaged over the
+    families drawn in both: the steps visit the families in a fixed order, so first-vs-last steps
+    compare different families, this the same ones (other task instances)."""
+    halves: dict[str, tuple[list, list]] = {}
+    middle = len(job["train_mean_accuracy"]) // 2
+    for index, (problem, accuracy) in enumerate(zip(job.get("train_problems", []), job["train_mean_accuracy"])):
+        halves.setdefault(family(problem), ([], []))[index >= middle].append(accuracy)
+    changes = [statistics.mean(late) - statistics.mean(early) for early, late in halves.values() if early and late]
+    return statistics.mean(changes) if changes else None
+
+
 def summarise(jobs: list[dict]) -> dict:
     summary = {}
     for variant in VARIANTS:
@@ -168,6 +180,7 @@ def summarise(jobs: list[dict]) -> dict:
             "held_out_oracle_after": statistics.mean(oracle_after),
             "train_mean_accuracy_first_10_steps": statistics.mean(first_half),
             "train_mean_accuracy_last_10_steps": statistics.mean(last_half),
+            "train_mean_accuracy_change_same_family_per_seed": [same_family_change(j) for j in mine],
             "finished_per_seed": [j.get("finished", True) for j in mine],
             "last_evaluated_step_per_seed": [j["curve"][-1]["step"] for j in mine],
             "weights_relative_change_at_end_per_seed": [j["weights_relative_change"][-1][1]

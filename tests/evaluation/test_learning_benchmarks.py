@@ -119,6 +119,7 @@ def test_the_training_benchmark_trains_on_the_whole_training_split_and_records_h
     families = report["summary"]["pixel"]["held_out_per_family"]
     assert sum(row["tasks"] for row in families.values()) == 1
     assert sum(row["training_steps"] for row in families.values()) == 1
+    assert report["summary"]["pixel"]["train_mean_accuracy_change_same_family_per_seed"] == [None]  # one step: no halves
     # A run cut after its first evaluation: --merge keeps what its job file holds.
     cut = tmp_path / "cut"
     cut.mkdir()
