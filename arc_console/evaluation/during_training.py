@@ -129,6 +129,7 @@ class HeldOutEvaluation:
             "step": step, "pass_at_2": totals.pass_at_2, "pass_at_1": totals.pass_at_1, "oracle": totals.oracle,
             "tasks": len(totals.scored), "seconds": round(seconds, 3), "tokens": totals.tokens,
             "source": self.source, "final": final, "settings": self.settings.to_dict(),
+            "per_task_pass_at_2": {answer.task_id: answer.score(2) for answer in totals.scored},
             "time": datetime.now().isoformat(timespec="seconds"),
         }
         append_row(context.run_dir, row)

@@ -1,7 +1,7 @@
 """logs/eval.jsonl: one line per held-out evaluation made during training (--eval-every).
 
 Each line: step, pass_at_2, pass_at_1, oracle, tasks (scored), seconds, tokens, source, final,
-settings, time. `runs`, the --report-to reporters and `watch` read it back. Torch-free.
+settings, time, per_task_pass_at_2 (task id -> score). `runs`, the --report-to reporters and `watch` read it back. Torch-free.
 """
 
 from __future__ import annotations

@@ -112,3 +112,23 @@ def test_the_training_benchmark_trains_on_the_whole_training_split_and_records_h
     assert report["pass_at_2_before"] == job["curve"][0]["pass_at_2"]
     assert report["pass_at_2_after"] == job["curve"][-1]["pass_at_2"]
     assert report["summary"]["pixel"]["seeds"] == [0]
+    # Rewritten after every step and evaluation; what the step trained on and how far the weights moved.
+    assert job["finished"] is True and len(job["train_problems"]) == 1
+    assert job["train_problems"][0].startswith("syn-train-")
+    assert job["weights_relative_change"][0][0] == 1 and job["weights_relative_change"][0][1] > 0
+    families = report["summary"]["pixel"]["held_out_per_family"]
+    assert sum(row["tasks"] for row in families.values()) == 1
+    assert sum(row["training_steps"] for row in families.values()) == 1
+    assert report["summary"]["pixel"]["train_mean_accuracy_change_same_family_per_seed"] == [None]  # one step: no halves
+    # A run cut after its first evaluation: --merge keeps what its job file holds.
+    cut = tmp_path / "cut"
+    cut.mkdir()
+    (cut / "job_pixel_0.json").write_text(json.dumps({**job, "finished": False, "stopped": None,
+                                                       "curve": job["curve"][:1]}))
+    merged = run_script("benchmarks/generalise.py", "--merge", str(cut), "--ran", "the original command",
+                        "--out", str(tmp_path / "cut.json"))
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    cut_report = json.loads((tmp_path / "cut.json").read_text())
+    assert cut_report["command"] == "the original command" and "--merge" in cut_report["merge_command"]
+    assert cut_report["summary"]["pixel"]["finished_per_seed"] == [False]
+    assert cut_report["summary"]["pixel"]["last_evaluated_step_per_seed"] == [0]

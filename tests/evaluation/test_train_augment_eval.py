@@ -79,6 +79,8 @@ def test_held_out_evaluation_during_training(tmp_path: Path) -> None:
     for row in rows:
         assert {"pass_at_2", "pass_at_1", "oracle", "tasks", "seconds", "settings", "source"} <= set(row)
         assert row["tasks"] == 2 and row["settings"]["augment"] == "dihedral" and row["source"] == "synthetic-heldout"
+        per_task = row["per_task_pass_at_2"]  # which tasks were solved: the per-family view of a change
+        assert len(per_task) == 2 and sum(per_task.values()) / 2 == row["pass_at_2"]
     told = [e for e in events if isinstance(e, ev.HeldOutEvaluated)]
     assert [e.row for e in told] == rows
     assert trainer.policy.model.training  # back in training mode
@@ -92,6 +94,7 @@ def test_held_out_evaluation_during_training(tmp_path: Path) -> None:
     totals = run_evaluation(held_out_subset(unseen, 2), engine, eval_settings(trainer.config), None, lambda e: None)
     assert (totals.pass_at_2, totals.oracle, totals.tokens) == (rows[0]["pass_at_2"], rows[0]["oracle"],
                                                                  rows[0]["tokens"])
+    assert {a.task_id: a.score(2) for a in totals.scored} == rows[0]["per_task_pass_at_2"]
     # What `runs` and the --report-to reporters read from it.
     assert best_pass_at_2(run / "logs/eval.jsonl") == max(r["pass_at_2"] for r in rows)
     assert eval_scalars(rows[-1])["eval/pass_at_2"] == rows[-1]["pass_at_2"]
