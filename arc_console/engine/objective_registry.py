@@ -19,8 +19,9 @@ is imported when a loss is first computed.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import torch
@@ -28,7 +29,18 @@ if TYPE_CHECKING:
     from arc_console.engine.micro_batches import MicroBatch, StepCounts
     from arc_console.engine.objectives import LossStats
     from arc_console.engine.step_groups import Group
-    from arc_console.train_config import TrainConfig
+
+
+class ObjectiveSettings(Protocol):
+    """The run settings an objective reads (TrainConfig has them; train_config imports this module for
+    --objective's names and help, so this module names only what it needs instead of importing it)."""
+
+    scale_rewards: str
+    max_new_tokens: int
+    num_candidates: int
+    eps_low: float
+    eps_high: float
+    grpo_eps: float
 
 
 def is_informative(values: list[float]) -> bool:
@@ -36,7 +48,7 @@ def is_informative(values: list[float]) -> bool:
     return max(values) - min(values) > 0
 
 
-class Objective:
+class Objective(ABC):
     """The base of every entry; an entry overrides what differs from these defaults."""
 
     name = ""  # set by register_objective
@@ -50,18 +62,17 @@ class Objective:
         """Whether `group` enters the update."""
         return True
 
-    def reward_scale(self, settings: TrainConfig) -> str:
+    def reward_scale(self, settings: ObjectiveSettings) -> str:
         """How group_advantages scales the centred rewards: "group" (by the std) or "none"."""
         return settings.scale_rewards
 
-    def denominator(self, counts: StepCounts, settings: TrainConfig) -> float:
+    @abstractmethod
+    def denominator(self, counts: StepCounts, settings: ObjectiveSettings) -> float:
         """What the step's summed loss is divided by, from the step's counts (or one rank's)."""
-        raise NotImplementedError
 
     def loss(self, logp: torch.Tensor, old_logp: torch.Tensor, micro: MicroBatch, denominator: float,
-             settings: TrainConfig) -> tuple[torch.Tensor, LossStats]:
+             settings: ObjectiveSettings) -> tuple[torch.Tensor, LossStats]:
         """This micro-batch's share of the step's loss (its sum divided by the step's `denominator`)."""
-        raise NotImplementedError
 
 
 _REGISTRY: dict[str, Objective] = {}
@@ -115,11 +126,11 @@ class Dapo(Objective):
     def keeps(self, group: Group) -> bool:
         return is_informative(group.task_rewards)
 
-    def denominator(self, counts: StepCounts, settings: TrainConfig) -> float:
+    def denominator(self, counts: StepCounts, settings: ObjectiveSettings) -> float:
         return counts.loss_tokens
 
     def loss(self, logp: torch.Tensor, old_logp: torch.Tensor, micro: MicroBatch, denominator: float,
-             settings: TrainConfig) -> tuple[torch.Tensor, LossStats]:
+             settings: ObjectiveSettings) -> tuple[torch.Tensor, LossStats]:
         return _losses().dapo_loss(logp, old_logp, micro.advantages, micro.loss_mask, settings.eps_low,
                                    settings.eps_high, denominator=denominator)
 
@@ -131,11 +142,11 @@ class Grpo(Objective):
 
     summary = "the baseline"
 
-    def denominator(self, counts: StepCounts, settings: TrainConfig) -> float:
+    def denominator(self, counts: StepCounts, settings: ObjectiveSettings) -> float:
         return float(counts.rows)
 
     def loss(self, logp: torch.Tensor, old_logp: torch.Tensor, micro: MicroBatch, denominator: float,
-             settings: TrainConfig) -> tuple[torch.Tensor, LossStats]:
+             settings: ObjectiveSettings) -> tuple[torch.Tensor, LossStats]:
         return _losses().grpo_loss(logp, old_logp, micro.advantages, micro.loss_mask, settings.grpo_eps,
                                    denominator=denominator)
 
@@ -148,14 +159,14 @@ class DrGrpo(Objective):
 
     summary = "GRPO without std or length normalisation"
 
-    def reward_scale(self, settings: TrainConfig) -> str:
+    def reward_scale(self, settings: ObjectiveSettings) -> str:
         return "none"
 
-    def denominator(self, counts: StepCounts, settings: TrainConfig) -> float:
+    def denominator(self, counts: StepCounts, settings: ObjectiveSettings) -> float:
         return float(counts.rows * settings.max_new_tokens)
 
     def loss(self, logp: torch.Tensor, old_logp: torch.Tensor, micro: MicroBatch, denominator: float,
-             settings: TrainConfig) -> tuple[torch.Tensor, LossStats]:
+             settings: ObjectiveSettings) -> tuple[torch.Tensor, LossStats]:
         return _losses().dr_grpo_loss(logp, old_logp, micro.advantages, micro.loss_mask, settings.max_new_tokens,
                                       settings.grpo_eps, denominator=denominator)
 
@@ -173,11 +184,11 @@ class Preference(Objective):
     def keeps(self, group: Group) -> bool:
         return is_informative(group.accuracies)
 
-    def denominator(self, counts: StepCounts, settings: TrainConfig) -> float:
+    def denominator(self, counts: StepCounts, settings: ObjectiveSettings) -> float:
         return float(counts.groups)
 
     def loss(self, logp: torch.Tensor, old_logp: torch.Tensor, micro: MicroBatch, denominator: float,
-             settings: TrainConfig) -> tuple[torch.Tensor, LossStats]:
+             settings: ObjectiveSettings) -> tuple[torch.Tensor, LossStats]:
         return _losses().preference_loss(logp, micro.loss_mask, micro.accuracies, settings.num_candidates,
                                          denominator=denominator)
 
@@ -193,13 +204,13 @@ class Supervised(Objective):
     has_ratio = False
     sampled = False
 
-    def reward_scale(self, settings: TrainConfig) -> str:
+    def reward_scale(self, settings: ObjectiveSettings) -> str:
         return "none"
 
-    def denominator(self, counts: StepCounts, settings: TrainConfig) -> float:
+    def denominator(self, counts: StepCounts, settings: ObjectiveSettings) -> float:
         return counts.loss_tokens
 
     def loss(self, logp: torch.Tensor, old_logp: torch.Tensor, micro: MicroBatch, denominator: float,
-             settings: TrainConfig) -> tuple[torch.Tensor, LossStats]:
+             settings: ObjectiveSettings) -> tuple[torch.Tensor, LossStats]:
         loss = -(logp * micro.loss_mask).sum() / max(denominator, 1.0)
         return loss, _losses().LossStats(loss=float(loss.detach()), clip_fraction=0.0, ratio_mean=1.0)
