@@ -1,5 +1,9 @@
 """kill -9 at random moments, 20 times over one run directory: nothing half-written survives,
-and --resume continues from the last complete checkpoint with contiguous step files."""
+and --resume continues from the last complete checkpoint with contiguous step files.
+
+The first run and the last resume are `python -m arc_console` itself; the 19 runs between are forked by a warm
+launcher (tests/support/warm_cli.py) that has imported torch and the trainer once, so each is a fresh process
+that loads the model, trains and is killed as any other, without seconds of imports before its first step."""
 
 import json
 import os
@@ -11,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from child_output import ChildOutput
+from warm_cli import WarmCli
 
 from arc_console.engine.checkpoint import STATE, latest_checkpoint
 from arc_console.rundir.files import list_step_files, load_step_file
@@ -50,20 +55,26 @@ def test_kill_minus_9_twenty_times_then_resume(tmp_path: Path) -> None:
     run = tmp_path / "run"
     kills = 0
     target = 4
-    while kills < KILLS:
-        resuming = latest_checkpoint(run / "checkpoints") is not None if (run / "checkpoints").exists() else False
-        args = ["--resume", str(run)] if resuming else ["--preset", "tiny", "--out", str(run)]
-        target += 3
-        proc = subprocess.Popen([*CLI, "train", "--headless", *args, "--max-steps", str(target), *FAST],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        with ChildOutput(proc) as child:
-            # Wait for the run to be under way (its first step line), then kill at a random moment.
-            child.wait_for_line(lambda line: line.startswith("step "), timeout=180)
-            child.drain(rng.uniform(0.0, 0.8))
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=30)
-        kills += 1
-        assert_everything_complete(run)
+    with WarmCli() as warm:
+        while kills < KILLS:
+            resuming = latest_checkpoint(run / "checkpoints") is not None if (run / "checkpoints").exists() else False
+            args = ["--resume", str(run)] if resuming else ["--preset", "tiny", "--out", str(run)]
+            target += 3
+            argv = ["train", "--headless", *args, "--max-steps", str(target), *FAST]
+            if kills == 0:
+                proc = subprocess.Popen([*CLI, *argv], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                child = ChildOutput(proc)
+            else:
+                proc = warm.start(argv)
+                child = ChildOutput(proc, {"stdout": proc.stdout_fd})
+            with child:
+                # Wait for the run to be under way (its first step line), then kill at a random moment.
+                child.wait_for_line(lambda line: line.startswith("step "), timeout=180)
+                child.drain(rng.uniform(0.0, 0.8))
+                os.kill(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=30)
+            kills += 1
+            assert_everything_complete(run)
     last = latest_checkpoint(run / "checkpoints")
     assert last is not None
     done = json.loads((last / STATE).read_text())["step"]

@@ -1,0 +1,188 @@
+"""A warm launcher for `arc-console` processes: one server process imports once what a training process
+imports (torch, transformers' GPT-OSS, the trainer: seconds of CPU each start), then forks a fresh process
+for each command line it is sent. Each is a real process with its own pid, run from the CLI's own entry
+point (`arc_console.cli.console`) with its stdout on a pipe the test reads, its stderr and stdin on
+/dev/null; the test may kill -9 it. Only the imports are shared: nothing is computed in the server before a
+fork (no model, no thread pool), so every child loads the model, trains and writes its files itself.
+
+    with WarmCli() as warm:
+        proc = warm.start(["train", "--headless", ...])      # Popen-like: pid, poll(), wait(), kill()
+        with ChildOutput(proc, {"stdout": proc.stdout_fd}) as child:
+            ...
+
+Use it where a test starts many processes and the process's start-up is not what is under test; a test of
+the start-up itself (python -m arc_console) starts the real command.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+# What `arc-console train --headless` imports before its first step (the CLI, the trainer, the model's code).
+PRELOAD = ("torch", "transformers.models.gpt_oss.modeling_gpt_oss", "arc_console.cli.commands",
+           "arc_console.cli.train", "arc_console.cli.session", "arc_console.engine.trainer",
+           "arc_console.engine.backends", "arc_console.engine.compile_cache")
+
+
+class WarmProcess:
+    """A process the server forked, with the parts of subprocess.Popen that ChildOutput and the tests use."""
+
+    def __init__(self, server: WarmCli, pid: int, args: list[str], stdout_fd: int) -> None:
+        self._server = server
+        self.pid = pid
+        self.args = args
+        self.stdout_fd = stdout_fd  # the read end of the child's stdout
+        self.stdout = self.stderr = self.stdin = None  # no Popen pipes (ChildOutput closes those it finds)
+        self.returncode: int | None = None
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            self.returncode = self._server._exit_code(self.pid, block=False)
+        return self.returncode
+
+    def wait(self, timeout: float | None = None) -> int:
+        if self.returncode is None:
+            self.returncode = self._server._exit_code(self.pid, block=True, timeout=timeout)
+            if self.returncode is None:
+                raise subprocess.TimeoutExpired(self.args, timeout or 0)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        if self.stdout_fd >= 0:
+            os.close(self.stdout_fd)
+            self.stdout_fd = -1
+
+
+class WarmCli:
+    """The server (a real `python` process started here) and the processes it forks."""
+
+    def __init__(self, timeout: float = 180) -> None:
+        self._sock, theirs = socket.socketpair()
+        self._sock.settimeout(timeout)  # for each answer of the server's
+        self._server = subprocess.Popen([sys.executable, str(Path(__file__)), str(theirs.fileno())],
+                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+        theirs.close()
+        self._children: list[WarmProcess] = []
+        if self._reply() != "ready":  # its imports are done
+            raise AssertionError("warm_cli: the server did not start")
+
+    def start(self, argv: Sequence[str]) -> WarmProcess:
+        read_end, write_end = os.pipe()
+        try:
+            socket.send_fds(self._sock, [json.dumps(["start", list(argv)]).encode()], [write_end])
+        finally:
+            os.close(write_end)
+        child = WarmProcess(self, int(self._reply()), ["arc-console", *argv], read_end)
+        self._children.append(child)
+        return child
+
+    def _exit_code(self, pid: int, block: bool, timeout: float | None = None) -> int | None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._sock.sendall(json.dumps(["poll", pid]).encode())
+            answer = self._reply()
+            if answer != "running":
+                return int(answer)
+            if not block or (deadline is not None and time.monotonic() >= deadline):
+                return None
+            time.sleep(0.05)
+
+    def _reply(self) -> str:
+        data = b""
+        while not data.endswith(b"\n"):
+            chunk = self._sock.recv(4096)
+            if not chunk:
+                raise AssertionError(f"warm_cli: the server ended (exit code {self._server.poll()})")
+            data += chunk
+        return data.decode().strip()
+
+    def close(self) -> None:
+        for child in self._children:
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=30)
+            child.close()
+        self._sock.close()  # the server ends when its socket does
+        try:
+            self._server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self._server.kill()
+            self._server.wait(timeout=30)
+
+    def __enter__(self) -> WarmCli:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+# ---------------------------------------------------------------------------------------------- the server
+
+def _serve(sock: socket.socket) -> None:
+    import importlib
+
+    from arc_console.engine.library_noise import quiet_library_noise
+
+    quiet_library_noise()  # as the CLI does, before the libraries speak
+    for name in PRELOAD:
+        importlib.import_module(name)
+    sock.sendall(b"ready\n")
+    while True:
+        message, fds, _, _ = socket.recv_fds(sock, 65536, 1)
+        if not message:
+            return  # the test closed its end
+        request = json.loads(message)  # one at a time: the test waits for each answer
+        if request[0] == "start":
+            pid = os.fork()
+            if pid == 0:
+                sock.close()
+                _child(request[1], fds[0])
+            os.close(fds[0])
+            answer = str(pid)
+        else:  # poll
+            done, status = os.waitpid(request[1], os.WNOHANG)
+            answer = "running" if done == 0 else str(os.waitstatus_to_exitcode(status))
+        sock.sendall(f"{answer}\n".encode())
+
+
+def _child(argv: list[str], stdout_fd: int) -> None:
+    code = 1
+    try:
+        devnull = os.open(os.devnull, os.O_RDWR)
+        os.dup2(devnull, 0)
+        os.dup2(stdout_fd, 1)
+        os.dup2(devnull, 2)
+        os.close(stdout_fd)
+        os.close(devnull)
+        sys.stdin = open(0, encoding="utf-8", closefd=False)
+        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
+        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+        import arc_console
+        from arc_console.cli import console
+
+        sys.argv = [str(Path(arc_console.__file__).with_name("__main__.py")), *argv]  # as `python -m arc_console`
+        code = console()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(code)
+
+
+if __name__ == "__main__":
+    _serve(socket.socket(fileno=int(sys.argv[1])))
