@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from child_output import ChildOutput
-from warm_cli import WarmCli
 
 from arc_console.engine.checkpoint import STATE, latest_checkpoint
 from arc_console.rundir.files import list_step_files, load_step_file
@@ -50,31 +49,30 @@ def assert_everything_complete(run: Path) -> None:
 
 
 @pytest.mark.timeout(1200)
-def test_kill_minus_9_twenty_times_then_resume(tmp_path: Path) -> None:
+def test_kill_minus_9_twenty_times_then_resume(tmp_path: Path, warm_cli) -> None:
     rng = random.Random(1234)
     run = tmp_path / "run"
     kills = 0
     target = 4
-    with WarmCli() as warm:
-        while kills < KILLS:
-            resuming = latest_checkpoint(run / "checkpoints") is not None if (run / "checkpoints").exists() else False
-            args = ["--resume", str(run)] if resuming else ["--preset", "tiny", "--out", str(run)]
-            target += 3
-            argv = ["train", "--headless", *args, "--max-steps", str(target), *FAST]
-            if kills == 0:
-                proc = subprocess.Popen([*CLI, *argv], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-                child = ChildOutput(proc)
-            else:
-                proc = warm.start(argv)
-                child = ChildOutput(proc, {"stdout": proc.stdout_fd})
-            with child:
-                # Wait for the run to be under way (its first step line), then kill at a random moment.
-                child.wait_for_line(lambda line: line.startswith("step "), timeout=180)
-                child.drain(rng.uniform(0.0, 0.8))
-                os.kill(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=30)
-            kills += 1
-            assert_everything_complete(run)
+    while kills < KILLS:
+        resuming = latest_checkpoint(run / "checkpoints") is not None if (run / "checkpoints").exists() else False
+        args = ["--resume", str(run)] if resuming else ["--preset", "tiny", "--out", str(run)]
+        target += 3
+        argv = ["train", "--headless", *args, "--max-steps", str(target), *FAST]
+        if kills == 0:
+            proc = subprocess.Popen([*CLI, *argv], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            child = ChildOutput(proc)
+        else:
+            proc = warm_cli.start(argv)
+            child = ChildOutput(proc, {"stdout": proc.stdout_fd})
+        with child:
+            # Wait for the run to be under way (its first step line), then kill at a random moment.
+            child.wait_for_line(lambda line: line.startswith("step "), timeout=180)
+            child.drain(rng.uniform(0.0, 0.8))
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+        kills += 1
+        assert_everything_complete(run)
     last = latest_checkpoint(run / "checkpoints")
     assert last is not None
     done = json.loads((last / STATE).read_text())["step"]

@@ -5,8 +5,8 @@ point (`arc_console.cli.console`) with its stdout on a pipe the test reads, its 
 /dev/null; the test may kill -9 it. Only the imports are shared: nothing is computed in the server before a
 fork (no model, no thread pool), so every child loads the model, trains and writes its files itself.
 
-    with WarmCli() as warm:
-        proc = warm.start(["train", "--headless", ...])      # Popen-like: pid, poll(), wait(), kill()
+    with WarmCli() as warm:       # or the session's: the `warm_cli` fixture (tests/conftest.py)
+        proc = warm.start(["train", "--headless", ...])      # Popen-like: pid, poll(), wait(), kill(), send_signal()
         with ChildOutput(proc, {"stdout": proc.stdout_fd}) as child:
             ...
 
@@ -55,9 +55,12 @@ class WarmProcess:
                 raise subprocess.TimeoutExpired(self.args, timeout or 0)
         return self.returncode
 
-    def kill(self) -> None:
+    def send_signal(self, signum: int) -> None:
         if self.poll() is None:
-            os.kill(self.pid, signal.SIGKILL)
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self.send_signal(signal.SIGKILL)
 
     def close(self) -> None:
         if self.stdout_fd >= 0:
@@ -78,8 +81,9 @@ class WarmCli:
         if self._reply() != "ready":  # its imports are done
             raise AssertionError("warm_cli: the server did not start")
 
-    def start(self, argv: Sequence[str]) -> WarmProcess:
-        read_end, write_end = os.pipe()
+    def start(self, argv: Sequence[str], stdout: bool = True) -> WarmProcess:
+        """Start `arc-console ARGV`; stdout=False sends its output to /dev/null (no pipe to read)."""
+        read_end, write_end = os.pipe() if stdout else (-1, os.open(os.devnull, os.O_WRONLY))
         try:
             socket.send_fds(self._sock, [json.dumps(["start", list(argv)]).encode()], [write_end])
         finally:
