@@ -35,11 +35,12 @@ PRELOAD = ("torch", "transformers.models.gpt_oss.modeling_gpt_oss", "arc_console
 class WarmProcess:
     """A process the server forked, with the parts of subprocess.Popen that ChildOutput and the tests use."""
 
-    def __init__(self, server: WarmCli, pid: int, args: list[str], stdout_fd: int) -> None:
+    def __init__(self, server: WarmCli, pid: int, args: list[str], stdout_fd: int, stderr_fd: int = -1) -> None:
         self._server = server
         self.pid = pid
         self.args = args
-        self.stdout_fd = stdout_fd  # the read end of the child's stdout
+        self.stdout_fd = stdout_fd  # the read ends of the child's stdout and stderr (-1: none)
+        self.stderr_fd = stderr_fd
         self.stdout = self.stderr = self.stdin = None  # no Popen pipes (ChildOutput closes those it finds)
         self.returncode: int | None = None
 
@@ -63,9 +64,10 @@ class WarmProcess:
         self.send_signal(signal.SIGKILL)
 
     def close(self) -> None:
-        if self.stdout_fd >= 0:
-            os.close(self.stdout_fd)
-            self.stdout_fd = -1
+        for fd in (self.stdout_fd, self.stderr_fd):
+            if fd >= 0:
+                os.close(fd)
+        self.stdout_fd = self.stderr_fd = -1
 
 
 class WarmCli:
@@ -81,16 +83,30 @@ class WarmCli:
         if self._reply() != "ready":  # its imports are done
             raise AssertionError("warm_cli: the server did not start")
 
-    def start(self, argv: Sequence[str], stdout: bool = True) -> WarmProcess:
-        """Start `arc-console ARGV`; stdout=False sends its output to /dev/null (no pipe to read)."""
-        read_end, write_end = os.pipe() if stdout else (-1, os.open(os.devnull, os.O_WRONLY))
+    def start(self, argv: Sequence[str], stdout: bool = True, stderr: bool = False,
+              cwd: Path | None = None) -> WarmProcess:
+        """Start `arc-console ARGV` in `cwd` (default: the server's); stdout=False sends its output to /dev/null
+        (no pipe to read), stderr=True gives its stderr a pipe too (else /dev/null)."""
+        ends = [os.pipe() if wanted else (-1, os.open(os.devnull, os.O_WRONLY)) for wanted in (stdout, stderr)]
         try:
-            socket.send_fds(self._sock, [json.dumps(["start", list(argv)]).encode()], [write_end])
+            request = ["start", list(argv), None if cwd is None else str(cwd)]
+            socket.send_fds(self._sock, [json.dumps(request).encode()], [write for _, write in ends])
         finally:
-            os.close(write_end)
-        child = WarmProcess(self, int(self._reply()), ["arc-console", *argv], read_end)
+            for _, write in ends:
+                os.close(write)
+        child = WarmProcess(self, int(self._reply()), ["arc-console", *argv], ends[0][0], ends[1][0])
         self._children.append(child)
         return child
+
+    def run(self, argv: Sequence[str], timeout: float, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+        """As subprocess.run(..., capture_output=True, text=True, timeout=...): its exit code and output."""
+        from child_output import ChildOutput
+
+        child = self.start(argv, stdout=True, stderr=True, cwd=cwd)
+        with ChildOutput(child, {"stdout": child.stdout_fd, "stderr": child.stderr_fd}) as output:
+            code = output.finish(timeout)
+        child.close()
+        return subprocess.CompletedProcess(child.args, code, output.stdout, output.stderr)
 
     def _exit_code(self, pid: int, block: bool, timeout: float | None = None) -> int | None:
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -144,7 +160,7 @@ def _serve(sock: socket.socket) -> None:
         importlib.import_module(name)
     sock.sendall(b"ready\n")
     while True:
-        message, fds, _, _ = socket.recv_fds(sock, 65536, 1)
+        message, fds, _, _ = socket.recv_fds(sock, 65536, 2)
         if not message:
             return  # the test closed its end
         request = json.loads(message)  # one at a time: the test waits for each answer
@@ -152,8 +168,9 @@ def _serve(sock: socket.socket) -> None:
             pid = os.fork()
             if pid == 0:
                 sock.close()
-                _child(request[1], fds[0])
-            os.close(fds[0])
+                _child(request[1], request[2], *fds)
+            for fd in fds:
+                os.close(fd)
             answer = str(pid)
         else:  # poll
             done, status = os.waitpid(request[1], os.WNOHANG)
@@ -161,15 +178,17 @@ def _serve(sock: socket.socket) -> None:
         sock.sendall(f"{answer}\n".encode())
 
 
-def _child(argv: list[str], stdout_fd: int) -> None:
+def _child(argv: list[str], cwd: str | None, stdout_fd: int, stderr_fd: int) -> None:
     code = 1
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
         os.dup2(devnull, 0)
         os.dup2(stdout_fd, 1)
-        os.dup2(devnull, 2)
-        os.close(stdout_fd)
-        os.close(devnull)
+        os.dup2(stderr_fd, 2)
+        for fd in (stdout_fd, stderr_fd, devnull):
+            os.close(fd)
+        if cwd is not None:
+            os.chdir(cwd)
         sys.stdin = open(0, encoding="utf-8", closefd=False)
         sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
         sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
