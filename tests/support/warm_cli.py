@@ -22,6 +22,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -76,8 +77,11 @@ class WarmCli:
     def __init__(self, timeout: float = 180) -> None:
         self._sock, theirs = socket.socketpair()
         self._sock.settimeout(timeout)  # for each answer of the server's
+        # Its own output (what the libraries say at import) goes to a file, quoted if it fails, never into a test's.
+        self._log = tempfile.TemporaryFile()
         self._server = subprocess.Popen([sys.executable, str(Path(__file__)), str(theirs.fileno())],
-                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL)
+                                        pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=self._log,
+                                        stderr=subprocess.STDOUT)
         theirs.close()
         self._children: list[WarmProcess] = []
         if self._reply() != "ready":  # its imports are done
@@ -124,7 +128,9 @@ class WarmCli:
         while not data.endswith(b"\n"):
             chunk = self._sock.recv(4096)
             if not chunk:
-                raise AssertionError(f"warm_cli: the server ended (exit code {self._server.poll()})")
+                self._log.seek(0)
+                said = self._log.read().decode(errors="replace")[-4000:]
+                raise AssertionError(f"warm_cli: the server ended (exit code {self._server.poll()}):\n{said}")
             data += chunk
         return data.decode().strip()
 
@@ -140,6 +146,7 @@ class WarmCli:
         except subprocess.TimeoutExpired:
             self._server.kill()
             self._server.wait(timeout=30)
+        self._log.close()
 
     def __enter__(self) -> WarmCli:
         return self
