@@ -13,6 +13,7 @@ once per variant and seed:
   pixel+augment    --reward pixel --augment dihedral+colors
   changed          --reward changed
   foreground       --reward foreground
+  exact            --reward exact (only a perfect grid earns the accuracy term)
 --set KEY=VALUE applies a train setting to every run (a learning rate, --problems-per-step, ...).
 Each run evaluates held-out tasks with --eval-every: a fixed subset of synthetic-heldout (--eval-limit
 tasks spread evenly over its 12 families; trained problems left out, though the two splits never
@@ -44,6 +45,7 @@ VARIANTS = {
     "pixel+augment": {"reward": "pixel", "augment": "dihedral+colors"},
     "changed": {"reward": "changed", "augment": "none"},
     "foreground": {"reward": "foreground", "augment": "none"},
+    "exact": {"reward": "exact", "augment": "none"},
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -200,7 +202,7 @@ def plot(jobs: list[dict], path: Path, title: str) -> bool:
     except ImportError:
         return False
     figure, (held_out, training) = plt.subplots(1, 2, figsize=(11, 4.5))
-    colours = dict(zip(VARIANTS, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
+    colours = dict(zip(VARIANTS, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))
     for variant in VARIANTS:
         mine = [j for j in jobs if j["variant"] == variant and j["curve"]]
         for index, job in enumerate(mine):
