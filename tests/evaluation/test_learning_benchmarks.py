@@ -120,6 +120,15 @@ def test_the_training_benchmark_trains_on_the_whole_training_split_and_records_h
     assert sum(row["tasks"] for row in families.values()) == 1
     assert sum(row["training_steps"] for row in families.values()) == 1
     assert report["summary"]["pixel"]["train_mean_accuracy_change_same_family_per_seed"] == [None]  # one step: no halves
+    # What the update was made of, read back from the run directory's step file and metrics.
+    signal = report["summary"]["pixel"]["training_signal"]
+    step = json.loads(next((tmp_path / "jobs/job_pixel_0/logs/responses").glob("step_*.json")).read_text())
+    groups = [step, *step.get("extra_groups", [])]
+    assert signal["first_half"]["steps"] == 0 and signal["second_half"]["steps"] == 1
+    assert signal["second_half"]["groups_drawn"] == len(groups) == step["groups_drawn"]
+    assert signal["second_half"]["groups_kept"] == step["groups_kept"]
+    assert signal["second_half"]["candidates"] == 2 * len(groups)
+    assert signal["second_half"]["perfect_candidates"] == sum(c["perfect_match"] for g in groups for c in g["candidates"])
     # A run cut after its first evaluation: --merge keeps what its job file holds.
     cut = tmp_path / "cut"
     cut.mkdir()
