@@ -1,7 +1,9 @@
 """What a training run's update was made of, from its own files (logs/responses/step_*.json, logs/metrics.jsonl),
 in the run's first and second half: how often a sampled group held a perfect answer, how many groups DAPO's
 dynamic sampling kept (rewards not all equal) and how many of those held a perfect answer (the rest differ
-only by partial credit, grid size, a missing grid or length), the policy's entropy and the truncated share.
+only by partial credit, grid size, a missing grid or length), the policy's entropy and the truncated share;
+and, for the training tasks drawn more than once, the perfect answers at a task's first draw and at its last
+(the same problem again: what the run learnt of it, whether or not that carries to other tasks).
 
     python benchmarks/training_signal.py RUN_DIR ...   # prints one JSON object per run
 
@@ -45,9 +47,21 @@ def _half(records: list[dict], metrics: list[dict]) -> dict:
     return row
 
 
+def _revisits(records: list[dict]) -> dict:
+    draws: dict[str, list[int]] = {}
+    for record in records:
+        for group in _groups(record):
+            draws.setdefault(group["problem_id"], []).append(sum(c["perfect_match"] for c in group["candidates"]))
+    again = [counts for counts in draws.values() if len(counts) > 1]
+    return {"tasks_drawn": len(draws), "tasks_drawn_again": len(again),
+            "perfect_candidates_first_draw": sum(c[0] for c in again),
+            "perfect_candidates_last_draw": sum(c[-1] for c in again)}
+
+
 def training_signal(run_dir: Path) -> dict | None:
-    """{"first_half": {...}, "second_half": {...}} for one run directory (None without step files). A step's
-    groups are its first problem's and the extra draws; `skipped` marks a group whose rewards were all equal."""
+    """{"first_half": {...}, "second_half": {...}, "revisits": {...}} for one run directory (None without step
+    files). A step's groups are its first problem's and the extra draws; `skipped` marks a group whose rewards
+    were all equal."""
     steps = sorted((run_dir / "logs/responses").glob("step_*.json"))
     metrics_file = run_dir / "logs/metrics.jsonl"
     if not steps or not metrics_file.exists():
@@ -56,8 +70,9 @@ def training_signal(run_dir: Path) -> dict | None:
     metrics = {m["step"]: m for m in map(json.loads, metrics_file.read_text().splitlines()) if m.get("step")}
     middle = len(records) // 2
     halves = {"first_half": records[:middle], "second_half": records[middle:]}
-    return {name: _half(part, [metrics[r["step"]] for r in part if r["step"] in metrics])
-            for name, part in halves.items()}
+    signal = {name: _half(part, [metrics[r["step"]] for r in part if r["step"] in metrics])
+              for name, part in halves.items()}
+    return {**signal, "revisits": _revisits(records)}
 
 
 def summed(signals: list[dict | None]) -> dict | None:
@@ -72,6 +87,7 @@ def summed(signals: list[dict | None]) -> dict | None:
         for key in MEANS:
             values = [r[key] for r in rows if r[key] is not None]
             total[half][key] = round(statistics.mean(values), 4) if values else None
+    total["revisits"] = {key: sum(s["revisits"][key] for s in present) for key in present[0]["revisits"]}
     return total
 
 

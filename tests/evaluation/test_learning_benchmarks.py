@@ -129,6 +129,7 @@ def test_the_training_benchmark_trains_on_the_whole_training_split_and_records_h
     assert signal["second_half"]["groups_kept"] == step["groups_kept"]
     assert signal["second_half"]["candidates"] == 2 * len(groups)
     assert signal["second_half"]["perfect_candidates"] == sum(c["perfect_match"] for g in groups for c in g["candidates"])
+    assert signal["revisits"]["tasks_drawn"] == len({g["problem_id"] for g in groups})
     # A run cut after its first evaluation: --merge keeps what its job file holds.
     cut = tmp_path / "cut"
     cut.mkdir()
