@@ -41,6 +41,14 @@ def evaluate(model: str, seed: int, limit: int, out: Path, timeout: float) -> di
     return json.loads((out / "eval.json").read_text())
 
 
+def made(model: str) -> str | None:
+    """The built-in model's MADE.json date (the built-in model is replaced now and then), else None."""
+    from arc_console.engine.model_path import builtin_tiny_path
+
+    path = builtin_tiny_path() / "MADE.json"
+    return json.loads(path.read_text()).get("date") if model == "tiny" and path.exists() else None
+
+
 def row(report: dict) -> dict:
     families: dict[str, float] = {}
     for task in report["tasks"]:
@@ -82,6 +90,7 @@ def main() -> int:
     args.out.write_text(json.dumps({
         "command": "python " + " ".join(["benchmarks/heldout_after_training.py", *sys.argv[1:]]),
         "merged": datetime.now().isoformat(timespec="seconds"), "eval_flags": EVAL_FLAGS,
+        "start_model": args.model, "start_model_made": made(args.model),
         "start_pass_at_2_per_eval_seed": start, "variants": variants,
         "models": {name: {"model": model, "per_eval_seed": results[name]} for name, model in models.items()},
     }, indent=2) + "\n")
