@@ -120,6 +120,29 @@ def test_the_training_benchmark_trains_on_the_whole_training_split_and_records_h
     assert sum(row["tasks"] for row in families.values()) == 1
     assert sum(row["training_steps"] for row in families.values()) == 1
     assert report["summary"]["pixel"]["train_mean_accuracy_change_same_family_per_seed"] == [None]  # one step: no halves
+    # What the update was made of, read back from the run directory's step file and metrics.
+    signal = report["summary"]["pixel"]["training_signal"]
+    step = json.loads(next((tmp_path / "jobs/job_pixel_0/logs/responses").glob("step_*.json")).read_text())
+    groups = [step, *step.get("extra_groups", [])]
+    assert signal["first_half"]["steps"] == 0 and signal["second_half"]["steps"] == 1
+    assert signal["second_half"]["groups_drawn"] == len(groups) == step["groups_drawn"]
+    assert signal["second_half"]["groups_kept"] == step["groups_kept"]
+    assert signal["second_half"]["candidates"] == 2 * len(groups)
+    assert signal["second_half"]["perfect_candidates"] == sum(c["perfect_match"] for g in groups for c in g["candidates"])
+    assert signal["revisits"]["tasks_drawn"] == len({g["problem_id"] for g in groups})
+    # The trained model against the one it started from, by `arc-console eval` on the held-out tasks.
+    compared = tmp_path / "heldout.json"
+    result = run_script("benchmarks/heldout_after_training.py", str(tmp_path / "jobs"), "--eval-seeds", "0",
+                        "--limit", "2", "--work", str(tmp_path / "evals"), "--out", str(compared))
+    assert result.returncode == 0, result.stderr[-3000:]
+    heldout = json.loads(compared.read_text())
+    assert set(heldout["models"]) == {"start", "pixel_0"}
+    assert heldout["models"]["pixel_0"]["model"] == str(tmp_path / "jobs/job_pixel_0")
+    trained = json.loads((tmp_path / "evals/pixel_0_e0/eval.json").read_text())
+    assert trained["totals"]["tasks_scored"] == 2 and trained["tasks"][0]["task_id"].startswith("syn-heldout-")
+    start = json.loads((tmp_path / "evals/start_e0/eval.json").read_text())["totals"]["pass_at_2"]
+    assert heldout["variants"]["pixel"]["pass_at_2_change_per_training_seed"] == [
+        round(trained["totals"]["pass_at_2"] - start, 4)]
     # A run cut after its first evaluation: --merge keeps what its job file holds.
     cut = tmp_path / "cut"
     cut.mkdir()
