@@ -36,13 +36,18 @@ def candidate_record(candidate, target) -> Record:
             "mean_sample_logprob": round(candidate.mean_sample_logprob, 4)}
 
 
+def order(pool: list[Record], rule: str) -> list[int]:
+    """The indices of the candidates `rule` may pick, its best first (ties keep pool order: the sort is stable)."""
+    which, key = RULES[rule]
+    mine = [i for i, c in enumerate(pool) if which == "any" or c["votes"][which] > 0]
+    return sorted(mine, key=lambda i: key(pool[i]))
+
+
 def picks_right(pool: list[Record], rule: str, tries: int = 2) -> bool:
-    """Whether one of the rule's first `tries` attempts is right (ties keep pool order: the sort is stable)."""
+    """Whether one of the rule's first `tries` attempts is right."""
     if rule == "oracle":
         return any(c["right"] for c in pool)
-    which, key = RULES[rule]
-    mine = [c for c in pool if which == "any" or c["votes"][which] > 0]
-    return any(c["right"] for c in sorted(mine, key=key)[:tries])
+    return any(pool[i]["right"] for i in order(pool, rule)[:tries])
 
 
 def task_score(tests: list[list[Record]], rule: str, tries: int = 2) -> float:

@@ -55,6 +55,9 @@ def _test_time(args: argparse.Namespace) -> TestTimePlan:
     if args.test_time_steps is not None and "rl" not in plan.phases:
         raise SettingsError(f"--test-time-steps sets test-time RL's steps: use --test-time-mode rl or sft+rl "
                             f"(--test-time-mode is {plan.mode})")
+    if args.test_time_pool is not None and not plan.phases:
+        raise SettingsError("--test-time-pool chooses among test-time training's candidates: use --test-time-mode "
+                            "sft, rl or sft+rl (--test-time-mode is none)")
     given = given_flags(args, SftSettings)
     if given and "sft" not in plan.phases:
         raise SettingsError(f"{given[0]} sets test-time SFT: use --test-time-mode sft or sft+rl (--test-time-mode "
