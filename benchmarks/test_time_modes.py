@@ -87,6 +87,7 @@ class Bench:
         """Every arm on one (seed, task): the rows, and per SFT budget the pool of the base model's and the tuned
         model's candidates with their votes and scores under either model (benchmarks/test_time_selection.py)."""
         from arc_console.engine.control import RunControl
+        from arc_console.evaluation.candidates import grid_key
         from arc_console.evaluation.settings import EvalSettings
         from arc_console.evaluation.solver import add_expert_scores, answer_task, pooled, rank_task, sample_task
         from arc_console.evaluation.test_time import TestTimeTrainer
@@ -136,12 +137,16 @@ class Bench:
             r.update(sft_loss_before=sft.loss_before, sft_loss_after=sft.loss_after)
         weights.reset(seed, task.id)
         pool_rows = []
+        began = time.perf_counter()
+        base_scores = scores_by_grid(policy, [both for both, _ in pools.values()])  # the reset weights: the base's
+        scoring = (time.perf_counter() - began) / max(1, len(pools))  # shared by the budgets' pools
         for budget, (both, seconds) in sorted(pools.items()):
-            began = time.perf_counter()
-            add_expert_scores(policy, both, "base")  # the reset weights are the base model's, bit for bit
+            for test in both.tests:
+                for candidate in test.pool.candidates:
+                    candidate.add_expert_score("base", base_scores[(test.test_index, grid_key(candidate.grid))])
             pool_rows.append({"task_id": task.id, "seed": seed, "budget": budget,
                               "sft_steps": self.sft_budgets[budget - 1],
-                              "seconds": round(seconds + time.perf_counter() - began, 3),
+                              "seconds": round(seconds + scoring, 3),
                               "tests": [[candidate_record(c, t.target) for c in t.pool.candidates]
                                         for t in both.tests]})
         clock = Clock()
@@ -163,6 +168,20 @@ class Bench:
                 after_step=lambda step, b=budget: after_rl(step, "sft+rl", kept[b]["seconds"], b))
         weights.reset(seed, task.id)
         return rows, pool_rows
+
+
+def scores_by_grid(policy, sampled: list) -> dict:
+    """Every distinct candidate of several samplings of one task scored once under `policy` (the product of
+    experts), by (test index, grid)."""
+    import functools
+
+    from arc_console.evaluation.candidates import grid_key
+    from arc_console.evaluation.solver import add_expert_scores, pooled
+
+    everything = functools.reduce(pooled, sampled)
+    add_expert_scores(policy, everything, "scored")
+    return {(test.test_index, grid_key(c.grid)): c.expert_scores["scored"]
+            for test in everything.tests for c in test.pool.candidates}
 
 
 class Clock:
