@@ -17,7 +17,8 @@ from arc_console.cli.launcher import command_line
 from arc_console.cli.setting_flags import add_field_flags, given_flags, settings_from_flags
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import EvalInputs, EvalSettings, SettingsError, validate_settings
-from arc_console.evaluation.test_time_settings import SftSettings, TestTimePlan, TestTimeSettings, validate_plan
+from arc_console.evaluation.test_time_settings import (TEST_TIME_RANK, SftSettings, TestTimePlan, TestTimeSettings,
+                                                      validate_plan)
 from arc_console.terminal.textsafe import one_line
 
 
@@ -130,6 +131,8 @@ def run_eval(args: argparse.Namespace) -> int:
     inputs = settings_from_flags(args, EvalInputs)
     settings = _settings(args)
     test_time = _test_time(args)
+    if args.rank is None and test_time.phases:  # the ranking measured best for test-time training's pool
+        settings = dataclasses.replace(settings, rank=TEST_TIME_RANK)
     tasks = _tasks(inputs)
     out = _out_dir(args)
     check_theme(args.theme)

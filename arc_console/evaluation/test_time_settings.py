@@ -19,6 +19,9 @@ TEMPERATURE_MIN, TEMPERATURE_MAX = 0.6, 1.0
 TEST_TIME_MODES = ("none", "sft", "rl", "sft+rl")
 TRAINABLE_WEIGHTS = ("auto", "lora", "full")
 TEST_TIME_POOLS = ("tuned", "both")
+# eval's --rank where a test-time mode is on and --rank is not given: on the built-in model the product of
+# experts picks better from the pooled base and tuned candidates than votes do (docs/evaluation.md).
+TEST_TIME_RANK = "logprob"
 # A phase's learning rate where none is given, by what trains. SFT's from benchmarks/test_time_sft_sweep.py on
 # the built-in model (docs/evaluation.md, Test-time training); RL's on every weight is the tiny preset's DAPO rate, on a
 # LoRA the rate test-time RL always had. A LoRA's rates are ten times every weight's, as usual.
