@@ -1,7 +1,7 @@
 """Test-time training modes side by side: plain eval vs sft vs rl vs sft+rl at several budgets, several seeds.
 
     python benchmarks/test_time_modes.py [--tasks 40] [--seeds 0 1 2] [--sft-steps 16 32 96] [--rl-steps 1 2 4]
-        [--skip-sft-rl] [--jobs 16]                   # every slice in its own process, then the merge
+        [--skip-sft-rl] [--skip-rl] [--jobs 16]       # every slice in its own process, then the merge
     CUDA_VISIBLE_DEVICES= python benchmarks/test_time_modes.py --jobs 16   # a GPU host's CPU cores (eval would
                                                   # otherwise load the model on the GPU with the unsloth backend)
     python benchmarks/test_time_modes.py --slice I/N --job-out DIR   # one slice (another machine, say)
@@ -15,11 +15,18 @@ checkpoint, are left out). Budget i is --sft-steps[i] SFT steps and --rl-steps[i
   sft     one SFT run, answered after each budget's step count (nested: the learning rate is constant
           and the views come from the task's own generator, so step 32 of a 96-step run is a 32-step run);
   rl      one DAPO run, answered after each budget's step count (every step reseeds: nested runs are exact);
-  sft+rl  per budget, the SFT weights at that budget (kept from the sft arm) then that budget's DAPO steps.
-Seconds per task are the training up to that budget plus that answer. A slice is a set of (seed, task)
-pairs; the merge writes benchmarks/results/test_time_modes_DATE.json (top-level keys tasks,
-pass_at_2_before: plain, pass_at_2_after: --default-mode at --default-budget; a row per mode and budget)
-and the PNG (matplotlib: pip install 'arc-console[bench]').
+  sft+rl  per budget, the SFT weights at that budget (kept from the sft arm) then that budget's DAPO steps;
+  sft pooled  eval's --test-time-pool both: plain's candidates and the sft arm's at that budget in one pool,
+          every candidate scored under every view by the tuned and the base weights (the product of
+          experts), ranked by --pool-rule (default: both models' scores summed, as eval ranks them).
+Seconds per task are the training up to that budget plus that answer (sft pooled: plus both samplings and
+the scoring). The pools are kept (per candidate: right or not, each model's votes and score), so every
+selection rule of benchmarks/test_time_selection.py is computed on the same candidates ("selection": votes
+or scores, one model's candidates or both, and the oracle: a right candidate anywhere in the pool) and per
+task family ("per_family"). A slice is a set of (seed, task) pairs; the merge writes
+benchmarks/results/test_time_modes_DATE.json (top-level keys first: tasks, pass_at_2_before: plain,
+pass_at_2_after: --default-mode at --default-budget; a row per mode and budget) and the PNG (matplotlib:
+pip install 'arc-console[bench]').
 """
 
 from __future__ import annotations
@@ -27,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,10 +43,10 @@ from datetime import date, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_time_selection import RULES, candidate_record, family_table, selection_table, task_score  # noqa: E402
+from test_time_modes_table import plot, pooled_rows, summarise  # noqa: E402
+from test_time_selection import RULES, candidate_record, family_table, selection_table  # noqa: E402
 
 RESULTS = Path(__file__).resolve().parent / "results"
-MODES = ("plain", "sft", "rl", "sft+rl", "sft pooled")
 FAMILY_RULES = ["plain votes", "sft votes", "pool logprob tuned", "pool logprob base+tuned", "oracle"]
 
 
@@ -223,67 +229,6 @@ def _with_steps(settings, steps: int):
     import dataclasses
 
     return dataclasses.replace(settings, steps=steps)
-
-
-def pooled_rows(pools: list[dict], rule: str) -> list[dict]:
-    """The `sft pooled` arm's per-task rows: the pool of the base and the tuned model's candidates, ranked by
-    `rule` (eval's --test-time-pool both picks with it; tests/evaluation check the two agree)."""
-    return [{"task_id": p["task_id"], "seed": p["seed"], "mode": "sft pooled", "budget": p["budget"],
-             "sft_steps": p["sft_steps"], "rl_steps": 0, "pass_at_2": task_score(p["tests"], rule),
-             "pass_at_1": task_score(p["tests"], rule, tries=1), "oracle": task_score(p["tests"], "oracle"),
-             "seconds": p["seconds"]} for p in pools]
-
-
-def summarise(rows: list[dict], seeds: list[int], sft_budgets: list[int], rl_budgets: list[int]) -> list[dict]:
-    table = []
-    arms = [("plain", 0)] + [(mode, b) for mode in MODES[1:] for b in range(1, len(sft_budgets) + 1)]
-    for mode, budget in arms:
-        mine = [r for r in rows if r["mode"] == mode and r["budget"] == budget]
-        if not mine:
-            continue
-        per_seed = {key: [statistics.mean(r[key] for r in mine if r["seed"] == s) for s in seeds
-                          if any(r["seed"] == s for r in mine)] for key in ("pass_at_2", "pass_at_1", "oracle")}
-        table.append({"mode": mode, "budget": budget, "sft_steps": mine[0]["sft_steps"], "rl_steps": mine[0]["rl_steps"],
-                      "tasks_per_seed": len(mine) // max(1, len(per_seed["pass_at_2"])),
-                      **{f"{key}_mean": round(statistics.mean(v), 4) for key, v in per_seed.items()},
-                      "pass_at_2_per_seed": [round(v, 4) for v in per_seed["pass_at_2"]],
-                      "pass_at_2_stdev": round(statistics.pstdev(per_seed["pass_at_2"]), 4),
-                      "seconds_per_task": round(statistics.mean(r["seconds"] for r in mine), 2)})
-    return table
-
-
-def plot(table: list[dict], path: Path, title: str) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    budgets = sorted({row["budget"] for row in table if row["budget"]})
-    width = 0.8 / len(MODES)
-    colours = dict(zip(MODES, ("tab:gray", "tab:blue", "tab:orange", "tab:green", "tab:red")))
-    plain = next((row for row in table if row["mode"] == "plain"), None)
-    for index, mode in enumerate(MODES):
-        mine = {row["budget"]: row for row in table if row["mode"] == mode}
-        xs = [b + (index - (len(MODES) - 1) / 2) * width for b in budgets]
-        source = [plain if mode == "plain" else mine.get(b) for b in budgets]
-        if not any(source):
-            continue
-        left.bar(xs, [r["pass_at_2_mean"] if r else 0 for r in source], width, color=colours[mode], label=mode,
-                 yerr=[r["pass_at_2_stdev"] if r else 0 for r in source], capsize=3)
-        right.bar(xs, [r["seconds_per_task"] if r else 0 for r in source], width, color=colours[mode], label=mode)
-    labels = [" / ".join(f"{r['mode']} {r['sft_steps'] or r['rl_steps']}" for r in table if r["budget"] == b
-                         and r["mode"] in ("sft", "rl")) for b in budgets]
-    for axis, name in ((left, "held-out pass@2 (mean over seeds, bars: spread)"), (right, "seconds per task")):
-        axis.set_xticks(budgets, [f"budget {b}\n{label}" for b, label in zip(budgets, labels)], fontsize=8)
-        axis.set_ylabel(name)
-    left.legend(fontsize=8)
-    figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    return True
 
 
 def merge(folder: Path, out: Path, args: argparse.Namespace) -> dict:
