@@ -369,7 +369,8 @@ def main() -> int:
               f"oracle {row['oracle_mean']:.3f} {row['seconds_per_task']:.1f}s/task")
     for row in result["selection"]:
         print(f"select sft {row['sft_steps']:>3} {row['rule']:<24} pass@2 {row['pass_at_2_mean']:.3f} "
-              f"±{row['pass_at_2_stdev']:.3f} {row['pass_at_2_per_seed']}")
+              f"±{row['pass_at_2_stdev']:.3f} {row['pass_at_2_per_seed']} vs plain +{row['gained_vs_plain']} "
+              f"-{row['lost_vs_plain']}")
     print(f"wrote {out}")
     return 0
 

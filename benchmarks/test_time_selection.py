@@ -67,10 +67,13 @@ def selection_table(pools: list[dict], seeds: list[int]) -> list[dict]:
         for rule in [*RULES, "oracle"]:
             per_seed = [statistics.mean(task_score(p["tests"], rule) for p in mine if p["seed"] == s)
                         for s in seeds if any(p["seed"] == s for p in mine)]
+            change = [task_score(p["tests"], rule) - task_score(p["tests"], "plain votes") for p in mine]
             table.append({"budget": budget, "sft_steps": mine[0]["sft_steps"], "rule": rule,
                           "pass_at_2_mean": round(statistics.mean(per_seed), 4),
                           "pass_at_2_per_seed": [round(v, 4) for v in per_seed],
-                          "pass_at_2_stdev": round(statistics.pstdev(per_seed), 4)})
+                          "pass_at_2_stdev": round(statistics.pstdev(per_seed), 4),
+                          # (task, seed) runs this rule solves that plain eval (votes) does not, and the reverse
+                          "gained_vs_plain": sum(c > 0 for c in change), "lost_vs_plain": sum(c < 0 for c in change)})
     return table
 
 
