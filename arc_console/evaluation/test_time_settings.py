@@ -110,9 +110,9 @@ def validate_test_time(settings: TestTimeSettings) -> None:
 class SftSettings:
     """Supervised test-time training: teacher forcing on the task's leave-one-out problems under views."""
 
-    # Steps from benchmarks/test_time_modes.py, the rest from test_time_sft_sweep.py, on the built-in model
-    # (docs/benchmarks.md, Test-time training modes).
-    steps: int = setting(32, "test-time SFT: AdamW steps per task", flag="sft-steps", metavar="N")
+    # Steps from benchmarks/test_time_modes.py (32 picked no better than 16 from the pool, at twice the time), the
+    # rest from test_time_sft_sweep.py, on the built-in model (docs/benchmarks.md, Test-time training modes).
+    steps: int = setting(16, "test-time SFT: AdamW steps per task", flag="sft-steps", metavar="N")
     # Constant: a run of N steps is the first N steps of a longer one. None: default_learning_rate.
     learning_rate: float | None = setting(None, "its constant learning rate", flag="sft-lr", metavar="LR",
                                           shown_default=_rates("sft"))
