@@ -59,6 +59,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                   for definition in definitions}
         if scopes & {"class", "module", "package"}:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    # The slow ones first. pytest-xdist hands out the groups (largest first), then the single tests in this order:
+    # a test of minutes handed out last keeps one worker busy while the other has nothing left (the tail). A
+    # group moves as a whole (its files stay in order, so a module's fixture is built once).
+    slow_groups = {marker.args[0] for item in items if item.get_closest_marker("slow")
+                   for marker in [item.get_closest_marker("xdist_group")] if marker is not None}
+
+    def slow_first(item: pytest.Item) -> int:
+        group = item.get_closest_marker("xdist_group")
+        return 0 if (group.args[0] in slow_groups if group is not None else item.get_closest_marker("slow")) else 1
+
+    items.sort(key=slow_first)
 
 
 @pytest.fixture(scope="session")
@@ -68,6 +79,15 @@ def early_stopped_toy_run(tmp_path_factory: pytest.TempPathFactory):
     from trained_runs import train_early_stopped_run
 
     return train_early_stopped_run(tmp_path_factory.mktemp("early-stop"))
+
+@pytest.fixture(scope="session")
+def warm_cli():
+    """A warm launcher of `arc-console` processes (tests/support/warm_cli.py), started once per worker when a
+    test first asks for it: each process it starts is a fresh one without the seconds of imports."""
+    from warm_cli import WarmCli
+
+    with WarmCli() as warm:
+        yield warm
 
 # A problem the tiny model can represent: answer the 1x1 grid [[3]].
 TOY_TASK = {"train": [{"input": [[3]], "output": [[3]]}], "test": [{"input": [[3]], "output": [[3]]}]}

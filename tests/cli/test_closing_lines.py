@@ -5,8 +5,6 @@ printed "checkpoint X, final model Y", the dashboard's "checkpoint X; final mode
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,7 +13,6 @@ from arc_console.cli.session import train_with_dashboard
 from arc_console.config import build_config
 from headless_console import headless_consoles
 
-CLI = [sys.executable, "-m", "arc_console"]
 FAST = {"model": "tiny-random", "max_new_tokens": 8, "overlong_buffer": 2, "num_candidates": 2, "max_steps": 1}
 
 
@@ -32,11 +29,11 @@ def log_stop_line(run: Path) -> str:
 
 
 @pytest.mark.slow
-def test_headless_and_dashboard_close_with_the_same_line_in_the_logs_words(tmp_path: Path, capsys) -> None:
+def test_headless_and_dashboard_close_with_the_same_line_in_the_logs_words(tmp_path: Path, capsys, warm_cli) -> None:
     flags = [word for key, value in FAST.items() for word in (f"--{key.replace('_', '-')}", str(value))]
     headless_run = tmp_path / "headless"
-    out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--out", str(headless_run), *flags],
-                         capture_output=True, text=True, timeout=300)
+    # The headless run in a fresh process (from the warm launcher, tests/support/warm_cli.py), as a user starts it.
+    out = warm_cli.run(["train", "--headless", "--preset", "tiny", "--out", str(headless_run), *flags], timeout=300)
     assert out.returncode == 0, out.stderr
     headless = closing_line(out.stdout, headless_run)
 

@@ -1,7 +1,8 @@
 """Resuming with the command the user ran plus --resume: the run's own --preset is accepted (it was
 refused with "a resumed run keeps the settings saved"), another preset is refused in one line with
 exit 2 and nothing touched. run.json records the preset; `runs` shows when the run first started and,
-apart, when it was resumed (it showed the resume as "started"). Real trainer processes."""
+apart, when it was resumed (it showed the resume as "started"). Real trainer processes (the two that train
+forked by the warm launcher, tests/support/warm_cli.py; the refused one is `python -m arc_console`)."""
 
 from __future__ import annotations
 
@@ -24,19 +25,24 @@ def train(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
                           stdin=subprocess.DEVNULL, timeout=300)
 
 
+def warm_train(warm_cli, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """train() for a run that trains: a fresh process from the warm launcher (the `warm_cli` fixture)."""
+    return warm_cli.run(["train", "--headless", *args, *FAST], timeout=300, cwd=cwd)
+
+
 def run_json(run: Path) -> dict:
     return json.loads((run / "logs" / "run.json").read_text())
 
 
 @pytest.fixture(scope="module")
-def resumed(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
+def resumed(tmp_path_factory: pytest.TempPathFactory, warm_cli) -> tuple[Path, dict, dict]:
     """A tiny run of 1 step, resumed to 2 with the same command plus --resume; run.json after each."""
     root = tmp_path_factory.mktemp("resume-preset")
-    first = train("--preset", "tiny", "--max-steps", "1", "--out", "run", cwd=root)
+    first = warm_train(warm_cli, "--preset", "tiny", "--max-steps", "1", "--out", "run", cwd=root)
     assert first.returncode == 0, first.stderr
     before = run_json(root / "run")
     time.sleep(1.1)  # the resume starts in a later second
-    again = train("--preset", "tiny", "--max-steps", "2", "--resume", "run", cwd=root)
+    again = warm_train(warm_cli, "--preset", "tiny", "--max-steps", "2", "--resume", "run", cwd=root)
     assert again.returncode == 0, again.stderr
     assert "stopped (max steps) after step 2" in again.stdout
     return root / "run", before, run_json(root / "run")
@@ -72,11 +78,11 @@ def test_runs_shows_the_first_start_and_the_resume(resumed: tuple[Path, dict, di
     assert table[1].split()[-4:] == [*before["started"][:16].split("T"), *after["started"][:16].split("T")]
 
 
-def test_a_run_that_never_recorded_its_preset_takes_the_one_its_settings_match(tmp_path: Path) -> None:
+def test_a_run_that_never_recorded_its_preset_takes_the_one_its_settings_match(tmp_path: Path, warm_cli) -> None:
     """A run from before run.json named its preset and first start (here: resumed once already): --preset
     tiny is accepted where the saved model and backend are tiny's, and the run records it from then on;
     gpt-oss-20b's are not its settings. Its first start is then training.log's first line."""
-    first = train("--preset", "tiny", "--max-steps", "1", "--out", "run", cwd=tmp_path)
+    first = warm_train(warm_cli, "--preset", "tiny", "--max-steps", "1", "--out", "run", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     settings = run_json(tmp_path / "run")
     del settings["preset"], settings["first_started"]
@@ -90,7 +96,7 @@ def test_a_run_that_never_recorded_its_preset_takes_the_one_its_settings_match(t
     refused = train("--preset", "gpt-oss-20b", "--max-steps", "2", "--resume", "run", cwd=tmp_path)
     assert refused.returncode == 2
     assert "this run was not started with preset gpt-oss-20b (model 'tiny')" in refused.stderr
-    accepted = train("--preset", "tiny", "--max-steps", "2", "--resume", "run", cwd=tmp_path)
+    accepted = warm_train(warm_cli, "--preset", "tiny", "--max-steps", "2", "--resume", "run", cwd=tmp_path)
     assert accepted.returncode == 0, accepted.stderr
     after = run_json(tmp_path / "run")
     assert after["preset"] == "tiny" and after["first_started"] == logged

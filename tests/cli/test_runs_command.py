@@ -28,15 +28,16 @@ def wait_for(condition, timeout: float = 240.0) -> None:
 
 
 @pytest.mark.slow
-def test_finished_running_and_killed_runs(tmp_path: Path) -> None:
+def test_finished_running_and_killed_runs(tmp_path: Path, warm_cli) -> None:
+    # The trainers are fresh processes from the warm launcher (tests/support/warm_cli.py); `runs` is the real command.
     runs = tmp_path / "runs"
-    finished = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "2",
-                               "--out", str(runs / "finished"), *FAST], capture_output=True, text=True, timeout=300)
+    finished = warm_cli.run(["train", "--headless", "--preset", "tiny", "--max-steps", "2",
+                             "--out", str(runs / "finished"), *FAST], timeout=300)
     assert finished.returncode == 0, finished.stderr
     (runs / "finished/logs/eval.jsonl").write_text('{"step": 1, "pass@2": 0.25}\n{"step": 2, "pass@2": 0.5}\n'
                                                    '{"step": 3, "pass@2": 0.4}\n')
-    live = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "1000",
-                             "--out", str(runs / "live"), *FAST], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    live = warm_cli.start(["train", "--headless", "--preset", "tiny", "--max-steps", "1000",
+                           "--out", str(runs / "live"), *FAST], stdout=False)
     try:
         metrics = runs / "live/logs/metrics.jsonl"
         wait_for(lambda: metrics.exists() and metrics.read_text().count("\n") >= 1)

@@ -163,12 +163,12 @@ def test_check_fails_on_a_stale_table_and_write_fixes_it(tmp_path: Path) -> None
 # Resume layering: the run's saved settings < the --config TOML < flags, checked as a new run's are.
 
 @pytest.fixture(scope="module")
-def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real one-step run of the tiny preset with settings the preset does not have."""
+def trained_run(tmp_path_factory: pytest.TempPathFactory, warm_cli) -> Path:
+    """A real one-step run of the tiny preset with settings the preset does not have (a fresh process from the
+    warm launcher, tests/support/warm_cli.py; the refused resumes below are `python -m arc_console`)."""
     run = tmp_path_factory.mktemp("resume") / "run"
-    out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--out", str(run), "--max-steps", "1",
-                          "--checkpoint-every", "1", "--temperature-min", "0.5", *FAST],
-                         capture_output=True, text=True, timeout=600)
+    out = warm_cli.run(["train", "--headless", "--preset", "tiny", "--out", str(run), "--max-steps", "1",
+                        "--checkpoint-every", "1", "--temperature-min", "0.5", *FAST], timeout=600)
     assert out.returncode == 0, out.stderr
     return run
 
@@ -208,13 +208,14 @@ def test_a_bad_value_at_resume_is_one_line_exit_2_and_changes_nothing(trained_ru
 
 
 @pytest.mark.slow
-def test_a_flag_at_resume_wins_and_what_is_not_given_keeps_its_saved_value(trained_run: Path, tmp_path: Path) -> None:
+def test_a_flag_at_resume_wins_and_what_is_not_given_keeps_its_saved_value(trained_run: Path, tmp_path: Path,
+                                                                          warm_cli) -> None:
     run = tmp_path / "run"
     subprocess.run(["cp", "-a", str(trained_run), str(run)], check=True, timeout=300)
     saved = run_json(run)["config"]
     assert (saved["max_new_tokens"], saved["num_candidates"], saved["temperature_min"]) == (12, 4, 0.5)
-    out = subprocess.run([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "2",
-                          "--temperature-max", "1.1"], capture_output=True, text=True, timeout=600)
+    out = warm_cli.run(["train", "--headless", "--resume", str(run), "--max-steps", "2", "--temperature-max", "1.1"],
+                       timeout=600)
     assert out.returncode == 0, out.stderr
     now = run_json(run)["config"]
     assert (now["max_steps"], now["temperature_max"]) == (2, 1.1)  # given now

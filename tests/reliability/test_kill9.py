@@ -1,5 +1,9 @@
 """kill -9 at random moments, 20 times over one run directory: nothing half-written survives,
-and --resume continues from the last complete checkpoint with contiguous step files."""
+and --resume continues from the last complete checkpoint with contiguous step files.
+
+The first run and the last resume are `python -m arc_console` itself; the 19 runs between are forked by a warm
+launcher (tests/support/warm_cli.py) that has imported torch and the trainer once, so each is a fresh process
+that loads the model, trains and is killed as any other, without seconds of imports before its first step."""
 
 import json
 import os
@@ -45,7 +49,7 @@ def assert_everything_complete(run: Path) -> None:
 
 
 @pytest.mark.timeout(1200)
-def test_kill_minus_9_twenty_times_then_resume(tmp_path: Path) -> None:
+def test_kill_minus_9_twenty_times_then_resume(tmp_path: Path, warm_cli) -> None:
     rng = random.Random(1234)
     run = tmp_path / "run"
     kills = 0
@@ -54,9 +58,14 @@ def test_kill_minus_9_twenty_times_then_resume(tmp_path: Path) -> None:
         resuming = latest_checkpoint(run / "checkpoints") is not None if (run / "checkpoints").exists() else False
         args = ["--resume", str(run)] if resuming else ["--preset", "tiny", "--out", str(run)]
         target += 3
-        proc = subprocess.Popen([*CLI, "train", "--headless", *args, "--max-steps", str(target), *FAST],
-                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        with ChildOutput(proc) as child:
+        argv = ["train", "--headless", *args, "--max-steps", str(target), *FAST]
+        if kills == 0:
+            proc = subprocess.Popen([*CLI, *argv], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+            child = ChildOutput(proc)
+        else:
+            proc = warm_cli.start(argv)
+            child = ChildOutput(proc, {"stdout": proc.stdout_fd})
+        with child:
             # Wait for the run to be under way (its first step line), then kill at a random moment.
             child.wait_for_line(lambda line: line.startswith("step "), timeout=180)
             child.drain(rng.uniform(0.0, 0.8))

@@ -1,9 +1,8 @@
-"""watch: the dashboard fed by a run directory that a headless trainer writes from another process."""
+"""watch: the dashboard fed by a run directory that a headless trainer writes from another process (each one a
+fresh process from the warm launcher, tests/support/warm_cli.py: the trainer without seconds of imports)."""
 
 import json
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,19 +14,18 @@ from arc_console.tui.app import ConsoleApp
 from helpers import make_trainer
 from tui_fixtures import until
 
-CLI = [sys.executable, "-m", "arc_console"]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4"]
 
 
 @pytest.mark.timeout(420)
 @pytest.mark.slow
-async def test_watch_follows_a_headless_run_through_its_end_and_a_resume(tmp_path: Path) -> None:
+async def test_watch_follows_a_headless_run_through_its_end_and_a_resume(tmp_path: Path, warm_cli) -> None:
     run = tmp_path / "run"
     run.mkdir()
     app = ConsoleApp(RunDirFollower(run), mode="watch", sampler_factory=None)
     async with app.run_test(size=(160, 50)) as pilot:
-        first = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "4", "--out", str(run),
-                                  *FAST], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        first = warm_cli.start(["train", "--headless", "--preset", "tiny", "--max-steps", "4", "--out", str(run), *FAST],
+                               stdout=False)
         await until(pilot, lambda: app.view.completed_step >= 1, timeout=120)
         await until(pilot, lambda: app.view.finished is not None and app.view.completed_step == 4, timeout=120)
         assert first.wait(60) == 0
@@ -36,8 +34,7 @@ async def test_watch_follows_a_headless_run_through_its_end_and_a_resume(tmp_pat
         last_problem = json.loads((run / "logs/responses/step_004.json").read_text())["problem_id"]
         assert app.view.candidates and app.view.problem_id == last_problem
         assert not {"p", "s"} & set(app.screen.active_bindings)  # a watcher has no keys that steer the run
-        second = subprocess.Popen([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "6"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        second = warm_cli.start(["train", "--headless", "--resume", str(run), "--max-steps", "6"], stdout=False)
         await until(pilot, lambda: app.view.completed_step == 6 and app.view.finished is not None, timeout=120)
         assert second.wait(60) == 0
         assert [m["step"] for m in app.view.history] == [1, 2, 3, 4, 5, 6]
@@ -69,13 +66,13 @@ def status_line(app: ConsoleApp) -> str:
 
 @pytest.mark.timeout(900)
 @pytest.mark.slow
-async def test_watch_says_a_killed_run_died_and_picks_it_up_when_resumed(tmp_path: Path) -> None:
+async def test_watch_says_a_killed_run_died_and_picks_it_up_when_resumed(tmp_path: Path, warm_cli) -> None:
     run = tmp_path / "run"
     run.mkdir()
     app = ConsoleApp(RunDirFollower(run), mode="watch", sampler_factory=None)
     async with app.run_test(size=(160, 50)) as pilot:
-        doomed = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "500", "--out", str(run),
-                                   "--checkpoint-every", "1", *FAST], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        doomed = warm_cli.start(["train", "--headless", "--preset", "tiny", "--max-steps", "500", "--out", str(run),
+                                 "--checkpoint-every", "1", *FAST], stdout=False)
         try:
             await until(pilot, lambda: app.view.completed_step >= 2, timeout=300)
             assert "DIED" not in status_line(app) and app.view.lost is None
@@ -89,8 +86,7 @@ async def test_watch_says_a_killed_run_died_and_picks_it_up_when_resumed(tmp_pat
         await until(pilot, lambda: any("watch: the trainer" in line and "gone" in line for line in app.dashboard.log_tail.lines))
 
         killed_at = app.view.completed_step
-        resumed = subprocess.Popen([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "500"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        resumed = warm_cli.start(["train", "--headless", "--resume", str(run), "--max-steps", "500"], stdout=False)
         try:
             await until(pilot, lambda: app.view.lost is None and app.view.completed_step > killed_at, timeout=300)
             await until(pilot, lambda: "DIED" not in status_line(app) and "ETA" in status_line(app), timeout=5)
