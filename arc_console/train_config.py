@@ -31,7 +31,7 @@ OBJECTIVES = objective_names()  # engine/objective_registry.py: one entry per ob
 ROLLOUT_ENGINES = ("auto", "static", "generate")
 ROLLOUT_EXPERTS = ("auto", "packed", "bf16", "fp8")
 BACKENDS = ("auto", "hf", "unsloth")
-REWARDS = ("pixel", "changed", "foreground")  # engine/rewards.py's REWARD_VARIANTS, by name
+REWARDS = ("pixel", "changed", "foreground", "exact")  # engine/rewards.py's REWARD_VARIANTS, by name
 SCALE_REWARDS = ("group", "none")
 REPORT_TARGETS = ("none", "tensorboard", "trackio", "wandb")
 EVAL_RANKINGS = ("votes", "logprob")  # evaluation/ranking.py's methods, by name
@@ -109,8 +109,10 @@ class TrainConfig:
             "their group's mean and std")
     reward: str = setting(
         "pixel", "the accuracy term: pixel (the seed's: equal cells, background included), changed (only the "
-        "cells the task changes) or foreground (only cells not colour 0 in the target or the prediction)",
-        doc="All give 1.0 to a perfect match; changed/foreground pay nothing for an all-background grid. The "
+        "cells the task changes), foreground (only cells not colour 0 in the target or the prediction) or exact "
+        "(1 for a perfect grid, else 0: ARC's scoring)",
+        doc="All give 1.0 to a perfect match; changed/foreground pay nothing for an all-background grid, exact "
+            "nothing for a near miss (the shaping terms below still apply). The "
             "default stays pixel: in benchmarks/generalise.py no variant raised held-out pass@2 (docs/benchmarks.md)",
         choices=REWARDS)
     reward_size_bonus: float = setting(0.1, "added to the reward when the answer's grid has the target's size")

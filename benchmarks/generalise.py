@@ -13,6 +13,7 @@ once per variant and seed:
   pixel+augment    --reward pixel --augment dihedral+colors
   changed          --reward changed
   foreground       --reward foreground
+  exact            --reward exact (only a perfect grid earns the accuracy term)
 --set KEY=VALUE applies a train setting to every run (a learning rate, --problems-per-step, ...).
 Each run evaluates held-out tasks with --eval-every: a fixed subset of synthetic-heldout (--eval-limit
 tasks spread evenly over its 12 families; trained problems left out, though the two splits never
@@ -22,7 +23,8 @@ and the training metrics); the merge writes --out (default benchmarks/results/ge
 top-level pass_at_2_before/after of the first variant) and its .png (matplotlib). A job file is rewritten
 after every step and evaluation ("finished": false until the end) beside its run directory, so --merge
 of a cut run keeps what it measured; it also records each step's problem and how far the weights moved
-(||W - W0|| / ||W0||), and the summary gives held-out pass@2 per family.
+(||W - W0|| / ||W0||), and the summary gives held-out pass@2 per family and, from the run directories,
+what the updates were made of (training_signal.py: perfect answers sampled, groups kept, entropy).
 """
 
 from __future__ import annotations
@@ -39,11 +41,14 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 
+from training_signal import summed, training_signal
+
 VARIANTS = {
     "pixel": {"reward": "pixel", "augment": "none"},
     "pixel+augment": {"reward": "pixel", "augment": "dihedral+colors"},
     "changed": {"reward": "changed", "augment": "none"},
     "foreground": {"reward": "foreground", "augment": "none"},
+    "exact": {"reward": "exact", "augment": "none"},
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -186,6 +191,9 @@ def summarise(jobs: list[dict]) -> dict:
             "weights_relative_change_at_end_per_seed": [j["weights_relative_change"][-1][1]
                                                         if j.get("weights_relative_change") else None for j in mine],
             "held_out_per_family": per_family(mine),
+            # from the run directories: perfect answers among the sampled groups, groups kept, entropy, per half
+            "training_signal": summed([j.get("training_signal") for j in mine]),
+            "training_signal_per_seed": [j.get("training_signal") for j in mine],
         }
     return summary
 
@@ -200,7 +208,7 @@ def plot(jobs: list[dict], path: Path, title: str) -> bool:
     except ImportError:
         return False
     figure, (held_out, training) = plt.subplots(1, 2, figsize=(11, 4.5))
-    colours = dict(zip(VARIANTS, ("tab:blue", "tab:orange", "tab:green", "tab:red")))
+    colours = dict(zip(VARIANTS, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))
     for variant in VARIANTS:
         mine = [j for j in jobs if j["variant"] == variant and j["curve"]]
         for index, job in enumerate(mine):
@@ -223,7 +231,8 @@ def plot(jobs: list[dict], path: Path, title: str) -> bool:
 
 
 def merge(folder: Path, header: dict, out: Path | None = None) -> Path:
-    jobs = [json.loads(p.read_text()) for p in sorted(folder.glob("job_*.json"))]
+    jobs = [{**json.loads(p.read_text()), "training_signal": training_signal(p.with_suffix(""))}
+            for p in sorted(folder.glob("job_*.json"))]
     out = out or RESULTS / f"generalise_{date.today().isoformat()}.json"
     png = out.with_suffix(".png")
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,7 @@
 """Test-time training modes side by side: plain eval vs sft vs rl vs sft+rl at several budgets, several seeds.
 
     python benchmarks/test_time_modes.py [--tasks 40] [--seeds 0 1 2] [--sft-steps 16 32 96] [--rl-steps 1 2 4]
-        [--skip-sft-rl] [--jobs 16]                   # every slice in its own process, then the merge
+        [--skip-sft-rl] [--skip-rl] [--jobs 16]       # every slice in its own process, then the merge
     CUDA_VISIBLE_DEVICES= python benchmarks/test_time_modes.py --jobs 16   # a GPU host's CPU cores (eval would
                                                   # otherwise load the model on the GPU with the unsloth backend)
     python benchmarks/test_time_modes.py --slice I/N --job-out DIR   # one slice (another machine, say)
@@ -15,11 +15,18 @@ checkpoint, are left out). Budget i is --sft-steps[i] SFT steps and --rl-steps[i
   sft     one SFT run, answered after each budget's step count (nested: the learning rate is constant
           and the views come from the task's own generator, so step 32 of a 96-step run is a 32-step run);
   rl      one DAPO run, answered after each budget's step count (every step reseeds: nested runs are exact);
-  sft+rl  per budget, the SFT weights at that budget (kept from the sft arm) then that budget's DAPO steps.
-Seconds per task are the training up to that budget plus that answer. A slice is a set of (seed, task)
-pairs; the merge writes benchmarks/results/test_time_modes_DATE.json (top-level keys tasks,
-pass_at_2_before: plain, pass_at_2_after: --default-mode at --default-budget; a row per mode and budget)
-and the PNG (matplotlib: pip install 'arc-console[bench]').
+  sft+rl  per budget, the SFT weights at that budget (kept from the sft arm) then that budget's DAPO steps;
+  sft pooled  eval's --test-time-pool both: plain's candidates and the sft arm's at that budget in one pool,
+          every candidate scored under every view by the tuned and the base weights (the product of
+          experts), ranked by --pool-rule (default: both models' scores summed, as eval ranks them).
+Seconds per task are the training up to that budget plus that answer (sft pooled: plus both samplings and
+the scoring). The pools are kept (per candidate: right or not, each model's votes and score), so every
+selection rule of benchmarks/test_time_selection.py is computed on the same candidates ("selection": votes
+or scores, one model's candidates or both, and the oracle: a right candidate anywhere in the pool) and per
+task family ("per_family"). A slice is a set of (seed, task) pairs; the merge writes
+benchmarks/results/test_time_modes_DATE.json (top-level keys first: tasks, pass_at_2_before: plain,
+pass_at_2_after: --default-mode at --default-budget; a row per mode and budget) and the PNG (matplotlib:
+pip install 'arc-console[bench]').
 """
 
 from __future__ import annotations
@@ -27,7 +34,6 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,8 +42,12 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_time_modes_table import plot, pooled_rows, summarise  # noqa: E402
+from test_time_selection import RULES, candidate_record, family_table, selection_table  # noqa: E402
+
 RESULTS = Path(__file__).resolve().parent / "results"
-MODES = ("plain", "sft", "rl", "sft+rl")
+FAMILY_RULES = ["plain votes", "sft votes", "pool logprob tuned", "pool logprob base+tuned", "oracle"]
 
 
 def held_out_tasks(count: int, model: str) -> list:
@@ -76,30 +86,42 @@ class Bench:
         plan = plan.for_weights(self.weights.kind)  # eval's learning rates for what trains, unless given
         self.sft, self.rl = plan.sft, plan.rl
         self.eval_augment = args.eval_augment
-        self.skip_sft_rl = args.skip_sft_rl
+        self.skip_sft_rl = args.skip_sft_rl or args.skip_rl
+        self.skip_rl = args.skip_rl
 
-    def run_pair(self, task, seed: int) -> list[dict]:
+    def run_pair(self, task, seed: int) -> tuple[list[dict], list[dict]]:
+        """Every arm on one (seed, task): the rows, and per SFT budget the pool of the base model's and the tuned
+        model's candidates with their votes and scores under either model (benchmarks/test_time_selection.py)."""
         from arc_console.engine.control import RunControl
+        from arc_console.evaluation.candidates import grid_key
         from arc_console.evaluation.settings import EvalSettings
-        from arc_console.evaluation.solver import answer_task
+        from arc_console.evaluation.solver import add_expert_scores, answer_task, pooled, rank_task, sample_task
         from arc_console.evaluation.test_time import TestTimeTrainer
         from arc_console.evaluation.test_time_sft import SupervisedPhase
 
         eval_settings = EvalSettings(augment=self.eval_augment, seed=seed)  # eval's defaults but --augment
         control, quiet, weights = RunControl(), (lambda event: None), self.weights
+        policy = weights.policy
         rows: list[dict] = []
 
-        def record(mode: str, budget: int, trained_s: float, extra: dict | None = None) -> None:
+        def row(mode: str, budget: int, seconds: float, answer, extra: dict | None = None) -> dict:
+            return {"task_id": task.id, "seed": seed, "mode": mode, "budget": budget,
+                    "sft_steps": self.sft_budgets[budget - 1] if budget and "sft" in mode else 0,
+                    "rl_steps": self.rl_budgets[budget - 1] if budget and "rl" in mode else 0,
+                    "pass_at_2": answer.score(2), "pass_at_1": answer.score(1), "oracle": answer.oracle_score(),
+                    "seconds": round(seconds, 3), **(extra or {})}
+
+        def record(mode: str, budget: int, trained_s: float) -> None:
             answer = answer_task(task, weights.engine, eval_settings, control)
-            rows.append({"task_id": task.id, "seed": seed, "mode": mode, "budget": budget,
-                         "sft_steps": self.sft_budgets[budget - 1] if budget and "sft" in mode else 0,
-                         "rl_steps": self.rl_budgets[budget - 1] if budget and "rl" in mode else 0,
-                         "pass_at_2": answer.score(2), "pass_at_1": answer.score(1), "oracle": answer.oracle_score(),
-                         "seconds": round(trained_s + answer.seconds, 3), **(extra or {})})
+            rows.append(row(mode, budget, trained_s + answer.seconds, answer))
 
         weights.reset(seed, task.id)
-        record("plain", 0, 0.0)
+        started = time.perf_counter()
+        base = sample_task(task, weights.engine, eval_settings, control, source="base")
+        rows.append(row("plain", 0, time.perf_counter() - started, rank_task(base, eval_settings)))
+        base_seconds = base.seconds
         kept: dict[int, dict] = {}  # the SFT weights at each budget, for sft+rl
+        pools: dict[int, tuple] = {}  # per budget: the pooled candidates and the seconds so far
         clock = Clock()
 
         def after_sft(step: int) -> None:
@@ -108,12 +130,31 @@ class Bench:
                     for budget, steps in enumerate(self.sft_budgets, start=1):
                         if steps == step:
                             kept[budget] = {"weights": snapshot(weights), "seconds": clock.seconds}
-                            record("sft", budget, clock.seconds)
+                            began = time.perf_counter()
+                            tuned = sample_task(task, weights.engine, eval_settings, control, source="tuned")
+                            rows.append(row("sft", budget, clock.seconds + tuned.seconds,
+                                            rank_task(tuned, eval_settings)))
+                            both = pooled(base, tuned)
+                            add_expert_scores(policy, both, "tuned")
+                            pools[budget] = (both, clock.seconds + base_seconds + time.perf_counter() - began)
 
         sft = SupervisedPhase(weights, self.sft, eval_settings).train(task, control, quiet, after_step=after_sft)
-        for row in rows[-len(self.sft_budgets):]:
-            row.update(sft_loss_before=sft.loss_before, sft_loss_after=sft.loss_after)
+        for r in rows[-len(self.sft_budgets):]:
+            r.update(sft_loss_before=sft.loss_before, sft_loss_after=sft.loss_after)
         weights.reset(seed, task.id)
+        pool_rows = []
+        began = time.perf_counter()
+        base_scores = scores_by_grid(policy, [both for both, _ in pools.values()])  # the reset weights: the base's
+        scoring = (time.perf_counter() - began) / max(1, len(pools))  # shared by the budgets' pools
+        for budget, (both, seconds) in sorted(pools.items()):
+            for test in both.tests:
+                for candidate in test.pool.candidates:
+                    candidate.add_expert_score("base", base_scores[(test.test_index, grid_key(candidate.grid))])
+            pool_rows.append({"task_id": task.id, "seed": seed, "budget": budget,
+                              "sft_steps": self.sft_budgets[budget - 1],
+                              "seconds": round(seconds + scoring, 3),
+                              "tests": [[candidate_record(c, t.target) for c in t.pool.candidates]
+                                        for t in both.tests]})
         clock = Clock()
 
         def after_rl(step: int, mode: str = "rl", offset: float = 0.0, only: int | None = None) -> None:
@@ -122,7 +163,8 @@ class Bench:
                     if steps == step and (only is None or budget == only):
                         record(mode, budget, offset + clock.seconds)
 
-        TestTimeTrainer(weights, self.rl, eval_settings).train(task, control, None, quiet, after_step=after_rl)
+        if not self.skip_rl:
+            TestTimeTrainer(weights, self.rl, eval_settings).train(task, control, None, quiet, after_step=after_rl)
         for budget in range(1, 1 if self.skip_sft_rl else len(self.rl_budgets) + 1):
             restore(weights, kept[budget]["weights"])
             clock = Clock()
@@ -131,7 +173,21 @@ class Bench:
                 task, control, None, quiet,
                 after_step=lambda step, b=budget: after_rl(step, "sft+rl", kept[b]["seconds"], b))
         weights.reset(seed, task.id)
-        return rows
+        return rows, pool_rows
+
+
+def scores_by_grid(policy, sampled: list) -> dict:
+    """Every distinct candidate of several samplings of one task scored once under `policy` (the product of
+    experts), by (test index, grid)."""
+    import functools
+
+    from arc_console.evaluation.candidates import grid_key
+    from arc_console.evaluation.solver import add_expert_scores, pooled
+
+    everything = functools.reduce(pooled, sampled)
+    add_expert_scores(policy, everything, "scored")
+    return {(test.test_index, grid_key(c.grid)): c.expert_scores["scored"]
+            for test in everything.tests for c in test.pool.candidates}
 
 
 class Clock:
@@ -175,79 +231,32 @@ def _with_steps(settings, steps: int):
     return dataclasses.replace(settings, steps=steps)
 
 
-def summarise(rows: list[dict], seeds: list[int], sft_budgets: list[int], rl_budgets: list[int]) -> list[dict]:
-    table = []
-    arms = [("plain", 0)] + [(mode, b) for mode in MODES[1:] for b in range(1, len(sft_budgets) + 1)]
-    for mode, budget in arms:
-        mine = [r for r in rows if r["mode"] == mode and r["budget"] == budget]
-        if not mine:
-            continue
-        per_seed = {key: [statistics.mean(r[key] for r in mine if r["seed"] == s) for s in seeds
-                          if any(r["seed"] == s for r in mine)] for key in ("pass_at_2", "pass_at_1", "oracle")}
-        table.append({"mode": mode, "budget": budget, "sft_steps": mine[0]["sft_steps"], "rl_steps": mine[0]["rl_steps"],
-                      "tasks_per_seed": len(mine) // max(1, len(per_seed["pass_at_2"])),
-                      **{f"{key}_mean": round(statistics.mean(v), 4) for key, v in per_seed.items()},
-                      "pass_at_2_per_seed": [round(v, 4) for v in per_seed["pass_at_2"]],
-                      "pass_at_2_stdev": round(statistics.pstdev(per_seed["pass_at_2"]), 4),
-                      "seconds_per_task": round(statistics.mean(r["seconds"] for r in mine), 2)})
-    return table
-
-
-def plot(table: list[dict], path: Path, title: str) -> bool:
-    try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    figure, (left, right) = plt.subplots(1, 2, figsize=(12, 4.5))
-    budgets = sorted({row["budget"] for row in table if row["budget"]})
-    width = 0.8 / len(MODES)
-    colours = dict(zip(MODES, ("tab:gray", "tab:blue", "tab:orange", "tab:green")))
-    plain = next((row for row in table if row["mode"] == "plain"), None)
-    for index, mode in enumerate(MODES):
-        mine = {row["budget"]: row for row in table if row["mode"] == mode}
-        xs = [b + (index - 1.5) * width for b in budgets]
-        source = [plain if mode == "plain" else mine.get(b) for b in budgets]
-        if not any(source):
-            continue
-        left.bar(xs, [r["pass_at_2_mean"] if r else 0 for r in source], width, color=colours[mode], label=mode,
-                 yerr=[r["pass_at_2_stdev"] if r else 0 for r in source], capsize=3)
-        right.bar(xs, [r["seconds_per_task"] if r else 0 for r in source], width, color=colours[mode], label=mode)
-    labels = [" / ".join(f"{r['mode']} {r['sft_steps'] or r['rl_steps']}" for r in table if r["budget"] == b
-                         and r["mode"] in ("sft", "rl")) for b in budgets]
-    for axis, name in ((left, "held-out pass@2 (mean over seeds, bars: spread)"), (right, "seconds per task")):
-        axis.set_xticks(budgets, [f"budget {b}\n{label}" for b, label in zip(budgets, labels)], fontsize=8)
-        axis.set_ylabel(name)
-    left.legend(fontsize=8)
-    figure.suptitle(title, fontsize=9)
-    figure.tight_layout()
-    figure.savefig(path, dpi=110)
-    return True
-
-
 def merge(folder: Path, out: Path, args: argparse.Namespace) -> dict:
     slices = [json.loads(p.read_text()) for p in sorted(folder.glob("slice_*.json"))]
     meta = slices[0]["meta"]
     rows, partial = whole_tasks([row for s in slices for row in s["rows"]], meta.get("seeds", args.seeds))
+    pools = [p for s in slices for p in s.get("pools", []) if p["task_id"] not in partial]
     seeds = sorted({r["seed"] for r in rows})
     meta["load_average"] = {f"slice {i + 1}": [s["meta"].get("load_average_at_start"), s["meta"].get("load_average_now")]
                             for i, s in enumerate(slices)}
     for key in ("load_average_at_start", "load_average_now"):
         meta.pop(key, None)
     meta["tasks_left_out_unfinished"] = partial  # answered under some seeds only: a run stopped early
-    table = summarise(rows, seeds, meta["sft_budgets"], meta["rl_budgets"])
+    table = summarise(rows + pooled_rows(pools, args.pool_rule), seeds, meta["sft_budgets"], meta["rl_budgets"])
     default = next((r for r in table if r["mode"] == args.default_mode and r["budget"] == args.default_budget), None)
     plain = next((r for r in table if r["mode"] == "plain"), None)
     tasks = sorted({r["task_id"] for r in rows})
-    result = {"command": "python benchmarks/test_time_modes.py " + " ".join(sys.argv[1:]), **meta,
-              "machine": args.machine, "merged": datetime.now().isoformat(timespec="seconds"),
-              "tasks": len(tasks), "seeds": seeds, "task_ids": tasks,
-              "pass_at_2_before": plain["pass_at_2_mean"] if plain else None,
+    result = {"tasks": len(tasks), "pass_at_2_before": plain["pass_at_2_mean"] if plain else None,
               "pass_at_2_after": default["pass_at_2_mean"] if default else None,
+              "command": "python benchmarks/test_time_modes.py " + " ".join(sys.argv[1:]), **meta,
+              "machine": args.machine, "merged": datetime.now().isoformat(timespec="seconds"),
+              "seeds": seeds, "task_ids": tasks,
               "default": {"mode": args.default_mode, "budget": args.default_budget}, "rows": table,
-              "per_task": rows}
+              "pooled_rule": args.pool_rule,
+              "selection": selection_table(pools, seeds) if pools else [],
+              "per_family": {f"budget {b}": family_table(pools, b, FAMILY_RULES)
+                             for b in sorted({p["budget"] for p in pools})},
+              "per_task": rows, "pools": pools}
     png = out.with_suffix(".png")
     if plot(table, png, f"test-time modes, {meta['model']}, {len(tasks)} held-out synthetic tasks, seeds {seeds}\n"
                         f"{args.machine}"):
@@ -275,13 +284,16 @@ def run_slice(args: argparse.Namespace) -> Path:
     args.job_out.mkdir(parents=True, exist_ok=True)
     path = args.job_out / f"slice_{index:03d}_of_{count:03d}.json"
     rows: list[dict] = []
+    pools: list[dict] = []
     for seed, task in pairs:
         started = time.perf_counter()
-        rows.extend(bench.run_pair(task, seed))
+        answered, pooled_candidates = bench.run_pair(task, seed)
+        rows.extend(answered)
+        pools.extend(pooled_candidates)
         print(f"slice {index}/{count} seed {seed} {task.id} {time.perf_counter() - started:.1f}s", flush=True)
         meta["load_average_now"] = os.getloadavg()
         partial = path.with_suffix(".part")
-        partial.write_text(json.dumps({"meta": meta, "rows": rows}) + "\n")
+        partial.write_text(json.dumps({"meta": meta, "rows": rows, "pools": pools}) + "\n")
         partial.replace(path)
     return path
 
@@ -308,10 +320,13 @@ def main() -> int:
                         help="default: eval's (SftSettings.repeat_examples)")
     parser.add_argument("--rl-lr", type=float, default=None, help="default: eval's, for the weights that train")
     parser.add_argument("--skip-sft-rl", action="store_true", help="leave out the sft+rl arm (time)")
+    parser.add_argument("--skip-rl", action="store_true", help="leave out the rl arm (time; implies --skip-sft-rl)")
     parser.add_argument("--eval-augment", default="dihedral", help="the answers' views (eval's --augment)")
     parser.add_argument("--weights", default="auto", help="auto | lora | full (eval's --test-time-weights)")
     parser.add_argument("--model", default="tiny")
-    parser.add_argument("--default-mode", default="sft", help="the mode pass_at_2_after reports")
+    parser.add_argument("--default-mode", default="sft pooled", help="the mode pass_at_2_after reports")
+    parser.add_argument("--pool-rule", default="pool logprob base+tuned", choices=list(RULES),
+                        help="how the sft pooled arm picks (benchmarks/test_time_selection.py)")
     parser.add_argument("--default-budget", type=int, default=2, help="the budget pass_at_2_after reports (1-based)")
     parser.add_argument("--jobs", type=int, default=1, help="slices at a time, one process and torch thread each")
     parser.add_argument("--slice", help="I/N: run only the I-th of N slices of the (seed, task) pairs")
@@ -352,6 +367,10 @@ def main() -> int:
         print(f"{row['mode']:<7} budget {row['budget']} sft {row['sft_steps']:>3} rl {row['rl_steps']} "
               f"pass@2 {row['pass_at_2_mean']:.3f} ±{row['pass_at_2_stdev']:.3f} pass@1 {row['pass_at_1_mean']:.3f} "
               f"oracle {row['oracle_mean']:.3f} {row['seconds_per_task']:.1f}s/task")
+    for row in result["selection"]:
+        print(f"select sft {row['sft_steps']:>3} {row['rule']:<24} pass@2 {row['pass_at_2_mean']:.3f} "
+              f"±{row['pass_at_2_stdev']:.3f} {row['pass_at_2_per_seed']} vs plain +{row['gained_vs_plain']} "
+              f"-{row['lost_vs_plain']}")
     print(f"wrote {out}")
     return 0
 

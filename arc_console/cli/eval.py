@@ -17,7 +17,8 @@ from arc_console.cli.launcher import command_line
 from arc_console.cli.setting_flags import add_field_flags, given_flags, settings_from_flags
 from arc_console.evaluation.report import REPORT, SUBMISSION
 from arc_console.evaluation.settings import EvalInputs, EvalSettings, SettingsError, validate_settings
-from arc_console.evaluation.test_time_settings import SftSettings, TestTimePlan, TestTimeSettings, validate_plan
+from arc_console.evaluation.test_time_settings import (TEST_TIME_RANK, SftSettings, TestTimePlan, TestTimeSettings,
+                                                      validate_plan)
 from arc_console.terminal.textsafe import one_line
 
 
@@ -55,6 +56,9 @@ def _test_time(args: argparse.Namespace) -> TestTimePlan:
     if args.test_time_steps is not None and "rl" not in plan.phases:
         raise SettingsError(f"--test-time-steps sets test-time RL's steps: use --test-time-mode rl or sft+rl "
                             f"(--test-time-mode is {plan.mode})")
+    if args.test_time_pool is not None and not plan.phases:
+        raise SettingsError("--test-time-pool chooses among test-time training's candidates: use --test-time-mode "
+                            "sft, rl or sft+rl (--test-time-mode is none)")
     given = given_flags(args, SftSettings)
     if given and "sft" not in plan.phases:
         raise SettingsError(f"{given[0]} sets test-time SFT: use --test-time-mode sft or sft+rl (--test-time-mode "
@@ -127,6 +131,8 @@ def run_eval(args: argparse.Namespace) -> int:
     inputs = settings_from_flags(args, EvalInputs)
     settings = _settings(args)
     test_time = _test_time(args)
+    if args.rank is None and test_time.phases:  # the ranking measured best for test-time training's pool
+        settings = dataclasses.replace(settings, rank=TEST_TIME_RANK)
     tasks = _tasks(inputs)
     out = _out_dir(args)
     check_theme(args.theme)

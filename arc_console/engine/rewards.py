@@ -6,7 +6,8 @@ grid scores 0.67 on a flip task whose cells are two thirds black. `changed` coun
 task changes (target cells that differ from the test input at the same position), `foreground` only
 the cells that are not background (colour 0) in the target or the prediction. All three give 1.0 to a
 perfect match, and fall back to `pixel` where their set of cells is empty (an identity task; an
-all-black target).
+all-black target). `exact` pays only a perfect match (1.0, else 0.0), ARC's own scoring: no credit for a
+near miss, so sharpening the policy can only favour exact answers (the shaping terms still apply).
 """
 
 from __future__ import annotations
@@ -65,11 +66,17 @@ def foreground_accuracy(predicted: Grid | None, target: Grid, test_input: Grid, 
     return sum(_cell(predicted, r, c) == _cell(target, r, c) for r, c in cells) / len(cells)
 
 
+def exact_accuracy(predicted: Grid | None, target: Grid, test_input: Grid, score: GridScore) -> float:
+    """ARC's scoring: 1.0 for a perfect match (right size, every cell equal), else 0.0."""
+    return 1.0 if score.perfect_match else 0.0
+
+
 AccuracyTerm = Callable[[Grid | None, Grid, Grid, GridScore], float]
 REWARD_VARIANTS: dict[str, AccuracyTerm] = {
     "pixel": pixel_accuracy,
     "changed": changed_cells_accuracy,
     "foreground": foreground_accuracy,
+    "exact": exact_accuracy,
 }
 
 

@@ -47,7 +47,8 @@ class EvalSettings:
         "votes", "how the pooled candidates are ranked: votes or logprob (the product of experts)",
         doc="votes: how many samples over all views gave the grid, ties by their mean log-probability; "
             "logprob: each distinct grid scored by the model's log-probability of answering it under every "
-            "view, summed (the product of experts of Franzen et al. 2025)", choices=RANKINGS)
+            "view, summed (the product of experts of Franzen et al. 2025); with --test-time-pool both, under the "
+            "trained and the base weights", choices=RANKINGS, shown_default="votes; logprob with --test-time-mode")
     seed: int = setting(0, "sampling and colour-permutation seed",
                         doc="Every test input is seeded from (seed, task id, test index), so results do not "
                             "depend on task order")

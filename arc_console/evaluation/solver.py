@@ -14,7 +14,7 @@ import torch
 
 from arc_console.arc import Task, grid_to_text, parse_response
 from arc_console.arc.augment import View, task_views
-from arc_console.arc.grids import GridError, validate_grid
+from arc_console.arc.grids import Grid, GridError, validate_grid
 from arc_console.arc.prompt import fit_prompt
 from arc_console.arc.seeds import derived_seed
 from arc_console.engine.backends import Policy
@@ -40,6 +40,31 @@ class ViewPrompt:
     examples_used: int
 
 
+@dataclass
+class SampledTest:
+    """One test input's answers before ranking: the pool, each view's answers and the prompts they answered."""
+
+    test_index: int
+    target: Grid | None
+    fitted: list[ViewPrompt]  # the views whose prompt fitted, in order
+    prompt_ids: list[list[int]]  # their prompts as token ids (the expert scores' prefixes)
+    pool: CandidatePool
+    view_grids: list[list[Grid | None]]  # per view, each sample's answer mapped back
+    tokens: int
+
+
+@dataclass
+class SampledTask:
+    task_id: str
+    tests: list[SampledTest]
+    notes: list[str]
+    seconds: float
+
+    @property
+    def tokens(self) -> int:
+        return sum(t.tokens for t in self.tests)
+
+
 def answer_budget(task: Task, settings: EvalSettings) -> int:
     """New tokens for an answer: the setting, or room for the task's largest grid as text plus a margin."""
     if settings.max_new_tokens:
@@ -59,13 +84,26 @@ def answer_task(task: Task, engine: RolloutEngine, settings: EvalSettings, contr
                 on_progress: ProgressCallback | None = None) -> TaskAnswer:
     """Two attempts for every test input of `task`, sampled with `engine` (and its policy's log-probs where the
     ranking asks). Raises Stopped when a stop request aborts a rollout."""
+    started = time.perf_counter()
+    sampled = sample_task(task, engine, settings, control, on_progress)
+    if settings.rank == "logprob":
+        add_expert_scores(engine.policy, sampled)
+    answer = rank_task(sampled, settings)
+    answer.seconds = time.perf_counter() - started
+    return answer
+
+
+def sample_task(task: Task, engine: RolloutEngine, settings: EvalSettings, control: RunControl | None = None,
+                on_progress: ProgressCallback | None = None, source: str = "model") -> SampledTask:
+    """Every test input of `task` sampled under its views and pooled, not yet ranked; `source` names the model
+    in each candidate's `found_by`. Raises Stopped when a stop request aborts a rollout."""
     policy = engine.policy
     started = time.perf_counter()
     views = task_views(settings.augment, settings.seed, task.id)
     new_tokens = answer_budget(task, settings)
     prompt_budget = context_limit(policy, settings) - new_tokens
     count = token_counter(policy.tokenizer)
-    tests, tokens, notes = [], 0, []
+    tests, notes = [], []
     for test_index in range(len(task.test)):
         prompts = []
         for view in views:
@@ -76,16 +114,40 @@ def answer_task(task: Task, engine: RolloutEngine, settings: EvalSettings, contr
         if dropped < len(task.train):
             notes.append(f"test {test_index}: " + ("no prompt fits the context" if dropped == 0 else
                                                    f"kept {dropped} of {len(task.train)} examples to fit the context"))
-        answer, used_tokens = _answer_test_input(task, test_index, prompts, engine, settings, new_tokens, control,
-                                                 on_progress)
-        tests.append(answer)
-        tokens += used_tokens
-    return TaskAnswer(task.id, tests, tokens, time.perf_counter() - started, notes)
+        tests.append(_sample_test_input(task, test_index, prompts, engine, settings, new_tokens, control,
+                                        on_progress, source))
+    return SampledTask(task.id, tests, notes, time.perf_counter() - started)
 
 
-def _answer_test_input(task: Task, test_index: int, prompts: list[ViewPrompt], engine: RolloutEngine,
+def pooled(first: SampledTask, second: SampledTask) -> SampledTask:
+    """Both samplings of one task (the same views: two models, say) as one pool per test input, the first's
+    candidates first; each view's answers are the first's then the second's. Not scored: score the whole pool."""
+    tests = []
+    for one, two in zip(first.tests, second.tests, strict=True):
+        pool = CandidatePool()
+        pool.absorb(one.pool)
+        pool.absorb(two.pool)
+        view_grids = [a + b for a, b in zip(one.view_grids, two.view_grids, strict=True)]
+        tests.append(SampledTest(one.test_index, one.target, two.fitted, two.prompt_ids, pool, view_grids,
+                                 one.tokens + two.tokens))
+    notes = list(dict.fromkeys(first.notes + second.notes))
+    return SampledTask(first.task_id, tests, notes, first.seconds + second.seconds)
+
+
+def rank_task(sampled: SampledTask, settings: EvalSettings) -> TaskAnswer:
+    """The sampled pools ranked by `settings.rank` (logprob: by the expert scores already added), two attempts each."""
+    tests = []
+    for test in sampled.tests:
+        ranked = rank(test.pool.candidates, settings.rank)
+        answered = sum(1 for grids in test.view_grids if any(g is not None for g in grids))
+        tests.append(TestAnswer(test.test_index, two_attempts(ranked), ranked, test.target, answered,
+                                test.view_grids))
+    return TaskAnswer(sampled.task_id, tests, sampled.tokens, sampled.seconds, list(sampled.notes))
+
+
+def _sample_test_input(task: Task, test_index: int, prompts: list[ViewPrompt], engine: RolloutEngine,
                        settings: EvalSettings, new_tokens: int, control: RunControl | None,
-                       on_progress: ProgressCallback | None) -> tuple[TestAnswer, int]:
+                       on_progress: ProgressCallback | None, source: str) -> SampledTest:
     target = task.test[test_index].output
     fitted = [p for p in prompts if p.prompt is not None]
     pool = CandidatePool()
@@ -107,13 +169,8 @@ def _answer_test_input(task: Task, test_index: int, prompts: list[ViewPrompt], e
             original = None if grid is None else fitted[sample.group].view.invert(grid)
             view_grids[view_index].append(original)
             if original is not None:
-                pool.add(original, view_index, sample_logprob)
-    candidates = pool.candidates
-    if settings.rank == "logprob" and candidates:
-        _score_experts(engine.policy, candidates, fitted, prompt_ids, settings)
-    ranked = rank(candidates, settings.rank)
-    answered = sum(1 for grids in view_grids if any(g is not None for g in grids))
-    return TestAnswer(test_index, two_attempts(ranked), ranked, target, answered, view_grids), tokens
+                pool.add(original, view_index, sample_logprob, source)
+    return SampledTest(test_index, target, fitted, prompt_ids, pool, view_grids, tokens)
 
 
 def _as_grid(parsed: list[list[int]] | None) -> list[list[int]] | None:
@@ -134,13 +191,23 @@ def _sample_logprobs(policy: Policy, rollout, settings: EvalSettings) -> list[fl
                              settings.logprob_chunk_tokens)
 
 
-def _score_experts(policy: Policy, candidates: list, fitted: list[ViewPrompt], prompt_ids: list[list[int]],
-                   settings: EvalSettings) -> None:
-    """Product of experts: each candidate's log-probability under every view, summed (Franzen et al. 2025)."""
+def expert_scores(policy: Policy, test: SampledTest) -> list[float]:
+    """Product of experts: each pooled candidate's log-probability under every view that fitted, summed
+    (Franzen et al. 2025), in the pool's order."""
+    candidates = test.pool.candidates
     totals = [0.0] * len(candidates)
-    for view_prompt, ids in zip(fitted, prompt_ids):
+    if not candidates:
+        return totals
+    for view_prompt, ids in zip(test.fitted, test.prompt_ids):
         answers = [answer_ids(policy, grid_to_text(view_prompt.view.apply(c.grid))) for c in candidates]
         for index, score in enumerate(answers_logprobs(policy, ids, answers)):
             totals[index] += score
-    for candidate, total in zip(candidates, totals):
-        candidate.expert_logprob = total
+    return totals
+
+
+def add_expert_scores(policy: Policy, sampled: SampledTask, label: str = "model") -> None:
+    """Score every pooled candidate of `sampled` under `policy` (expert_scores), recorded by `label`; a
+    candidate's expert_logprob is the sum over every label scored so far."""
+    for test in sampled.tests:
+        for candidate, score in zip(test.pool.candidates, expert_scores(policy, test)):
+            candidate.add_expert_score(label, score)

@@ -32,7 +32,8 @@ from arc_console.engine.step_groups import Problem
 from arc_console.evaluation import events as ev
 from arc_console.evaluation.adapter_reset import TrainableWeights
 from arc_console.evaluation.settings import EvalSettings
-from arc_console.evaluation.solver import Stopped, answer_budget, answer_task, context_limit
+from arc_console.evaluation.solver import (Stopped, add_expert_scores, answer_budget, context_limit, pooled,
+                                           rank_task, sample_task)
 from arc_console.evaluation.solver_types import TaskAnswer
 from arc_console.evaluation.test_time_rl import TestTimeRL, roll_out_problems
 from arc_console.evaluation.test_time_settings import TestTimeSettings, default_learning_rate, validate_test_time
@@ -90,9 +91,11 @@ class TestTimeTrainer:
     __test__ = False  # not a pytest test class, whatever its name
 
     def __init__(self, adapter: TrainableWeights, settings: TestTimeSettings, eval_settings: EvalSettings,
-                 phases: Sequence[AdaptPhase] | None = None, mode: str = "rl") -> None:
+                 phases: Sequence[AdaptPhase] | None = None, mode: str = "rl", pool: str = "tuned") -> None:
         """`phases` run in order on each task; by default test-time RL for `settings.steps` steps. `mode`
-        names them in eval.json. A learning rate not given is that of what trains (a LoRA or every weight)."""
+        names them in eval.json. A learning rate not given is that of what trains (a LoRA or every weight).
+        `pool` (TestTimePlan.pool): tuned, the task answered by the tuned weights alone; both, the base
+        weights' candidates sampled before training pooled with the tuned weights' and ranked together."""
         self.adapter = adapter
         self.policy = adapter.policy
         self.engine = adapter.engine  # samples the policy with the live adapter folded in
@@ -100,20 +103,41 @@ class TestTimeTrainer:
             settings = dataclasses.replace(settings, learning_rate=default_learning_rate("rl", adapter.kind))
         self.settings = settings
         self.mode = mode
+        self.pool = pool
         self.eval_settings = eval_settings
         self.phases = list(phases) if phases is not None else [TestTimeRL(adapter, settings, eval_settings)]
 
     def answer(self, task: Task, control: RunControl, on_progress: ProgressCallback | None,
                emit: ev.EvalSink) -> TaskAnswer:
+        """Reset, adapt, answer as plain eval does (its views, samples and --rank), reset again. With pool both,
+        the base weights answer first; their candidates join the tuned weights' and, ranked by logprob,
+        every candidate is scored under both (the product of experts over views and the two models)."""
         started = time.perf_counter()
-        self.adapter.reset(self.eval_settings.seed, task.id)
+        seed, settings, policy = self.eval_settings.seed, self.eval_settings, self.policy
+        by_logprob = settings.rank == "logprob"
+        self.adapter.reset(seed, task.id)
         try:
+            base = sample_task(task, self.engine, settings, control, on_progress, "base") if self.pool == "both" \
+                else None
             report = self.train(task, control, on_progress, emit)
-            answer = answer_task(task, self.engine, self.eval_settings, control, on_progress)
+            if base is not None and report.fallback is not None:  # nothing trained: the tuned model is the base
+                sampled, judges = base, ["base"]
+            else:
+                tuned = sample_task(task, self.engine, settings, control, on_progress,
+                                    "model" if base is None else "tuned")
+                sampled = tuned if base is None else pooled(base, tuned)
+                judges = ["model"] if base is None else ["tuned", "base"]
+            if by_logprob:
+                add_expert_scores(policy, sampled, judges[0])
+                if len(judges) > 1:
+                    self.adapter.reset(seed, task.id)  # the base model again, bit for bit
+                    add_expert_scores(policy, sampled, judges[1])
         finally:
-            self.adapter.reset(self.eval_settings.seed, task.id)
+            self.adapter.reset(seed, task.id)
+        answer = rank_task(sampled, settings)
         answer.seconds = time.perf_counter() - started
-        answer.test_time = {"mode": self.mode, **report.to_dict()}
+        answer.test_time = {"mode": self.mode, "pool": self.pool, **report.to_dict(),
+                            **({"attempts_found_by": _found_by(answer)} if base is not None else {})}
         return answer
 
     def train(self, task: Task, control: RunControl, on_progress: ProgressCallback | None,
@@ -162,3 +186,12 @@ class TestTimeTrainer:
             raise Stopped(task.id)
         rewards = [r for g in groups for r in g.rewards]
         return sum(rewards) / len(rewards)
+
+
+def _found_by(answer: TaskAnswer) -> list[list[str]]:
+    """Per test input, which model's samples gave each attempt: base, tuned or both."""
+    def who(candidate) -> str:
+        models = sorted(m for m, votes in candidate.found_by.items() if votes)
+        return "both" if len(models) > 1 else (models[0] if models else "none")
+
+    return [[who(c) for c in test.candidates[:2]] for test in answer.tests]

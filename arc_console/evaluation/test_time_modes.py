@@ -25,4 +25,4 @@ def plan_trainer(weights: TrainableWeights, plan: TestTimePlan, eval_settings: E
         phases.append(SupervisedPhase(weights, plan.sft, eval_settings))
     if "rl" in plan.phases:
         phases.append(TestTimeRL(weights, plan.rl, eval_settings))
-    return TestTimeTrainer(weights, plan.rl, eval_settings, phases, plan.mode)
+    return TestTimeTrainer(weights, plan.rl, eval_settings, phases, plan.mode, plan.pool)

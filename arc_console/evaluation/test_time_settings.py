@@ -18,6 +18,10 @@ TEMPERATURE_MIN, TEMPERATURE_MAX = 0.6, 1.0
 
 TEST_TIME_MODES = ("none", "sft", "rl", "sft+rl")
 TRAINABLE_WEIGHTS = ("auto", "lora", "full")
+TEST_TIME_POOLS = ("tuned", "both")
+# eval's --rank where a test-time mode is on and --rank is not given: on the built-in model the product of
+# experts picks better from the pooled base and tuned candidates than votes do (docs/evaluation.md).
+TEST_TIME_RANK = "logprob"
 # A phase's learning rate where none is given, by what trains. SFT's from benchmarks/test_time_sft_sweep.py on
 # the built-in model (docs/evaluation.md, Test-time training); RL's on every weight is the tiny preset's DAPO rate, on a
 # LoRA the rate test-time RL always had. A LoRA's rates are ten times every weight's, as usual.
@@ -106,7 +110,8 @@ def validate_test_time(settings: TestTimeSettings) -> None:
 class SftSettings:
     """Supervised test-time training: teacher forcing on the task's leave-one-out problems under views."""
 
-    # Chosen by benchmarks/test_time_sft_sweep.py on the built-in model (docs/evaluation.md, Test-time training).
+    # Steps from benchmarks/test_time_modes.py (32 picked no better than 16 from the pool, at twice the time), the
+    # rest from test_time_sft_sweep.py, on the built-in model (docs/benchmarks.md, Test-time training modes).
     steps: int = setting(16, "test-time SFT: AdamW steps per task", flag="sft-steps", metavar="N")
     # Constant: a run of N steps is the first N steps of a longer one. None: default_learning_rate.
     learning_rate: float | None = setting(None, "its constant learning rate", flag="sft-lr", metavar="LR",
@@ -145,6 +150,12 @@ class TestTimePlan:
         "of a small unquantized model, else a LoRA", choices=TRAINABLE_WEIGHTS, flag="test-time-weights")
     sft: SftSettings = SftSettings()
     rl: TestTimeSettings = TestTimeSettings()
+    pool: str = setting(
+        "both", "the candidates a trained task's attempts are chosen from: tuned (the trained weights' samples) or "
+        "both (also the base weights' samples, drawn before training)",
+        doc="both: the two pools are joined per grid and ranked by --rank (votes summed; logprob: every candidate "
+            "scored under every view by the trained and the base weights, summed), so training loses an answer the "
+            "base model had only where the scores prefer another", choices=TEST_TIME_POOLS, flag="test-time-pool")
 
     @property
     def phases(self) -> tuple[str, ...]:
@@ -159,7 +170,7 @@ class TestTimePlan:
         return dataclasses.replace(self, sft=sft, rl=rl)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mode": self.mode, "weights": self.weights,
+        return {"mode": self.mode, "weights": self.weights, **({"pool": self.pool} if self.phases else {}),
                 **({"sft": self.sft.to_dict()} if "sft" in self.phases else {}),
                 **({"rl": self.rl.to_dict()} if "rl" in self.phases else {})}
 
@@ -171,6 +182,8 @@ def validate_plan(plan: TestTimePlan) -> None:
 
     require(plan.mode in TEST_TIME_MODES, f"--test-time-mode must be one of {', '.join(TEST_TIME_MODES)}, "
                                           f"got {plan.mode!r}")
+    require(plan.pool in TEST_TIME_POOLS,
+            f"--test-time-pool must be one of {', '.join(TEST_TIME_POOLS)}, got {plan.pool!r}")
     require(plan.weights in TRAINABLE_WEIGHTS,
             f"--test-time-weights must be one of {', '.join(TRAINABLE_WEIGHTS)}, got {plan.weights!r}")
     sft = plan.sft

@@ -44,7 +44,7 @@ def test_an_abbreviated_flag_is_refused_with_the_flag_it_abbreviates(tmp_path: P
 def test_an_abbreviation_of_several_flags_names_them() -> None:
     out = subprocess.run([*CLI, "eval", "--test-time", "2"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 2
-    assert "(did you mean one of --test-time-mode, --test-time-weights, --test-time-steps, --test-time-lr, " in out.stderr
+    assert "(did you mean one of --test-time-mode, --test-time-weights, --test-time-pool, --test-time-steps, " in out.stderr
 
 
 def test_no_parser_takes_abbreviations() -> None:

@@ -103,7 +103,7 @@ def test_every_eval_setting_field_with_help_is_a_flag_and_defaults_come_from_the
     assert {flag_name(spec) for spec in flag_fields(test_time_settings.SftSettings)} == {
         "--sft-steps", "--sft-lr", "--sft-batch", "--sft-augment", "--sft-repeat-examples"}
     assert {flag_name(spec) for spec in flag_fields(test_time_settings.TestTimePlan)} == {
-        "--test-time-mode", "--test-time-weights"}
+        "--test-time-mode", "--test-time-weights", "--test-time-pool"}
     given = parser.parse_args(["--test-time-mode", "sft", "--sft-lr", "3e-5", "--include-trained"])
     assert settings_from_flags(given, test_time_settings.SftSettings).learning_rate == 3e-5  # a number, optional
     assert settings_from_flags(given, EvalInputs).include_trained

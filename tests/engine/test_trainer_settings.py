@@ -70,7 +70,12 @@ def foreground(predicted, target, test_input) -> float:
     return sum(cell(predicted, r, c) == cell(target, r, c) for r, c in cells) / len(cells)
 
 
-ACCURACY = {"pixel": pixel, "changed": changed, "foreground": foreground}
+def exact(predicted, target, test_input) -> float:
+    """README: ARC's scoring, 1 for a perfect answer, 0 for anything else."""
+    return float(predicted == target)
+
+
+ACCURACY = {"pixel": pixel, "changed": changed, "foreground": foreground, "exact": exact}
 
 
 def expected_reward(variant: str, candidate: dict[str, Any], target, test_input) -> float:
@@ -96,7 +101,7 @@ def step_groups(run: Path) -> list[dict[str, Any]]:
     return groups
 
 
-@pytest.mark.parametrize("variant", ["pixel", "changed", "foreground"])
+@pytest.mark.parametrize("variant", ["pixel", "changed", "foreground", "exact"])
 def test_every_candidates_reward_is_its_variant_plus_shaping_and_the_overlong_penalty(tmp_path: Path,
                                                                                     variant: str) -> None:
     trainer, _ = make_trainer(tmp_path / "run", max_steps=3, reward=variant, num_candidates=6, max_extra_draws=1,

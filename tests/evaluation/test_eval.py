@@ -63,7 +63,7 @@ def test_rankings_votes_with_logprob_ties_and_product_of_experts():
     assert [c.votes for c in candidates] == [2, 2, 1]
     assert [c.grid for c in rank_by_votes(candidates)] == [[[2]], [[1]], [[3]]]  # tie: mean -5.0 beats -5.5
     for candidate, score in zip(candidates, (-3.0, -10.0, -1.0)):
-        candidate.expert_logprob = score
+        candidate.add_expert_score("model", score)
     assert [c.grid for c in rank_by_logprob(candidates)] == [[[3]], [[1]], [[2]]]
     assert two_attempts([Candidate([[4]], 1)]) == [[[4]], [[4]]]
     assert two_attempts([]) == [[[0]], [[0]]]

@@ -71,18 +71,47 @@ def test_the_modes_benchmark_runs_every_mode_and_writes_the_records_keys(tmp_pat
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["tasks"] == 1 and report["task_ids"][0] not in DEMO_PROBLEMS
-    assert {"pass_at_2_before", "pass_at_2_after", "rows", "per_task"} <= set(report)
+    assert list(report)[:3] == ["tasks", "pass_at_2_before", "pass_at_2_after"]
+    assert {"rows", "per_task", "selection", "per_family", "pools"} <= set(report)
     arms = [(row["mode"], row["budget"]) for row in report["rows"]]
-    assert arms == [("plain", 0), ("sft", 1), ("sft", 2), ("rl", 1), ("rl", 2), ("sft+rl", 1), ("sft+rl", 2)]
+    assert arms == [("plain", 0), ("sft", 1), ("sft", 2), ("rl", 1), ("rl", 2), ("sft+rl", 1), ("sft+rl", 2),
+                    ("sft pooled", 1), ("sft pooled", 2)]
     by_arm = {(row["mode"], row["budget"]): row for row in report["rows"]}
     assert by_arm[("sft+rl", 2)]["sft_steps"] == 2 and by_arm[("sft+rl", 2)]["rl_steps"] == 1
     assert report["pass_at_2_before"] == by_arm[("plain", 0)]["pass_at_2_mean"]
-    assert report["pass_at_2_after"] == by_arm[("sft", 2)]["pass_at_2_mean"]  # the default mode at budget 2
+    assert report["pass_at_2_after"] == by_arm[("sft pooled", 2)]["pass_at_2_mean"]  # the default mode, budget 2
+    # the pool holds both models' candidates: its oracle is at least either model's
+    for budget in (1, 2):
+        pooled, alone = by_arm[("sft pooled", budget)], by_arm[("sft", budget)]
+        assert pooled["oracle_mean"] >= max(alone["oracle_mean"], by_arm[("plain", 0)]["oracle_mean"])
+        pool = next(p for p in report["pools"] if p["budget"] == budget)
+        assert sum(c["votes"]["base"] for c in pool["tests"][0]) <= 2 and pool["sft_steps"] == budget
+    rules = {row["rule"] for row in report["selection"]}
+    assert {"plain votes", "pool logprob base+tuned", "oracle"} <= rules
     assert all(0 <= row["pass_at_2_mean"] <= row["oracle_mean"] + 1e-9 <= 1 + 1e-9 for row in report["rows"])
     assert by_arm[("sft", 2)]["seconds_per_task"] > by_arm[("plain", 0)]["seconds_per_task"]
     assert report["tasks_left_out_unfinished"] == [] and set(report["load_average"]) == {"slice 1"}
     pytest.importorskip("matplotlib")
     assert (tmp_path / report["plot"]).is_file()
+
+
+def test_the_selection_rules_pick_from_the_candidates_they_are_given():
+    sys.path.insert(0, str(REPO / "benchmarks"))
+    from test_time_selection import picks_right, task_score
+
+    def candidate(right: bool, base: int, tuned: int, base_score: float, tuned_score: float) -> dict:
+        return {"right": right, "votes": {"base": base, "tuned": tuned}, "score": {"base": base_score,
+                "tuned": tuned_score}, "mean_sample_logprob": -1.0}
+
+    # the base model's two wrong favourites; the tuned model alone found the right grid, and scores it best
+    pool = [candidate(False, 5, 0, -1.0, -9.0), candidate(False, 3, 1, -2.0, -8.0), candidate(True, 0, 4, -6.0, -0.5)]
+    assert not picks_right(pool, "plain votes") and not picks_right(pool, "plain logprob")
+    assert picks_right(pool, "sft votes") and picks_right(pool, "pool logprob tuned")
+    assert not picks_right(pool, "pool votes")  # 5 and 4 votes beat 4
+    assert picks_right(pool, "pool logprob base+tuned")  # -6.5 beats -10 and -10
+    assert picks_right(pool, "pool logprob tuned", tries=1) and not picks_right(pool, "plain votes", tries=1)
+    assert picks_right(pool, "oracle") and not picks_right(pool[:2], "oracle")
+    assert task_score([pool, pool[:2]], "pool logprob tuned") == 0.5
 
 
 def test_a_modes_run_stopped_early_is_merged_over_the_tasks_every_seed_answered():
@@ -120,6 +149,29 @@ def test_the_training_benchmark_trains_on_the_whole_training_split_and_records_h
     assert sum(row["tasks"] for row in families.values()) == 1
     assert sum(row["training_steps"] for row in families.values()) == 1
     assert report["summary"]["pixel"]["train_mean_accuracy_change_same_family_per_seed"] == [None]  # one step: no halves
+    # What the update was made of, read back from the run directory's step file and metrics.
+    signal = report["summary"]["pixel"]["training_signal"]
+    step = json.loads(next((tmp_path / "jobs/job_pixel_0/logs/responses").glob("step_*.json")).read_text())
+    groups = [step, *step.get("extra_groups", [])]
+    assert signal["first_half"]["steps"] == 0 and signal["second_half"]["steps"] == 1
+    assert signal["second_half"]["groups_drawn"] == len(groups) == step["groups_drawn"]
+    assert signal["second_half"]["groups_kept"] == step["groups_kept"]
+    assert signal["second_half"]["candidates"] == 2 * len(groups)
+    assert signal["second_half"]["perfect_candidates"] == sum(c["perfect_match"] for g in groups for c in g["candidates"])
+    assert signal["revisits"]["tasks_drawn"] == len({g["problem_id"] for g in groups})
+    # The trained model against the one it started from, by `arc-console eval` on the held-out tasks.
+    compared = tmp_path / "heldout.json"
+    result = run_script("benchmarks/heldout_after_training.py", str(tmp_path / "jobs"), "--eval-seeds", "0",
+                        "--limit", "2", "--work", str(tmp_path / "evals"), "--out", str(compared))
+    assert result.returncode == 0, result.stderr[-3000:]
+    heldout = json.loads(compared.read_text())
+    assert set(heldout["models"]) == {"start", "pixel_0"}
+    assert heldout["models"]["pixel_0"]["model"] == str(tmp_path / "jobs/job_pixel_0")
+    trained = json.loads((tmp_path / "evals/pixel_0_e0/eval.json").read_text())
+    assert trained["totals"]["tasks_scored"] == 2 and trained["tasks"][0]["task_id"].startswith("syn-heldout-")
+    start = json.loads((tmp_path / "evals/start_e0/eval.json").read_text())["totals"]["pass_at_2"]
+    assert heldout["variants"]["pixel"]["pass_at_2_change_per_training_seed"] == [
+        round(trained["totals"]["pass_at_2"] - start, 4)]
     # A run cut after its first evaluation: --merge keeps what its job file holds.
     cut = tmp_path / "cut"
     cut.mkdir()

@@ -170,9 +170,14 @@ def test_cli_sft_mode_records_the_mode_its_settings_and_each_tasks_losses(tmp_pa
     header = report["test_time"]
     assert header["mode"] == "sft" and header["weights"] == "auto" and header["trained"].startswith("every weight")
     assert header["sft"]["steps"] == 2 and header["sft"]["batch"] == 2 and "rl" not in header
+    assert header["pool"] == "both"  # the base model's candidates are kept beside the tuned model's
+    assert report["settings"]["rank"] == "logprob"  # --rank not given: the product of experts, with a mode
     assert report["totals"]["test_time_trained"] == 1 and report["totals"]["test_time_plain_fallbacks"] == 1
     by_id = {t["task_id"]: t["test_time"] for t in report["tasks"]}
     assert by_id["one-pair"]["fallback"] and "sft" not in by_id["one-pair"]
+    assert by_id["two-pairs"]["pool"] == "both" and len(by_id["two-pairs"]["attempts_found_by"]) == 1
+    candidates = next(t for t in report["tasks"] if t["task_id"] == "two-pairs")["tests"][0]["candidates"]
+    assert all(set(c["found_by"]) <= {"base", "tuned"} for c in candidates)
     sft = by_id["two-pairs"]["sft"]
     assert sft["steps"] == 2 and sft["problems"] == 2 and sft["seconds"] > 0
     assert isinstance(sft["loss_before"], float) and isinstance(sft["loss_after"], float)
@@ -187,6 +192,8 @@ def test_cli_sft_mode_records_the_mode_its_settings_and_each_tasks_losses(tmp_pa
     (["--sft-steps", "4"], "--sft-steps sets test-time SFT: use --test-time-mode sft or sft+rl"),
     (["--test-time-mode", "rl", "--no-sft-repeat-examples"], "--sft-repeat-examples sets test-time SFT"),
     (["--test-time-mode", "sft", "--test-time-steps", "2"], "--test-time-steps sets test-time RL's steps"),
+    (["--test-time-pool", "both"], "--test-time-pool chooses among test-time training's candidates"),
+    (["--test-time-mode", "sft", "--test-time-pool", "all"], "--test-time-pool must be one of tuned, both"),
 ])
 def test_bad_test_time_mode_flags_are_one_line_exit_2_and_create_nothing(tmp_path: Path, flags: list[str],
                                                                           message: str, capsys):
