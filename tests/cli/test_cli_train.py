@@ -1,4 +1,6 @@
-"""`arc-console train` as a user runs it: a subprocess, real files, signals, bad input."""
+"""`arc-console train` as a user runs it: a subprocess, real files, signals, bad input. The runs trained only
+to be read or resumed are fresh processes from the warm launcher (tests/support/warm_cli.py); the printed
+resume command, the signals (through the interpreter's own exit) and bad input run `python -m arc_console`."""
 
 import json
 import shlex
@@ -29,9 +31,12 @@ def files_of(folder: Path) -> dict[str, tuple[bytes, int]]:
 
 
 @pytest.mark.slow
-def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
+def test_headless_five_steps_then_extend_by_resume(tmp_path: Path, warm_cli) -> None:
     run = tmp_path / "run"
-    out = run_cli("train", "--headless", "--preset", "tiny", "--max-steps", "5", "--out", str(run), *FAST)
+    # A fresh process from the warm launcher, its sys.argv as `python -m arc_console` sets it; the resume
+    # command it prints is then run as typed, by a shell: a real `python -m arc_console` start.
+    out = warm_cli.run(["train", "--headless", "--preset", "tiny", "--max-steps", "5", "--out", str(run), *FAST],
+                       timeout=300)
     assert out.returncode == 0, out.stderr
     assert "preset tiny" in out.stderr
     lines = [line for line in out.stdout.splitlines() if line.startswith("step ")]
@@ -74,11 +79,12 @@ def test_headless_five_steps_then_extend_by_resume(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_toml_config(tmp_path: Path) -> None:
+def test_toml_config(tmp_path: Path, warm_cli) -> None:
     config = tmp_path / "run.toml"
     config.write_text('[train]\nmax_steps = 2\nnum_candidates = 3\nmax_new_tokens = 8\noverlong_buffer = 2\n'
                       'tasks = "arc1-training"\nproblems = ["a85d4709"]\n')
-    out = run_cli("train", "--headless", "--preset", "tiny", "--config", str(config), "--out", str(tmp_path / "run"))
+    out = warm_cli.run(["train", "--headless", "--preset", "tiny", "--config", str(config), "--out",
+                        str(tmp_path / "run")], timeout=300)
     assert out.returncode == 0, out.stderr
     record = json.loads((tmp_path / "run/logs/responses/step_002.json").read_text())
     assert record["problem_id"] == "a85d4709" and len(record["candidates"]) == 3

@@ -53,10 +53,11 @@ def rank_pid(launcher: subprocess.Popen, rank: int) -> int:
     # Dr. GRPO's constant denominator is the step's sequences, summed over the ranks.
     ["--augment", "dihedral+colors", "--objective", "dr_grpo"],
 ])
-def test_torchrun_two_ranks_equal_one_process(tmp_path: Path, settings: list[str]) -> None:
+def test_torchrun_two_ranks_equal_one_process(tmp_path: Path, settings: list[str], warm_cli) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
-    single = subprocess.run([*CLI, "train", *FAST, *settings, "--max-steps", "2", "--out", str(one)],
-                            capture_output=True, text=True, timeout=300)
+    # The one-process reference is a fresh process from the warm launcher (tests/support/warm_cli.py); the
+    # ranks are torchrun's own.
+    single = warm_cli.run(["train", *FAST, *settings, "--max-steps", "2", "--out", str(one)], timeout=300)
     assert single.returncode == 0, single.stderr
     ranks = subprocess.run([*TORCHRUN, "-m", "arc_console", "train", *FAST, *settings, "--max-steps", "2", "--out",
                             str(two)], capture_output=True, text=True, timeout=300)
@@ -84,7 +85,7 @@ def test_torchrun_two_ranks_equal_one_process(tmp_path: Path, settings: list[str
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-def test_stop_from_rank_0_then_kill_9_of_a_rank_then_resume_with_one_process(tmp_path: Path) -> None:
+def test_stop_from_rank_0_then_kill_9_of_a_rank_then_resume_with_one_process(tmp_path: Path, warm_cli) -> None:
     run = tmp_path / "run"
     args = [*CLI, "train", *FAST, "--max-steps", "1000", "--checkpoint-every", "1", "--out", str(run), "--nproc", "2"]
     launcher = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -112,8 +113,8 @@ def test_stop_from_rank_0_then_kill_9_of_a_rank_then_resume_with_one_process(tmp
     assert "a rank of the 2 processes failed" in err and f"--resume {run} --headless --nproc 2" in err
     last = max(int(p.name.split("_")[1]) for p in (run / "checkpoints").glob("step_*"))
 
-    again = subprocess.run([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", str(last + 1)],
-                           capture_output=True, text=True, timeout=300)
+    # The one-process resume: a fresh process from the warm launcher (tests/support/warm_cli.py).
+    again = warm_cli.run(["train", "--headless", "--resume", str(run), "--max-steps", str(last + 1)], timeout=300)
     assert again.returncode == 0, again.stderr
     assert f"step {last + 1}/{last + 1}" in again.stdout
     assert (run / f"checkpoints/step_{last + 1}/trainer_state.json").is_file()

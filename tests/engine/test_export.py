@@ -20,12 +20,18 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
 
 
+def run_warm(warm_cli, *args: str) -> subprocess.CompletedProcess:
+    """A run, an export or a model made only for its files: a fresh process from the warm launcher
+    (tests/support/warm_cli.py); the refused exports (their one-line errors and exit) are `python -m arc_console`."""
+    return warm_cli.run(list(args), timeout=300)
+
+
 @pytest.fixture(scope="module")
-def lora_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def lora_run(tmp_path_factory: pytest.TempPathFactory, warm_cli) -> Path:
     """Two DAPO steps of the tiny preset with a rank-4 LoRA, a learning rate that moves it visibly."""
     run = tmp_path_factory.mktemp("export") / "run"
-    out = run_cli("train", "--headless", "--preset", "tiny", "--max-steps", "2", "--out", str(run), *FAST,
-                  "--lora-r", "4", "--learning-rate", "0.01", "--objective", "grpo")
+    out = run_warm(warm_cli, "train", "--headless", "--preset", "tiny", "--max-steps", "2", "--out", str(run), *FAST,
+                   "--lora-r", "4", "--learning-rate", "0.01", "--objective", "grpo")
     assert out.returncode == 0, out.stderr
     return run
 
@@ -36,17 +42,17 @@ def _logits(model: torch.nn.Module) -> torch.Tensor:
         return model(input_ids=ids).logits
 
 
-def test_merged_model_equals_base_plus_adapter(lora_run: Path, tmp_path: Path) -> None:
+def test_merged_model_equals_base_plus_adapter(lora_run: Path, tmp_path: Path, warm_cli) -> None:
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
     adapter, merged = tmp_path / "adapter", tmp_path / "merged"
-    out = run_cli("export", str(lora_run), "--out", str(adapter))
+    out = run_warm(warm_cli, "export", str(lora_run), "--out", str(adapter))
     assert out.returncode == 0, out.stderr
     assert "adapter (PEFT) of step 2, base 'tiny'" in out.stdout
     settings = json.loads((adapter / "adapter_config.json").read_text())
     assert settings["base_model_name_or_path"] == "tiny" and settings["r"] == 4  # a name, not a local path
-    out = run_cli("export", str(lora_run / "checkpoints/step_2"), "--out", str(merged), "--merged")
+    out = run_warm(warm_cli, "export", str(lora_run / "checkpoints/step_2"), "--out", str(merged), "--merged")
     assert out.returncode == 0, out.stderr
 
     plain = AutoModelForCausalLM.from_pretrained(merged)  # no peft, no arc-console
@@ -59,10 +65,11 @@ def test_merged_model_equals_base_plus_adapter(lora_run: Path, tmp_path: Path) -
     torch.testing.assert_close(_logits(plain), expected, atol=1e-5, rtol=1e-5)
 
 
-def test_bfloat16_export_and_bad_input(lora_run: Path, tmp_path: Path) -> None:
+def test_bfloat16_export_and_bad_input(lora_run: Path, tmp_path: Path, warm_cli) -> None:
     from safetensors import safe_open
 
-    out = run_cli("export", str(lora_run), "--out", str(tmp_path / "bf16"), "--merged", "--dtype", "bfloat16")
+    out = run_warm(warm_cli, "export", str(lora_run), "--out", str(tmp_path / "bf16"), "--merged",
+                   "--dtype", "bfloat16")
     assert out.returncode == 0, out.stderr
     with safe_open(tmp_path / "bf16/model.safetensors", "pt") as weights:
         assert weights.get_tensor("model.embed_tokens.weight").dtype == torch.bfloat16
@@ -79,15 +86,16 @@ def test_bfloat16_export_and_bad_input(lora_run: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(420)
-def test_a_4bit_base_is_dequantized_before_merging(tmp_path: Path) -> None:
+def test_a_4bit_base_is_dequantized_before_merging(tmp_path: Path, warm_cli) -> None:
     from transformers import AutoModelForCausalLM
 
     base, run, merged = tmp_path / "base-4bit", tmp_path / "run", tmp_path / "merged"
-    out = run_cli("make-model", "--shape", "tiny", "--out", str(base), "--quantize", "4bit")
+    out = run_warm(warm_cli, "make-model", "--shape", "tiny", "--out", str(base), "--quantize", "4bit")
     assert out.returncode == 0, out.stderr
     assert json.loads((base / "config.json").read_text())["quantization_config"]["bnb_4bit_quant_type"] == "nf4"
-    out = run_cli("train", "--headless", "--preset", "tiny", "--model", str(base), "--max-steps", "1", "--out", str(run),
-                  "--lora-r", "4", "--max-new-tokens", "8", "--overlong-buffer", "2", "--num-candidates", "3")
+    out = run_warm(warm_cli, "train", "--headless", "--preset", "tiny", "--model", str(base), "--max-steps", "1",
+                   "--out", str(run), "--lora-r", "4", "--max-new-tokens", "8", "--overlong-buffer", "2",
+                   "--num-candidates", "3")
     assert out.returncode == 0, out.stderr
     # A random base teaches nothing in one step (every answer is equally wrong), so the adapter is still zero:
     # give the checkpoint's LoRA B the values a trained one has, so the merge has something to carry.
@@ -105,7 +113,7 @@ def test_a_4bit_base_is_dequantized_before_merging(tmp_path: Path) -> None:
         adapter_weights[name.replace(".default", "")] = value.to(adapter_weights[name.replace(".default", "")].dtype)
     save_file(weights, trained)
     save_file(adapter_weights, saved_adapter)
-    out = run_cli("export", str(run), "--out", str(merged), "--merged")
+    out = run_warm(warm_cli, "export", str(run), "--out", str(merged), "--merged")
     assert out.returncode == 0, out.stderr
     assert "base 'base-4bit'" in out.stdout and "note: the base is quantized: dequantized to bfloat16" in out.stdout
     assert "quantization_config" not in json.loads((merged / "config.json").read_text())
@@ -117,7 +125,7 @@ def test_a_4bit_base_is_dequantized_before_merging(tmp_path: Path) -> None:
     from peft import PeftModel
 
     adapter = tmp_path / "adapter"
-    out = run_cli("export", str(run), "--out", str(adapter))
+    out = run_warm(warm_cli, "export", str(run), "--out", str(adapter))
     assert out.returncode == 0, out.stderr
     dequantized = AutoModelForCausalLM.from_pretrained(base).dequantize().float()
     base_logits = _logits(dequantized)

@@ -29,14 +29,20 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300)
 
 
+def run_warm(warm_cli, *args: str) -> subprocess.CompletedProcess:
+    """A model made or a run trained only for its files: a fresh process from the warm launcher
+    (tests/support/warm_cli.py); the refused requests (their one-line errors and exit) are `python -m arc_console`."""
+    return warm_cli.run(list(args), timeout=300)
+
+
 @pytest.fixture(scope="module")
-def checkpoints(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def checkpoints(tmp_path_factory: pytest.TempPathFactory, warm_cli) -> tuple[Path, Path]:
     """(the tiny random model in float32, its copy in Unsloth's bnb-4bit layout)."""
     root = tmp_path_factory.mktemp("prequantized")
     source, split = root / "source", root / "split"
-    assert run_cli("make-model", "--out", str(source)).returncode == 0
-    out = run_cli("make-model", "--quantize", "4bit", "--layout", "unsloth-bnb-4bit", "--from", str(source),
-                  "--out", str(split))
+    assert run_warm(warm_cli, "make-model", "--out", str(source)).returncode == 0
+    out = run_warm(warm_cli, "make-model", "--quantize", "4bit", "--layout", "unsloth-bnb-4bit", "--from", str(source),
+                   "--out", str(split))
     assert out.returncode == 0, out.stderr
     assert "Unsloth's bnb-4bit layout" in out.stdout
     return source, split
@@ -80,9 +86,9 @@ def test_the_checkpoint_has_unsloths_tensor_names_and_quantization_config(checkp
         assert handle.get_tensor("model.layers.0.mlp.router.linear.weight").dtype == torch.float32
 
 
-def test_built_or_converted_the_same_weights_give_the_same_bytes(tmp_path: Path, checkpoints) -> None:
+def test_built_or_converted_the_same_weights_give_the_same_bytes(tmp_path: Path, checkpoints, warm_cli) -> None:
     built = tmp_path / "built"
-    out = run_cli("make-model", "--quantize", "4bit", "--layout", "unsloth-bnb-4bit", "--out", str(built))
+    out = run_warm(warm_cli, "make-model", "--quantize", "4bit", "--layout", "unsloth-bnb-4bit", "--out", str(built))
     assert out.returncode == 0, out.stderr
     for shard in built.glob("*.safetensors"):
         assert shard.read_bytes() == (checkpoints[1] / shard.name).read_bytes()
@@ -167,11 +173,11 @@ def test_a_quantized_model_refuses_full_fine_tuning_in_one_line(checkpoints) -> 
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)  # a training process
-def test_train_one_step_on_the_prequantized_checkpoint(tmp_path: Path, checkpoints) -> None:
+def test_train_one_step_on_the_prequantized_checkpoint(tmp_path: Path, checkpoints, warm_cli) -> None:
     run = tmp_path / "run"
-    out = run_cli("train", "--headless", "--preset", "tiny", "--model", str(checkpoints[1]), "--max-steps", "1",
-                  "--out", str(run), "--lora-r", "4", "--objective", "grpo", "--max-new-tokens", "8",
-                  "--overlong-buffer", "2", "--num-candidates", "3", "--rollout-engine", "static")
+    out = run_warm(warm_cli, "train", "--headless", "--preset", "tiny", "--model", str(checkpoints[1]), "--max-steps",
+                   "1", "--out", str(run), "--lora-r", "4", "--objective", "grpo", "--max-new-tokens", "8",
+                   "--overlong-buffer", "2", "--num-candidates", "3", "--rollout-engine", "static")
     assert out.returncode == 0, out.stderr
     log = (run / "logs" / "training.log").read_text()
     assert "packed 4-bit experts" in log

@@ -1,11 +1,10 @@
 """Issue 32, part 1: `eval` of a run directory or checkpoint leaves out the problems that run trained on.
 
 A real tiny run (the tiny preset: five tasks of synthetic-heldout, two of them among its first six), then
-the real CLI in a subprocess evaluating it."""
+the real CLI evaluating it in a fresh process from the warm launcher (tests/support/warm_cli.py)."""
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ from arc_console.evaluation.trained_problems import TrainedOn, leave_out_trained
 from cli_in_process import usage_error
 from helpers import make_trainer
 
-CLI = [sys.executable, "-m", "arc_console"]
 HELD_OUT_SOURCE = [t.id for t in load_tasks("synthetic-heldout")]
 FIRST_SIX = HELD_OUT_SOURCE[:6]
 TRAINED_IN_FIRST_SIX = [i for i in FIRST_SIX if i in DEMO_PROBLEMS]
@@ -33,8 +31,9 @@ def tiny_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return run
 
 
-def eval_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*CLI, "eval", *args], capture_output=True, text=True, timeout=300)
+def eval_cli(warm_cli, *args: str) -> subprocess.CompletedProcess[str]:
+    """`arc-console eval ARGS`, a fresh process from the warm launcher (tests/support/warm_cli.py)."""
+    return warm_cli.run(["eval", *args], timeout=300)
 
 
 def test_the_tiny_preset_trains_on_two_of_the_first_six_held_out_tasks():
@@ -53,10 +52,10 @@ def test_one_rule_leaves_out_trained_ids_in_order():
 @pytest.mark.slow
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("which", ["run", "checkpoint"])
-def test_eval_of_a_run_leaves_out_its_training_problems(tiny_run: Path, tmp_path: Path, which: str):
+def test_eval_of_a_run_leaves_out_its_training_problems(tiny_run: Path, tmp_path: Path, which: str, warm_cli):
     model = tiny_run if which == "run" else tiny_run / "checkpoints" / "step_1"
     out = tmp_path / "eval"
-    result = eval_cli("--model", str(model), "--limit", "6", "--out", str(out), *QUICK)
+    result = eval_cli(warm_cli, "--model", str(model), "--limit", "6", "--out", str(out), *QUICK)
     assert result.returncode == 0, result.stderr[-2000:]
     lines = [line for line in result.stderr.splitlines() if "leaving out" in line]
     assert len(lines) == 1 and "leaving out 5 of 120 tasks that this run trained on" in lines[0]
@@ -70,9 +69,9 @@ def test_eval_of_a_run_leaves_out_its_training_problems(tiny_run: Path, tmp_path
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_include_trained_keeps_them(tiny_run: Path, tmp_path: Path):
+def test_include_trained_keeps_them(tiny_run: Path, tmp_path: Path, warm_cli):
     out = tmp_path / "eval"
-    result = eval_cli("--model", str(tiny_run), "--limit", "6", "--include-trained", "--out", str(out), *QUICK)
+    result = eval_cli(warm_cli, "--model", str(tiny_run), "--limit", "6", "--include-trained", "--out", str(out), *QUICK)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((out / "eval.json").read_text())
     assert [t["task_id"] for t in report["tasks"]] == FIRST_SIX
@@ -91,9 +90,9 @@ def test_nothing_left_is_refused_on_one_line_with_exit_2_and_nothing_written(tin
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_a_plain_model_leaves_nothing_out(tmp_path: Path):
+def test_a_plain_model_leaves_nothing_out(tmp_path: Path, warm_cli):
     out = tmp_path / "eval"
-    result = eval_cli("--model", "tiny", "--problems", TRAINED_IN_FIRST_SIX[0], "--out", str(out), *QUICK)
+    result = eval_cli(warm_cli, "--model", "tiny", "--problems", TRAINED_IN_FIRST_SIX[0], "--out", str(out), *QUICK)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "leaving out" not in result.stderr
     assert json.loads((out / "eval.json").read_text())["excluded_trained"] == []

@@ -2,8 +2,6 @@
 
 import asyncio
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -25,7 +23,6 @@ from arc_console.tui.widgets.history import AccuracyHistory
 from arc_console.tui.widgets.test_time_panel import TestTimePanel
 from cli_in_process import usage_error
 
-CLI = [sys.executable, "-m", "arc_console"]
 EVAL = EvalSettings(augment="none", samples=2, seed=3)
 TEST_TIME = TestTimeSettings(steps=2, augment="none", candidates=4, learning_rate=5e-3)
 
@@ -117,13 +114,13 @@ def write_tasks(folder: Path) -> list[str]:
 
 
 @pytest.mark.slow
-def test_cli_headless_records_test_time_per_task_and_counts_single_pair_fallbacks(tmp_path: Path):
+def test_cli_headless_records_test_time_per_task_and_counts_single_pair_fallbacks(tmp_path: Path, warm_cli):
     write_tasks(tmp_path / "tasks")
     out = tmp_path / "eval"
-    result = subprocess.run([*CLI, "eval", "--headless", "--tasks", str(tmp_path / "tasks"), "--augment", "none",
-                             "--test-time-steps", "2", "--test-time-augment", "none", "--test-time-weights", "lora",
-                             "--out", str(out)],
-                            capture_output=True, text=True, timeout=120)
+    # A fresh `arc-console eval` process from the warm launcher (tests/support/warm_cli.py).
+    result = warm_cli.run(["eval", "--headless", "--tasks", str(tmp_path / "tasks"), "--augment", "none",
+                           "--test-time-steps", "2", "--test-time-augment", "none", "--test-time-weights", "lora",
+                           "--out", str(out)], timeout=120)
     assert result.returncode == 0, result.stderr
     assert "test-time 2/2" in result.stdout and "plain (single pair)" in result.stdout
     report = json.loads((out / "eval.json").read_text())

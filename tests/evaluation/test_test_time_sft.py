@@ -2,8 +2,6 @@
 model and real held-out tasks."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,6 @@ from arc_console.evaluation.test_time_sft import (SupervisedPhase, answer_loss, 
                                                   teacher_forcing_batch)
 from cli_in_process import usage_error
 
-CLI = [sys.executable, "-m", "arc_console"]
 EVAL = EvalSettings(augment="none", samples=2, seed=3)
 SFT = SftSettings(steps=3, batch=4, learning_rate=1e-3)
 RL = TestTimeSettings(steps=1, augment="none", candidates=2, learning_rate=5e-3)
@@ -160,12 +157,13 @@ def write_tasks(folder: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
-def test_cli_sft_mode_records_the_mode_its_settings_and_each_tasks_losses(tmp_path: Path):
+def test_cli_sft_mode_records_the_mode_its_settings_and_each_tasks_losses(tmp_path: Path, warm_cli):
     write_tasks(tmp_path / "tasks")
     out = tmp_path / "eval"
-    result = subprocess.run([*CLI, "eval", "--headless", "--tasks", str(tmp_path / "tasks"), "--augment", "none",
-                             "--test-time-mode", "sft", "--sft-steps", "2", "--sft-batch", "2", "--out", str(out)],
-                            capture_output=True, text=True, timeout=300)
+    # A fresh `arc-console eval` process from the warm launcher (tests/support/warm_cli.py).
+    result = warm_cli.run(["eval", "--headless", "--tasks", str(tmp_path / "tasks"), "--augment", "none",
+                           "--test-time-mode", "sft", "--sft-steps", "2", "--sft-batch", "2", "--out", str(out)],
+                          timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "sft loss" in result.stdout and "plain (single pair)" in result.stdout
     report = json.loads((out / "eval.json").read_text())

@@ -13,25 +13,34 @@ from child_output import ChildOutput
 
 from arc_console.rundir.files import list_step_files
 from faults import fault_env
+from warm_cli import WarmProcess
 
 pytestmark = pytest.mark.slow
 
-CLI = [sys.executable, "-m", "arc_console", "train", "--headless"]
+TRAIN = ["train", "--headless"]
+CLI = [sys.executable, "-m", "arc_console", *TRAIN]
 FAST = ["--max-new-tokens", "12", "--overlong-buffer", "4", "--num-candidates", "4", "--max-extra-draws", "1"]
 
 
-def kill_when(condition, proc: subprocess.Popen, timeout: float = 240.0) -> str:
+def kill_when(condition, proc: subprocess.Popen | WarmProcess, timeout: float = 240.0) -> str:
     """Kill -9 the trainer once condition() holds; what it wrote on stderr."""
-    with ChildOutput(proc) as child:
+    warm = isinstance(proc, WarmProcess)
+    streams = {"stderr": proc.stderr_fd} if warm and proc.stderr_fd >= 0 else None
+    with ChildOutput(proc, streams) as child:
         child.wait_until(condition, timeout, "the moment to kill the trainer")
         os.kill(proc.pid, signal.SIGKILL)
         child.finish(timeout=30)
+    if warm:
+        proc.close()
+        return child.stderr if streams else ""
     return child.stderr if proc.stderr is not None else ""
 
 
 @pytest.mark.timeout(900)
-def test_kill_9_before_the_first_step_and_mid_run_then_resume(tmp_path: Path) -> None:
+def test_kill_9_before_the_first_step_and_mid_run_then_resume(tmp_path: Path, warm_cli) -> None:
     run = tmp_path / "run"
+    # The first start and the last resume are `python -m arc_console` itself; the two killed resumes between
+    # are fresh processes from the warm launcher (tests/support/warm_cli.py), without the seconds of imports.
     log = run / "logs/training.log"
     # 1. Killed while loading the model: no run.json, no checkpoint. --resume starts it with its flags.
     proc = subprocess.Popen([*CLI, "--preset", "tiny", "--out", str(run), "--max-steps", "4", *FAST],
@@ -39,14 +48,12 @@ def test_kill_9_before_the_first_step_and_mid_run_then_resume(tmp_path: Path) ->
     kill_when(lambda: log.exists() and "loading model" in log.read_text(), proc)
     assert not (run / "logs/run.json").exists()
     # 2. Resumed, then killed inside step 1 (run.json written, no step finished).
-    proc = subprocess.Popen([*CLI, "--resume", str(run), "--max-steps", "4", *FAST],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = warm_cli.start([*TRAIN, "--resume", str(run), "--max-steps", "4", *FAST], stdout=False, stderr=True)
     err = kill_when(lambda: (run / "logs/run.json").exists(), proc)
     assert "no complete checkpoint: starting it again from step 1" in err
     assert not (run / "logs/metrics.jsonl").exists()
     # 3. Resumed with its saved settings (run.json), killed after a checkpoint, mid-run.
-    proc = subprocess.Popen([*CLI, "--resume", str(run), "--checkpoint-every", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = warm_cli.start([*TRAIN, "--resume", str(run), "--checkpoint-every", "1"], stdout=False, stderr=True)
     err = kill_when(lambda: (run / "checkpoints/step_2/trainer_state.json").exists(), proc)
     assert "with its saved settings" in err
     # 4. Resumed from the checkpoint: completes with steps 1..4, once each.

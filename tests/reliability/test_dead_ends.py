@@ -32,13 +32,13 @@ FAST = ["--max-new-tokens", "8", "--overlong-buffer", "2", "--num-candidates", "
 
 
 @pytest.fixture(scope="module")
-def killed_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A headless run killed with SIGKILL after its first step, before any checkpoint."""
+def killed_run(tmp_path_factory: pytest.TempPathFactory, warm_cli) -> Path:
+    """A headless run killed with SIGKILL after its first step, before any checkpoint (a fresh process from the
+    warm launcher, tests/support/warm_cli.py; the commands under test below are `python -m arc_console`)."""
     root = tmp_path_factory.mktemp("dead-ends")
-    trainer = subprocess.Popen([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "200", "--out", "run",
-                                "--checkpoint-every", "1000", *FAST], cwd=root, stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE)
-    with ChildOutput(trainer) as child:
+    trainer = warm_cli.start(["train", "--headless", "--preset", "tiny", "--max-steps", "200", "--out", "run",
+                              "--checkpoint-every", "1000", *FAST], cwd=root)
+    with ChildOutput(trainer, {"stdout": trainer.stdout_fd}) as child:
         child.wait_for_line(lambda line: line.startswith("step 1/"), timeout=300)  # the run is under way
         os.kill(trainer.pid, signal.SIGKILL)
         child.finish(timeout=60)

@@ -4,16 +4,12 @@ import json
 import os
 import pickle
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 from helpers import make_trainer
-
-CLI = [sys.executable, "-m", "arc_console"]
 
 
 class Exploit:
@@ -27,15 +23,15 @@ class Exploit:
 
 
 @pytest.mark.slow
-def test_hostile_optimizer_pickle_is_refused(tmp_path: Path) -> None:
+def test_hostile_optimizer_pickle_is_refused(tmp_path: Path, warm_cli) -> None:
     run = tmp_path / "run"
     trainer, _ = make_trainer(run, max_steps=1)
     trainer.run()
     marker = tmp_path / "pwned"
     optimizer_file = run / "checkpoints/step_1/optimizer.pt"
     torch.save({"optimizer": Exploit(marker), "scheduler": {}}, optimizer_file, pickle_module=pickle)
-    out = subprocess.run([*CLI, "train", "--headless", "--resume", str(run), "--max-steps", "2"],
-                         capture_output=True, text=True, timeout=300)
+    # A fresh process from the warm launcher (tests/support/warm_cli.py): the resume loads the pickle in it.
+    out = warm_cli.run(["train", "--headless", "--resume", str(run), "--max-steps", "2"], timeout=300)
     assert out.returncode == 2, out.stderr
     assert "cannot be loaded" in out.stderr and "Traceback" not in out.stderr
     assert not marker.exists()

@@ -2,7 +2,6 @@
 
 import importlib.util
 import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -27,14 +26,15 @@ OPTIONAL = [name for name in ("wandb", "trackio") if importlib.util.find_spec(na
 
 
 @pytest.fixture(scope="module")
-def reported_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """Two steps of the tiny preset reporting to TensorBoard and every other installed tracker, offline."""
+def reported_run(tmp_path_factory: pytest.TempPathFactory, warm_cli) -> tuple[Path, Path]:
+    """Two steps of the tiny preset reporting to TensorBoard and every other installed tracker, offline: a fresh
+    process from the warm launcher (tests/support/warm_cli.py; the trackers import in it, after the fork)."""
     root = tmp_path_factory.mktemp("reported")
     run, trackio_dir = root / "run", root / "trackio"
-    env = {**os.environ, "WANDB_MODE": "offline", "WANDB_SILENT": "true", "TRACKIO_DIR": str(trackio_dir)}
+    env = {"WANDB_MODE": "offline", "WANDB_SILENT": "true", "TRACKIO_DIR": str(trackio_dir)}
     targets = ",".join(["tensorboard", *OPTIONAL])
-    out = subprocess.run([*CLI, "train", "--headless", "--preset", "tiny", "--max-steps", "2", "--out", str(run),
-                          *FAST, "--report-to", targets], capture_output=True, text=True, env=env, timeout=300)
+    out = warm_cli.run(["train", "--headless", "--preset", "tiny", "--max-steps", "2", "--out", str(run), *FAST,
+                        "--report-to", targets], timeout=300, env=env)
     assert out.returncode == 0, out.stderr
     assert "report-to" not in out.stdout, out.stdout  # no tracker failed
     return run, trackio_dir

@@ -1,20 +1,18 @@
 """Every file and folder train, eval, export and make-model write gets the mode the user's umask gives:
 0644 / 0755 under umask 022 (a teammate, a container user or a submission pipeline can read them), and
-still 0600 / 0700 under 077. Real commands in subprocesses, every path they wrote checked."""
+still 0600 / 0700 under 077. Real commands, each a fresh process from the warm launcher
+(tests/support/warm_cli.py) under the umask given, every path they wrote checked."""
 
 from __future__ import annotations
 
 import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from arc_console.rundir.atomic import atomic_write_text, staged_folder
-
-CLI = [sys.executable, "-m", "arc_console"]
 
 # A LoRA run (so checkpoints hold an adapter folder and export writes one), short answers, a checkpoint
 # at every step and a held-out evaluation (logs/eval.jsonl).
@@ -23,8 +21,8 @@ TRAIN = ["train", "--headless", "--preset", "tiny", "--max-steps", "2", "--lora-
          "--eval-limit", "1", "--eval-augment", "none", "--eval-samples", "1"]
 
 
-def run(args: list[str], umask: int, cwd: Path) -> subprocess.CompletedProcess[str]:
-    out = subprocess.run([*CLI, *args], capture_output=True, text=True, umask=umask, cwd=cwd, timeout=600)
+def run(warm_cli, args: list[str], umask: int, cwd: Path) -> subprocess.CompletedProcess[str]:
+    out = warm_cli.run(args, timeout=600, cwd=cwd, umask=umask)
     assert out.returncode == 0, out.stderr
     return out
 
@@ -48,15 +46,15 @@ def wrong_modes(folder: Path, umask: int) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module", params=[0o022, 0o077], ids=["umask022", "umask077"])
-def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[int, Path]:
+def written(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, warm_cli) -> tuple[int, Path]:
     """A trained run, an evaluation of it and its exported adapter, all under one umask."""
     umask = request.param
     root = tmp_path_factory.mktemp(f"modes{umask:o}")
     os.chmod(root, 0o777 & ~umask)  # the folder the user works in: made under the same umask
-    run([*TRAIN, "--out", "run"], umask, root)
-    run(["eval", "--model", "run", "--headless", "--limit", "1", "--augment", "none", "--samples", "1",
+    run(warm_cli, [*TRAIN, "--out", "run"], umask, root)
+    run(warm_cli, ["eval", "--model", "run", "--headless", "--limit", "1", "--augment", "none", "--samples", "1",
          "--max-new-tokens", "12", "--out", "eval"], umask, root)
-    run(["export", "run", "--out", "export"], umask, root)
+    run(warm_cli, ["export", "run", "--out", "export"], umask, root)
     return umask, root
 
 
@@ -87,9 +85,9 @@ def test_an_export_gets_the_umask_modes(written: tuple[int, Path]) -> None:
 
 
 @pytest.mark.slow
-def test_make_model_gets_the_umask_modes(tmp_path: Path) -> None:
+def test_make_model_gets_the_umask_modes(tmp_path: Path, warm_cli) -> None:
     os.chmod(tmp_path, 0o755)
-    run(["make-model", "--shape", "tiny", "--out", "model"], 0o022, tmp_path)
+    run(warm_cli, ["make-model", "--shape", "tiny", "--out", "model"], 0o022, tmp_path)
     assert (tmp_path / "model" / "model.safetensors").exists()
     assert wrong_modes(tmp_path / "model", 0o022) == {}
 

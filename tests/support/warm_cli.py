@@ -16,6 +16,7 @@ the start-up itself (python -m arc_console) starts the real command.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 # What `arc-console train --headless` imports before its first step (the CLI, the trainer, the model's code).
@@ -88,12 +89,16 @@ class WarmCli:
             raise AssertionError("warm_cli: the server did not start")
 
     def start(self, argv: Sequence[str], stdout: bool = True, stderr: bool = False,
-              cwd: Path | None = None) -> WarmProcess:
+              cwd: Path | None = None, env: Mapping[str, str] | None = None,
+              umask: int | None = None) -> WarmProcess:
         """Start `arc-console ARGV` in `cwd` (default: the server's); stdout=False sends its output to /dev/null
-        (no pipe to read), stderr=True gives its stderr a pipe too (else /dev/null)."""
+        (no pipe to read), stderr=True gives its stderr a pipe too (else /dev/null). `env`: variables set in the
+        child before the CLI runs, on top of the server's environment; a variable read while PRELOAD's modules
+        imported, or by Python at start-up (PYTHONPATH, sitecustomize), is already read: such a test starts the
+        real command. `umask`: the child's umask (default: the server's), as subprocess's umask=."""
         ends = [os.pipe() if wanted else (-1, os.open(os.devnull, os.O_WRONLY)) for wanted in (stdout, stderr)]
         try:
-            request = ["start", list(argv), None if cwd is None else str(cwd)]
+            request = ["start", list(argv), None if cwd is None else str(cwd), dict(env or {}), umask]
             socket.send_fds(self._sock, [json.dumps(request).encode()], [write for _, write in ends])
         finally:
             for _, write in ends:
@@ -102,11 +107,12 @@ class WarmCli:
         self._children.append(child)
         return child
 
-    def run(self, argv: Sequence[str], timeout: float, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    def run(self, argv: Sequence[str], timeout: float, cwd: Path | None = None,
+            env: Mapping[str, str] | None = None, umask: int | None = None) -> subprocess.CompletedProcess[str]:
         """As subprocess.run(..., capture_output=True, text=True, timeout=...): its exit code and output."""
         from child_output import ChildOutput
 
-        child = self.start(argv, stdout=True, stderr=True, cwd=cwd)
+        child = self.start(argv, stdout=True, stderr=True, cwd=cwd, env=env, umask=umask)
         with ChildOutput(child, {"stdout": child.stdout_fd, "stderr": child.stderr_fd}) as output:
             code = output.finish(timeout)
         child.close()
@@ -175,7 +181,7 @@ def _serve(sock: socket.socket) -> None:
             pid = os.fork()
             if pid == 0:
                 sock.close()
-                _child(request[1], request[2], *fds)
+                _child(*request[1:], *fds)
             for fd in fds:
                 os.close(fd)
             answer = str(pid)
@@ -185,7 +191,25 @@ def _serve(sock: socket.socket) -> None:
         sock.sendall(f"{answer}\n".encode())
 
 
-def _child(argv: list[str], cwd: str | None, stdout_fd: int, stderr_fd: int) -> None:
+def _standard_streams() -> tuple[io.TextIOWrapper, io.TextIOWrapper, io.TextIOWrapper]:
+    """Descriptors 0, 1 and 2 as Python's start-up wraps them (the server's own streams give the encoding and
+    error handlers): stderr written through at once (a kill -9 loses none of it), stdout buffered unless
+    PYTHONUNBUFFERED or -u says otherwise, each line-buffered on a terminal."""
+    like = (sys.__stdin__, sys.__stdout__, sys.__stderr__)
+    stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)), encoding=like[0].encoding,
+                             errors=like[0].errors)
+    writers = []
+    for fd, stream in ((1, like[1]), (2, like[2])):
+        raw = io.FileIO(fd, "w", closefd=False)
+        unbuffered = fd == 2 or not isinstance(stream.buffer, io.BufferedWriter)  # -u: the server's is raw too
+        writers.append(io.TextIOWrapper(raw if unbuffered else io.BufferedWriter(raw), encoding=stream.encoding,
+                                        errors=stream.errors, line_buffering=os.isatty(fd),
+                                        write_through=unbuffered))
+    return stdin, writers[0], writers[1]
+
+
+def _child(argv: list[str], cwd: str | None, env: dict[str, str], umask: int | None, stdout_fd: int,
+           stderr_fd: int) -> None:
     code = 1
     try:
         devnull = os.open(os.devnull, os.O_RDWR)
@@ -196,9 +220,10 @@ def _child(argv: list[str], cwd: str | None, stdout_fd: int, stderr_fd: int) -> 
             os.close(fd)
         if cwd is not None:
             os.chdir(cwd)
-        sys.stdin = open(0, encoding="utf-8", closefd=False)
-        sys.stdout = open(1, "w", encoding="utf-8", closefd=False)
-        sys.stderr = open(2, "w", encoding="utf-8", closefd=False)
+        os.environ.update(env)
+        if umask is not None:
+            os.umask(umask)
+        sys.stdin, sys.stdout, sys.stderr = _standard_streams()
         import arc_console
         from arc_console.cli import console
 
