@@ -33,23 +33,14 @@ def main() -> None:
     parser.add_argument("--name", help="write the result to benchmarks/results/dashboard_clock_cost_DATE_NAME.json")
     args = parser.parse_args()
 
-    from textual.screen import Screen
-
     import arc_console
     from arc_console.engine import events as ev
     from arc_console.engine.control import RunControl
     from arc_console.monitor.hardware import HardwareSampler
     from arc_console.tui.app import ConsoleApp
+    from headless_dashboard import FrameCounter  # benchmarks/, beside this script
 
-    frames = 0
-    compositor_refresh = Screen._compositor_refresh
-
-    def counted(screen: Screen) -> None:
-        nonlocal frames
-        frames += 1
-        compositor_refresh(screen)
-
-    Screen._compositor_refresh = counted  # counts the frames Textual renders; changes nothing else
+    counter = FrameCounter()
     clock = time.pthread_getcpuclockid(threading.main_thread().ident)
     measured: dict[str, float] = {}
     grid = [[0, 1, 2], [3, 4, 5], [6, 7, 8]]
@@ -60,12 +51,12 @@ def main() -> None:
             sink(ev.StepStarted(1, "demo", grid, grid, [0.6 + 0.1 * i for i in range(8)]))
         if closing.wait(3.0):  # the start's frames and layouts settle first
             return
-        cpu, frames_before, wall = time.clock_gettime(clock), frames, time.monotonic()
+        cpu, frames_before, wall = time.clock_gettime(clock), counter.frames, time.monotonic()
         if closing.wait(args.seconds):
             return
         wall = time.monotonic() - wall
         measured.update(ui_cpu_ms_per_s=1000 * (time.clock_gettime(clock) - cpu) / wall,
-                        frames_per_s=(frames - frames_before) / wall, seconds=wall)
+                        frames_per_s=(counter.frames - frames_before) / wall, seconds=wall)
         app.call_from_thread(app.exit)  # no pilot: its wake-ups would be measured with the rest
 
     app = ConsoleApp(source, mode="train", control=RunControl(),

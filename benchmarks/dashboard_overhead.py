@@ -70,21 +70,11 @@ class TrainingWindow:
 def child(mode: str, args: argparse.Namespace) -> None:
     """One measured run in this process; prints steps/s (and, with the dashboard, its own costs) as JSON.
     Runs on whichever arc_console is imported (PYTHONPATH picks the tree: --baseline-tree)."""
-    from textual.screen import Screen
-
     from arc_console.cli import session
     from arc_console.config import build_config
-    from headless_dashboard import run_consoles_headless  # benchmarks/, beside this script
+    from headless_dashboard import FrameCounter, run_consoles_headless  # benchmarks/, beside this script
 
-    refreshes = 0
-    compositor_refresh = Screen._compositor_refresh
-
-    def counted(screen: Screen) -> None:
-        nonlocal refreshes
-        refreshes += 1
-        compositor_refresh(screen)
-
-    Screen._compositor_refresh = counted  # counts the frames Textual renders; changes nothing else
+    refreshes = FrameCounter()
     window = TrainingWindow()
     forward = session.EventForwarder.__call__
 
@@ -118,7 +108,7 @@ def child(mode: str, args: argparse.Namespace) -> None:
     if mode == "dashboard":
         assert window.first_step is not None and window.stopped is not None, "the run sent no step or no stop"
         result.update(ui_cpu_s_per_step=(window.stopped - window.first_step) / len(rows),
-                      ui_cpu_s_per_step_with_start=ui_cpu / len(rows), refreshes_per_step=refreshes / len(rows),
+                      ui_cpu_s_per_step_with_start=ui_cpu / len(rows), refreshes_per_step=refreshes.frames / len(rows),
                       wall_s_per_step=sum(r["step_time_s"] for r in rows) / len(rows))
     print(json.dumps(result))
 

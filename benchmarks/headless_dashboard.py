@@ -8,6 +8,23 @@ from __future__ import annotations
 from typing import Any
 
 
+class FrameCounter:
+    """From its creation on, counts the frames Textual renders (every Screen._compositor_refresh) and changes
+    nothing else."""
+
+    def __init__(self) -> None:
+        from textual.screen import Screen
+
+        self.frames = 0
+        render = Screen._compositor_refresh
+
+        def counted(screen: Screen) -> None:
+            self.frames += 1
+            render(screen)
+
+        Screen._compositor_refresh = counted
+
+
 def run_consoles_headless(size: tuple[int, int] = (160, 50), poll_s: float = 1.0) -> None:
     """From now on ConsoleApp.run drives the app headless; `poll_s`: how often the pilot looks for the end
     (rarely: its own wake-ups are UI work the benchmarks measure)."""
