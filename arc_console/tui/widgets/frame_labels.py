@@ -20,16 +20,15 @@ class FrameLabels(Widget):
     _repaint_only: Region | None = None
 
     def set_border_title(self, title: Text | str | None) -> None:
-        self._repaint_only = self._frame_row(top=True)
-        try:
-            self.border_title = title
-        finally:
-            self._repaint_only = None
+        self._set_frame_label("border_title", title, top=True)
 
     def set_border_subtitle(self, subtitle: Text | str | None) -> None:
-        self._repaint_only = self._frame_row(top=False)
+        self._set_frame_label("border_subtitle", subtitle, top=False)
+
+    def _set_frame_label(self, attribute: str, label: Text | str | None, top: bool) -> None:
+        self._repaint_only = self._frame_row(top)
         try:
-            self.border_subtitle = subtitle
+            setattr(self, attribute, label)
         finally:
             self._repaint_only = None
 
