@@ -83,7 +83,8 @@ def main() -> int:
         rows.append(exact_share(model, sets, args.samples, args.seed))
         print(json.dumps({"model": model, **{k: rows[-1][k]["exact_share"] for k in sets}}), flush=True)
     result = {"command": "python " + " ".join(["benchmarks/transfer_check.py", *sys.argv[1:]]),
-              "machine": f"{platform.machine()} CPU, one torch thread", "date": datetime.now().isoformat(timespec="seconds"),
+              "machine": f"{platform.machine()} CPU, one torch thread",
+              "date": datetime.now().isoformat(timespec="seconds"),
               "seconds": round(time.perf_counter() - started, 1), "samples": args.samples, "families": args.families,
               "per_family": args.per_family, "models": dict(zip(args.models, rows))}
     if args.out:

@@ -199,8 +199,9 @@ def test_the_fresh_variant_trains_on_tasks_it_never_draws_twice(tmp_path: Path):
     assert job["settings"]["tasks"] == "synthetic:200" and job["settings"]["reward"] == "exact"
     run = json.loads((tmp_path / "jobs/job_exact+fresh_0/logs/run.json").read_text())
     assert run["problems"] == [t.id for t in load_tasks("synthetic:200")] and len(run["problems"]) == 2400
-    drawn = [g["problem_id"] for path in sorted((tmp_path / "jobs/job_exact+fresh_0/logs/responses").glob("step_*.json"))
-             for step in [json.loads(path.read_text())] for g in [step, *step.get("extra_groups", [])]]
+    steps = sorted((tmp_path / "jobs/job_exact+fresh_0/logs/responses").glob("step_*.json"))
+    drawn = [g["problem_id"] for path in steps for step in [json.loads(path.read_text())]
+             for g in [step, *step.get("extra_groups", [])]]
     assert drawn == run["problems"][: len(drawn)] and len(drawn) >= 3  # in order, none twice
     assert job["training_signal"]["revisits"]["tasks_drawn_again"] == 0
 
@@ -250,7 +251,8 @@ def test_the_gpu_host_script_runs_the_variants_side_by_side_and_brings_back_merg
     assert sorted(report["summary"]) == ["exact", "exact+fresh"] and "CUDA hidden" in report["machine"]
     assert "--variants exact exact+fresh" in report["command"] and "num_candidates=2" in report["command"]
     jobs = {job["variant"]: job for job in report["jobs"]}
-    assert jobs["exact"]["settings"]["tasks"] == "synthetic" and jobs["exact+fresh"]["settings"]["tasks"] == "synthetic:200"
+    assert jobs["exact"]["settings"]["tasks"] == "synthetic"
+    assert jobs["exact+fresh"]["settings"]["tasks"] == "synthetic:200"
     assert all(job["finished"] and [row["step"] for row in job["curve"]] == [0, 1, 2] for job in jobs.values())
     # the job files come back with their training signal, and merge again without their run directories
     again = tmp_path / "again.json"
