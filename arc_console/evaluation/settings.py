@@ -24,7 +24,8 @@ class EvalInputs:
             "or its full weights")
     tasks: str = setting(
         "synthetic-heldout", "arc1-evaluation | arc2-evaluation | synthetic-heldout | ... | a folder or file of "
-        "ARC JSON", doc="Any task source; test outputs may be missing", metavar="SOURCE")
+        "ARC JSON", doc="Any task source (synthetic-heldout:N: N tasks per family instead of 10); test outputs "
+                        "may be missing", metavar="SOURCE")
     problems: str = setting("", "comma-separated task ids", metavar="IDS", shown_default="every task")
     limit: int = setting(0, "the first N tasks only, after a run's training problems are left out (0: all)",
                          metavar="N")

@@ -156,6 +156,9 @@ class TestTimeTrainer:
         for phase in self.phases:
             ran, changed = phase.adapt(task, problems, control, on_progress, emit, after_step)
             steps, updates = steps + ran, updates + changed
+        declined = [phase.record().get("fallback") for phase in self.phases]
+        if steps == 0 and all(declined):  # e.g. SFT's whole prompts exceed the context where RL's trimmed ones fit
+            return self._fallback(task, "; ".join(dict.fromkeys(declined)), started, emit)
         after = self._probe(task, probe, control)
         report = TestTimeReport(steps, updates, len(problems), before, after, time.perf_counter() - started,
                                 phases={phase.label: phase.record() for phase in self.phases})

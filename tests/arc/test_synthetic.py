@@ -1,6 +1,8 @@
 """Synthetic ARC-like tasks: seeded, valid, at least ten families, a held-out split."""
 
-from arc_console.arc import load_tasks
+import pytest
+
+from arc_console.arc import TaskError, load_tasks
 from arc_console.arc.synthetic import FAMILIES, make_task, make_tasks
 
 
@@ -34,3 +36,23 @@ def test_transformations_do_what_their_names_say() -> None:
         column = [row[c] for row in pair.output]
         nonzero = [v for v in column if v]
         assert column == [0] * (len(column) - len(nonzero)) + nonzero
+
+
+def test_a_count_after_the_source_name_gives_that_many_tasks_per_family_first_ten_unchanged() -> None:
+    plain = load_tasks("synthetic")
+    more = load_tasks("synthetic:25")
+    assert len(more) == 25 * len(FAMILIES) and len({t.id for t in more}) == len(more)
+    assert [t.id for t in more[: len(plain)]] == [t.id for t in plain]  # interleaved: the plain source is a prefix
+    assert more[: len(plain)] == plain
+    assert more[-1] == make_task(list(FAMILIES)[-1], 24, "train", max_side=4, train_pairs=2)
+    heldout = load_tasks("synthetic-heldout:11")
+    assert {t.id for t in heldout}.isdisjoint(t.id for t in more)
+    assert all(t.id.startswith("syn-heldout-") for t in heldout) and len(heldout) == 11 * len(FAMILIES)
+
+
+def test_a_bad_count_is_one_clear_error() -> None:
+    for source in ("synthetic:0", "synthetic:ten", "synthetic:", "synthetic:-3", "synthetic-heldout:100001"):
+        with pytest.raises(TaskError, match=r"tasks per family, 1\.\.100000"):
+            load_tasks(source)
+    with pytest.raises(TaskError, match="synthetic:N"):  # an unknown name still lists what is known
+        load_tasks("synthetics:4")

@@ -59,3 +59,11 @@ def test_errors_from_the_run_directory_and_the_tasks_reach_the_user_in_one_line(
         out = run(*args)
         assert out.returncode == 2 and words in out.stderr and out.stderr.count("\n") == 1, (args, out.stderr)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_bad_synthetic_task_count_is_one_line_and_creates_nothing(tmp_path: Path) -> None:
+    for command, source in (("train", "synthetic:0"), ("eval", "synthetic-heldout:ten")):
+        extra = ("--problems", "") if command == "train" else ()
+        out = run(command, "--headless", "--tasks", source, *extra, "--out", str(tmp_path / command))
+        assert out.returncode == 2 and f"{source}: N in" in out.stderr and out.stderr.count("\n") == 1, out.stderr
+        assert not (tmp_path / command).exists()

@@ -39,5 +39,5 @@ def test_it_answers_held_out_tasks_with_grids() -> None:
     well_formed = sum(s.has_grid for s in scores) / len(scores)
     accuracy = sum(s.accuracy for s in scores) / len(scores)
     perfect = sum(s.perfect_match for s in scores) / len(scores)
-    # The model shipped before (38,592 CPU examples) answered 1 of these 24 perfectly; this one, 5 or more.
-    assert well_formed >= 0.9 and accuracy >= 0.5 and perfect >= 0.2, (well_formed, accuracy, perfect)
+    # A floor under the shipped model's own answers (its MADE.json), so that a weaker one is not shipped unseen.
+    assert well_formed >= 0.9 and accuracy >= 0.7 and perfect >= 0.35, (well_formed, accuracy, perfect)

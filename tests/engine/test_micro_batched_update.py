@@ -20,10 +20,10 @@ from paths import REPO
 # Answers of 18, 24 and 36 tokens (3x3, 3x4, 3x6 grids) and one cut at 40 (5x5): groups of different lengths.
 PROBLEMS = ["syn-heldout-rotate90-00000", "syn-heldout-rotate180-00000", "syn-heldout-mirror_extend-00000",
             "syn-heldout-border-00000"]
-# The built-in model answers these well: the hottest candidate (up to 1.9) keeps every group's rewards apart,
-# so all four groups reach the update (at the default 1.3 every 5x5 answer is cut alike and its group dropped).
+# The built-in model answers these well: only a hot candidate (up to 2.6) keeps every group's rewards apart,
+# so all four groups reach the update (cooler, every 5x5 answer is cut alike and its group dropped).
 STEP = {"model": "tiny", "problems": PROBLEMS, "problems_per_step": 4, "max_extra_draws": 0, "max_new_tokens": 40,
-        "overlong_buffer": 4, "max_steps": 1, "updates_per_rollout": 2, "temperature_max": 1.9}
+        "overlong_buffer": 4, "max_steps": 1, "updates_per_rollout": 2, "temperature_max": 2.6}
 FIGURES = ("loss", "grad_norm", "clip_fraction", "clip_low_fraction", "clip_high_fraction", "ratio_mean", "approx_kl",
            "entropy")
 CLI = [sys.executable, "-m", "arc_console"]

@@ -3,6 +3,7 @@
 and what the modes benchmark's nesting relies on: a budget answered inside a longer run is a run of that budget."""
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -202,3 +203,78 @@ def test_the_training_benchmark_trains_on_the_whole_training_split_and_records_h
     assert cut_report["command"] == "the original command" and "--merge" in cut_report["merge_command"]
     assert cut_report["summary"]["pixel"]["finished_per_seed"] == [False]
     assert cut_report["summary"]["pixel"]["last_evaluated_step_per_seed"] == [0]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_fresh_variant_trains_on_tasks_it_never_draws_twice(tmp_path: Path):
+    out = tmp_path / "generalise.json"
+    result = run_script("benchmarks/generalise.py", "--steps", "3", "--eval-every", "3", "--eval-limit", "1",
+                        "--seeds", "0", "--variants", "exact+fresh", "--eval-augment", "none",
+                        "--set", "num_candidates=2", "--work", str(tmp_path / "jobs"), "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    job = json.loads(out.read_text())["jobs"][0]
+    assert job["settings"]["tasks"] == "synthetic:200" and job["settings"]["reward"] == "exact"
+    run = json.loads((tmp_path / "jobs/job_exact+fresh_0/logs/run.json").read_text())
+    assert run["problems"] == [t.id for t in load_tasks("synthetic:200")] and len(run["problems"]) == 2400
+    steps = sorted((tmp_path / "jobs/job_exact+fresh_0/logs/responses").glob("step_*.json"))
+    drawn = [g["problem_id"] for path in steps for step in [json.loads(path.read_text())]
+             for g in [step, *step.get("extra_groups", [])]]
+    assert drawn == run["problems"][: len(drawn)] and len(drawn) >= 3  # in order, none twice
+    assert job["training_signal"]["revisits"]["tasks_drawn_again"] == 0
+
+
+def test_the_transfer_check_compares_trained_fresh_and_held_out_instances_of_the_same_families():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("transfer_check", REPO / "benchmarks" / "transfer_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    sets = check.task_sets(["rotate90", "colour_map"], 10)
+    assert {t.id for t in sets["trained"]} == {t.id for t in load_tasks("synthetic")
+                                             if t.id.split("-")[2] in ("rotate90", "colour_map")}
+    assert sets["trained"] == [t for t in load_tasks("synthetic") if t.id.split("-")[2] in ("rotate90", "colour_map")]
+    assert sets["heldout"] == [t for t in load_tasks("synthetic-heldout")
+                               if t.id.split("-")[2] in ("rotate90", "colour_map")]
+    never = {t.id for t in load_tasks(f"synthetic:{check.FRESH_START}")}  # no run of generalise.py draws past these
+    assert all(t.id.startswith("syn-train-") and t.id not in never for t in sets["fresh"]) and len(sets["fresh"]) == 20
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_the_transfer_check_counts_exact_samples_of_the_real_model(tmp_path: Path):
+    out = tmp_path / "transfer.json"
+    result = run_script("benchmarks/transfer_check.py", "tiny", "--families", "recolour", "--per-family", "2",
+                        "--samples", "3", "--out", str(out))
+    assert result.returncode == 0, result.stderr[-3000:]
+    row = json.loads(out.read_text())["models"]["tiny"]
+    for name in ("trained", "fresh", "heldout"):
+        family = row[name]["per_family"]["recolour"]
+        assert family["samples"] == 6 and 0 <= family["tasks_any_right"] <= 2 and family["right"] <= 6
+        assert row[name]["exact_share"] == round(family["right"] / 6, 4)
+    # recolour is the family the built-in model answers best: an answer is found somewhere
+    assert sum(row[name]["per_family"]["recolour"]["right"] for name in row if name != "model") > 0
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_the_gpu_host_script_runs_the_variants_side_by_side_and_brings_back_merged_results(tmp_path: Path):
+    out = tmp_path / "out"
+    env = {**os.environ, "OUT": str(out), "PYTHON": sys.executable, "GENERALISE_JOBS": "1"}  # one run at a time here
+    result = subprocess.run(["bash", "benchmarks/generalise_gpu_host.sh", "2", "600", "0", "exact exact+fresh", "--",
+                             "num_candidates=2", "--eval-limit", "1"], cwd=REPO, env=env, capture_output=True,
+                            text=True, timeout=800)
+    assert result.returncode == 0, (result.stdout + result.stderr)[-3000:]
+    report = json.loads((out / "generalise_gpuhost.json").read_text())
+    assert sorted(report["summary"]) == ["exact", "exact+fresh"] and "CUDA hidden" in report["machine"]
+    assert "--variants exact exact+fresh" in report["command"] and "num_candidates=2" in report["command"]
+    jobs = {job["variant"]: job for job in report["jobs"]}
+    assert jobs["exact"]["settings"]["tasks"] == "synthetic"
+    assert jobs["exact+fresh"]["settings"]["tasks"] == "synthetic:200"
+    assert all(job["finished"] and [row["step"] for row in job["curve"]] == [0, 1, 2] for job in jobs.values())
+    # the job files come back with their training signal, and merge again without their run directories
+    again = tmp_path / "again.json"
+    merged = run_script("benchmarks/generalise.py", "--merge", str(out / "jobs"), "--out", str(again))
+    assert merged.returncode == 0, merged.stderr[-3000:]
+    assert json.loads(again.read_text())["summary"] == report["summary"]
+    assert report["summary"]["exact+fresh"]["training_signal"]["revisits"]["tasks_drawn_again"] == 0

@@ -2,6 +2,7 @@
 on the real built-in tiny model and real held-out tasks; and the modes benchmark ranks its `sft pooled` arm the
 way eval does."""
 
+import dataclasses
 import sys
 
 import pytest
@@ -110,3 +111,16 @@ def test_a_task_without_a_pseudo_test_is_answered_once_by_the_base_model():
     assert {str(c.grid) for c in answer.tests[0].candidates} == {str(c.grid) for c in plain.tests[0].pool.candidates}
     assert all(set(c.found_by) == {"base"} for c in answer.tests[0].candidates)  # sampled once, not twice
     assert len(pooled(plain, plain).tests[0].pool) == len(plain.tests[0].pool)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_sft_that_fits_none_of_its_prompts_is_a_plain_fallback_sampled_once():
+    task = load_tasks("synthetic-heldout")[1]  # two train pairs
+    tight = dataclasses.replace(EVAL, max_seq_length=340)  # RL's trimmed prompts fit; SFT's whole ones do not
+    weights = attach_trainable_weights(load_eval_model("tiny")[0], "full", 4, 8)
+    answer = plan_trainer(weights, TestTimePlan("sft", "full", SFT, RL, pool="both"), tight).answer(
+        task, RunControl(), None, lambda event: None)
+    assert answer.test_time["fallback"] == "no leave-one-out problem fits the context"
+    assert answer.test_time["steps"] == 0 and answer.test_time["updates"] == 0
+    assert all(set(c.found_by) == {"base"} for c in answer.tests[0].candidates)  # not sampled again as "tuned"
