@@ -50,8 +50,9 @@ RESULTS = Path(__file__).resolve().parent / "results"
 FAMILY_RULES = ["plain votes", "sft votes", "pool logprob tuned", "pool logprob base+tuned", "oracle"]
 
 
-def held_out_tasks(count: int, model: str) -> list:
-    """The first `count` synthetic-heldout tasks the model never trained on."""
+def held_out_tasks(count: int, model: str, skip: int = 0) -> list:
+    """`count` synthetic-heldout tasks the model never trained on, after the first `skip` of them (so a rule can
+    be chosen on tasks other than the ones it is reported on)."""
     from arc_console.arc import load_tasks
     from arc_console.config import DEMO_PROBLEMS
     from arc_console.evaluation.model_source import locate_eval_model
@@ -62,7 +63,7 @@ def held_out_tasks(count: int, model: str) -> list:
     run = TrainedOn.from_config(source.run_config) if source.from_a_run else None
     if run is not None:
         trained |= run.task_ids()
-    return leave_out_trained(load_tasks("synthetic-heldout"), trained).kept[:count]
+    return leave_out_trained(load_tasks("synthetic-heldout"), trained).kept[skip : skip + count]
 
 
 class Bench:
@@ -95,7 +96,7 @@ class Bench:
         from arc_console.engine.control import RunControl
         from arc_console.evaluation.candidates import grid_key
         from arc_console.evaluation.settings import EvalSettings
-        from arc_console.evaluation.solver import add_expert_scores, answer_task, pooled, rank_task, sample_task
+        from arc_console.evaluation.solver import answer_task, pooled, rank_task, sample_task
         from arc_console.evaluation.test_time import TestTimeTrainer
         from arc_console.evaluation.test_time_sft import SupervisedPhase
 
@@ -135,8 +136,13 @@ class Bench:
                             rows.append(row("sft", budget, clock.seconds + tuned.seconds,
                                             rank_task(tuned, eval_settings)))
                             both = pooled(base, tuned)
-                            add_expert_scores(policy, both, "tuned")
-                            pools[budget] = (both, clock.seconds + base_seconds + time.perf_counter() - began)
+                            tuned_views = view_scores_by_grid(policy, [both])
+                            for test in both.tests:
+                                for candidate in test.pool.candidates:
+                                    key = (test.test_index, grid_key(candidate.grid))
+                                    candidate.add_expert_score("tuned", sum(tuned_views[key]))
+                            pools[budget] = (both, tuned_views,
+                                             clock.seconds + base_seconds + time.perf_counter() - began)
 
         sft = SupervisedPhase(weights, self.sft, eval_settings).train(task, control, quiet, after_step=after_sft)
         for r in rows[-len(self.sft_budgets):]:
@@ -144,17 +150,21 @@ class Bench:
         weights.reset(seed, task.id)
         pool_rows = []
         began = time.perf_counter()
-        base_scores = scores_by_grid(policy, [both for both, _ in pools.values()])  # the reset weights: the base's
+        # the reset weights: the base model's scores
+        base_views = view_scores_by_grid(policy, [both for both, _, _ in pools.values()])
         scoring = (time.perf_counter() - began) / max(1, len(pools))  # shared by the budgets' pools
-        for budget, (both, seconds) in sorted(pools.items()):
+        for budget, (both, tuned_views, seconds) in sorted(pools.items()):
+            records = []
             for test in both.tests:
+                records.append([])
                 for candidate in test.pool.candidates:
-                    candidate.add_expert_score("base", base_scores[(test.test_index, grid_key(candidate.grid))])
+                    key = (test.test_index, grid_key(candidate.grid))
+                    candidate.add_expert_score("base", sum(base_views[key]))
+                    records[-1].append(candidate_record(candidate, test.target,
+                                                        {"base": base_views[key], "tuned": tuned_views[key]}))
             pool_rows.append({"task_id": task.id, "seed": seed, "budget": budget,
                               "sft_steps": self.sft_budgets[budget - 1],
-                              "seconds": round(seconds + scoring, 3),
-                              "tests": [[candidate_record(c, t.target) for c in t.pool.candidates]
-                                        for t in both.tests]})
+                              "seconds": round(seconds + scoring, 3), "tests": records})
         clock = Clock()
 
         def after_rl(step: int, mode: str = "rl", offset: float = 0.0, only: int | None = None) -> None:
@@ -176,18 +186,17 @@ class Bench:
         return rows, pool_rows
 
 
-def scores_by_grid(policy, sampled: list) -> dict:
-    """Every distinct candidate of several samplings of one task scored once under `policy` (the product of
-    experts), by (test index, grid)."""
+def view_scores_by_grid(policy, sampled: list) -> dict:
+    """Every distinct candidate of several samplings of one task scored once under `policy`: its log-probability
+    under each view (summed, the product of experts), by (test index, grid)."""
     import functools
 
     from arc_console.evaluation.candidates import grid_key
-    from arc_console.evaluation.solver import add_expert_scores, pooled
+    from arc_console.evaluation.solver import expert_view_scores, pooled
 
     everything = functools.reduce(pooled, sampled)
-    add_expert_scores(policy, everything, "scored")
-    return {(test.test_index, grid_key(c.grid)): c.expert_scores["scored"]
-            for test in everything.tests for c in test.pool.candidates}
+    return {(test.test_index, grid_key(c.grid)): views for test in everything.tests
+            for c, views in zip(test.pool.candidates, expert_view_scores(policy, test), strict=True)}
 
 
 class Clock:
@@ -248,7 +257,8 @@ def merge(folder: Path, out: Path, args: argparse.Namespace) -> dict:
     tasks = sorted({r["task_id"] for r in rows})
     result = {"tasks": len(tasks), "pass_at_2_before": plain["pass_at_2_mean"] if plain else None,
               "pass_at_2_after": default["pass_at_2_mean"] if default else None,
-              "command": "python benchmarks/test_time_modes.py " + " ".join(sys.argv[1:]), **meta,
+              "command": "python benchmarks/test_time_modes.py " + " ".join(sys.argv[1:]),
+              **({"run_command": args.ran} if args.ran else {}), **meta,
               "machine": args.machine, "merged": datetime.now().isoformat(timespec="seconds"),
               "seeds": seeds, "task_ids": tasks,
               "default": {"mode": args.default_mode, "budget": args.default_budget}, "rows": table,
@@ -274,11 +284,12 @@ def run_slice(args: argparse.Namespace) -> Path:
     from arc_console.evaluation.model import device_name
 
     index, count = (int(x) for x in args.slice.split("/"))
-    tasks = held_out_tasks(args.tasks, args.model)
+    tasks = held_out_tasks(args.tasks, args.model, args.skip_tasks)
     pairs = [(seed, task) for task in tasks for seed in args.seeds][index - 1 :: count]
     bench = Bench(args)
     meta = {"model": bench.described, "device": device_name(bench.weights.policy), "weights": bench.weights.kind,
-            "sft_budgets": args.sft_steps, "rl_budgets": args.rl_steps, "sft_settings": bench.sft.to_dict(),
+            "skip_tasks": args.skip_tasks, "sft_budgets": args.sft_steps, "rl_budgets": args.rl_steps,
+            "sft_settings": bench.sft.to_dict(),
             "rl_settings": bench.rl.to_dict(), "seeds": args.seeds, "load_average_at_start": os.getloadavg(),
             "eval_settings": f"eval's defaults (--samples 2, --rank votes) with --augment {args.eval_augment}"}
     args.job_out.mkdir(parents=True, exist_ok=True)
@@ -310,6 +321,8 @@ def whole_tasks(rows: list[dict], seeds: list[int]) -> tuple[list[dict], list[st
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tasks", type=int, default=40)
+    parser.add_argument("--skip-tasks", type=int, default=0,
+                        help="start after this many held-out tasks (dev tasks for choosing a rule: skip the test ones)")
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--sft-steps", type=int, nargs="+", default=[16, 32, 96], help="SFT steps at each budget")
     parser.add_argument("--rl-steps", type=int, nargs="+", default=[1, 2, 4], help="DAPO steps at each budget")
@@ -332,6 +345,7 @@ def main() -> int:
     parser.add_argument("--slice", help="I/N: run only the I-th of N slices of the (seed, task) pairs")
     parser.add_argument("--job-out", type=Path, help="folder of slice files")
     parser.add_argument("--merge", type=Path, help="only merge the slice files in this folder")
+    parser.add_argument("--ran", help="with --merge: the command that made the slices (kept as run_command)")
     parser.add_argument("--out", type=Path, help="the results JSON (default benchmarks/results/test_time_modes_DATE.json)")
     parser.add_argument("--machine", default=f"{platform.machine()} CPU, one torch thread per slice")
     args = parser.parse_args()

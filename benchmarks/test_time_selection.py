@@ -28,12 +28,17 @@ RULES: dict[str, tuple[str, Callable[[Record], tuple]]] = {
 }
 
 
-def candidate_record(candidate, target) -> Record:
-    """What a rule needs of one pooled candidate (evaluation/candidates.py's Candidate)."""
-    return {"right": candidate.grid == target,
-            "votes": {m: candidate.found_by.get(m, 0) for m in ("base", "tuned")},
-            "score": {m: round(candidate.expert_scores.get(m, float("-inf")), 4) for m in ("base", "tuned")},
-            "mean_sample_logprob": round(candidate.mean_sample_logprob, 4)}
+def candidate_record(candidate, target, view_scores: dict[str, list[float]] | None = None) -> Record:
+    """What a rule needs of one pooled candidate (evaluation/candidates.py's Candidate); with `view_scores`
+    (per model, the candidate's log-probability under each view), those too, and the grid's size."""
+    record = {"right": candidate.grid == target,
+              "votes": {m: candidate.found_by.get(m, 0) for m in ("base", "tuned")},
+              "score": {m: round(candidate.expert_scores.get(m, float("-inf")), 4) for m in ("base", "tuned")},
+              "mean_sample_logprob": round(candidate.mean_sample_logprob, 4)}
+    if view_scores is not None:
+        record["view_scores"] = {m: [round(v, 4) for v in view_scores[m]] for m in ("base", "tuned")}
+        record["cells"] = len(candidate.grid) * len(candidate.grid[0])
+    return record
 
 
 def order(pool: list[Record], rule: str) -> list[int]:

@@ -191,18 +191,24 @@ def _sample_logprobs(policy: Policy, rollout, settings: EvalSettings) -> list[fl
                              settings.logprob_chunk_tokens)
 
 
-def expert_scores(policy: Policy, test: SampledTest) -> list[float]:
-    """Product of experts: each pooled candidate's log-probability under every view that fitted, summed
-    (Franzen et al. 2025), in the pool's order."""
+def expert_view_scores(policy: Policy, test: SampledTest) -> list[list[float]]:
+    """Each pooled candidate's log-probability under each view that fitted (in `test.fitted`'s order), in the
+    pool's order."""
     candidates = test.pool.candidates
-    totals = [0.0] * len(candidates)
+    per_view: list[list[float]] = [[] for _ in candidates]
     if not candidates:
-        return totals
+        return per_view
     for view_prompt, ids in zip(test.fitted, test.prompt_ids):
         answers = [answer_ids(policy, grid_to_text(view_prompt.view.apply(c.grid))) for c in candidates]
         for index, score in enumerate(answers_logprobs(policy, ids, answers)):
-            totals[index] += score
-    return totals
+            per_view[index].append(score)
+    return per_view
+
+
+def expert_scores(policy: Policy, test: SampledTest) -> list[float]:
+    """Product of experts: each pooled candidate's log-probability under every view that fitted, summed
+    (Franzen et al. 2025), in the pool's order."""
+    return [sum(views) for views in expert_view_scores(policy, test)]
 
 
 def add_expert_scores(policy: Policy, sampled: SampledTask, label: str = "model") -> None:

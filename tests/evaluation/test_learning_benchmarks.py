@@ -66,12 +66,13 @@ def run_script(*args: str, timeout: int = 900) -> subprocess.CompletedProcess[st
 @pytest.mark.timeout(1200)
 def test_the_modes_benchmark_runs_every_mode_and_writes_the_records_keys(tmp_path: Path):
     out = tmp_path / "modes.json"
-    result = run_script("benchmarks/test_time_modes.py", "--tasks", "1", "--seeds", "0", "--sft-steps", "1", "2",
-                        "--rl-steps", "1", "1", "--sft-batch", "2", "--eval-augment", "none", "--jobs", "1",
-                        "--job-out", str(tmp_path / "slices"), "--out", str(out))
+    result = run_script("benchmarks/test_time_modes.py", "--tasks", "1", "--skip-tasks", "2", "--seeds", "0",
+                        "--sft-steps", "1", "2", "--rl-steps", "1", "1", "--sft-batch", "2", "--eval-augment", "none",
+                        "--jobs", "1", "--job-out", str(tmp_path / "slices"), "--out", str(out))
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(out.read_text())
     assert report["tasks"] == 1 and report["task_ids"][0] not in DEMO_PROBLEMS
+    assert report["task_ids"] == [modes_module().held_out_tasks(3, "tiny")[2].id] and report["skip_tasks"] == 2
     assert list(report)[:3] == ["tasks", "pass_at_2_before", "pass_at_2_after"]
     assert {"rows", "per_task", "selection", "per_family", "pools"} <= set(report)
     arms = [(row["mode"], row["budget"]) for row in report["rows"]]
@@ -87,6 +88,9 @@ def test_the_modes_benchmark_runs_every_mode_and_writes_the_records_keys(tmp_pat
         assert pooled["oracle_mean"] >= max(alone["oracle_mean"], by_arm[("plain", 0)]["oracle_mean"])
         pool = next(p for p in report["pools"] if p["budget"] == budget)
         assert sum(c["votes"]["base"] for c in pool["tests"][0]) <= 2 and pool["sft_steps"] == budget
+        for c in (c for test in pool["tests"] for c in test):  # one view (--eval-augment none): its score is the sum
+            assert c["cells"] > 0 and len(c["view_scores"]["base"]) == len(c["view_scores"]["tuned"]) == 1
+            assert all(c["view_scores"][m][0] == pytest.approx(c["score"][m], abs=2e-4) for m in ("base", "tuned"))
     rules = {row["rule"] for row in report["selection"]}
     assert {"plain votes", "pool logprob base+tuned", "oracle"} <= rules
     assert all(0 <= row["pass_at_2_mean"] <= row["oracle_mean"] + 1e-9 <= 1 + 1e-9 for row in report["rows"])
@@ -115,12 +119,26 @@ def test_the_selection_rules_pick_from_the_candidates_they_are_given():
     assert task_score([pool, pool[:2]], "pool logprob tuned") == 0.5
 
 
-def test_a_modes_run_stopped_early_is_merged_over_the_tasks_every_seed_answered():
+def modes_module():
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("test_time_modes", REPO / "benchmarks" / "test_time_modes.py")
     modes = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(modes)
+    return modes
+
+
+def test_dev_tasks_follow_the_test_tasks_without_overlap():
+    held_out = modes_module().held_out_tasks
+    first, after = held_out(40, "tiny"), held_out(30, "tiny", skip=40)
+    everything = held_out(70, "tiny")
+    assert [t.id for t in first + after] == [t.id for t in everything] and len(after) == 30
+    assert not {t.id for t in first} & {t.id for t in after}
+    assert not {t.id for t in everything} & set(DEMO_PROBLEMS)
+
+
+def test_a_modes_run_stopped_early_is_merged_over_the_tasks_every_seed_answered():
+    modes = modes_module()
     rows = [{"task_id": task, "seed": seed} for task, seeds in (("a", (0, 1, 2)), ("b", (0, 1)), ("c", (2, 1, 0)))
             for seed in seeds]
     kept, left_out = modes.whole_tasks(rows, [0, 1, 2])
