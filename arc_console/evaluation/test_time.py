@@ -79,6 +79,9 @@ class AdaptPhase(Protocol):
     def record(self) -> dict[str, Any]:
         """What its last adapt did beyond the trainer's own figures (eval.json's per-task record)."""
 
+    def declines(self, task: Task) -> str | None:
+        """Why it would not train on `task` at all (checked before the probes, which cost rollouts), or None."""
+
     def adapt(self, task: Task, problems: list[Problem], control: RunControl, on_progress: ProgressCallback | None,
               emit: ev.EvalSink, after_step: Callable[[int], None] | None = None) -> tuple[int, int]:
         """Train the adapter (raise Stopped on a stop request); returns (steps run, steps that updated it).
@@ -150,15 +153,15 @@ class TestTimeTrainer:
         problems = self._problems(task)
         if not problems:
             return self._fallback(task, "no leave-one-out prompt fits the context", started, emit)
+        declined = [phase.declines(task) for phase in self.phases]
+        if declined and all(declined):  # e.g. SFT's whole prompts exceed the context where RL's trimmed ones fit
+            return self._fallback(task, "; ".join(dict.fromkeys(declined)), started, emit)
         probe = [p for p in problems if p.task.id.endswith(":identity")] or problems
         before = self._probe(task, probe, control)
         steps = updates = 0
         for phase in self.phases:
             ran, changed = phase.adapt(task, problems, control, on_progress, emit, after_step)
             steps, updates = steps + ran, updates + changed
-        declined = [phase.record().get("fallback") for phase in self.phases]
-        if steps == 0 and all(declined):  # e.g. SFT's whole prompts exceed the context where RL's trimmed ones fit
-            return self._fallback(task, "; ".join(dict.fromkeys(declined)), started, emit)
         after = self._probe(task, probe, control)
         report = TestTimeReport(steps, updates, len(problems), before, after, time.perf_counter() - started,
                                 phases={phase.label: phase.record() for phase in self.phases})

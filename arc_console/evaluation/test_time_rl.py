@@ -61,6 +61,9 @@ class TestTimeRL:
     def record(self) -> dict[str, Any]:
         return dict(self._last)
 
+    def declines(self, task: Task) -> str | None:
+        return None  # it trains on whatever leave-one-out prompts the trainer fitted
+
     def adapt(self, task: Task, problems: list[Problem], control: RunControl, on_progress: ProgressCallback | None,
               emit: ev.EvalSink, after_step: Callable[[int], None] | None = None) -> tuple[int, int]:
         """Train the adapter on `problems`; returns (steps run, steps that updated the weights)."""

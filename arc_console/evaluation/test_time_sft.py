@@ -111,6 +111,16 @@ class SupervisedPhase:
     def record(self) -> dict[str, Any]:
         return self.last.to_dict() if self.last is not None else {}
 
+    def declines(self, task: Task) -> str | None:
+        problems = leave_one_out(task, self.settings.repeat_examples)
+        if not problems:
+            return "a single train pair: no pseudo-test"
+        return None if self._fitting(problems) else "no leave-one-out problem fits the context"
+
+    def _fitting(self, problems: list[Task]) -> list[TeacherForced]:
+        limit = context_limit(self.weights.policy, self.eval_settings)
+        return [e for e in (encode_problem(self.weights, p) for p in problems) if fits(e, limit)]
+
     def update_config(self) -> TrainConfig:
         """The update's settings: the "sft" objective, this phase's rate and clip, every problem in one pass."""
         return TrainConfig(objective="sft", learning_rate=self.settings.learning_rate,
@@ -133,8 +143,7 @@ class SupervisedPhase:
         problems = leave_one_out(task, self.settings.repeat_examples)
         if not problems:
             return SftReport(0, 0, None, None, time.perf_counter() - started, "a single train pair: no pseudo-test")
-        limit = context_limit(self.weights.policy, self.eval_settings)
-        probe = [e for e in (encode_problem(self.weights, p) for p in problems) if fits(e, limit)]
+        probe = self._fitting(problems)
         if not probe:
             return SftReport(0, len(problems), None, None, time.perf_counter() - started,
                              "no leave-one-out problem fits the context")
@@ -149,8 +158,7 @@ class SupervisedPhase:
         for step in range(1, self.settings.steps + 1):
             if control.stop_requested:
                 raise Stopped(task.id)
-            examples = [e for e in (encode_problem(self.weights, p) for p in draw_batch(problems, self.settings, rng,
-                                                                                           step)) if fits(e, limit)]
+            examples = self._fitting(draw_batch(problems, self.settings, rng, step))
             if examples:
                 self.step(examples, optimizer, config)
                 steps += 1

@@ -123,4 +123,5 @@ def test_sft_that_fits_none_of_its_prompts_is_a_plain_fallback_sampled_once():
         task, RunControl(), None, lambda event: None)
     assert answer.test_time["fallback"] == "no leave-one-out problem fits the context"
     assert answer.test_time["steps"] == 0 and answer.test_time["updates"] == 0
+    assert answer.test_time["reward_before"] is None  # declined before the probes' rollouts, not after
     assert all(set(c.found_by) == {"base"} for c in answer.tests[0].candidates)  # not sampled again as "tuned"
